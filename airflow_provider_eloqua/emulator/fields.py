@@ -1,0 +1,84 @@
+"""The small, fixed field catalogue served by ``GET <entity root>/fields``.
+
+Real sites have hundreds of fields; a handful per entity is enough for field discovery and for
+mapping checks in tests, and keeps answers readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (display name, internal name, statement, data type, read-only, unique)
+_Field = tuple[str, str, str, str, bool, bool]
+
+_CONTACT_FIELDS: list[_Field] = [
+    ("Email Address", "C_EmailAddress", "{{Contact.Field(C_EmailAddress)}}", "emailAddress", False, True),
+    ("First Name", "C_FirstName", "{{Contact.Field(C_FirstName)}}", "string", False, False),
+    ("Last Name", "C_LastName", "{{Contact.Field(C_LastName)}}", "string", False, False),
+    ("Company", "C_Company", "{{Contact.Field(C_Company)}}", "string", False, False),
+    ("Country", "C_Country", "{{Contact.Field(C_Country)}}", "string", False, False),
+    ("Contact ID (External)", "ContactIDExt", "{{Contact.Field(ContactIDExt)}}", "string", False, True),
+    ("Eloqua Contact ID", "Id", "{{Contact.Id}}", "number", True, True),
+]
+_ACCOUNT_FIELDS: list[_Field] = [
+    ("Company Name", "M_CompanyName", "{{Account.Field(M_CompanyName)}}", "string", False, False),
+    ("Country", "M_Country", "{{Account.Field(M_Country)}}", "string", False, False),
+    ("City", "M_City", "{{Account.Field(M_City)}}", "string", False, False),
+    ("Company ID (External)", "CompanyIDExt", "{{Account.Field(CompanyIDExt)}}", "string", False, True),
+]
+_ACTIVITY_FIELDS: list[_Field] = [
+    ("Activity Type", "ActivityType", "{{Activity.Type}}", "string", False, False),
+    ("Activity Date", "ActivityDate", "{{Activity.CreatedAt}}", "date", False, False),
+    ("Asset Name", "AssetName", "{{Activity.Asset.Name}}", "string", False, False),
+    ("Asset Type", "AssetType", "{{Activity.Asset.Type}}", "string", False, False),
+    ("Contact ID", "ContactId", "{{Activity.Contact.Id}}", "number", False, False),
+    ("External ID", "ExternalId", "{{Activity.Field(ExternalId)}}", "string", False, False),
+]
+_OPPORTUNITY_FIELDS: list[_Field] = [
+    ("Opportunity ID", "OpportunityID", "{{Opportunity.Field(OpportunityID)}}", "string", False, True),
+    ("Opportunity Name", "OpportunityName", "{{Opportunity.Field(OpportunityName)}}", "string", False, False),
+    ("Amount", "Amount", "{{Opportunity.Field(Amount)}}", "number", False, False),
+    ("Stage", "Stage", "{{Opportunity.Field(Stage)}}", "string", False, False),
+    ("Close Date", "CloseDate", "{{Opportunity.Field(CloseDate)}}", "date", False, False),
+]
+
+
+def _parented_fields(kind: str, parent_id: str) -> list[_Field]:
+    """Generic fields of custom object / event ``parent_id``: an external id plus two data fields."""
+    return [
+        ("External ID", "ExternalId", f"{{{{{kind}[{parent_id}].ExternalId}}}}", "string", False, True),
+        ("Email Address", "Field1", f"{{{{{kind}[{parent_id}].Field[1]}}}}", "emailAddress", False, False),
+        ("Name", "Field2", f"{{{{{kind}[{parent_id}].Field[2]}}}}", "string", False, False),
+        ("Date", "Field3", f"{{{{{kind}[{parent_id}].Field[3]}}}}", "date", False, False),
+    ]
+
+
+def fields_for(root: str) -> list[dict[str, Any]] | None:
+    """Field items for an entity root such as ``/contacts`` or ``/events/12``; None if it has none."""
+    parts = root.strip("/").split("/")
+    if parts[0] == "customObjects" and len(parts) == 2:
+        catalogue = _parented_fields("CustomObject", parts[1])
+    elif parts[0] == "events" and len(parts) == 2:
+        catalogue = _parented_fields("Event", parts[1])
+    else:
+        catalogue = {
+            "contacts": _CONTACT_FIELDS,
+            "accounts": _ACCOUNT_FIELDS,
+            "activities": _ACTIVITY_FIELDS,
+            "opportunities": _OPPORTUNITY_FIELDS,
+        }.get(root.strip("/"))
+        if catalogue is None:
+            return None
+    return [
+        {
+            "name": name,
+            "internalName": internal,
+            "statement": statement,
+            "dataType": data_type,
+            "hasReadOnlyConstraint": read_only,
+            "hasNotNullConstraint": False,
+            "hasUniquenessConstraint": unique,
+            "uri": f"{root}/fields/{100001 + index}",
+        }
+        for index, (name, internal, statement, data_type, read_only, unique) in enumerate(catalogue)
+    ]

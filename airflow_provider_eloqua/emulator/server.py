@@ -1,0 +1,156 @@
+"""Run the emulator in a background thread (tests, benchmarks, demos) and drive its control API.
+
+``EmulatorServer`` binds its own loopback socket first, so port 0 gives a free port whose number
+is known before uvicorn starts, and start-up waits only until uvicorn is listening.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import requests
+import uvicorn
+
+from airflow_provider_eloqua.emulator.app import create_app
+from airflow_provider_eloqua.emulator.state import EmulatorState
+
+
+def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
+    """Settings shared by EmulatorServer and the CLI; h11 because drop faults rely on its cycle."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )
+
+
+class EmulatorServer:
+    """An emulated Eloqua site served on ``host`` (port 0: a free one) until ``stop()``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state: EmulatorState | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self.state = state or EmulatorState()
+        self.app = create_app(self.state)
+        self.host = host
+        self.port = port
+        self._log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._control: EmulatorControl | None = None
+
+    @property
+    def url(self) -> str:
+        """Root URL (``http://127.0.0.1:54321``); the Bulk API is under ``/api/bulk/2.0``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def control(self) -> EmulatorControl:
+        """Control-API client of the running server (one shared HTTP session)."""
+        if self._control is None:
+            if self._thread is None:
+                raise RuntimeError("start the emulator server before using its control API")
+            self._control = EmulatorControl(self.url)
+        return self._control
+
+    def start(self, timeout: float = 10.0) -> EmulatorServer:
+        if self._thread is not None:
+            raise RuntimeError("emulator server already started")
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port, self._log_level))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="eloqua-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"Eloqua emulator did not start on {self.url} within {timeout} s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._server = self._thread = self._control = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class EmulatorControl:
+    """Client of the ``/_emulator`` control API (no auth); every call raises on an HTTP error."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/") + "/_emulator"
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self) -> None:
+        """Fresh site: default credentials and settings, no data, faults or request log."""
+        self._call("POST", "/reset")
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "/state")
+
+    def add_fault(self, **rule: Any) -> list[dict[str, Any]]:
+        """Arm a fault rule (keys as in faults.FaultRule); returns the armed rules."""
+        return self._call("POST", "/faults", json=rule)["faults"]
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/faults")["faults"]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change settings (see EmulatorState.configure); returns the resulting settings."""
+        return self._call("POST", "/config", json=settings)
+
+    def records(self, entity_root: str) -> list[dict[str, Any]]:
+        """Records of ``/contacts``, ``/customObjects/3``...: statement -> value plus ``identifier``."""
+        return self._call("GET", "/records", params={"entity": entity_root})["items"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/requests")["items"]
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
+    def refresh_token(self) -> str:
+        return self._call("GET", "/oauth")["refresh_token"]
+
+    def lists(self) -> dict[str, list[str]]:
+        """Contact list id (``"123"`` for ``{{ContactList[123]}}``) -> sorted member identifiers."""
+        return self._call("GET", "/lists")["lists"]
+
+    def statuses(self) -> dict[str, dict[str, str]]:
+        """setStatus destination statement -> identifier -> status."""
+        return self._call("GET", "/lists")["statuses"]

@@ -1,0 +1,539 @@
+"""The emulated Eloqua site, in memory: credentials, definitions, staging, syncs and records.
+
+Every public method takes the one ``threading.Lock``: handlers run on the server's event loop
+while tests read and reset the state from other threads through the control API.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow_provider_eloqua.emulator import processing
+from airflow_provider_eloqua.emulator.errors import (
+    ApiError,
+    failure,
+    not_found,
+    unauthorized,
+    validation_error,
+)
+from airflow_provider_eloqua.emulator.faults import FaultBook
+from airflow_provider_eloqua.emulator.validation import READ_ONLY, validate_definition
+from airflow_provider_eloqua.urls import SYNC_ACTION_ENTITIES, parse_definition_uri
+
+DEFAULT_SITE = "AcmeCorp"
+DEFAULT_USER = "API.User"
+DEFAULT_PASSWORD = "emulator-password"  # noqa: S105 - public emulator default, not a secret
+DEFAULT_CLIENT_ID = "emulator-client"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - public emulator default
+DEFAULT_REFRESH_TOKEN = "emulator-refresh-token-0"  # noqa: S105 - public emulator default
+DEFAULT_MAX_POST_BYTES = 32 * 1024 * 1024
+DEFAULT_STAGING_QUOTA_BYTES = 250 * 1024 * 1024
+ACCESS_TOKEN_LIFETIME_SECONDS = 28800
+SITE_ID = 42
+USER_ID = 7
+TERMINAL_STATUSES = ("success", "warning", "error", "errored")
+REQUEST_LOG_LIMIT = 10_000
+
+_NAME_FILTER = re.compile(r"""^\s*name\s*=\s*['"]?(?P<value>.*?)['"]?\s*$""")
+
+
+def now_iso() -> str:
+    """Timestamps as Eloqua writes them: ISO-8601 UTC with a ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Definition:
+    uri: str
+    root: str
+    kind: str
+    body: dict[str, Any]
+    staged: list[dict[str, Any]] = field(default_factory=list)
+    staged_bytes: int = 0
+    uploads: int = 0
+    deleted: bool = False
+
+
+@dataclass
+class Sync:
+    uri: str
+    definition: Definition
+    rows: list[dict[str, Any]]
+    created_at: str
+    created_by: str
+    callback_url: str | None
+    forced: str | None
+    polls: int = 0
+    status: str = "pending"
+    started_at: str | None = None
+    ended_at: str | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.status not in TERMINAL_STATUSES
+
+    def as_json(self) -> dict[str, Any]:
+        body = {
+            "uri": self.uri,
+            "status": self.status,
+            "syncedInstanceUri": self.definition.uri,
+            "createdAt": self.created_at,
+            "createdBy": self.created_by,
+        }
+        if self.callback_url:
+            body["callbackUrl"] = self.callback_url
+        if self.started_at:
+            body["syncStartedAt"] = self.started_at
+        if self.ended_at:
+            body["syncEndedAt"] = self.ended_at
+        return body
+
+
+def check_root(root: str, kind: str) -> None:
+    """404 unless ``root``/``kind`` is a definition collection Eloqua has (``/events/3/imports``)."""
+    try:
+        parsed = parse_definition_uri(f"{root}/{kind}/1")
+    except ValueError:
+        raise not_found(f"{root}/{kind}") from None
+    if kind == "syncActions" and parsed.entity not in SYNC_ACTION_ENTITIES:
+        raise not_found(f"{root}/{kind}")
+
+
+class EmulatorState:
+    """One Eloqua site; the constructor's credentials are what ``reset()`` returns to."""
+
+    def __init__(
+        self,
+        site: str = DEFAULT_SITE,
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+    ) -> None:
+        self._defaults = {"site": site, "user": user, "password": password}
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.lock = threading.Lock()
+        self.faults = FaultBook()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.site = self._defaults["site"]
+        self.user = self._defaults["user"]
+        self.password = self._defaults["password"]
+        self.pod = ""
+        self.access_tokens: set[str] = set()
+        self.refresh_token = DEFAULT_REFRESH_TOKEN
+        self.pending_polls = 1
+        self.active_polls = 1
+        self.max_post_bytes = DEFAULT_MAX_POST_BYTES
+        self.staging_quota_bytes = DEFAULT_STAGING_QUOTA_BYTES
+        self.forced: deque[str] = deque()
+        self.definitions: dict[str, Definition] = {}
+        self.syncs: dict[str, Sync] = {}
+        self.data = processing.Site()
+        self.uploads: list[dict[str, Any]] = []
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._next_definition_id = 1
+        self._next_sync_id = 100
+
+    def reset(self) -> None:
+        with self.lock:
+            self._reset()
+        self.faults.clear()
+
+    # ---- authentication -------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None, pod: str | None = None) -> None:
+        """Raise 401 unless the header carries valid Basic or Bearer credentials.
+
+        ``pod`` is the pod prefix the request came in on (None for ``/id``, which is not
+        pod-scoped): after a pod move the old location answers 401, as Eloqua does.
+        """
+        with self.lock:
+            if pod is not None and pod.lower() != self.pod.lower():
+                raise unauthorized()
+            scheme, _, credentials = (authorization or "").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip() in self.access_tokens:
+                return
+            if scheme.lower() == "basic" and _decode_basic(credentials) == (
+                f"{self.site}\\{self.user}",
+                self.password,
+            ):
+                return
+        raise unauthorized()
+
+    def identity(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "site": {"id": SITE_ID, "name": self.site},
+                "user": {
+                    "id": USER_ID,
+                    "username": self.user,
+                    "displayName": self.user.replace(".", " "),
+                    "emailAddress": f"{self.user.lower()}@{self.site.lower()}.example.com",
+                },
+                "pod": self.pod,
+            }
+
+    def oauth_token(self, client_authorization: str | None, params: dict[str, Any]) -> dict[str, Any]:
+        """The token endpoint: password and refresh_token grants; refresh tokens rotate."""
+        scheme, _, credentials = (client_authorization or "").partition(" ")
+        with self.lock:
+            if scheme.lower() != "basic" or _decode_basic(credentials) != (self.client_id, self.client_secret):
+                raise ApiError(401, {"error": "invalid_client", "error_description": "Client authentication failed."})
+            grant = params.get("grant_type")
+            if grant == "password":
+                if (params.get("username"), params.get("password")) != (f"{self.site}\\{self.user}", self.password):
+                    raise _invalid_grant("The user name or password is incorrect.")
+            elif grant == "refresh_token":
+                if not params.get("refresh_token") or params.get("refresh_token") != self.refresh_token:
+                    raise _invalid_grant("The refresh token is invalid, expired or already used.")
+            else:
+                raise ApiError(
+                    400, {"error": "unsupported_grant_type", "error_description": f"Grant {grant!r} is not supported."}
+                )
+            access = secrets.token_urlsafe(32)
+            self.access_tokens.add(access)
+            self.refresh_token = secrets.token_urlsafe(32)
+            return {
+                "access_token": access,
+                "token_type": "bearer",
+                "expires_in": ACCESS_TOKEN_LIFETIME_SECONDS,
+                "refresh_token": self.refresh_token,
+            }
+
+    # ---- definitions ----------------------------------------------------------------------
+
+    def create_definition(self, root: str, kind: str, body: Any) -> dict[str, Any]:
+        check_root(root, kind)
+        failures = validate_definition(body, kind)
+        if failures:
+            raise validation_error(failures)
+        with self.lock:
+            uri = f"{root}/{kind}/{self._next_definition_id}"
+            self._next_definition_id += 1
+            stamp = now_iso()
+            stored = _with_defaults(body, kind) | {
+                "uri": uri,
+                "createdAt": stamp,
+                "createdBy": self.user,
+                "updatedAt": stamp,
+                "updatedBy": self.user,
+            }
+            self.definitions[uri] = Definition(uri=uri, root=root, kind=kind, body=stored)
+            return dict(stored)
+
+    def list_definitions(self, root: str, kind: str, query: str | None) -> list[dict[str, Any]]:
+        """Definitions of one collection; ``q`` supports Eloqua's ``name='X'`` with ``*`` wildcards."""
+        check_root(root, kind)
+        pattern = None
+        if query:
+            match = _NAME_FILTER.match(query)
+            if not match:
+                raise validation_error([failure("q", query, "Only name='value' filters are supported.")])
+            pattern = re.compile(
+                "^" + ".*".join(re.escape(part) for part in match["value"].split("*")) + "$", re.IGNORECASE
+            )
+        prefix = f"{root}/{kind}/"
+        with self.lock:
+            return [
+                dict(d.body)
+                for uri, d in self.definitions.items()
+                if uri.startswith(prefix)
+                and uri[len(prefix) :].isdigit()
+                and (not pattern or pattern.match(d.body["name"]))
+            ]
+
+    def _definition(self, uri: str) -> Definition:
+        definition = self.definitions.get(uri)
+        if definition is None:
+            raise not_found(uri)
+        return definition
+
+    def get_definition(self, uri: str) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._definition(uri).body)
+
+    def replace_definition(self, uri: str, body: Any) -> dict[str, Any]:
+        """PUT: the body replaces the definition, so it must pass the same validation as a create."""
+        with self.lock:
+            definition = self._definition(uri)
+        failures = validate_definition(body, definition.kind)
+        if failures:
+            raise validation_error(failures)
+        with self.lock:
+            kept = {key: definition.body[key] for key in ("uri", "createdAt", "createdBy")}
+            definition.body = (
+                _with_defaults(body, definition.kind)
+                | kept
+                | {
+                    "updatedAt": now_iso(),
+                    "updatedBy": self.user,
+                }
+            )
+            return dict(definition.body)
+
+    def delete_definition(self, uri: str) -> None:
+        """Delete at once; a sync still running on it ends in ``error`` (ELQ-00143) when it finishes."""
+        with self.lock:
+            definition = self._definition(uri)
+            definition.deleted = True
+            del self.definitions[uri]
+
+    # ---- staging --------------------------------------------------------------------------
+
+    def check_exists(self, uri: str) -> Definition:
+        with self.lock:
+            return self._definition(uri)
+
+    def stage(self, uri: str, rows: list[dict[str, Any]], size: int, content_type: str) -> dict[str, Any] | None:
+        """Append an upload to staging; returns the new sync when the definition syncs on import."""
+        with self.lock:
+            definition = self._definition(uri)
+            if definition.staged_bytes + size > self.staging_quota_bytes:
+                raise ApiError(
+                    413, {"failures": [failure("data", size, "Staging area quota for this definition exceeded.")]}
+                )
+            definition.staged.extend(rows)
+            definition.staged_bytes += size
+            definition.uploads += 1
+            self.uploads.append({"definition": uri, "bytes": size, "rows": len(rows), "content_type": content_type})
+            if definition.body.get("isSyncTriggeredOnImport"):
+                return self._start_sync(definition, None).as_json()
+            return None
+
+    def clear_staging(self, uri: str) -> None:
+        with self.lock:
+            definition = self._definition(uri)
+            if any(s.running and s.definition is definition for s in self.syncs.values()):
+                raise ApiError(
+                    409,
+                    {"failures": [failure("uri", uri, "Cannot delete staged data while a sync of it is running.")]},
+                )
+            definition.staged = []
+            definition.staged_bytes = 0
+
+    # ---- syncs ----------------------------------------------------------------------------
+
+    def create_sync(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise validation_error([failure("body", body, "Must be a JSON object.")])
+        instance = body.get("syncedInstanceUri")
+        callback = body.get("callbackUrl", body.get("callbackURL"))
+        with self.lock:
+            definition = self.definitions.get(instance) if isinstance(instance, str) else None
+            if definition is None:
+                raise validation_error(
+                    [failure("syncedInstanceUri", instance, "Must reference an existing import or sync action.")]
+                )
+            return self._start_sync(definition, callback).as_json()
+
+    def _start_sync(self, definition: Definition, callback: str | None) -> Sync:
+        sync = Sync(
+            uri=f"/syncs/{self._next_sync_id}",
+            definition=definition,
+            rows=definition.staged,
+            created_at=now_iso(),
+            created_by=self.user,
+            callback_url=callback,
+            forced=self.forced.popleft() if self.forced else None,
+        )
+        self._next_sync_id += 1
+        definition.staged = []
+        definition.staged_bytes = 0
+        self.syncs[sync.uri] = sync
+        return sync
+
+    def _sync(self, uri: str) -> Sync:
+        sync = self.syncs.get(uri)
+        if sync is None:
+            raise not_found(uri)
+        return sync
+
+    def poll_sync(self, uri: str) -> dict[str, Any]:
+        """A GET moves the sync along: ``pending_polls`` GETs pending, ``active_polls`` active, then done."""
+        with self.lock:
+            sync = self._sync(uri)
+            if sync.running:
+                sync.polls += 1
+                if sync.polls > self.pending_polls and sync.started_at is None:
+                    sync.started_at = now_iso()
+                if sync.polls > self.pending_polls + self.active_polls:
+                    self._finish(sync)
+                elif sync.polls > self.pending_polls:
+                    sync.status = "active"
+            return sync.as_json()
+
+    def _finish(self, sync: Sync) -> None:
+        definition = sync.definition
+        logs: list[dict[str, Any]]
+        if definition.deleted:
+            status = "error"
+            logs = [
+                {
+                    "severity": "error",
+                    "statusCode": "ELQ-00143",
+                    "message": "Definition deleted before sync finished.",
+                    "count": 0,
+                }
+            ]
+        elif sync.forced in ("error", "errored"):
+            status = sync.forced
+            logs = []
+        else:
+            outcome = processing.process(self.data, definition.root, definition.kind, definition.body, sync.rows)
+            status = sync.forced or outcome.status
+            logs, sync.rejects = outcome.logs, outcome.rejects
+        message = f"Sync processed for sync {sync.uri}, resulting in {status.capitalize()} status."
+        severity = "error" if status in ("error", "errored") else "information"
+        logs.append({"severity": severity, "statusCode": "ELQ-00101", "message": message, "count": 0})
+        stamp = now_iso()
+        sync.logs = [{"syncUri": sync.uri, **log, "createdAt": stamp} for log in logs]
+        sync.status = status
+        sync.ended_at = stamp
+
+    def sync_logs(self, uri: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self._sync(uri).logs)
+
+    def sync_rejects(self, uri: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self._sync(uri).rejects)
+
+    def list_syncs(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [sync.as_json() for sync in self.syncs.values()]
+
+    # ---- control --------------------------------------------------------------------------
+
+    def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Apply partial settings (see the control API in app.py); unknown keys are a 400."""
+        handlers = {
+            "pending_polls": lambda v: setattr(self, "pending_polls", _non_negative(v, "pending_polls")),
+            "active_polls": lambda v: setattr(self, "active_polls", _non_negative(v, "active_polls")),
+            "max_post_bytes": lambda v: setattr(self, "max_post_bytes", _non_negative(v, "max_post_bytes")),
+            "staging_quota_bytes": lambda v: setattr(
+                self, "staging_quota_bytes", _non_negative(v, "staging_quota_bytes")
+            ),
+            "force_status": self._force,
+            "password": lambda v: setattr(self, "password", str(v)),
+            "expire_access_tokens": lambda v: self.access_tokens.clear() if v else None,
+            "pod": lambda v: setattr(self, "pod", (v or "").strip("/")),
+            "refresh_token": lambda v: setattr(self, "refresh_token", str(v)),
+        }
+        unknown = set(settings) - set(handlers)
+        if unknown:
+            raise ApiError(400, {"error": f"unknown settings: {sorted(unknown)}; known: {sorted(handlers)}"})
+        with self.lock:
+            for key, value in settings.items():
+                handlers[key](value)
+            return self._settings()
+
+    def _force(self, value: Any) -> None:
+        values = [value] if isinstance(value, str) else list(value or [])
+        allowed = ("success", "warning", "error", "errored")
+        if any(v not in allowed for v in values):
+            raise ApiError(400, {"error": f"force_status values must be in {allowed}; got {values}"})
+        self.forced.extend(values)
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "pending_polls": self.pending_polls,
+            "active_polls": self.active_polls,
+            "max_post_bytes": self.max_post_bytes,
+            "staging_quota_bytes": self.staging_quota_bytes,
+            "force_status": list(self.forced),
+            "pod": self.pod,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "settings": self._settings(),
+                "definitions": [
+                    {
+                        "uri": d.uri,
+                        "name": d.body["name"],
+                        "fields": d.body["fields"],
+                        "staged_rows": len(d.staged),
+                        "uploads": d.uploads,
+                    }
+                    for d in self.definitions.values()
+                ],
+                "syncs": [
+                    {"uri": s.uri, "status": s.status, "syncedInstanceUri": s.definition.uri, "rows": len(s.rows)}
+                    for s in self.syncs.values()
+                ],
+                "records": {root: len(store) for root, store in self.data.records.items()},
+                "lists": self._lists(),
+                "uploads": list(self.uploads),
+            }
+
+    def records(self, root: str) -> list[dict[str, Any]]:
+        with self.lock:
+            store = self.data.records.get(root, {})
+            return [{**values, "identifier": key} for key, values in store.items()]
+
+    def _lists(self) -> dict[str, list[str]]:
+        return {key: sorted(members) for key, members in self.data.lists.items()}
+
+    def memberships(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "lists": self._lists(),
+                "statuses": {dest: dict(by_id) for dest, by_id in self.data.statuses.items()},
+            }
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.request_log.append(entry)
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.request_log)
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self.request_log.clear()
+
+
+def _decode_basic(credentials: str) -> tuple[str, str] | None:
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    name, sep, secret = decoded.partition(":")
+    return (name, secret) if sep else None
+
+
+def _invalid_grant(description: str) -> ApiError:
+    return ApiError(400, {"error": "invalid_grant", "error_description": description})
+
+
+def _non_negative(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ApiError(400, {"error": f"{name} must be a non-negative integer; got {value!r}"})
+    return value
+
+
+def _with_defaults(body: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The client's properties (read-only ones dropped) over Eloqua's defaults."""
+    defaults: dict[str, Any] = {
+        "isSyncTriggeredOnImport": False,
+        "dataRetentionDuration": "P7D",
+        "isUpdatingMultipleMatchedRecords": False,
+    }
+    if kind == "imports":
+        defaults["updateRule"] = "always"
+    return defaults | {key: value for key, value in body.items() if key not in READ_ONLY}

@@ -1,0 +1,87 @@
+"""The provider's exception types. Their text never carries credentials or tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+
+_BODY_LIMIT = 2000
+
+
+class EloquaError(AirflowException):
+    """Base class of every error this provider raises on purpose."""
+
+
+class EloquaApiError(EloquaError):
+    """A non-2xx answer from Eloqua (or the emulator).
+
+    Carries what a user needs to act: the method and path called, the status, Eloqua's
+    ``failures`` list (validation errors name the field, value and constraint) and the body,
+    cut to a readable length. Request headers are never kept, so no credential can leak here.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: Any = None,
+        *,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+        self.failures: list[dict[str, Any]] = []
+        if isinstance(body, dict) and isinstance(body.get("failures"), list):
+            self.failures = [f for f in body["failures"] if isinstance(f, dict)]
+        super().__init__(self._describe(hint))
+
+    def _describe(self, hint: str | None) -> str:
+        text = f"Eloqua answered {self.status} to {self.method} {self.path}"
+        if self.failures:
+            parts = [
+                "{field}: {constraint} (value {value!r})".format(
+                    field=f.get("field", "?"), constraint=f.get("constraint", "?"), value=f.get("value")
+                )
+                for f in self.failures
+            ]
+            text += "; failures: " + "; ".join(parts)
+        elif self.body not in (None, "", b""):
+            body = self.body if isinstance(self.body, str) else repr(self.body)
+            text += f"; body: {body[:_BODY_LIMIT]}"
+        if hint:
+            text += f". {hint}"
+        return text
+
+
+class EloquaAuthError(EloquaApiError):
+    """401/403, or a token endpoint refusal: credentials wrong, rotated, blocked or expired."""
+
+
+class EloquaTransportError(EloquaError):
+    """The connection failed or timed out before Eloqua answered (after retries)."""
+
+    def __init__(self, method: str, path: str, reason: str, *, connect_phase: bool = False) -> None:
+        self.method = method
+        self.path = path
+        self.reason = reason
+        #: True when the request never reached Eloqua (refused, DNS, connect timeout): safe to resend.
+        self.connect_phase = connect_phase
+        super().__init__(f"{method} {path} failed before Eloqua answered: {reason}")
+
+
+class EloquaInputError(EloquaError, ValueError):
+    """Bad input caught before anything was sent to Eloqua; the text names the field, row or setting."""
+
+
+class EloquaSyncError(EloquaError):
+    """A sync ended in ``error``/``errored`` (or in ``warning`` with ``on_warning="fail"``)."""
+
+
+class EloquaSyncTimeout(EloquaError, AirflowSensorTimeout):
+    """The sync had not ended at the wall-clock deadline (the sensor's or operator's ``timeout``)."""

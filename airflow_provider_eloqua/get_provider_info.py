@@ -1,0 +1,76 @@
+"""Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_STRING = {"type": ["string", "null"]}
+
+
+def _field(label: str, description: str, *, secret: bool = False, enum: list[str] | None = None) -> dict:
+    schema: dict[str, Any] = dict(_STRING)
+    if secret:
+        schema["format"] = "password"
+    if enum:
+        schema["enum"] = [*enum, None]
+    return {"label": label, "description": description, "schema": schema}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-eloqua",
+        "name": "Oracle Eloqua",
+        "description": "Load contacts, accounts, custom objects, events and activities into "
+        "Oracle Eloqua with Bulk API 2.0 imports.",
+        "integrations": [
+            {
+                "integration-name": "Oracle Eloqua",
+                "external-doc-url": "https://docs.oracle.com/en/cloud/saas/marketing/eloqua-develop/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.hooks.eloqua"]}],
+        "operators": [
+            {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.operators.eloqua"]}
+        ],
+        "sensors": [
+            {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.sensors.eloqua"]}
+        ],
+        "triggers": [
+            {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.triggers.eloqua"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "eloqua",
+                "hook-class-name": "airflow_provider_eloqua.hooks.eloqua.EloquaHook",
+                "hook-name": "Oracle Eloqua",
+                "conn-fields": {
+                    "site": _field("Site name", "Eloqua site (company) name, as in Site\\User."),
+                    "auth_type": _field(
+                        "Auth type", "basic (Site\\User + password) or oauth2.", enum=["basic", "oauth2"]
+                    ),
+                    "client_id": _field("OAuth client id", "App client id (oauth2 only)."),
+                    "client_secret": _field("OAuth client secret", "App client secret (oauth2 only).", secret=True),
+                    "refresh_token": _field(
+                        "OAuth refresh token",
+                        "Seeds the refresh-token grant; rotates on every use (see README).",
+                        secret=True,
+                    ),
+                    "login_url": _field("Login URL", "Default https://login.eloqua.com (token and /id discovery)."),
+                    "timeout": _field("Timeout (s)", "Per-request timeout in seconds; default 60."),
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"login": "User", "password": "Password", "host": "Bulk API base URL (optional)"},
+                    "placeholders": {
+                        "login": "API.User (or Site\\API.User)",
+                        "host": "leave empty to discover the pod; e.g. https://secure.p03.eloqua.com",
+                        "site": "AcmeCorp",
+                        "auth_type": "basic",
+                        "login_url": "https://login.eloqua.com",
+                        "timeout": "60",
+                    },
+                },
+            }
+        ],
+    }

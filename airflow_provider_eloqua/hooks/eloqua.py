@@ -1,0 +1,562 @@
+"""EloquaHook: authentication, pod discovery, retries and every Bulk API 2.0 call the provider makes.
+
+The hook owns HTTP. Operators, the sensor and the trigger never build a URL or a request
+themselves: they call methods here, so retry policy, auth refresh and error shaping live in
+one place (``retry.py`` decides what is transient; ``urls.py`` spells every path).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import Any, BinaryIO
+
+import httpx
+import requests
+from airflow.sdk import BaseHook
+from asgiref.sync import sync_to_async
+
+from airflow_provider_eloqua import __version__, urls
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaAuthError,
+    EloquaError,
+    EloquaTransportError,
+)
+from airflow_provider_eloqua.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from airflow_provider_eloqua.settings import EloquaSettings, settings_from_connection
+
+USER_AGENT = f"airflow-provider-eloqua/{__version__}"
+PAGE_LIMIT = 1000
+JSON_CONTENT_TYPE = "application/json"
+TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a URL path, not a secret
+
+_AUTH_HINT = (
+    "Check the user and password (changed or rotated?), the site name, the OAuth client and tokens, "
+    "the site's IP allow-list, and that the user is enabled; not retried"
+)
+
+
+def _mask(value: str | None) -> None:
+    if not value:
+        return
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(value)
+
+
+def _decode_body(content: bytes, content_type: str | None) -> Any:
+    if not content:
+        return None
+    if content_type and "json" in content_type:
+        try:
+            return json.loads(content)
+        except ValueError:
+            pass
+    return content.decode("utf-8", errors="replace")
+
+
+def _error_for(method: str, path: str, status: int, headers: Any, content: bytes) -> EloquaApiError:
+    body = _decode_body(content, headers.get("content-type"))
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if status in (401, 403):
+        return EloquaAuthError(method, path, status, body, hint=_AUTH_HINT)
+    hint = None
+    if status == 404 and path.endswith("/data") and method == "POST":
+        hint = "Eloqua answers 404 to a data POST over 32 MB as well as to an unknown definition"
+    elif status == 409 and path.endswith("/data"):
+        hint = "A sync of this definition is still running; staging cannot change until it ends"
+    elif status == 413:
+        hint = "Eloqua's staging storage quota is exceeded: sync or clear staged data first"
+    return EloquaApiError(method, path, status, body, retry_after=retry_after, hint=hint)
+
+
+def _raise_if_redirect_or_transient(method: str, path: str, status: int, headers: Any, content: bytes) -> None:
+    """Shared by the sync and async senders: refuse redirects, raise transient answers for retry."""
+    if 300 <= status < 400:
+        raise EloquaError(
+            f"{method} {path} was redirected ({status}) to {headers.get('location', '?')}; credentials are "
+            "only sent to the configured Eloqua host, so the redirect is not followed"
+        )
+    if is_retryable_status(status, parse_retry_after(headers.get("retry-after"))):
+        raise _error_for(method, path, status, headers, content)
+
+
+def _raise_token_refusal(grant: dict[str, str], status: int, headers: Any, content: bytes) -> None:
+    if status < 400:
+        return
+    parsed = _decode_body(content, headers.get("content-type"))
+    description = None
+    if isinstance(parsed, dict):
+        description = f"{parsed.get('error')}: {parsed.get('error_description')}"
+    raise EloquaAuthError(
+        "POST", TOKEN_PATH, status, description, hint=f"The {grant['grant_type']} grant was refused. {_AUTH_HINT}"
+    )
+
+
+class _TokenState:
+    """OAuth tokens for one hook: the access token and the newest (rotated) refresh token."""
+
+    def __init__(self, refresh_token: str | None) -> None:
+        self.access_token: str | None = None
+        self.refresh_token = refresh_token
+        self.lock = threading.Lock()
+
+
+class EloquaHook(BaseHook):
+    """Talks to Oracle Eloqua's Bulk API 2.0 for one ``eloqua`` connection.
+
+    :param eloqua_conn_id: the Airflow connection (type ``eloqua``).
+    :param timeout: per-request timeout in seconds; overrides the connection's ``timeout`` extra.
+    :param retry_policy: attempts and backoff for transient failures (429, 502, 503, 504,
+        connection errors, and 500 with ``Retry-After``).
+
+    The Bulk API base URL is the connection host when set, otherwise it is discovered from
+    ``<login_url>/id`` and cached for the life of the hook; after a 401 it is discovered once more
+    (sites move between pods) before the call fails. With OAuth2, Eloqua rotates the refresh token
+    on every use: the hook keeps the newest one for its whole life and, when the connection names a
+    ``token_store_variable``, writes it to that Airflow Variable so the next run starts from it.
+    """
+
+    conn_name_attr = "eloqua_conn_id"
+    default_conn_name = "eloqua_default"
+    conn_type = "eloqua"
+    hook_name = "Oracle Eloqua"
+
+    def __init__(
+        self,
+        eloqua_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.eloqua_conn_id = eloqua_conn_id
+        self._timeout = timeout
+        if isinstance(retry_policy, dict):
+            retry_policy = RetryPolicy(**retry_policy)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._base_url: str | None = None
+        self._tokens: _TokenState | None = None
+        self._aclient: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"EloquaHook(eloqua_conn_id={self.eloqua_conn_id!r})"
+
+    # ------------------------------------------------------------------ settings and session
+
+    @cached_property
+    def settings(self) -> EloquaSettings:
+        settings = settings_from_connection(self.get_connection(self.eloqua_conn_id), self._timeout)
+        for secret in settings.secrets():
+            _mask(secret)
+        return settings
+
+    @cached_property
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE})
+        session.verify = self.settings.verify_tls
+        # Environment proxies/netrc must not receive or override Eloqua credentials.
+        session.trust_env = False
+        return session
+
+    def get_conn(self) -> requests.Session:
+        return self.session
+
+    # ------------------------------------------------------------------ auth
+
+    def _token_state(self) -> _TokenState:
+        if self._tokens is None:
+            self._tokens = _TokenState(self._stored_refresh_token() or self.settings.refresh_token)
+        return self._tokens
+
+    def _stored_refresh_token(self) -> str | None:
+        name = self.settings.token_store_variable
+        if not name:
+            return None
+        from airflow.sdk import Variable
+
+        token = Variable.get(name, default=None)
+        _mask(token)
+        return token
+
+    def _store_refresh_token(self, token: str) -> None:
+        name = self.settings.token_store_variable
+        if name:
+            from airflow.sdk import Variable
+
+            Variable.set(name, token, description="Newest Eloqua OAuth refresh token (rotates on use)")
+
+    def token_request_body(self, tokens: _TokenState) -> dict[str, str]:
+        """The grant to ask for: refresh when we hold a refresh token, else the password grant."""
+        s = self.settings
+        if tokens.refresh_token:
+            return {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+                "scope": "full",
+                "redirect_uri": s.login_url,
+            }
+        if not (s.site and s.user and s.password):
+            raise EloquaAuthError(
+                "POST", TOKEN_PATH, 401, None, hint="no refresh token and no user/password to obtain one"
+            )
+        return {"grant_type": "password", "scope": "full", "username": s.site_user, "password": s.password}
+
+    @staticmethod
+    def accept_token_answer(tokens: _TokenState, answer: dict[str, Any]) -> str | None:
+        """Keep the new access token and the rotated refresh token; return the latter if it changed."""
+        access = answer.get("access_token")
+        if not access:
+            raise EloquaAuthError("POST", TOKEN_PATH, 401, None, hint="the token answer had no access_token")
+        _mask(access)
+        tokens.access_token = access
+        new_refresh = answer.get("refresh_token")
+        if new_refresh and new_refresh != tokens.refresh_token:
+            _mask(new_refresh)
+            tokens.refresh_token = new_refresh
+            return new_refresh
+        return None
+
+    def _obtain_token(self, tokens: _TokenState) -> None:
+        s = self.settings
+        body = self.token_request_body(tokens)
+        response = self._send(
+            "POST",
+            urls.token_url(s.login_url),
+            TOKEN_PATH,
+            headers={"Authorization": s.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE},
+            data=json.dumps(body).encode(),
+            idempotent=False,
+        )
+        _raise_token_refusal(body, response.status_code, response.headers, response.content)
+        rotated = self.accept_token_answer(tokens, response.json())
+        if rotated:
+            self._store_refresh_token(rotated)
+
+    def _auth_header(self, renew: bool = False) -> str:
+        if self.settings.auth_type == "basic":
+            return self.settings.basic_header()
+        tokens = self._token_state()
+        with tokens.lock:
+            if renew or not tokens.access_token:
+                tokens.access_token = None
+                self._obtain_token(tokens)
+            return f"Bearer {tokens.access_token}"
+
+    # ------------------------------------------------------------------ base URL
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            self._base_url = self.settings.base_url or self.discover_base_url()
+        return self._base_url
+
+    def discover_base_url(self) -> str:
+        """Ask ``<login_url>/id`` which pod serves the site; return its Bulk API 2.0 base URL."""
+        body = self._call_absolute("GET", urls.id_url(self.settings.login_url), "/id")
+        if not isinstance(body, dict):
+            raise EloquaError(f"Eloqua /id answered {body!r} instead of a site description")
+        base = urls.bulk_base_from_discovery(body)
+        return urls.require_safe_url(base, "discovered Bulk API base URL")
+
+    # ------------------------------------------------------------------ HTTP core
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        data: bytes | BinaryIO | None = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> requests.Response:
+        """One request with the retry policy; answers of a retryable status raise inside the loop."""
+        for attempt in self.retry_policy.retrying(idempotent=idempotent):
+            with attempt:
+                if hasattr(data, "seek"):
+                    data.seek(0)
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        headers=headers,
+                        data=data,
+                        params=params,
+                        timeout=self.settings.timeouts,
+                        allow_redirects=False,
+                    )
+                except requests.exceptions.ConnectTimeout as exc:
+                    raise EloquaTransportError(method, path, "connect timeout", connect_phase=True) from exc
+                except requests.exceptions.Timeout as exc:
+                    raise EloquaTransportError(method, path, f"read timeout after {self.settings.timeout}s") from exc
+                except requests.exceptions.ConnectionError as exc:
+                    raise EloquaTransportError(
+                        method, path, _connection_reason(exc), connect_phase=_never_connected(exc)
+                    ) from exc
+                _raise_if_redirect_or_transient(method, path, response.status_code, response.headers, response.content)
+                return response
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _call_absolute(self, method: str, url: str, path: str) -> Any:
+        """GET/POST against the login host (``/id``) with the same auth and renewal rules."""
+        return self._call(method, path, url=url)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        url: str | None = None,
+        json_body: Any = None,
+        data: bytes | BinaryIO | None = None,
+        content_type: str | None = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send a request, renewing auth (and the pod) once on 401; return the decoded body."""
+        if json_body is not None:
+            data = json.dumps(json_body).encode("utf-8")
+            content_type = JSON_CONTENT_TYPE
+        renewed = False
+        while True:
+            headers = {"Authorization": self._auth_header(renew=renewed)}
+            if content_type:
+                headers["Content-Type"] = content_type
+            target = url or self.base_url + path
+            response = self._send(
+                method, target, path, headers=headers, data=data, params=params, idempotent=idempotent
+            )
+            if response.status_code == 401 and not renewed:
+                # Tokens expire and sites move pods: renew the token and re-discover once, then give up.
+                renewed = True
+                if url is None and not self.settings.base_url:
+                    self._base_url = None
+                self.log.info("Eloqua answered 401 to %s %s; renewing authentication once", method, path)
+                continue
+            if response.status_code >= 400:
+                raise _error_for(method, path, response.status_code, response.headers, response.content)
+            return _decode_body(response.content, response.headers.get("content-type"))
+
+    def _iter_items(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list, following ``hasMore`` with ``limit``/``offset``."""
+        offset = 0
+        while True:
+            page = self._call("GET", path, params={**(params or {}), "limit": PAGE_LIMIT, "offset": offset})
+            items = (page or {}).get("items") or []
+            yield from items
+            if not page or not page.get("hasMore") or not items:
+                return
+            offset += len(items)
+
+    # ------------------------------------------------------------------ definitions
+
+    def create_definition(
+        self, entity: str, body: dict[str, Any], parent_id: int | str | None = None, kind: str = "imports"
+    ) -> dict[str, Any]:
+        """Create an import (``kind="imports"``) or sync-action (``"syncActions"``) definition."""
+        path = urls.definitions_path(entity, parent_id, kind)
+        return self._call("POST", path, json_body=body, idempotent=False)
+
+    def create_import(self, entity: str, body: dict[str, Any], parent_id: int | str | None = None) -> dict[str, Any]:
+        return self.create_definition(entity, body, parent_id, "imports")
+
+    def create_sync_action(
+        self, entity: str, body: dict[str, Any], parent_id: int | str | None = None
+    ) -> dict[str, Any]:
+        return self.create_definition(entity, body, parent_id, "syncActions")
+
+    def list_definitions(
+        self, entity: str, parent_id: int | str | None = None, kind: str = "imports"
+    ) -> Iterator[dict[str, Any]]:
+        return self._iter_items(urls.definitions_path(entity, parent_id, kind))
+
+    def get_definition(self, definition_uri: str) -> dict[str, Any]:
+        return self._call("GET", urls.parse_definition_uri(definition_uri).uri)
+
+    def update_definition(self, definition_uri: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT a definition; Eloqua wants every required property, not just the changed ones."""
+        return self._call("PUT", urls.parse_definition_uri(definition_uri).uri, json_body=body)
+
+    def delete_definition(self, definition_uri: str) -> None:
+        self._call("DELETE", urls.parse_definition_uri(definition_uri).uri)
+
+    def list_fields(self, entity: str, parent_id: int | str | None = None) -> Iterator[dict[str, Any]]:
+        return self._iter_items(urls.fields_path(entity, parent_id))
+
+    # ------------------------------------------------------------------ staging
+
+    def upload_data(self, definition_uri: str, body: bytes | BinaryIO, content_type: str) -> dict[str, Any] | None:
+        """POST one chunk (< 32 MB) of rows to a definition's staging area.
+
+        Returns the sync Eloqua started (201) when the definition has ``isSyncTriggeredOnImport``,
+        else None (204). Not retried after an ambiguous failure: see ``retry.is_safe_to_resend``.
+        """
+        path = urls.data_path(definition_uri)
+        answer = self._call("POST", path, data=body, content_type=content_type, idempotent=False)
+        return answer if isinstance(answer, dict) else None
+
+    def upload_rows(self, definition_uri: str, rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+        body = json.dumps(list(rows), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.upload_data(definition_uri, body, JSON_CONTENT_TYPE)
+
+    def upload_csv(self, definition_uri: str, body: bytes | BinaryIO) -> dict[str, Any] | None:
+        return self.upload_data(definition_uri, body, "text/csv; charset=utf-8")
+
+    def clear_staged_data(self, definition_uri: str) -> None:
+        """DELETE staged rows; Eloqua answers 409 while a sync of the definition runs."""
+        self._call("DELETE", urls.data_path(definition_uri))
+
+    # ------------------------------------------------------------------ syncs
+
+    def create_sync(self, synced_instance_uri: str, callback_url: str | None = None) -> dict[str, Any]:
+        urls.parse_definition_uri(synced_instance_uri)
+        body: dict[str, Any] = {"syncedInstanceUri": synced_instance_uri}
+        if callback_url:
+            body["callbackUrl"] = callback_url
+        return self._call("POST", urls.SYNCS_PATH, json_body=body, idempotent=False)
+
+    def get_sync(self, sync_uri: str) -> dict[str, Any]:
+        return self._call("GET", urls.check_sync_uri(sync_uri))
+
+    def iter_sync_logs(self, sync_uri: str) -> Iterator[dict[str, Any]]:
+        return self._iter_items(urls.sync_logs_path(sync_uri))
+
+    def iter_sync_rejects(self, sync_uri: str) -> Iterator[dict[str, Any]]:
+        return self._iter_items(urls.sync_rejects_path(sync_uri))
+
+    # ------------------------------------------------------------------ connection test
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Authenticate, discover the pod and make one cheap Bulk call (a one-item definitions list)."""
+        try:
+            self._call("GET", urls.imports_path("contacts"), params={"limit": 1})
+        except Exception as exc:  # the UI shows the message; it never carries a secret
+            return False, str(exc)
+        return True, f"Connected to Eloqua site {self.settings.site or '?'} at {self.base_url}"
+
+    # ------------------------------------------------------------------ async (triggers)
+    # The trigger runs in the triggerer's event loop: nothing below may block it. The logic mirrors
+    # the sync path and reuses its pieces (grants, error shaping, retry policy, URLs).
+
+    async def _aprepare(self) -> httpx.AsyncClient:
+        if "settings" not in self.__dict__:
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            conn = await get_async_connection(self.eloqua_conn_id, hook=self)
+            self.__dict__["settings"] = settings_from_connection(conn, self._timeout)
+        if self._aclient is None:
+            s = self.settings
+            self._aclient = httpx.AsyncClient(
+                headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
+                timeout=httpx.Timeout(s.timeout, connect=s.timeouts[0]),
+                verify=s.verify_tls,
+                trust_env=False,
+                follow_redirects=False,
+            )
+        return self._aclient
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+
+    async def _asend(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        client = await self._aprepare()
+        async for attempt in self.retry_policy.async_retrying(idempotent=idempotent):
+            with attempt:
+                try:
+                    response = await client.request(method, url, headers=headers, content=content, params=params)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    raise EloquaTransportError(method, path, type(exc).__name__, connect_phase=True) from exc
+                except httpx.TimeoutException as exc:
+                    raise EloquaTransportError(method, path, f"timeout ({type(exc).__name__})") from exc
+                except httpx.TransportError as exc:
+                    raise EloquaTransportError(method, path, f"connection error ({type(exc).__name__})") from exc
+                _raise_if_redirect_or_transient(method, path, response.status_code, response.headers, response.content)
+                return response
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _aauth_header(self, renew: bool) -> str:
+        if self.settings.auth_type == "basic":
+            return self.settings.basic_header()
+        if self._tokens is None:
+            stored = await sync_to_async(self._stored_refresh_token)()
+            self._tokens = _TokenState(stored or self.settings.refresh_token)
+        tokens = self._tokens
+        if renew or not tokens.access_token:
+            body = self.token_request_body(tokens)
+            s = self.settings
+            response = await self._asend(
+                "POST",
+                urls.token_url(s.login_url),
+                TOKEN_PATH,
+                headers={"Authorization": s.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE},
+                content=json.dumps(body).encode(),
+                idempotent=False,
+            )
+            _raise_token_refusal(body, response.status_code, response.headers, response.content)
+            rotated = self.accept_token_answer(tokens, response.json())
+            if rotated:
+                await sync_to_async(self._store_refresh_token)(rotated)
+        return f"Bearer {tokens.access_token}"
+
+    async def _acall(self, method: str, path: str, *, url: str | None = None) -> Any:
+        await self._aprepare()
+        renewed = False
+        while True:
+            headers = {"Authorization": await self._aauth_header(renewed)}
+            if url is None and self._base_url is None:
+                self._base_url = self.settings.base_url or await self._adiscover_base_url()
+            target = url or self._base_url + path
+            response = await self._asend(method, target, path, headers=headers)
+            if response.status_code == 401 and not renewed:
+                renewed = True
+                if url is None and not self.settings.base_url:
+                    self._base_url = None
+                continue
+            if response.status_code >= 400:
+                raise _error_for(method, path, response.status_code, response.headers, response.content)
+            return _decode_body(response.content, response.headers.get("content-type"))
+
+    async def _adiscover_base_url(self) -> str:
+        body = await self._acall("GET", "/id", url=urls.id_url(self.settings.login_url))
+        if not isinstance(body, dict):
+            raise EloquaError(f"Eloqua /id answered {body!r} instead of a site description")
+        return urls.require_safe_url(urls.bulk_base_from_discovery(body), "discovered Bulk API base URL")
+
+    async def aget_sync(self, sync_uri: str) -> dict[str, Any]:
+        """Read a sync without blocking the event loop (for the deferrable trigger)."""
+        return await self._acall("GET", urls.check_sync_uri(sync_uri))
+
+
+def _connection_reason(exc: requests.exceptions.ConnectionError) -> str:
+    reason = exc.args[0] if exc.args else exc
+    inner = getattr(reason, "reason", None) or reason
+    return f"connection error ({type(inner).__name__})"
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True for failures before the request could reach the server (refused, DNS, no route)."""
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", None)
+    return isinstance(inner, NewConnectionError | NameResolutionError) or isinstance(
+        reason, NewConnectionError | NameResolutionError
+    )

@@ -1,0 +1,607 @@
+"""Operators that create Eloqua import definitions, stage data, start syncs, and do it all in one task.
+
+Retries never double anything. Each operator keeps what it created in Airflow's task state store
+(``context["task_state_store"]``, which outlives a try, unlike XCom): a retried task reuses the
+definition it created, reattaches to a sync that is still running or already succeeded instead of
+starting a second one, and clears the definition's staging area before uploading again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.configuration import conf
+
+from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.chunking import (
+    DEFAULT_CHUNK_BYTES,
+    Chunk,
+    check_chunk_bytes,
+    infer_format,
+    iter_file_chunks,
+    iter_json_chunks,
+)
+from airflow_provider_eloqua.definitions import (
+    build_import_definition,
+    build_sync_action_definition,
+    same_definition,
+)
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.staging import stage_input
+from airflow_provider_eloqua.storage import open_path, output_format
+from airflow_provider_eloqua.sync_report import (
+    FAILED_STATUSES,
+    TERMINAL_STATUSES,
+    check_on_warning,
+    finish_sync,
+    status_from_event,
+    sync_status,
+    wait_for_sync,
+)
+from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
+
+STATE_DEFINITION = "eloqua_definition_uri"
+STATE_SYNC = "eloqua_sync_uri"
+STATE_UPLOAD = "eloqua_upload"
+DEFAULT_WAIT_TIMEOUT = 6 * 60 * 60
+
+
+def _state(context: Context) -> Any:
+    """The task state store (Airflow 3.3+), or None where the runtime has none."""
+    return context.get("task_state_store")
+
+
+def _try_number(context: Context) -> int:
+    ti = context.get("ti")
+    return int(getattr(ti, "try_number", 1) or 1)
+
+
+def _check_entity(entity: str, parent_id: Any, kind: str) -> None:
+    """Fail at DAG parse time for an entity that can never work (parent ids are checked after templating)."""
+    allowed = urls.IMPORT_ENTITIES if kind == "imports" else urls.SYNC_ACTION_ENTITIES
+    if entity not in allowed:
+        raise EloquaInputError(f"entity must be one of {', '.join(allowed)}; got {entity!r}")
+    if entity in urls.PARENTED_ENTITIES and parent_id is None:
+        raise EloquaInputError(f"parent_id is required for entity {entity!r} (the custom object or event id)")
+
+
+def ensure_definition(
+    hook: EloquaHook,
+    context: Context,
+    *,
+    entity: str,
+    parent_id: Any,
+    kind: str,
+    body: dict[str, Any],
+    reuse_existing: bool,
+) -> str:
+    """Return the URI of a definition matching ``body``: the one this task made on an earlier try,
+    an existing one of the same name and fields when ``reuse_existing``, or a new one."""
+    state = _state(context)
+    previous = state.get(STATE_DEFINITION) if state else None
+    if previous:
+        try:
+            if same_definition(hook.get_definition(previous), body):
+                hook.log.info("Reusing %s, created by an earlier try of this task", previous)
+                return previous
+        except EloquaApiError as exc:
+            if exc.status != 404:
+                raise
+    if reuse_existing:
+        for existing in hook.list_definitions(entity, parent_id, kind):
+            if same_definition(existing, body):
+                hook.log.info("Reusing existing definition %s (%s)", existing["uri"], existing["name"])
+                return existing["uri"]
+    created = hook.create_definition(entity, body, parent_id, kind)
+    uri = created["uri"]
+    if state:
+        state.set(STATE_DEFINITION, uri)
+    hook.log.info("Created %s definition %s (%s)", kind, uri, body["name"])
+    return uri
+
+
+class _EloquaOperator(BaseOperator):
+    """Holds the connection id and builds the hook lazily (never at DAG parse time)."""
+
+    def __init__(self, *, eloqua_conn_id: str = EloquaHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eloqua_conn_id = eloqua_conn_id
+
+    @cached_property
+    def hook(self) -> EloquaHook:
+        return EloquaHook(self.eloqua_conn_id)
+
+
+class _DefinitionArgs:
+    """The create-definition arguments shared by the create-import and one-task import operators."""
+
+    def _set_definition_args(
+        self,
+        *,
+        entity: str,
+        name: str | None,
+        fields: Mapping[str, str] | None,
+        identifier_field_name: str | None,
+        parent_id: int | str | None,
+        update_rule: str,
+        sync_actions: list[dict[str, Any]] | None,
+        is_sync_triggered_on_import: bool,
+        data_retention_duration: str | None,
+        auto_delete_duration: str | None,
+        definition_extra: Mapping[str, Any] | None,
+        reuse_existing: bool,
+    ) -> None:
+        self.entity = entity
+        self.name = name
+        self.fields = fields
+        self.identifier_field_name = identifier_field_name
+        self.parent_id = parent_id
+        self.update_rule = update_rule
+        self.sync_actions = sync_actions
+        self.is_sync_triggered_on_import = is_sync_triggered_on_import
+        self.data_retention_duration = data_retention_duration
+        self.auto_delete_duration = auto_delete_duration
+        self.definition_extra = definition_extra
+        self.reuse_existing = reuse_existing
+
+    def build_definition(self) -> dict[str, Any]:
+        return build_import_definition(
+            entity=self.entity,
+            parent_id=self.parent_id,
+            name=self.name,
+            fields=self.fields,
+            identifier_field_name=self.identifier_field_name,
+            update_rule=self.update_rule,
+            sync_actions=self.sync_actions,
+            is_sync_triggered_on_import=self.is_sync_triggered_on_import,
+            data_retention_duration=self.data_retention_duration,
+            auto_delete_duration=self.auto_delete_duration,
+            definition_extra=self.definition_extra,
+        )
+
+
+#: ``fields``, ``sync_actions`` and ``definition_extra`` are deliberately not templated: Eloqua's markup
+#: (``{{Contact.Field(C_EmailAddress)}}``) is Jinja syntax too, and rendering it would destroy it.
+_DEFINITION_TEMPLATE_FIELDS = ("name", "identifier_field_name", "parent_id")
+
+
+class EloquaCreateImportOperator(_DefinitionArgs, _EloquaOperator):
+    """Create (or reuse) an import definition; return its URI (e.g. ``/contacts/imports/30``).
+
+    Everything Eloqua would reject is checked first, naming the argument: the entity and its
+    parent id (``customObjects`` and ``events`` need one), the identifier among the fields, at most
+    100 fields, every field a ``{{...}}`` statement, the update rule, the durations and at most 10
+    sync actions. With ``reuse_existing`` a definition of the same name, fields and identifier is
+    used instead of creating another.
+    """
+
+    template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
+    ui_color = "#f4d9c6"
+
+    def __init__(
+        self,
+        *,
+        entity: str,
+        name: str,
+        fields: Mapping[str, str],
+        identifier_field_name: str,
+        parent_id: int | str | None = None,
+        update_rule: str = "always",
+        sync_actions: list[dict[str, Any]] | None = None,
+        is_sync_triggered_on_import: bool = False,
+        data_retention_duration: str | None = None,
+        auto_delete_duration: str | None = None,
+        definition_extra: Mapping[str, Any] | None = None,
+        reuse_existing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _check_entity(entity, parent_id, "imports")
+        self._set_definition_args(
+            entity=entity,
+            name=name,
+            fields=fields,
+            identifier_field_name=identifier_field_name,
+            parent_id=parent_id,
+            update_rule=update_rule,
+            sync_actions=sync_actions,
+            is_sync_triggered_on_import=is_sync_triggered_on_import,
+            data_retention_duration=data_retention_duration,
+            auto_delete_duration=auto_delete_duration,
+            definition_extra=definition_extra,
+            reuse_existing=reuse_existing,
+        )
+
+    def execute(self, context: Context) -> str:
+        body = self.build_definition()
+        return ensure_definition(
+            self.hook,
+            context,
+            entity=self.entity,
+            parent_id=self.parent_id,
+            kind="imports",
+            body=body,
+            reuse_existing=self.reuse_existing,
+        )
+
+
+class EloquaCreateSyncActionOperator(_EloquaOperator):
+    """Create (or reuse) a sync-action definition (``/contacts/syncActions``); return its URI.
+
+    A sync-action definition has exactly one field, which identifies the records (for contacts
+    ``{{Contact.Id}}``, ``{{Contact.Field(C_EmailAddress)}}`` or ``{{Contact.Field(ContactIDExt)}}``),
+    and 1 to 10 actions such as ``{"action": "add", "destination": "{{ContactList[123]}}"}``.
+    """
+
+    template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
+    ui_color = "#f4d9c6"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        fields: Mapping[str, str],
+        identifier_field_name: str,
+        sync_actions: list[dict[str, Any]],
+        entity: str = "contacts",
+        parent_id: int | str | None = None,
+        is_sync_triggered_on_import: bool = False,
+        data_retention_duration: str | None = None,
+        auto_delete_duration: str | None = None,
+        definition_extra: Mapping[str, Any] | None = None,
+        reuse_existing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _check_entity(entity, parent_id, "syncActions")
+        self.entity = entity
+        self.name = name
+        self.fields = fields
+        self.identifier_field_name = identifier_field_name
+        self.sync_actions = sync_actions
+        self.parent_id = parent_id
+        self.is_sync_triggered_on_import = is_sync_triggered_on_import
+        self.data_retention_duration = data_retention_duration
+        self.auto_delete_duration = auto_delete_duration
+        self.definition_extra = definition_extra
+        self.reuse_existing = reuse_existing
+
+    def execute(self, context: Context) -> str:
+        body = build_sync_action_definition(
+            entity=self.entity,
+            parent_id=self.parent_id,
+            name=self.name,
+            fields=self.fields,
+            identifier_field_name=self.identifier_field_name,
+            sync_actions=self.sync_actions,
+            is_sync_triggered_on_import=self.is_sync_triggered_on_import,
+            data_retention_duration=self.data_retention_duration,
+            auto_delete_duration=self.auto_delete_duration,
+            definition_extra=self.definition_extra,
+        )
+        return ensure_definition(
+            self.hook,
+            context,
+            entity=self.entity,
+            parent_id=self.parent_id,
+            kind="syncActions",
+            body=body,
+            reuse_existing=self.reuse_existing,
+        )
+
+
+def _reattach(hook: EloquaHook, context: Context) -> dict[str, Any] | None:
+    """On a retry: the sync an earlier try started, unless it failed (then the data is loaded again)."""
+    state = _state(context)
+    sync_uri = state.get(STATE_SYNC) if state else None
+    if not sync_uri:
+        return None
+    status = sync_status(hook.get_sync(sync_uri), sync_uri)
+    if status in FAILED_STATUSES:
+        hook.log.warning("The earlier try's sync %s ended %r; loading the data again", sync_uri, status)
+        state.set(STATE_SYNC, None)
+        return None
+    hook.log.info("Reattaching to sync %s (%s) started by an earlier try; nothing is uploaded again", sync_uri, status)
+    upload = dict(state.get(STATE_UPLOAD) or {})
+    upload.update(sync_uri=sync_uri, sync_status=status)
+    return upload
+
+
+def _remember_sync(context: Context, sync_uri: str, upload: dict[str, Any]) -> None:
+    state = _state(context)
+    if state:
+        state.set(STATE_UPLOAD, upload)
+        state.set(STATE_SYNC, sync_uri)
+    context["ti"].xcom_push(key="sync_uri", value=sync_uri)
+
+
+class _UploadArgs:
+    """Upload arguments and the upload itself, shared by the upload and one-task import operators."""
+
+    def _set_upload_args(
+        self,
+        *,
+        data: Sequence[Mapping[str, Any]] | None,
+        path: str | None,
+        format: str | None,
+        chunk_bytes: int,
+        callback_url: str | None,
+    ) -> None:
+        self.data = data
+        self.path = path
+        self.format = format
+        self.chunk_bytes = check_chunk_bytes(chunk_bytes)
+        self.callback_url = callback_url
+
+    def _chunk_factory(self, fields: Sequence[str], identifier: str) -> Callable[[], Iterator[Chunk]]:
+        if (self.data is None) == (self.path is None):
+            raise EloquaInputError("give exactly one of data (a list of row dicts) or path (a file to upload)")
+        if self.data is not None:
+            if not isinstance(self.data, Sequence) or isinstance(self.data, str | bytes):
+                raise EloquaInputError(f"data must be a list of row dicts; got {type(self.data).__name__}")
+            return lambda: iter_json_chunks(self.data, fields, identifier, self.chunk_bytes)
+        fmt = infer_format(str(self.path), self.format)
+
+        def from_file() -> Iterator[Chunk]:
+            with open_path(self.path, "rb") as stream:
+                yield from iter_file_chunks(stream, fmt, fields, identifier, self.chunk_bytes)
+
+        return from_file
+
+    def _upload(self, hook: EloquaHook, context: Context, definition_uri: str, start_sync: bool) -> dict[str, Any]:
+        """Stage the input (all or nothing) and start a sync; on a retry reattach or clear staging first."""
+        parsed = urls.parse_definition_uri(definition_uri)
+        if start_sync and (reattached := _reattach(hook, context)):
+            return {"definition_uri": definition_uri, **reattached}
+        definition = hook.get_definition(parsed.uri)
+        fields = list(definition.get("fields") or {})
+        identifier = definition.get("identifierFieldName")
+        make_chunks = self._chunk_factory(fields, identifier)
+        if _try_number(context) > 1:
+            hook.log.info("Retry: clearing %s's staging area before uploading again", parsed.uri)
+            hook.clear_staged_data(parsed.uri)
+        triggered = bool(definition.get("isSyncTriggeredOnImport"))
+        staged = stage_input(hook, parsed.uri, make_chunks, restartable=not triggered)
+        upload = {"definition_uri": parsed.uri, "rows": staged.rows, "chunks": staged.chunks, "bytes": staged.bytes}
+        sync_uri = None
+        if staged.rows == 0:
+            hook.log.warning("The input has no rows: nothing was staged and no sync was started")
+        elif triggered:
+            sync_uri = staged.syncs[-1]["uri"] if staged.syncs else None
+        elif start_sync:
+            sync_uri = hook.create_sync(parsed.uri, self.callback_url)["uri"]
+        if sync_uri:
+            hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
+            _remember_sync(context, sync_uri, upload)
+        return {**upload, "sync_uri": sync_uri}
+
+
+class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
+    """Stage rows in an import definition and (by default) start a sync.
+
+    :param definition_uri: e.g. ``/contacts/imports/30`` (templated; typically the create task's XCom).
+    :param data: a list of row dicts, e.g. an upstream task's XCom (templated).
+    :param path: a local path or ObjectStoragePath URL (``file://``, ``s3://``, ...) of a CSV, JSON
+        array or NDJSON file (templated). Exactly one of ``data`` and ``path``.
+    :param format: ``csv``, ``json`` or ``ndjson``; inferred from the extension when not given.
+    :param chunk_bytes: the most bytes per POST (Eloqua refuses more than 32 MB per POST).
+    :param start_sync: start a sync once everything is staged.
+
+    The input is streamed in chunks, never held whole. The header (or the rows' keys) is checked
+    against the definition's fields before the first POST. Returns
+    ``{definition_uri, rows, chunks, bytes, sync_uri}``; ``sync_uri`` is None when no sync was
+    started. Empty input is not an error: nothing is staged, no sync is started, and the task logs
+    a warning and returns ``rows=0``.
+    """
+
+    template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")
+    ui_color = "#e8d4f4"
+
+    def __init__(
+        self,
+        *,
+        definition_uri: str,
+        data: Sequence[Mapping[str, Any]] | None = None,
+        path: str | None = None,
+        format: str | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        start_sync: bool = True,
+        callback_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.definition_uri = definition_uri
+        self.start_sync = start_sync
+        self._set_upload_args(data=data, path=path, format=format, chunk_bytes=chunk_bytes, callback_url=callback_url)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        result = self._upload(self.hook, context, self.definition_uri, self.start_sync)
+        result.pop("sync_status", None)
+        return result
+
+
+class EloquaCreateSyncOperator(_EloquaOperator):
+    """Start a sync of a definition whose data is staged; return the sync URI (``/syncs/66100``).
+
+    On a retry it returns the sync an earlier try started unless that sync failed.
+    """
+
+    template_fields: Sequence[str] = ("synced_instance_uri", "callback_url")
+
+    def __init__(self, *, synced_instance_uri: str, callback_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.synced_instance_uri = synced_instance_uri
+        self.callback_url = callback_url
+
+    def execute(self, context: Context) -> str:
+        urls.parse_definition_uri(self.synced_instance_uri)
+        if reattached := _reattach(self.hook, context):
+            return reattached["sync_uri"]
+        sync_uri = self.hook.create_sync(self.synced_instance_uri, self.callback_url)["uri"]
+        _remember_sync(context, sync_uri, {"definition_uri": self.synced_instance_uri})
+        return sync_uri
+
+
+class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
+    """The one-task path: create or reuse a definition, stage the data, sync, wait, report.
+
+    Give either the create-import arguments (``entity``, ``name``, ``fields``,
+    ``identifier_field_name``, ...) or ``definition_uri`` of an existing definition, then the upload
+    arguments (``data`` or ``path``). With ``wait`` the task waits for the sync, in the worker
+    (``poll_interval``) or, with ``deferrable``, in the triggerer; ``timeout`` bounds the wait.
+    ``on_warning`` and ``rejects_path`` work as on :class:`EloquaSyncSensor`.
+
+    Returns ``{sync_uri, status, rows_processed, created, updated, rejected, warnings}`` plus
+    ``definition_uri, rows, chunks, bytes``.
+    """
+
+    template_fields: Sequence[str] = (
+        *_DEFINITION_TEMPLATE_FIELDS,
+        "definition_uri",
+        "data",
+        "path",
+        "format",
+        "callback_url",
+        "rejects_path",
+    )
+    ui_color = "#d4f4dc"
+
+    def __init__(
+        self,
+        *,
+        entity: str = "contacts",
+        name: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        identifier_field_name: str | None = None,
+        parent_id: int | str | None = None,
+        update_rule: str = "always",
+        sync_actions: list[dict[str, Any]] | None = None,
+        data_retention_duration: str | None = None,
+        auto_delete_duration: str | None = None,
+        definition_extra: Mapping[str, Any] | None = None,
+        reuse_existing: bool = False,
+        definition_uri: str | None = None,
+        data: Sequence[Mapping[str, Any]] | None = None,
+        path: str | None = None,
+        format: str | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        callback_url: str | None = None,
+        wait: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        on_warning: str = "succeed",
+        rejects_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if definition_uri is None:
+            _check_entity(entity, parent_id, "imports")
+            if name is None or fields is None or identifier_field_name is None:
+                raise EloquaInputError(
+                    "give definition_uri, or name, fields and identifier_field_name to create the definition"
+                )
+        self._set_definition_args(
+            entity=entity,
+            name=name,
+            fields=fields,
+            identifier_field_name=identifier_field_name,
+            parent_id=parent_id,
+            update_rule=update_rule,
+            sync_actions=sync_actions,
+            is_sync_triggered_on_import=False,
+            data_retention_duration=data_retention_duration,
+            auto_delete_duration=auto_delete_duration,
+            definition_extra=definition_extra,
+            reuse_existing=reuse_existing,
+        )
+        self._set_upload_args(data=data, path=path, format=format, chunk_bytes=chunk_bytes, callback_url=callback_url)
+        self.definition_uri = definition_uri
+        self.wait = wait
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.on_warning = check_on_warning(on_warning)
+        self.rejects_path = rejects_path
+        if rejects_path:
+            output_format(rejects_path, "rejects_path")
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        hook = self.hook
+        definition_uri = self.definition_uri or ensure_definition(
+            hook,
+            context,
+            entity=self.entity,
+            parent_id=self.parent_id,
+            kind="imports",
+            body=self.build_definition(),
+            reuse_existing=self.reuse_existing,
+        )
+        upload = self._upload(hook, context, definition_uri, start_sync=True)
+        status = upload.pop("sync_status", "pending")
+        sync_uri = upload["sync_uri"]
+        if not sync_uri:
+            return {**upload, "status": None}
+        if not self.wait:
+            return {**upload, "status": status}
+        deadline = time.time() + self.timeout
+        if self.deferrable:
+            status = sync_status(hook.get_sync(sync_uri), sync_uri)
+            if status not in TERMINAL_STATUSES:
+                self.defer(
+                    trigger=EloquaSyncTrigger(
+                        sync_uri=sync_uri,
+                        eloqua_conn_id=self.eloqua_conn_id,
+                        poll_interval=self.poll_interval,
+                        end_time=deadline,
+                    ),
+                    method_name="execute_complete",
+                    kwargs={"upload": upload},
+                )
+        else:
+            status = wait_for_sync(hook, sync_uri, poll_interval=self.poll_interval, deadline=deadline)
+        return self._finish(upload, sync_uri, status)
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, upload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        sync_uri, status = status_from_event(event)
+        return self._finish(upload or {}, sync_uri, status)
+
+    def _finish(self, upload: dict[str, Any], sync_uri: str, status: str) -> dict[str, Any]:
+        summary = finish_sync(
+            self.hook,
+            sync_uri,
+            status,
+            on_warning=self.on_warning,
+            rejects_path=self.rejects_path,
+            locate_row=self._row_locator(),
+        )
+        return {**upload, **summary}
+
+    def _row_locator(self) -> Callable[[Mapping[str, Any]], int | None] | None:
+        """Map a reject back to its input row when the rows are in memory (``data``).
+
+        Eloqua's ``recordIndex`` base is not documented, so the row is confirmed by the
+        identifier value before it is reported; an unconfirmed reject gets no row number.
+        """
+        rows, identifier = self.data, self.identifier_field_name
+        if rows is None or not identifier:
+            return None
+
+        def locate(reject: Mapping[str, Any]) -> int | None:
+            wanted = (reject.get("fieldValues") or {}).get(identifier)
+            index = reject.get("recordIndex")
+            if not isinstance(index, int):
+                return None
+            for row_number in (index, index + 1):
+                if 1 <= row_number <= len(rows) and str(rows[row_number - 1].get(identifier)) == str(wanted):
+                    return row_number
+            return None
+
+        return locate

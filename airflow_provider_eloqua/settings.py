@@ -1,0 +1,118 @@
+"""Connection settings: one parse of an Airflow ``eloqua`` connection, shared by the hook and the trigger.
+
+Secrets are kept out of ``repr`` so a settings object can be logged or shown in a traceback safely.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.urls import DEFAULT_LOGIN_URL, bulk_base_from_host, require_safe_url
+
+AUTH_TYPES = ("basic", "oauth2")
+DEFAULT_TIMEOUT = 60.0
+#: Connect timeout is kept short: an unreachable pod should fail fast and be retried.
+CONNECT_TIMEOUT = 10.0
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise EloquaInputError(f"connection extra {name!r} must be true or false; got {value!r}")
+
+
+@dataclass(frozen=True)
+class EloquaSettings:
+    """What the hook needs to talk to one Eloqua site."""
+
+    site: str
+    user: str
+    password: str | None = field(default=None, repr=False)
+    auth_type: str = "basic"
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    token_store_variable: str | None = None
+    login_url: str = DEFAULT_LOGIN_URL
+    base_url: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    verify_tls: bool = True
+
+    @property
+    def site_user(self) -> str:
+        return f"{self.site}\\{self.user}"
+
+    def basic_header(self) -> str:
+        raw = f"{self.site_user}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def client_basic_header(self) -> str:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the secret masker and for tests that grep for leaks."""
+        return [s for s in (self.password, self.client_secret, self.refresh_token) if s]
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        return (min(CONNECT_TIMEOUT, self.timeout), self.timeout)
+
+
+def settings_from_connection(conn: Any, timeout: float | None = None) -> EloquaSettings:
+    """Build settings from an Airflow Connection; raise EloquaInputError naming the bad setting."""
+    conn_id = getattr(conn, "conn_id", None) or "?"
+    extra: dict[str, Any] = dict(conn.extra_dejson or {})
+    login = (conn.login or "").strip()
+    site = (extra.get("site") or "").strip()
+    if "\\" in login:
+        login_site, login = login.split("\\", 1)
+        site = site or login_site
+    auth_type = (extra.get("auth_type") or "basic").strip().lower()
+    if auth_type not in AUTH_TYPES:
+        raise EloquaInputError(f"connection {conn_id!r}: extra 'auth_type' must be basic or oauth2; got {auth_type!r}")
+    refresh_token = extra.get("refresh_token") or None
+    token_store_variable = extra.get("token_store_variable") or None
+    if auth_type == "basic":
+        missing = [n for n, v in (("site", site), ("login", login), ("password", conn.password)) if not v]
+    else:
+        missing = [n for n in ("client_id", "client_secret") if not extra.get(n)]
+        has_password_grant = bool(site and login and conn.password)
+        if not (has_password_grant or refresh_token or token_store_variable):
+            missing.append("login/password (password grant) or refresh_token")
+    if missing:
+        raise EloquaInputError(f"connection {conn_id!r} ({auth_type} auth) is missing: {', '.join(missing)}")
+    login_url = require_safe_url((extra.get("login_url") or DEFAULT_LOGIN_URL).rstrip("/"), "login_url")
+    base_url = None
+    if conn.host:
+        base_url = require_safe_url(bulk_base_from_host(conn.host), "connection host (Bulk API base URL)")
+    raw_timeout = timeout if timeout is not None else extra.get("timeout") or DEFAULT_TIMEOUT
+    try:
+        timeout_s = float(raw_timeout)
+    except (TypeError, ValueError):
+        raise EloquaInputError(f"connection {conn_id!r}: 'timeout' must be a number of seconds") from None
+    if not 0 < timeout_s <= 3600:
+        raise EloquaInputError(f"connection {conn_id!r}: 'timeout' must be in (0, 3600] seconds; got {timeout_s}")
+    verify = _as_bool(extra.get("verify_tls", True), "verify_tls")
+    return EloquaSettings(
+        site=site,
+        user=login,
+        password=conn.password or None,
+        auth_type=auth_type,
+        client_id=extra.get("client_id") or None,
+        client_secret=extra.get("client_secret") or None,
+        refresh_token=refresh_token,
+        token_store_variable=token_store_variable,
+        login_url=login_url,
+        base_url=base_url,
+        timeout=timeout_s,
+        verify_tls=verify,
+    )

@@ -1,0 +1,40 @@
+"""Opening input and output files: local paths, or any ObjectStoragePath URL (file://, s3://, gs://, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+from airflow_provider_eloqua.exceptions import EloquaInputError
+
+_OUTPUT_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson"}
+
+
+def as_path(path: str | Any) -> Any:
+    """A pathlib.Path for a local path, an ObjectStoragePath for a URL (or an ObjectStoragePath given)."""
+    if not isinstance(path, str):
+        return path
+    if "://" in path:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(path)
+    return Path(path)
+
+
+def open_path(path: str | Any, mode: str) -> IO:
+    target = as_path(path)
+    if "w" in mode and isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    if "b" in mode:
+        return target.open(mode)
+    return target.open(mode, encoding="utf-8", newline="")
+
+
+def output_format(path: str | Any, setting: str) -> str:
+    """``csv`` or ``ndjson`` from an output path's extension; the error names the setting."""
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in _OUTPUT_FORMATS:
+        raise EloquaInputError(
+            f"{setting} must end in .csv, .ndjson, .jsonl or .json (written as NDJSON); got {str(path)!r}"
+        )
+    return _OUTPUT_FORMATS[suffix]

@@ -1,0 +1,240 @@
+"""What a finished sync means for the Airflow task: its outcome, a readable log summary, and rejects.
+
+Shared by the sensor and the one-task import operator so that both report a sync the same way.
+XCom only ever gets the small summary dict; rejected rows go to a file the user names.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError, EloquaSyncError, EloquaSyncTimeout
+from airflow_provider_eloqua.storage import open_path, output_format
+
+if TYPE_CHECKING:
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+log = logging.getLogger(__name__)
+
+RUNNING_STATUSES = frozenset({"pending", "active"})
+FAILED_STATUSES = frozenset({"error", "errored"})
+TERMINAL_STATUSES = frozenset({"success", "warning"}) | FAILED_STATUSES
+KNOWN_STATUSES = RUNNING_STATUSES | TERMINAL_STATUSES
+ON_WARNING_CHOICES = ("succeed", "fail", "skip")
+
+#: Log status codes that count records: created and updated, per Oracle's list.
+CREATED_CODES = frozenset({"ELQ-00004", "ELQ-00005"})
+UPDATED_CODES = frozenset({"ELQ-00022", "ELQ-00023"})
+PROCESSED_CODE = "ELQ-00001"
+REJECT_COLUMNS = ("input_row", "record_index", "status_code", "message", "invalid_fields", "field_values")
+#: Rejects shown in the task log as examples; the rest are counted and written to rejects_path.
+REJECTS_IN_LOG = 10
+
+
+def sync_status(sync: Mapping[str, Any], sync_uri: str) -> str:
+    """The sync's status, lower-cased; an unknown one fails clearly instead of waiting forever."""
+    status = str(sync.get("status") or "").strip().lower()
+    if status not in KNOWN_STATUSES:
+        raise EloquaError(
+            f"Eloqua reported an unknown status {sync.get('status')!r} for {sync_uri}; expected one of "
+            f"{', '.join(sorted(KNOWN_STATUSES))}"
+        )
+    return status
+
+
+def check_on_warning(on_warning: str) -> str:
+    if on_warning not in ON_WARNING_CHOICES:
+        raise EloquaInputError(f"on_warning must be one of {', '.join(ON_WARNING_CHOICES)}; got {on_warning!r}")
+    return on_warning
+
+
+@dataclass
+class SyncReport:
+    sync_uri: str
+    status: str
+    rows_processed: int = 0
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    warnings: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The XCom value: small, JSON-plain, never bulk data."""
+        return asdict(self)
+
+
+def _count(item: Mapping[str, Any]) -> int:
+    try:
+        return int(item.get("count") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _tally_logs(report: SyncReport, logs: list[dict[str, Any]]) -> None:
+    for item in logs:
+        code = item.get("statusCode")
+        message = str(item.get("message") or "").lower()
+        if code == PROCESSED_CODE:
+            report.rows_processed = _count(item)
+        elif code in CREATED_CODES or (code not in UPDATED_CODES and "created" in message):
+            report.created += _count(item)
+        elif code in UPDATED_CODES or "updated" in message:
+            report.updated += _count(item)
+        if item.get("severity") == "warning":
+            report.warnings += 1
+
+
+def _log_summary(sync_uri: str, status: str, logs: list[dict[str, Any]]) -> None:
+    lines = [f"Eloqua sync {sync_uri} ended with status {status!r}. Sync log:"]
+    lines += [
+        f"  {item.get('statusCode', '?'):<10} {item.get('severity', ''):<11} {_count(item):>9}  {item.get('message', '')}"
+        for item in logs
+    ]
+    if not logs:
+        lines.append("  (no log entries)")
+    log.info("\n".join(lines))
+
+
+def _reject_record(item: Mapping[str, Any], locate_row: Callable[[Mapping[str, Any]], int | None] | None) -> dict:
+    return {
+        "input_row": locate_row(item) if locate_row else None,
+        "record_index": item.get("recordIndex"),
+        "status_code": item.get("statusCode"),
+        "message": item.get("message"),
+        "invalid_fields": list(item.get("invalidFields") or []),
+        "field_values": dict(item.get("fieldValues") or {}),
+    }
+
+
+@contextmanager
+def _reject_writer(rejects_path: str | None):
+    """Yield a function writing one reject record, to CSV or NDJSON by the path's extension."""
+    if not rejects_path:
+        yield None
+        return
+    fmt = output_format(rejects_path, "rejects_path")
+    with open_path(rejects_path, "w") as handle:
+        if fmt == "csv":
+            writer = csv.writer(handle)
+            writer.writerow(REJECT_COLUMNS)
+
+            def write(record: dict) -> None:
+                writer.writerow(
+                    [
+                        "" if record["input_row"] is None else record["input_row"],
+                        record["record_index"],
+                        record["status_code"],
+                        record["message"],
+                        ";".join(record["invalid_fields"]),
+                        json.dumps(record["field_values"], ensure_ascii=False),
+                    ]
+                )
+        else:
+
+            def write(record: dict) -> None:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+        yield write
+
+
+def build_report(
+    hook: EloquaHook,
+    sync_uri: str,
+    status: str,
+    *,
+    rejects_path: str | None = None,
+    locate_row: Callable[[Mapping[str, Any]], int | None] | None = None,
+) -> SyncReport:
+    """Fetch the logs and every page of rejects of a finished sync; log them and write the rejects file."""
+    report = SyncReport(sync_uri=sync_uri, status=status)
+    logs = list(hook.iter_sync_logs(sync_uri))
+    _tally_logs(report, logs)
+    _log_summary(sync_uri, status, logs)
+    with _reject_writer(rejects_path) as write:
+        for item in hook.iter_sync_rejects(sync_uri):
+            record = _reject_record(item, locate_row)
+            report.rejected += 1
+            if report.rejected <= REJECTS_IN_LOG:
+                where = (
+                    f"input row {record['input_row']}" if record["input_row"] else f"record {record['record_index']}"
+                )
+                log.warning(
+                    "Rejected %s: %s %s (fields: %s)",
+                    where,
+                    record["status_code"],
+                    record["message"],
+                    ", ".join(record["invalid_fields"]) or "-",
+                )
+            if write:
+                write(record)
+    if report.rejected:
+        target = f"; all written to {rejects_path}" if rejects_path else "; set rejects_path to keep them"
+        log.warning("%d row(s) rejected by Eloqua%s", report.rejected, target)
+    return report
+
+
+def enforce_outcome(report: SyncReport, on_warning: str) -> dict[str, Any]:
+    """Turn the sync's end into the task's: fail on error, follow ``on_warning``; return the summary."""
+    if report.status in FAILED_STATUSES:
+        raise EloquaSyncError(
+            f"Eloqua sync {report.sync_uri} ended with status {report.status!r}: {report.rejected} rejected, "
+            "see the sync log above"
+        )
+    if report.status == "warning":
+        if on_warning == "fail":
+            raise EloquaSyncError(
+                f"Eloqua sync {report.sync_uri} ended with warnings ({report.rejected} rejected) and on_warning='fail'"
+            )
+        if on_warning == "skip":
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"Eloqua sync {report.sync_uri} ended with warnings; on_warning='skip'")
+    return report.summary()
+
+
+def finish_sync(
+    hook: EloquaHook,
+    sync_uri: str,
+    status: str,
+    *,
+    on_warning: str,
+    rejects_path: str | None = None,
+    locate_row: Callable[[Mapping[str, Any]], int | None] | None = None,
+) -> dict[str, Any]:
+    """Report a finished sync (logs, rejects) and apply ``on_warning``; return the XCom summary."""
+    report = build_report(hook, sync_uri, status, rejects_path=rejects_path, locate_row=locate_row)
+    return enforce_outcome(report, on_warning)
+
+
+def wait_for_sync(hook: EloquaHook, sync_uri: str, *, poll_interval: float, deadline: float) -> str:
+    """Poll a sync from the worker until it ends; raise when the wall-clock ``deadline`` passes."""
+    while True:
+        status = sync_status(hook.get_sync(sync_uri), sync_uri)
+        if status in TERMINAL_STATUSES:
+            return status
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise EloquaSyncTimeout(f"Eloqua sync {sync_uri} is still {status!r} at the deadline")
+        log.info("Eloqua sync %s is %s; next check in %.0fs", sync_uri, status, min(poll_interval, remaining))
+        time.sleep(min(poll_interval, remaining))
+
+
+def status_from_event(event: Mapping[str, Any] | None) -> tuple[str, str]:
+    """Validate the trigger's event; return ``(sync_uri, sync status)`` or raise what it reports."""
+    if not isinstance(event, Mapping) or "status" not in event:
+        raise EloquaError(f"The Eloqua sync trigger returned no usable event: {event!r}")
+    kind = event["status"]
+    if kind == "terminal" and event.get("sync_status") in TERMINAL_STATUSES and event.get("sync_uri"):
+        return event["sync_uri"], event["sync_status"]
+    if kind == "timeout":
+        raise EloquaSyncTimeout(event.get("message") or "The Eloqua sync did not end before the deadline")
+    if kind == "error":
+        raise EloquaError(event.get("message") or "Waiting for the Eloqua sync failed")
+    raise EloquaError(f"The Eloqua sync trigger returned an unknown event: {event!r}")

@@ -1,0 +1,181 @@
+"""Every Eloqua URL and Bulk API path the provider uses, built in this one module.
+
+Paths returned here are relative to the Bulk API base (``https://secure.pNN.eloqua.com/api/bulk/2.0``),
+exactly as Eloqua spells them in the ``uri`` fields it returns (``/contacts/imports/30``), so a
+definition or sync URI read from Eloqua can be passed straight back to the hook.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_LOGIN_URL = "https://login.eloqua.com"
+BULK_API_VERSION = "2.0"
+BULK_API_PATH = f"/api/bulk/{BULK_API_VERSION}"
+
+#: Entities that have Bulk API import definitions. ``customObjects`` and ``events`` need a parent id.
+IMPORT_ENTITIES = (
+    "contacts",
+    "accounts",
+    "activities",
+    "opportunities",
+    "opportunities/contacts",
+    "customObjects",
+    "events",
+)
+PARENTED_ENTITIES = frozenset({"customObjects", "events"})
+#: Entities with sync-action definitions (``/<entity>/syncActions``).
+SYNC_ACTION_ENTITIES = ("contacts", "accounts", "customObjects")
+#: Entities whose fields can be listed (``/<entity>/fields``).
+FIELD_ENTITIES = ("contacts", "accounts", "activities", "opportunities", "customObjects", "events")
+
+DEFINITION_KINDS = ("imports", "syncActions")
+
+_DEFINITION_URI = re.compile(
+    r"^/(?P<root>contacts|accounts|activities|opportunities/contacts|opportunities"
+    r"|customObjects/(?P<co>\d+)|events/(?P<ev>\d+))/(?P<kind>imports|syncActions)/(?P<id>\d+)$"
+)
+_SYNC_URI = re.compile(r"^/syncs/\d+$")
+
+
+def token_url(login_url: str) -> str:
+    """OAuth2 token endpoint for a login host (``https://login.eloqua.com/auth/oauth2/token``)."""
+    return login_url.rstrip("/") + "/auth/oauth2/token"
+
+
+def id_url(login_url: str) -> str:
+    """Pod discovery endpoint (``https://login.eloqua.com/id``)."""
+    return login_url.rstrip("/") + "/id"
+
+
+def bulk_base_from_discovery(body: dict) -> str:
+    """Bulk API 2.0 base URL from a ``/id`` answer (``urls.apis.rest.bulk`` with ``{version}`` filled)."""
+    try:
+        template = body["urls"]["apis"]["rest"]["bulk"]
+    except (KeyError, TypeError) as exc:
+        raise ValueError("Eloqua /id answer has no urls.apis.rest.bulk template") from exc
+    return template.replace("{version}", BULK_API_VERSION).rstrip("/")
+
+
+def bulk_base_from_host(host: str) -> str:
+    """Bulk API base URL from a connection host override.
+
+    Accepts a pod root (``https://secure.p03.eloqua.com``) or a full Bulk base
+    (``https://secure.p03.eloqua.com/api/bulk/2.0``); a host without a scheme is taken as https.
+    """
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = "https://" + host
+    if urlsplit(host).path.lower().rstrip("/").endswith(BULK_API_PATH):
+        return host
+    return host + BULK_API_PATH
+
+
+def entity_root(entity: str, parent_id: int | str | None = None) -> str:
+    """``/contacts`` or ``/customObjects/12``; raises ValueError naming a bad entity or parent id."""
+    if entity not in IMPORT_ENTITIES:
+        raise ValueError(f"entity must be one of {', '.join(IMPORT_ENTITIES)}; got {entity!r}")
+    if entity in PARENTED_ENTITIES:
+        if parent_id is None or not str(parent_id).isdigit() or int(parent_id) <= 0:
+            raise ValueError(f"parent_id (a positive integer) is required for entity {entity!r}; got {parent_id!r}")
+        return f"/{entity}/{int(parent_id)}"
+    if parent_id is not None:
+        raise ValueError(f"parent_id is only used with customObjects and events, not {entity!r}")
+    return f"/{entity}"
+
+
+def imports_path(entity: str, parent_id: int | str | None = None) -> str:
+    return entity_root(entity, parent_id) + "/imports"
+
+
+def sync_actions_path(entity: str, parent_id: int | str | None = None) -> str:
+    if entity not in SYNC_ACTION_ENTITIES:
+        raise ValueError(f"sync actions exist for {', '.join(SYNC_ACTION_ENTITIES)}; got {entity!r}")
+    return entity_root(entity, parent_id) + "/syncActions"
+
+
+def definitions_path(entity: str, parent_id: int | str | None = None, kind: str = "imports") -> str:
+    if kind == "imports":
+        return imports_path(entity, parent_id)
+    if kind == "syncActions":
+        return sync_actions_path(entity, parent_id)
+    raise ValueError(f"definition kind must be one of {DEFINITION_KINDS}; got {kind!r}")
+
+
+def fields_path(entity: str, parent_id: int | str | None = None) -> str:
+    if entity not in FIELD_ENTITIES:
+        raise ValueError(f"fields can be listed for {', '.join(FIELD_ENTITIES)}; got {entity!r}")
+    return entity_root(entity, parent_id) + "/fields"
+
+
+@dataclass(frozen=True)
+class DefinitionUri:
+    """A parsed definition URI such as ``/events/12/imports/14``."""
+
+    uri: str
+    entity: str
+    parent_id: int | None
+    kind: str
+    id: int
+
+    @property
+    def data_path(self) -> str:
+        return self.uri + "/data"
+
+
+def parse_definition_uri(uri: str) -> DefinitionUri:
+    """Validate and split a definition URI; raises ValueError naming the bad value."""
+    match = _DEFINITION_URI.match(uri or "")
+    if not match:
+        raise ValueError(
+            "definition_uri must look like /contacts/imports/30, /events/12/imports/14 or "
+            f"/contacts/syncActions/5; got {uri!r}"
+        )
+    root = match["root"]
+    parent = match["co"] or match["ev"]
+    entity = root.split("/")[0] if parent else root
+    return DefinitionUri(
+        uri=uri,
+        entity=entity,
+        parent_id=int(parent) if parent else None,
+        kind=match["kind"],
+        id=int(match["id"]),
+    )
+
+
+def data_path(definition_uri: str) -> str:
+    """Staging-data path of a definition (``/contacts/imports/30/data``)."""
+    return parse_definition_uri(definition_uri).data_path
+
+
+SYNCS_PATH = "/syncs"
+
+
+def check_sync_uri(sync_uri: str) -> str:
+    if not _SYNC_URI.match(sync_uri or ""):
+        raise ValueError(f"sync_uri must look like /syncs/123; got {sync_uri!r}")
+    return sync_uri
+
+
+def sync_logs_path(sync_uri: str) -> str:
+    return check_sync_uri(sync_uri) + "/logs"
+
+
+def sync_rejects_path(sync_uri: str) -> str:
+    return check_sync_uri(sync_uri) + "/rejects"
+
+
+def is_loopback(url: str) -> bool:
+    """True when the URL's host is a loopback address (plain http is allowed only there)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def require_safe_url(url: str, what: str) -> str:
+    """Refuse a non-https URL unless it points at loopback (the emulator); names the setting."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https" or (scheme == "http" and is_loopback(url)):
+        return url
+    raise ValueError(f"{what} must be an https URL (plain http only for loopback addresses); got {url!r}")

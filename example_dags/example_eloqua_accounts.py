@@ -1,0 +1,54 @@
+"""Accounts are loaded nightly into one long-lived import definition, found again by name.
+
+reuse_existing=True means the first run creates the definition and every later run reuses it,
+instead of piling up one definition per run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import dag
+
+from airflow_provider_eloqua.operators.eloqua import EloquaCreateImportOperator, EloquaImportOperator
+
+ACCOUNTS = [
+    {"CompanyName": "Acme Corp", "Country": "US", "City": "Springfield"},
+    {"CompanyName": "Globex", "Country": "US", "City": "Cypress Creek"},
+    {"CompanyName": "Initech", "Country": "US", "City": "Austin"},
+    {"CompanyName": "Umbrella", "Country": "UK", "City": "London"},
+]
+
+
+@dag(
+    dag_id="eloqua_accounts_reuse",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["eloqua", "example"],
+)
+def eloqua_accounts_reuse():
+    definition = EloquaCreateImportOperator(
+        task_id="account_import_definition",
+        entity="accounts",
+        name="Airflow nightly accounts",
+        fields={
+            "CompanyName": "{{Account.Field(M_CompanyName)}}",
+            "Country": "{{Account.Field(M_Country)}}",
+            "City": "{{Account.Field(M_City)}}",
+        },
+        identifier_field_name="CompanyName",
+        update_rule="ifNewIsNotNull",
+        reuse_existing=True,
+    )
+    EloquaImportOperator(
+        task_id="load_accounts",
+        definition_uri=definition.output,
+        data=ACCOUNTS,
+        poll_interval=float(os.environ.get("ELOQUA_EXAMPLE_POLL_SECONDS", "2")),
+        timeout=float(os.environ.get("ELOQUA_EXAMPLE_TIMEOUT_SECONDS", "600")),
+    )
+
+
+eloqua_accounts_reuse()

@@ -1,0 +1,115 @@
+"""Fault injection, the request log and reset."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+import requests
+
+from .conftest import BASIC_AUTH
+
+
+def test_status_fault_with_retry_after_is_consumed(emulator, bulk):
+    emulator.control.add_fault(
+        method="GET", path=r"^/contacts/imports$", status=503, headers={"Retry-After": "1"}, body={"x": 1}
+    )
+    faulted = bulk.get("/contacts/imports")
+    assert faulted.status_code == 503 and faulted.headers["Retry-After"] == "1" and faulted.json() == {"x": 1}
+    assert bulk.get("/contacts/imports").status_code == 200
+    assert emulator.control.faults() == []
+
+
+def test_status_fault_does_not_process(emulator, bulk):
+    emulator.control.add_fault(method="POST", path="/imports$", status=429, times=2)
+    assert bulk.post("/contacts/imports", json={}).status_code == 429
+    assert bulk.post("/contacts/imports", json={}).status_code == 429
+    assert bulk.post("/contacts/imports", json={}).status_code == 400
+    assert bulk.get("/contacts/imports").json()["totalResults"] == 0
+
+
+def test_fault_on_token_endpoint_uses_full_path(emulator):
+    emulator.control.add_fault(path="^/auth/oauth2/token$", status=502, body="Bad Gateway")
+    response = requests.post(emulator.url + "/auth/oauth2/token", json={}, timeout=10)
+    assert response.status_code == 502 and response.text == "Bad Gateway"
+
+
+def test_drop_is_a_connection_error_for_requests_and_httpx(emulator, bulk):
+    uri = bulk.create()["uri"]
+    emulator.control.add_fault(method="POST", path="/data$", action="drop", times=2)
+    rows = [{"Email": "a@example.com"}]
+    with pytest.raises(requests.ConnectionError):
+        bulk.post(uri + "/data", json=rows)
+    with pytest.raises(httpx.TransportError):
+        httpx.post(bulk.base + uri + "/data", json=rows, auth=BASIC_AUTH, timeout=10)
+    assert emulator.control.state()["uploads"] == []
+    bulk.stage(uri, rows)
+
+
+def test_drop_after_processes_then_drops(emulator, bulk):
+    uri = bulk.create()["uri"]
+    emulator.control.add_fault(method="POST", path="/data$", action="drop_after")
+    with pytest.raises(requests.ConnectionError):
+        bulk.post(uri + "/data", json=[{"Email": "a@example.com"}])
+    state = emulator.control.state()
+    assert state["definitions"][0]["staged_rows"] == 1 and len(state["uploads"]) == 1
+
+
+def test_delay_times_out_the_client_without_blocking_others(emulator, bulk):
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=0.6)
+    errors = []
+
+    def slow_call():
+        try:
+            bulk.get("/contacts/imports", timeout=0.3)
+        except requests.ReadTimeout as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=slow_call)
+    thread.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    assert requests.get(bulk.base + "/contacts/fields", auth=BASIC_AUTH, timeout=5).status_code == 200
+    assert time.monotonic() - started < 0.3
+    thread.join()
+    assert len(errors) == 1
+    assert bulk.get("/contacts/imports").status_code == 200
+
+
+def test_invalid_fault_rule_is_rejected(emulator):
+    with pytest.raises(requests.HTTPError):
+        emulator.control.add_fault(action="explode")
+    with pytest.raises(requests.HTTPError):
+        emulator.control.add_fault(path="(unclosed")
+
+
+def test_request_log_has_no_secrets(emulator, bulk):
+    emulator.control.clear_requests()
+    bulk.get("/contacts/imports")
+    requests.get(emulator.url + "/id", headers={"Authorization": "Bearer secret-token-xyz"}, timeout=10)
+    log = emulator.control.requests()
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [
+        ("GET", "/api/bulk/2.0/contacts/imports", 200),
+        ("GET", "/id", 401),
+    ]
+    text = repr(log)
+    assert "Authorization" not in text and "secret-token-xyz" not in text and BASIC_AUTH[1] not in text
+    assert set(log[0]) >= {"method", "path", "status", "content_length", "ts"}
+    emulator.control.clear_requests()
+    assert emulator.control.requests() == []
+
+
+def test_reset_restores_a_fresh_site(emulator, bulk):
+    uri = bulk.create()["uri"]
+    bulk.sync(uri, [{"Email": "a@example.com"}])
+    emulator.control.add_fault(path="anything", times=None)
+    emulator.control.configure(password="changed", pod="p09", pending_polls=5)
+    emulator.control.reset()
+    state = emulator.control.state()
+    assert state["definitions"] == [] and state["syncs"] == [] and state["records"] == {}
+    assert state["settings"]["pending_polls"] == 1 and state["settings"]["pod"] == ""
+    assert emulator.control.faults() == [] and emulator.control.refresh_token() == "emulator-refresh-token-0"
+    assert bulk.get("/contacts/imports").status_code == 200
+    assert bulk.create()["uri"] == "/contacts/imports/1"
