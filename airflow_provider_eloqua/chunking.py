@@ -172,11 +172,9 @@ def check_columns(columns: Sequence[str], fields: Collection[str], identifier: s
 
 #: Keep only the bytes that give a CSV record its shape outside quotes.
 _DELETE_UNSHAPED = bytes(b for b in range(256) if b not in b",\r\n")
-#: Map every byte except the shape bytes and the quote to ``x`` (to spot misplaced quotes).
-_MARK_TEXT = bytes.maketrans(
-    bytes(b for b in range(256) if b not in b',\r\n"'),
-    b"x" * (256 - 4),
-)
+#: What may come right before an opening quote, and right after a closing one.
+_OPENS_FIELD = frozenset({b"", b",", b"\n"})
+_CLOSES_FIELD = frozenset({b"", b",", b"\r", b"\n"})
 
 
 class _BinaryReader:
@@ -249,6 +247,23 @@ def _rows_before(piece: bytes, pos: int) -> int:
     return _outside_quotes(piece[:pos]).count(b"\n")
 
 
+def _raise_misplaced_quote(outside: list[bytes], row0: int) -> None:
+    """Name the row of the first quote that does not open or close a whole field."""
+    row = row0
+    last = len(outside) - 1
+    for i, seg in enumerate(outside):
+        if i and seg[:1] not in _CLOSES_FIELD:
+            break  # text right after a closing quote: the fault is at the segment's start
+        if i < last and seg[-1:] not in _OPENS_FIELD:
+            row += seg.count(_NL)  # text right before an opening quote: at the segment's end
+            break
+        row += seg.count(_NL)
+    raise EloquaInputError(
+        f"CSV row {row}: misplaced double quote; a field that holds quotes, commas or newlines must be "
+        f'enclosed in double quotes, with each quote inside it doubled ("")'
+    )
+
+
 def _shape(piece: bytes, row0: int) -> bytes:
     """The piece's record shape: its commas and newlines outside quotes (a ``\\r`` before ``\\n`` dropped).
 
@@ -262,16 +277,14 @@ def _shape(piece: bytes, row0: int) -> bytes:
             raise EloquaInputError(
                 f"CSV row {row}: a quoted field is never closed (unbalanced double quote at the end of the input)"
             )
-        marked = b'"'.join(parts[0::2]).translate(_MARK_TEXT)
+        outside = parts[0::2]  # the text between quoted sections; parts[1::2] is quoted content
         del parts
-        bad = [p for p in (marked.find(b'x"'), marked.find(b'"x')) if p >= 0]
-        if bad:
-            row = row0 + marked.count(b"\n", 0, min(bad))
-            raise EloquaInputError(
-                f"CSV row {row}: misplaced double quote; a field that holds quotes, commas or newlines "
-                f'must be enclosed in double quotes, with each quote inside it doubled ("")'
-            )
-        shape = marked.translate(None, b'x"')
+        # A quote must open a whole field (at the start, or after a comma or newline) and close it
+        # (before a comma, a line end or the end). A doubled quote inside a quoted field leaves an
+        # empty segment, which passes both tests.
+        if not {p[-1:] for p in outside[:-1]} <= _OPENS_FIELD or not {p[:1] for p in outside[1:]} <= _CLOSES_FIELD:
+            _raise_misplaced_quote(outside, row0)
+        shape = b"".join(outside).translate(None, _DELETE_UNSHAPED)
     else:
         shape = piece.translate(None, _DELETE_UNSHAPED)
     if b"\r" in shape:

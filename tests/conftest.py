@@ -1,6 +1,21 @@
-"""Shared fixtures: one emulated Eloqua site per test session, reset before every test."""
+"""Shared fixtures: one emulated Eloqua site per test session, reset before every test.
+
+Airflow reads AIRFLOW_HOME and the dags folder when it is first imported, so the throwaway
+Airflow environment (SQLite metadata DB in a temp dir) is set here, before anything imports it.
+"""
 
 from __future__ import annotations
+
+import os
+import tempfile
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="eloqua-tests-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_AIRFLOW_HOME, "dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.pop("AIRFLOW_CONN_ELOQUA_DEFAULT", None)
+os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
 
 from collections.abc import Iterator
 
@@ -21,3 +36,23 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
     """The session emulator, reset to a fresh site (default credentials, no data or faults)."""
     emulator_server.control.reset()
     return emulator_server
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the session's throwaway AIRFLOW_HOME."""
+    from airflow.utils import db
+
+    db.initdb()
+    return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture
+def eloqua_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """``eloqua_default`` pointing at the emulator (basic auth, pod discovery), short example intervals."""
+    from tests.dag_runner import connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    monkeypatch.setenv("ELOQUA_EXAMPLE_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("ELOQUA_EXAMPLE_TIMEOUT_SECONDS", "60")
+    return emulator
