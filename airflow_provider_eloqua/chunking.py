@@ -189,8 +189,8 @@ class _BinaryReader:
         self.read = read
         self.offset = 0
 
-    def block(self, size: int = _READ_BYTES) -> bytes:
-        data = self.read(size)
+    def block(self, size: int | None = None) -> bytes:
+        data = self.read(size or _READ_BYTES)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise EloquaInputError(
                 f"stream must be opened in binary mode ('rb'): read() returned {type(data).__name__}"
@@ -272,8 +272,12 @@ def _shape(piece: bytes, row0: int) -> bytes:
     if b'"' in piece:
         parts = piece.split(b'"')
         if not len(parts) & 1:
-            # Only the last piece of the input can end inside quotes.
-            row = row0 + sum(p.count(b"\n") for p in parts[0::2])
+            # Only the last piece of the input can end inside quotes. A quote in the middle of an
+            # unquoted field unbalances them too: report that as what it is.
+            outside = parts[0::2]
+            if not {p[-1:] for p in outside} <= _OPENS_FIELD or not {p[:1] for p in outside[1:]} <= _CLOSES_FIELD:
+                _raise_misplaced_quote([*outside, b""], row0)
+            row = row0 + sum(p.count(b"\n") for p in outside)
             raise EloquaInputError(
                 f"CSV row {row}: a quoted field is never closed (unbalanced double quote at the end of the input)"
             )
@@ -447,7 +451,7 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
         chunk_first = next_row
         return chunk
 
-    block: bytes | None = first_data
+    block: bytes | None = first_data or None  # None: read the next block
     while True:
         if block is None:
             block = reader.block()
@@ -602,8 +606,8 @@ def _check_row(row: Any, number: int, fields: frozenset[str], identifier: str) -
         else:
             raise _row_error(
                 number,
-                f"key {key!r}: a {type(value).__name__} value cannot be sent to Eloqua; use a text, "
-                f"number, boolean, date/datetime, Decimal or null",
+                f"key {key!r}: a {type(value).__name__} value cannot be sent to Eloqua; only text, numbers, "
+                f"booleans, dates/datetimes, Decimals and null can be (nested values cannot be sent to Eloqua)",
             )
         out[key] = value
     ident = out[identifier]
@@ -723,6 +727,7 @@ def _json_chunks(it: Iterator[Any], field_set: frozenset[str], identifier: str, 
 
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
@@ -732,32 +737,41 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     sliding buffer, so memory stays about one read block plus one row.
     """
     reader = _BinaryReader(stream)
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    # Invalid UTF-8 bytes become lone surrogates, so the row holding the first one can be named.
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     buf = ""
     pos = 0
+    base = 0  # input character index of buf[0]
     eof = False
-    consumed = 0  # characters dropped from the front of ``buf`` (for messages)
+    bad: tuple[int, int] | None = None  # (character index, byte offset) of the first invalid byte
     row = 0
 
     def more() -> None:
-        nonlocal buf, pos, eof, consumed
+        nonlocal buf, pos, base, eof, bad
         if eof:
             return
+        pending = len(decoder.getstate()[0])
         block = reader.block()
-        try:
-            text = decoder.decode(block, final=not block)
-        except UnicodeDecodeError as exc:
-            raise EloquaInputError(
-                f"JSON row {row + 1} is not valid UTF-8 (near byte offset "
-                f"{reader.offset - len(block) + max(exc.start, 0)} of the input: {exc.reason})"
-            ) from None
-        if not block:
-            eof = True
+        text = decoder.decode(block, final=not block)
+        eof = not block
         if pos:
-            consumed += pos
+            base += pos
             buf = buf[pos:]
             pos = 0
+        if bad is None and not text.isascii():
+            found = _ESCAPED_BYTE.search(text)
+            if found:
+                start = reader.offset - len(block) - pending
+                at = start + len(text[: found.start()].encode("utf-8", "surrogateescape"))
+                bad = (base + len(buf) + found.start(), at)
         buf += text
+
+    def check_utf8(end: int) -> None:
+        """Raise if the first invalid byte lies before ``buf[end]``."""
+        if bad is not None and bad[0] < base + end:
+            raise EloquaInputError(
+                f"JSON row {max(row, 1)} is not valid UTF-8 (byte offset {bad[1]} of the input); save the file as UTF-8"
+            )
 
     def skip_ws() -> bool:
         """Move past whitespace; False at the end of the input."""
@@ -776,9 +790,10 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     if not skip_ws():
         return  # empty file: no rows
     if buf[pos] != "[":
+        check_utf8(pos + 1)
         raise EloquaInputError(
             "a JSON input file must hold one array of objects ([{...}, {...}]); "
-            f"it starts with {buf[pos : pos + 20]!r}" + " (for one object a line use the ndjson format)"
+            f"it starts with {buf[pos : pos + 20]!r} (for one object a line use the ndjson format)"
         )
     pos += 1
     expect_value = True
@@ -792,6 +807,7 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
             break
         if not expect_value:
             if ch != ",":
+                check_utf8(pos + 1)
                 raise EloquaInputError(f"JSON row {row}: expected ',' or ']' after it, found {buf[pos : pos + 20]!r}")
             pos += 1
             expect_value = True
@@ -806,8 +822,10 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
             except json.JSONDecodeError as exc:
                 # Maybe only the rest of the row has not been read yet.
                 if eof or len(buf) - pos > MAX_CHUNK_BYTES:
+                    check_utf8(len(buf))
                     raise EloquaInputError(f"JSON row {row} is not valid JSON: {exc.msg}") from None
             more()
+        check_utf8(end)
         if not isinstance(value, dict):
             raise EloquaInputError(
                 f"JSON row {row} is not an object (got {type(value).__name__}): each array element must be "
@@ -818,6 +836,7 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
         expect_value = False
         first = False
     if skip_ws():
+        check_utf8(pos + 1)
         raise EloquaInputError(f"unexpected data after the JSON array: {buf[pos : pos + 20]!r}")
 
 

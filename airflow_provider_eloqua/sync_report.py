@@ -210,6 +210,7 @@ def finish_sync(
 ) -> dict[str, Any]:
     """Report a finished sync (logs, rejects) and apply ``on_warning``; return the XCom summary."""
     report = build_report(hook, sync_uri, status, rejects_path=rejects_path, locate_row=locate_row)
+    log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
     return enforce_outcome(report, on_warning)
 
 

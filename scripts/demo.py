@@ -42,6 +42,19 @@ def airflow_env(home: str, emulator_url: str) -> dict[str, str]:
     return env
 
 
+def sync_report_lines(output: str) -> list[str]:
+    """The sensor's report from the task log: the 'sync ended' line, its log table and the summary."""
+    lines = output.splitlines()
+    picked: list[str] = []
+    for index, line in enumerate(lines):
+        if "ended with status" in line:
+            picked.append(line[line.index("Eloqua sync") :])
+            picked += [row.split(" [airflow")[0] for row in lines[index + 1 : index + 20] if row.startswith("  ELQ-")]
+        elif "Eloqua sync summary:" in line:
+            picked.append("XCom summary: " + line[line.index("{") : line.rindex("}") + 1])
+    return picked
+
+
 def main() -> int:
     bin_dir = Path(sys.executable).parent
     airflow = str(bin_dir / "airflow")
@@ -57,11 +70,11 @@ def main() -> int:
         )
         log_path = Path(home) / "dags-test.log"
         log_path.write_text(run.stdout + run.stderr)
-        summary_lines = [line for line in (run.stdout + run.stderr).splitlines() if "Eloqua sync" in line]
+        summary_lines = sync_report_lines(run.stdout + run.stderr)
         state = emulator.control.state()
         print(f"\n`airflow dags test {DAG_ID}` exited {run.returncode}")
-        for line in summary_lines[-3:]:
-            print("  " + line.strip())
+        for line in summary_lines:
+            print("  " + line.rstrip())
         print("\nWhat the emulated Eloqua site now holds:")
         print(json.dumps({"syncs": state.get("syncs"), "records": state.get("records")}, indent=2, default=str))
         if run.returncode != 0:

@@ -1,0 +1,94 @@
+"""One DAG for the reliability, bad-input and security matrices (tests/system/test_faults.py & co).
+
+Its shape comes from the JSON in ELOQUA_MATRIX_SPEC, read when the file is parsed (the tests set
+it before each run), so one file serves every case:
+
+* ``mode="import"``: one EloquaImportOperator task ``import``.
+* ``mode="split"``: ``create`` (EloquaCreateImportOperator) -> ``upload`` (EloquaUploadDataOperator)
+  -> ``wait`` (EloquaSyncSensor).
+* ``mode="upload"``: one EloquaUploadDataOperator task ``upload`` for an existing ``definition_uri``.
+
+Keys: entity, parent_id, name, fields, identifier, definition_uri, data, path, format,
+chunk_bytes, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning, wait.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_eloqua.operators.eloqua import (
+    EloquaCreateImportOperator,
+    EloquaImportOperator,
+    EloquaUploadDataOperator,
+)
+from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+
+SPEC = json.loads(os.environ.get("ELOQUA_MATRIX_SPEC") or "{}")
+CONTACT_FIELDS = {
+    "Email": "{{Contact.Field(C_EmailAddress)}}",
+    "FirstName": "{{Contact.Field(C_FirstName)}}",
+    "LastName": "{{Contact.Field(C_LastName)}}",
+}
+
+mode = SPEC.get("mode", "import")
+definition_args = {
+    "entity": SPEC.get("entity", "contacts"),
+    "parent_id": SPEC.get("parent_id"),
+    "name": SPEC.get("name", "matrix import"),
+    "fields": SPEC.get("fields", CONTACT_FIELDS),
+    "identifier_field_name": SPEC.get("identifier", "Email"),
+}
+upload_args = {
+    "data": SPEC.get("data"),
+    "path": SPEC.get("path"),
+    "format": SPEC.get("format"),
+    "chunk_bytes": SPEC.get("chunk_bytes", 30 * 1024 * 1024),
+}
+wait_args = {
+    "deferrable": SPEC.get("deferrable", False),
+    "timeout": SPEC.get("timeout", 60),
+    "on_warning": SPEC.get("on_warning", "succeed"),
+}
+
+with DAG(
+    dag_id="eloqua_matrix",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    default_args={"retries": SPEC.get("retries", 0), "retry_delay": timedelta(seconds=0)},
+    tags=["eloqua", "test"],
+):
+    if mode == "import":
+        EloquaImportOperator(
+            task_id="import",
+            definition_uri=SPEC.get("definition_uri"),
+            poll_interval=SPEC.get("poll_interval", 0.05),
+            wait=SPEC.get("wait", True),
+            **definition_args,
+            **upload_args,
+            **wait_args,
+        )
+    elif mode == "split":
+        create = EloquaCreateImportOperator(task_id="create", **definition_args)
+        upload = EloquaUploadDataOperator(task_id="upload", definition_uri=create.output, **upload_args)
+        EloquaSyncSensor(
+            task_id="wait",
+            sync_uri=upload.output["sync_uri"],
+            mode=SPEC.get("sensor_mode", "poke"),
+            poke_interval=SPEC.get("poll_interval", 0.05),
+            **wait_args,
+        )
+    elif mode == "upload":
+        EloquaUploadDataOperator(
+            task_id="upload",
+            definition_uri=SPEC["definition_uri"],
+            start_sync=SPEC.get("start_sync", True),
+            **upload_args,
+        )
+    else:
+        raise ValueError(f"unknown ELOQUA_MATRIX_SPEC mode {mode!r}")
