@@ -479,7 +479,7 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
             piece = b"".join(tail_parts)
             rest = block[cut:]
             block = None
-            if piece.endswith((b"\n\n", b"\n\r\n")):
+            if piece.endswith((b"\n\n", b"\n\r\n")) or piece.startswith((b"\n", b"\r\n")):
                 # Hold back trailing blank lines: ignored at the end of the input, rows otherwise.
                 kept = piece.rstrip(b"\r\n")
                 keep = len(kept) + (2 if piece.startswith(b"\r\n", len(kept)) else 1) if kept else 0

@@ -56,8 +56,17 @@ def get_provider_info() -> dict[str, Any]:
                         "Seeds the refresh-token grant; rotates on every use (see README).",
                         secret=True,
                     ),
+                    "token_store_variable": _field(
+                        "Refresh-token Variable",
+                        "Airflow Variable that keeps the newest OAuth refresh token (oauth2; it rotates on use).",
+                    ),
                     "login_url": _field("Login URL", "Default https://login.eloqua.com (token and /id discovery)."),
                     "timeout": _field("Timeout (s)", "Per-request timeout in seconds; default 60."),
+                    "verify_tls": {
+                        "label": "Verify TLS",
+                        "description": "Default true; false only for a TLS-intercepting proxy in a lab.",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],

@@ -67,10 +67,22 @@ class EloquaSettings:
         return (min(CONNECT_TIMEOUT, self.timeout), self.timeout)
 
 
-def settings_from_connection(conn: Any, timeout: float | None = None) -> EloquaSettings:
-    """Build settings from an Airflow Connection; raise EloquaInputError naming the bad setting."""
+def _safe_url(conn_id: str, url: str, what: str) -> str:
+    try:
+        return require_safe_url(url, what)
+    except ValueError as exc:
+        raise EloquaInputError(f"connection {conn_id!r}: {exc}") from None
+
+
+def settings_from_connection(
+    conn: Any, timeout: float | None = None, *, extra: dict[str, Any] | None = None
+) -> EloquaSettings:
+    """Build settings from an Airflow Connection; raise EloquaInputError naming the bad setting.
+
+    ``extra``: the connection's extra, already decoded (the async path decodes it without blocking).
+    """
     conn_id = getattr(conn, "conn_id", None) or "?"
-    extra: dict[str, Any] = dict(conn.extra_dejson or {})
+    extra = dict(extra if extra is not None else conn.extra_dejson or {})
     login = (conn.login or "").strip()
     site = (extra.get("site") or "").strip()
     if "\\" in login:
@@ -90,11 +102,13 @@ def settings_from_connection(conn: Any, timeout: float | None = None) -> EloquaS
             missing.append("login/password (password grant) or refresh_token")
     if missing:
         raise EloquaInputError(f"connection {conn_id!r} ({auth_type} auth) is missing: {', '.join(missing)}")
-    login_url = require_safe_url((extra.get("login_url") or DEFAULT_LOGIN_URL).rstrip("/"), "login_url")
+    login_url = _safe_url(conn_id, (extra.get("login_url") or DEFAULT_LOGIN_URL).rstrip("/"), "login_url")
     base_url = None
     if conn.host:
-        base_url = require_safe_url(bulk_base_from_host(conn.host), "connection host (Bulk API base URL)")
-    raw_timeout = timeout if timeout is not None else extra.get("timeout") or DEFAULT_TIMEOUT
+        base_url = _safe_url(conn_id, bulk_base_from_host(conn.host), "connection host (Bulk API base URL)")
+    raw_timeout = timeout if timeout is not None else extra.get("timeout")
+    if raw_timeout is None or raw_timeout == "":
+        raw_timeout = DEFAULT_TIMEOUT
     try:
         timeout_s = float(raw_timeout)
     except (TypeError, ValueError):

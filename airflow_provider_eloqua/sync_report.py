@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError, EloquaSyncError, EloquaSyncTimeout
@@ -64,10 +64,14 @@ class SyncReport:
     updated: int = 0
     rejected: int = 0
     warnings: int = 0
+    #: ``"ELQ-00143 Definition deleted before sync finished."``: the sync log's errors, for the task's error.
+    errors: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The XCom value: small, JSON-plain, never bulk data."""
-        return asdict(self)
+        summary = asdict(self)
+        del summary["errors"]
+        return summary
 
 
 def _count(item: Mapping[str, Any]) -> int:
@@ -89,6 +93,8 @@ def _tally_logs(report: SyncReport, logs: list[dict[str, Any]]) -> None:
             report.updated += _count(item)
         if item.get("severity") == "warning":
             report.warnings += 1
+        elif item.get("severity") == "error" and code != "ELQ-00101":  # 00101 only restates the status
+            report.errors.append(f"{code or '?'} {item.get('message') or ''}".strip())
 
 
 def _log_summary(sync_uri: str, status: str, logs: list[dict[str, Any]]) -> None:
@@ -183,9 +189,11 @@ def build_report(
 def enforce_outcome(report: SyncReport, on_warning: str) -> dict[str, Any]:
     """Turn the sync's end into the task's: fail on error, follow ``on_warning``; return the summary."""
     if report.status in FAILED_STATUSES:
+        reasons = "; ".join(report.errors[:5])
         raise EloquaSyncError(
-            f"Eloqua sync {report.sync_uri} ended with status {report.status!r}: {report.rejected} rejected, "
-            "see the sync log above"
+            f"Eloqua sync {report.sync_uri} ended with status {report.status!r}"
+            + (f" ({reasons})" if reasons else "")
+            + f": {report.rejected} rejected, see the sync log above"
         )
     if report.status == "warning":
         if on_warning == "fail":

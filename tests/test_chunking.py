@@ -798,3 +798,52 @@ def test_file_chunks_json_rows_validated():
 def test_file_chunks_bad_format():
     with pytest.raises(EloquaInputError, match=r"format='xml' is not supported"):
         iter_file_chunks(io.BytesIO(b""), "xml", FIELDS, "Email", 4096)
+
+
+# ---------------------------------------------------------------------------------------------
+# randomised round trips
+# ---------------------------------------------------------------------------------------------
+
+
+def _random_field(rnd) -> str:
+    kind = rnd.random()
+    if kind < 0.5:
+        return "".join(rnd.choice("abcXYZ019 .-@ßé") for _ in range(rnd.randint(0, 12)))
+    return "".join(rnd.choice('ab,"\n\r ü') for _ in range(rnd.randint(0, 12)))
+
+
+def _encode_field(value: str, rnd) -> str:
+    if any(c in value for c in ',"\n\r') or rnd.random() < 0.2:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_csv_random_round_trip(seed):
+    import random
+
+    rnd = random.Random(seed)
+    cols = ["Email", "FirstName", "Company"]
+    eol = "\r\n" if seed % 2 else "\n"
+    values = [[f"u{i}@x.y", _random_field(rnd), _random_field(rnd)] for i in range(rnd.randint(50, 400))]
+    text = ",".join(cols) + eol + "".join(",".join(_encode_field(v, rnd) for v in row) + eol for row in values)
+    if seed % 3 == 0:
+        text += eol * 2  # trailing blank lines are dropped
+    data = text.encode()
+    chunk_bytes = rnd.choice([1024, 1500, 4096])
+    step = rnd.choice([1, 7, 100, 1 << 20])
+    chunks = list(iter_csv_chunks(Trickle(data, step), cols, "Email", chunk_bytes))
+    header = (",".join(cols) + eol).encode()
+    assert all(len(c.body) <= chunk_bytes and c.body.startswith(header) for c in chunks)
+    assert header + b"".join(c.body[len(header) :] for c in chunks) == data.rstrip(b"\r\n") + eol.encode()
+    parsed = [row for c in chunks for row in parse_csv(c.body)[1:]]
+    assert parsed == values
+    assert [c.first_row for c in chunks] == list(itertools.accumulate([1] + [c.rows for c in chunks[:-1]]))
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 50])
+def test_csv_blank_lines_across_reads(step):
+    data = HEADER + b"".join(csv_rows(3)) + b"\n\r\n"
+    assert [c.rows for c in chunks_of(data, step=step)] == [3]
+    bad = HEADER + b"".join(csv_rows(3)) + b"\n\n" + b"".join(csv_rows(1))
+    assert csv_error(bad, step=step).startswith("CSV row 4 has 1 field")

@@ -47,6 +47,22 @@ def _mask(value: str | None) -> None:
     mask_secret(value)
 
 
+async def _amask(value: str | None) -> None:
+    """``_mask`` for the event loop: the triggerer's supervisor is told without a blocking send."""
+    if not value:
+        return
+    from airflow.sdk.log import amask_secret
+
+    await amask_secret(value)
+
+
+def _in_task_context() -> bool:
+    """True inside a task or the triggerer, where the Task SDK talks to a supervisor."""
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
+
+
 def _decode_body(content: bytes, content_type: str | None) -> Any:
     if not content:
         return None
@@ -185,10 +201,15 @@ class EloquaHook(BaseHook):
 
     def _store_refresh_token(self, token: str) -> None:
         name = self.settings.token_store_variable
-        if name:
+        if not name:
+            return
+        if _in_task_context():
             from airflow.sdk import Variable
-
-            Variable.set(name, token, description="Newest Eloqua OAuth refresh token (rotates on use)")
+        else:
+            # The UI/CLI connection test and scripts run outside a task, where the Task SDK cannot
+            # write a Variable; the old refresh token is already spent, so the new one must be kept.
+            from airflow.models import Variable  # type: ignore[assignment]
+        Variable.set(name, token, description="Newest Eloqua OAuth refresh token (rotates on use)")
 
     def token_request_body(self, tokens: _TokenState) -> dict[str, str]:
         """The grant to ask for: refresh when we hold a refresh token, else the password grant."""
@@ -208,15 +229,16 @@ class EloquaHook(BaseHook):
 
     @staticmethod
     def accept_token_answer(tokens: _TokenState, answer: dict[str, Any]) -> str | None:
-        """Keep the new access token and the rotated refresh token; return the latter if it changed."""
+        """Keep the new access token and the rotated refresh token; return the latter if it changed.
+
+        The caller masks both (``_mask`` or, on the event loop, ``_amask``).
+        """
         access = answer.get("access_token")
         if not access:
             raise EloquaAuthError("POST", TOKEN_PATH, 401, None, hint="the token answer had no access_token")
-        _mask(access)
         tokens.access_token = access
         new_refresh = answer.get("refresh_token")
         if new_refresh and new_refresh != tokens.refresh_token:
-            _mask(new_refresh)
             tokens.refresh_token = new_refresh
             return new_refresh
         return None
@@ -234,7 +256,9 @@ class EloquaHook(BaseHook):
         )
         _raise_token_refusal(body, response.status_code, response.headers, response.content)
         rotated = self.accept_token_answer(tokens, response.json())
+        _mask(tokens.access_token)
         if rotated:
+            _mask(rotated)
             self._store_refresh_token(rotated)
 
     def _auth_header(self, renew: bool = False) -> str:
@@ -255,9 +279,9 @@ class EloquaHook(BaseHook):
             self._base_url = self.settings.base_url or self.discover_base_url()
         return self._base_url
 
-    def discover_base_url(self) -> str:
+    def discover_base_url(self, *, renew_on_401: bool = True) -> str:
         """Ask ``<login_url>/id`` which pod serves the site; return its Bulk API 2.0 base URL."""
-        body = self._call_absolute("GET", urls.id_url(self.settings.login_url), "/id")
+        body = self._call_absolute("GET", urls.id_url(self.settings.login_url), "/id", renew_on_401=renew_on_401)
         if not isinstance(body, dict):
             raise EloquaError(f"Eloqua /id answered {body!r} instead of a site description")
         base = urls.bulk_base_from_discovery(body)
@@ -303,9 +327,9 @@ class EloquaHook(BaseHook):
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def _call_absolute(self, method: str, url: str, path: str) -> Any:
+    def _call_absolute(self, method: str, url: str, path: str, *, renew_on_401: bool = True) -> Any:
         """GET/POST against the login host (``/id``) with the same auth and renewal rules."""
-        return self._call(method, path, url=url)
+        return self._call(method, path, url=url, renew_on_401=renew_on_401)
 
     def _call(
         self,
@@ -318,17 +342,24 @@ class EloquaHook(BaseHook):
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
+        renew_on_401: bool = True,
     ) -> Any:
-        """Send a request, renewing auth (and the pod) once on 401; return the decoded body."""
+        """Send a request, renewing auth (and the pod) once on 401; return the decoded body.
+
+        ``renew_on_401=False`` is for the ``/id`` call made while renewing: that call is the one
+        renewal, so a 401 there fails at once instead of renewing a second time.
+        """
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
             content_type = JSON_CONTENT_TYPE
-        renewed = False
+        renewed = not renew_on_401
         while True:
-            headers = {"Authorization": self._auth_header(renew=renewed)}
+            headers = {"Authorization": self._auth_header(renew=renewed and renew_on_401)}
             if content_type:
                 headers["Content-Type"] = content_type
-            target = url or self.base_url + path
+            if url is None and self._base_url is None:
+                self._base_url = self.settings.base_url or self.discover_base_url(renew_on_401=not renewed)
+            target = url or self._base_url + path
             response = self._send(
                 method, target, path, headers=headers, data=data, params=params, idempotent=idempotent
             )
@@ -448,8 +479,15 @@ class EloquaHook(BaseHook):
         if "settings" not in self.__dict__:
             from airflow.providers.common.compat.connection import get_async_connection
 
+            from airflow.providers.common.compat.connection import get_async_extra_dejson
+
             conn = await get_async_connection(self.eloqua_conn_id, hook=self)
-            self.__dict__["settings"] = settings_from_connection(conn, self._timeout)
+            # extra_dejson would mask the extra's secrets with a synchronous supervisor call.
+            extra = await get_async_extra_dejson(conn)
+            settings = settings_from_connection(conn, self._timeout, extra=extra)
+            for secret in settings.secrets():
+                await _amask(secret)
+            self.__dict__["settings"] = settings
         if self._aclient is None:
             s = self.settings
             self._aclient = httpx.AsyncClient(
@@ -512,17 +550,19 @@ class EloquaHook(BaseHook):
             )
             _raise_token_refusal(body, response.status_code, response.headers, response.content)
             rotated = self.accept_token_answer(tokens, response.json())
+            await _amask(tokens.access_token)
             if rotated:
+                await _amask(rotated)
                 await sync_to_async(self._store_refresh_token)(rotated)
         return f"Bearer {tokens.access_token}"
 
-    async def _acall(self, method: str, path: str, *, url: str | None = None) -> Any:
+    async def _acall(self, method: str, path: str, *, url: str | None = None, renew_on_401: bool = True) -> Any:
         await self._aprepare()
-        renewed = False
+        renewed = not renew_on_401
         while True:
-            headers = {"Authorization": await self._aauth_header(renewed)}
+            headers = {"Authorization": await self._aauth_header(renewed and renew_on_401)}
             if url is None and self._base_url is None:
-                self._base_url = self.settings.base_url or await self._adiscover_base_url()
+                self._base_url = self.settings.base_url or await self._adiscover_base_url(renew_on_401=not renewed)
             target = url or self._base_url + path
             response = await self._asend(method, target, path, headers=headers)
             if response.status_code == 401 and not renewed:
@@ -534,8 +574,8 @@ class EloquaHook(BaseHook):
                 raise _error_for(method, path, response.status_code, response.headers, response.content)
             return _decode_body(response.content, response.headers.get("content-type"))
 
-    async def _adiscover_base_url(self) -> str:
-        body = await self._acall("GET", "/id", url=urls.id_url(self.settings.login_url))
+    async def _adiscover_base_url(self, *, renew_on_401: bool = True) -> str:
+        body = await self._acall("GET", "/id", url=urls.id_url(self.settings.login_url), renew_on_401=renew_on_401)
         if not isinstance(body, dict):
             raise EloquaError(f"Eloqua /id answered {body!r} instead of a site description")
         return urls.require_safe_url(urls.bulk_base_from_discovery(body), "discovered Bulk API base URL")

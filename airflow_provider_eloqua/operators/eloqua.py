@@ -561,17 +561,19 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
                         end_time=deadline,
                     ),
                     method_name="execute_complete",
-                    kwargs={"upload": upload},
                 )
         else:
             status = wait_for_sync(hook, sync_uri, poll_interval=self.poll_interval, deadline=deadline)
         return self._finish(upload, sync_uri, status)
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, upload: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         sync_uri, status = status_from_event(event)
-        return self._finish(upload or {}, sync_uri, status)
+        # The upload counts were kept in the task state store before deferring (defer kwargs are
+        # not carried through every runtime, e.g. dag.test()).
+        state = _state(context)
+        upload = dict(state.get(STATE_UPLOAD) or {}) if state else {}
+        upload["sync_uri"] = sync_uri
+        return self._finish(upload, sync_uri, status)
 
     def _finish(self, upload: dict[str, Any], sync_uri: str, status: str) -> dict[str, Any]:
         summary = finish_sync(

@@ -1,0 +1,1 @@
+"""Benchmarks of the provider's upload path (``python -m benchmarks.run``)."""

@@ -1,0 +1,726 @@
+"""EloquaHook against the emulator over real loopback HTTP: every endpoint, both auth modes,
+pod discovery, the retry rules and the secrecy of credentials.
+
+Connections come from ``AIRFLOW_CONN_<ID>`` env JSON, as Airflow resolves them in production.
+Retry policies are short (10 ms first wait, 0.5 s cap) so no test sleeps for long.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from airflow_provider_eloqua import __version__
+from airflow_provider_eloqua.emulator import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_REFRESH_TOKEN,
+    DEFAULT_SITE,
+    DEFAULT_USER,
+    EmulatorServer,
+)
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaAuthError,
+    EloquaError,
+    EloquaInputError,
+    EloquaTransportError,
+)
+from airflow_provider_eloqua.hooks import eloqua as hook_module
+from airflow_provider_eloqua.hooks.eloqua import USER_AGENT, EloquaHook
+from airflow_provider_eloqua.retry import RetryPolicy
+from tests.dag_runner import connection_json
+from tests.hooks.recording_server import recording_server
+
+FAST = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.5)
+EMAIL = "{{Contact.Field(C_EmailAddress)}}"
+FIRST = "{{Contact.Field(C_FirstName)}}"
+CHANGED_PASSWORD = "a-brand-new-password-42"
+OAUTH_EXTRA = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+ALL_SECRETS = (
+    DEFAULT_PASSWORD,
+    CHANGED_PASSWORD,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REFRESH_TOKEN,
+    base64.b64encode(f"{DEFAULT_SITE}\\{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode(),
+    base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode(),
+)
+
+#: A valid import body per entity root (statements from the emulator's field catalogue).
+ENTITY_BODIES: dict[tuple[str, int | None], dict[str, Any]] = {
+    ("contacts", None): {"fields": {"Email": EMAIL, "First": FIRST}, "identifierFieldName": "Email"},
+    ("accounts", None): {
+        "fields": {"ExtId": "{{Account.Field(CompanyIDExt)}}", "Name": "{{Account.Field(M_CompanyName)}}"},
+        "identifierFieldName": "ExtId",
+    },
+    ("customObjects", 5): {
+        "fields": {"ExtId": "{{CustomObject[5].ExternalId}}", "Email": "{{CustomObject[5].Field[1]}}"},
+        "identifierFieldName": "ExtId",
+    },
+    ("events", 7): {
+        "fields": {"ExtId": "{{Event[7].ExternalId}}", "Email": "{{Event[7].Field[1]}}"},
+        "identifierFieldName": "ExtId",
+    },
+    ("activities", None): {
+        "fields": {"ExtId": "{{Activity.Field(ExternalId)}}", "Type": "{{Activity.Type}}"},
+        "identifierFieldName": "ExtId",
+    },
+    ("opportunities", None): {
+        "fields": {"OppId": "{{Opportunity.Field(OpportunityID)}}", "Name": "{{Opportunity.Field(OpportunityName)}}"},
+        "identifierFieldName": "OppId",
+    },
+    ("opportunities/contacts", None): {
+        "fields": {"OppId": "{{Opportunity.Field(OpportunityID)}}", "Email": EMAIL},
+        "identifierFieldName": "OppId",
+    },
+}
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def make_hook(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch):
+    """Build a hook on a fresh env connection to the emulator (basic auth, pod discovery by default)."""
+    counter = iter(range(1000))
+
+    def make(retry: RetryPolicy | None = FAST, timeout: float | None = None, **overrides: Any) -> EloquaHook:
+        conn_id = f"eloqua_hook_test_{next(counter)}"
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(emulator, **overrides))
+        return EloquaHook(conn_id, retry_policy=retry, timeout=timeout)
+
+    return make
+
+
+def body(name: str = "hook test", entity: str = "contacts", parent_id: int | None = None, **extra: Any) -> dict:
+    return {"name": name, "isSyncTriggeredOnImport": False, **ENTITY_BODIES[(entity, parent_id)], **extra}
+
+
+def calls(emulator: EmulatorServer, method: str | None = None, suffix: str | None = None) -> list[dict[str, Any]]:
+    """The emulator's request log, filtered by method and by the end of the path."""
+    return [
+        r
+        for r in emulator.control.requests()
+        if (method is None or r["method"] == method) and (suffix is None or r["path"].endswith(suffix))
+    ]
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in ALL_SECRETS:
+            assert secret not in text, f"a secret leaked into: {text[:200]}"
+
+
+def new_contacts_definition(hook: EloquaHook, **extra: Any) -> str:
+    return hook.create_import("contacts", body(**extra))["uri"]
+
+
+def run_sync(hook: EloquaHook, definition_uri: str) -> dict[str, Any]:
+    sync = hook.create_sync(definition_uri)
+    for _ in range(20):
+        sync = hook.get_sync(sync["uri"])
+        if sync["status"] not in ("pending", "active"):
+            return sync
+    raise AssertionError(f"sync did not finish: {sync}")
+
+
+# ---------------------------------------------------------------------------------------- definitions
+
+
+@pytest.mark.parametrize(("entity", "parent_id"), list(ENTITY_BODIES))
+def test_definition_lifecycle_for_every_entity(make_hook, emulator, entity, parent_id):
+    hook = make_hook()
+    root = f"/{entity}" + (f"/{parent_id}" if parent_id else "")
+
+    created = hook.create_import(entity, body(f"{entity} import", entity, parent_id), parent_id)
+    uri = created["uri"]
+    assert uri.startswith(f"{root}/imports/")
+    assert created["isSyncTriggeredOnImport"] is False
+
+    assert hook.get_definition(uri)["name"] == f"{entity} import"
+    assert [d["uri"] for d in hook.list_definitions(entity, parent_id)] == [uri]
+
+    updated = hook.update_definition(uri, body("renamed", entity, parent_id, updateRule="ifNewIsNotNull"))
+    assert updated["name"] == "renamed"
+    assert hook.get_definition(uri)["updateRule"] == "ifNewIsNotNull"
+
+    hook.delete_definition(uri)
+    with pytest.raises(EloquaApiError) as info:
+        hook.get_definition(uri)
+    assert info.value.status == 404
+    assert list(hook.list_definitions(entity, parent_id)) == []
+
+    # every call went to the entity's collection or the definition itself, under the discovered base
+    paths = {r["path"] for r in calls(emulator) if r["path"] != "/id"}
+    assert paths == {f"/API/Bulk/2.0{root}/imports", f"/API/Bulk/2.0{uri}"}
+
+
+@pytest.mark.parametrize(("entity", "parent_id"), [("contacts", None), ("accounts", None), ("customObjects", 5)])
+def test_sync_action_definitions(make_hook, entity, parent_id):
+    hook = make_hook()
+    statement = {
+        "contacts": EMAIL,
+        "accounts": "{{Account.Field(CompanyIDExt)}}",
+        "customObjects": "{{CustomObject[5].ExternalId}}",
+    }[entity]
+    definition = {
+        "name": f"{entity} list adds",
+        "fields": {"Id": statement},
+        "identifierFieldName": "Id",
+        "syncActions": [{"action": "add", "destination": "{{ContactList[123]}}"}],
+        "isSyncTriggeredOnImport": False,
+    }
+    created = hook.create_sync_action(entity, definition, parent_id)
+    root = f"/{entity}" + (f"/{parent_id}" if parent_id else "")
+    assert created["uri"].startswith(f"{root}/syncActions/")
+    assert [d["uri"] for d in hook.list_definitions(entity, parent_id, kind="syncActions")] == [created["uri"]]
+    assert list(hook.list_definitions(entity, parent_id)) == []  # imports are a separate collection
+    assert hook.get_definition(created["uri"])["syncActions"] == definition["syncActions"]
+    hook.delete_definition(created["uri"])
+    assert list(hook.list_definitions(entity, parent_id, kind="syncActions")) == []
+
+
+def test_list_definitions_follows_pages(make_hook, emulator, monkeypatch):
+    monkeypatch.setattr(hook_module, "PAGE_LIMIT", 2)
+    hook = make_hook()
+    uris = [hook.create_import("contacts", body(f"def {i}"))["uri"] for i in range(5)]
+    emulator.control.clear_requests()
+
+    assert [d["uri"] for d in hook.list_definitions("contacts")] == uris
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 3  # offsets 0, 2, 4
+
+
+def test_bad_entity_and_definition_uri_are_refused_before_any_request(make_hook, emulator):
+    hook = make_hook()
+    with pytest.raises(ValueError, match="entity"):
+        hook.create_import("leads", body())
+    with pytest.raises(ValueError, match="parent_id"):
+        hook.create_import("customObjects", body())
+    with pytest.raises(ValueError, match="definition_uri"):
+        hook.get_definition("/contacts/imports/abc")
+    with pytest.raises(ValueError, match="sync_uri"):
+        hook.get_sync("/syncs/x")
+    assert calls(emulator) == []
+
+
+def test_list_fields(make_hook):
+    hook = make_hook()
+    contact_fields = {f["internalName"]: f["statement"] for f in hook.list_fields("contacts")}
+    assert contact_fields["C_EmailAddress"] == EMAIL
+    custom = [f["statement"] for f in hook.list_fields("customObjects", 9)]
+    assert "{{CustomObject[9].ExternalId}}" in custom
+
+
+# ---------------------------------------------------------------------------------------- staging and syncs
+
+
+def test_upload_json_rows_then_sync_updates_contacts(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    assert hook.upload_rows(uri, [{"Email": "ann@example.com", "First": "Ann"}, {"Email": "bob@example.com", "First": None}]) is None
+
+    sync = run_sync(hook, uri)
+    assert sync["status"] == "success"
+    assert sync["syncedInstanceUri"] == uri
+    records = {r["identifier"]: r for r in emulator.control.records("/contacts")}
+    assert records["ann@example.com"][FIRST] == "Ann"
+    assert set(records) == {"ann@example.com", "bob@example.com"}
+    logs = list(hook.iter_sync_logs(sync["uri"]))
+    assert {"ELQ-00001", "ELQ-00004", "ELQ-00101"} <= {log["statusCode"] for log in logs}
+    assert [log for log in logs if log["statusCode"] == "ELQ-00001"][0]["count"] == 2
+
+
+def test_upload_csv_bytes_and_file_object(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerows([["Email", "First"], ["zoë@example.com", "Zoë"]])
+    hook.upload_csv(uri, text.getvalue().encode("utf-8"))
+    hook.upload_csv(uri, io.BytesIO(b"Email,First\r\ncarl@example.com,Carl\r\n"))
+
+    uploads = emulator.control.state()["uploads"]
+    assert [u["content_type"] for u in uploads] == ["text/csv", "text/csv"]
+    assert run_sync(hook, uri)["status"] == "success"
+    records = {r["identifier"]: r for r in emulator.control.records("/contacts")}
+    assert records["zoë@example.com"][FIRST] == "Zoë"
+    assert records["carl@example.com"][FIRST] == "Carl"
+
+
+def test_upload_to_a_sync_on_import_definition_returns_the_sync(make_hook):
+    hook = make_hook()
+    uri = new_contacts_definition(hook, isSyncTriggeredOnImport=True)
+    sync = hook.upload_rows(uri, [{"Email": "dee@example.com"}])
+    assert sync is not None
+    assert sync["uri"].startswith("/syncs/")
+    assert sync["syncedInstanceUri"] == uri
+
+
+def test_clear_staged_data_and_409_while_a_sync_runs(make_hook, emulator):
+    hook = make_hook()
+    emulator.control.configure(pending_polls=50)
+    uri = new_contacts_definition(hook)
+    hook.upload_rows(uri, [{"Email": "a@example.com"}])
+    assert emulator.control.state()["definitions"][0]["staged_rows"] == 1
+    hook.clear_staged_data(uri)
+    assert emulator.control.state()["definitions"][0]["staged_rows"] == 0
+    assert calls(emulator, "DELETE", uri + "/data")[0]["status"] == 204
+
+    hook.create_sync(uri)  # stays pending
+    with pytest.raises(EloquaApiError) as info:
+        hook.clear_staged_data(uri)
+    assert info.value.status == 409
+    assert "still running" in str(info.value)
+    assert len(calls(emulator, "DELETE", uri + "/data")) == 2  # 409 is not retried
+
+
+def test_create_sync_with_callback_and_get_sync(make_hook):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    sync = hook.create_sync(uri, callback_url="https://example.com/callback")
+    assert sync["status"] == "pending"
+    assert sync["callbackUrl"] == "https://example.com/callback"
+    assert hook.get_sync(sync["uri"])["uri"] == sync["uri"]
+    with pytest.raises(EloquaApiError) as info:
+        hook.get_sync("/syncs/999999")
+    assert info.value.status == 404
+
+
+def test_iter_sync_rejects_over_several_pages(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    rows = [{"Email": f"not-an-email-{i}"} for i in range(2500)] + [{"Email": "ok@example.com"}]
+    hook.upload_rows(uri, rows)
+    sync = run_sync(hook, uri)
+    assert sync["status"] == "warning"
+    emulator.control.clear_requests()
+
+    rejects = list(hook.iter_sync_rejects(sync["uri"]))
+    assert len(rejects) == 2500
+    assert {r["statusCode"] for r in rejects} == {"ELQ-00002"}
+    assert rejects[-1]["fieldValues"]["Email"] == "not-an-email-2499"  # the last page was read
+    assert len(calls(emulator, "GET", sync["uri"] + "/rejects")) == 3  # 1000 + 1000 + 500
+
+
+# ---------------------------------------------------------------------------------------- auth
+
+
+def test_basic_auth_with_site_user_login(make_hook, emulator):
+    hook = make_hook(login=f"{DEFAULT_SITE}\\{DEFAULT_USER}", extra={"site": None})
+    assert hook.settings.site == DEFAULT_SITE
+    assert hook.settings.user == DEFAULT_USER
+    assert hook.test_connection()[0] is True
+    assert calls(emulator, "GET", "/contacts/imports")[0]["status"] == 200
+
+
+def test_oauth2_password_grant(make_hook, emulator):
+    hook = make_hook(extra=OAUTH_EXTRA)
+    uri = new_contacts_definition(hook)
+    assert hook.get_definition(uri)["uri"] == uri
+    tokens = calls(emulator, "POST", "/auth/oauth2/token")
+    assert [t["status"] for t in tokens] == [200]  # one token serves every call
+
+
+def test_oauth2_refresh_grant_keeps_the_rotated_token(make_hook, emulator):
+    hook = make_hook(login=None, password=None, extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
+    new_contacts_definition(hook)
+    rotated = emulator.control.refresh_token()
+    assert rotated != DEFAULT_REFRESH_TOKEN
+    assert hook._tokens.refresh_token == rotated
+
+    # access tokens expire: the 401 renews with the rotated refresh token (the seed is spent now)
+    emulator.control.configure(expire_access_tokens=True)
+    assert list(hook.list_definitions("contacts"))
+    tokens = calls(emulator, "POST", "/auth/oauth2/token")
+    assert [t["status"] for t in tokens] == [200, 200]
+    assert hook._tokens.refresh_token == emulator.control.refresh_token() != rotated
+
+    # a second hook seeded with the spent token from the connection fails, without leaking it
+    stale = make_hook(login=None, password=None, extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
+    with pytest.raises(EloquaAuthError) as info:
+        stale.get_sync("/syncs/1")
+    assert "refresh_token grant was refused" in str(info.value)
+    assert_no_secret(str(info.value), repr(info.value), rotated)
+
+
+def test_token_store_variable_persists_the_newest_refresh_token(make_hook, emulator, airflow_db):
+    from airflow.models import Variable
+
+    Variable.set("eloqua_hook_test_refresh", DEFAULT_REFRESH_TOKEN)
+    extra = {**OAUTH_EXTRA, "token_store_variable": "eloqua_hook_test_refresh"}
+    try:
+        first = make_hook(login=None, password=None, extra=extra)
+        assert first.test_connection()[0] is True
+        stored = Variable.get("eloqua_hook_test_refresh")
+        assert stored == emulator.control.refresh_token() != DEFAULT_REFRESH_TOKEN
+
+        # the next run (a new hook) starts from the stored token and stores the next one
+        second = make_hook(login=None, password=None, extra=extra)
+        assert second.test_connection()[0] is True
+        assert Variable.get("eloqua_hook_test_refresh") == emulator.control.refresh_token() != stored
+    finally:
+        Variable.delete("eloqua_hook_test_refresh")
+
+
+# ---------------------------------------------------------------------------------------- base URL
+
+
+def test_discovery_via_id_happens_once(make_hook, emulator):
+    hook = make_hook()
+    new_contacts_definition(hook)
+    list(hook.list_definitions("contacts"))
+    assert len(calls(emulator, "GET", "/id")) == 1
+    assert hook.base_url == emulator.url + "/API/Bulk/2.0"
+
+
+@pytest.mark.parametrize("suffix", ["", "/api/bulk/2.0", "/api/bulk/2.0/"])
+def test_host_override_skips_discovery(make_hook, emulator, suffix):
+    hook = make_hook(host=emulator.url + suffix)
+    new_contacts_definition(hook)
+    assert calls(emulator, "GET", "/id") == []
+    assert calls(emulator, "POST")[0]["path"] == "/api/bulk/2.0/contacts/imports"
+
+
+def test_pod_move_is_rediscovered_once(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    emulator.control.configure(pod="p02")
+    emulator.control.clear_requests()
+
+    assert hook.get_definition(uri)["uri"] == uri
+    assert hook.get_definition(uri)["uri"] == uri
+    log = [(r["method"], r["path"], r["status"]) for r in calls(emulator)]
+    assert log == [
+        ("GET", f"/API/Bulk/2.0{uri}", 401),
+        ("GET", "/id", 200),
+        ("GET", f"/p02/API/Bulk/2.0{uri}", 200),
+        ("GET", f"/p02/API/Bulk/2.0{uri}", 200),
+    ]
+
+
+def test_pod_move_with_host_override_fails_without_discovery(make_hook, emulator):
+    hook = make_hook(host=emulator.url)
+    uri = new_contacts_definition(hook)
+    emulator.control.configure(pod="p02")
+    with pytest.raises(EloquaAuthError):
+        hook.get_definition(uri)
+    assert calls(emulator, "GET", "/id") == []
+
+
+# ---------------------------------------------------------------------------------------- 401 fails fast
+
+
+def test_changed_password_fails_fast_after_one_renewal(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    emulator.control.configure(password=CHANGED_PASSWORD)
+    emulator.control.clear_requests()
+
+    with pytest.raises(EloquaAuthError) as info:
+        hook.get_definition(uri)
+    assert info.value.status == 401
+    assert "not retried" in str(info.value)
+    # the call, then one renewal (re-discovery), then the error: no retry storm
+    assert [(r["path"], r["status"]) for r in calls(emulator)] == [(f"/API/Bulk/2.0{uri}", 401), ("/id", 401)]
+    assert_no_secret(str(info.value), repr(info.value))
+
+
+def test_wrong_password_on_a_fresh_hook_fails_fast(make_hook, emulator):
+    emulator.control.configure(password=CHANGED_PASSWORD)
+    hook = make_hook()
+    with pytest.raises(EloquaAuthError):
+        list(hook.list_definitions("contacts"))
+    assert [(r["path"], r["status"]) for r in calls(emulator)] == [("/id", 401), ("/id", 401)]
+
+
+def test_oauth2_changed_password_fails_fast(make_hook, emulator):
+    hook = make_hook(extra=OAUTH_EXTRA)
+    uri = new_contacts_definition(hook)
+    emulator.control.configure(password=CHANGED_PASSWORD, expire_access_tokens=True)
+    emulator.control.clear_requests()
+
+    with pytest.raises(EloquaAuthError) as info:
+        hook.get_definition(uri)
+    assert "password grant was refused" in str(info.value)
+    assert "invalid_grant" in str(info.value)
+    assert [(r["path"], r["status"]) for r in calls(emulator)] == [
+        (f"/API/Bulk/2.0{uri}", 401),
+        ("/auth/oauth2/token", 400),
+    ]
+    assert_no_secret(str(info.value), repr(info.value))
+
+
+# ---------------------------------------------------------------------------------------- retries
+
+
+@pytest.mark.parametrize("status", [429, 503, 502, 504])
+def test_transient_status_with_retry_after_is_retried(make_hook, emulator, status):
+    hook = make_hook()
+    emulator.control.add_fault(
+        method="GET", path="^/contacts/imports$", status=status, times=2, headers={"Retry-After": "1"}
+    )
+    assert list(hook.list_definitions("contacts")) == []
+    assert [r["status"] for r in calls(emulator, "GET", "/contacts/imports")] == [status, status, 200]
+
+
+def test_retries_stop_at_max_attempts(make_hook, emulator):
+    hook = make_hook(retry=RetryPolicy(max_attempts=4, initial_wait=0.01, max_wait=0.05))
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", status=503, times=None)
+    with pytest.raises(EloquaApiError) as info:
+        list(hook.list_definitions("contacts"))
+    assert info.value.status == 503
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 4
+
+
+def test_500_with_retry_after_is_retried(make_hook, emulator):
+    hook = make_hook()
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", status=500, headers={"Retry-After": "0"})
+    assert list(hook.list_definitions("contacts")) == []
+    assert [r["status"] for r in calls(emulator, "GET", "/contacts/imports")] == [500, 200]
+
+
+def test_500_without_retry_after_is_not_retried(make_hook, emulator):
+    hook = make_hook()
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", status=500, body={"error": "boom"})
+    with pytest.raises(EloquaApiError) as info:
+        list(hook.list_definitions("contacts"))
+    assert info.value.status == 500
+    assert "boom" in str(info.value)
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 1
+
+
+def test_400_is_not_retried_and_names_the_field(make_hook, emulator):
+    hook = make_hook()
+    bad = body(identifierFieldName="Phone")
+    with pytest.raises(EloquaApiError) as info:
+        hook.create_import("contacts", bad)
+    error = info.value
+    assert error.status == 400
+    assert [f["field"] for f in error.failures] == ["identifierFieldName"]
+    assert error.failures[0]["value"] == "Phone"
+    assert "identifierFieldName" in str(error)
+    assert len(calls(emulator, "POST", "/contacts/imports")) == 1
+
+
+@pytest.mark.parametrize("status", [403, 404, 409])
+def test_other_4xx_are_not_retried(make_hook, emulator, status):
+    hook = make_hook()
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", status=status)
+    with pytest.raises(EloquaApiError) as info:
+        list(hook.list_definitions("contacts"))
+    assert info.value.status == status
+    assert isinstance(info.value, EloquaAuthError) == (status == 403)
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 1
+
+
+@pytest.mark.parametrize("fault", [{"action": "status", "status": 503}, {"action": "drop"}])
+def test_data_post_is_not_resent_after_an_ambiguous_failure(make_hook, emulator, fault):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    emulator.control.add_fault(method="POST", path="/data$", **fault)
+    expected = EloquaApiError if fault["action"] == "status" else EloquaTransportError
+    with pytest.raises(expected):
+        hook.upload_rows(uri, [{"Email": "a@example.com"}])
+    assert len(calls(emulator, "POST", "/data")) == 1
+
+
+def test_data_post_dropped_after_it_took_effect_is_not_resent(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    emulator.control.add_fault(method="POST", path="/data$", action="drop_after")
+    with pytest.raises(EloquaTransportError) as info:
+        hook.upload_rows(uri, [{"Email": "a@example.com"}])
+    assert info.value.connect_phase is False
+    # Eloqua staged the rows although the client never heard back: a resend would stage them twice
+    assert emulator.control.state()["definitions"][0]["staged_rows"] == 1
+    assert len(calls(emulator, "POST", "/data")) == 1
+
+
+def test_data_post_is_resent_after_429(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    emulator.control.add_fault(method="POST", path="/data$", status=429, headers={"Retry-After": "1"})
+    hook.upload_rows(uri, [{"Email": "a@example.com"}])
+    assert [r["status"] for r in calls(emulator, "POST", "/data")] == [429, 204]
+    assert emulator.control.state()["definitions"][0]["staged_rows"] == 1
+
+
+def test_create_sync_is_not_resent_after_503(make_hook, emulator):
+    hook = make_hook()
+    uri = new_contacts_definition(hook)
+    emulator.control.add_fault(method="POST", path="^/syncs$", status=503)
+    with pytest.raises(EloquaApiError):
+        hook.create_sync(uri)
+    assert len(calls(emulator, "POST", "/syncs")) == 1
+
+
+def test_dropped_get_is_retried(make_hook, emulator):
+    hook = make_hook()
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="drop")
+    assert list(hook.list_definitions("contacts")) == []
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_refused_is_retried_then_raises_transport_error(make_hook, mocker):
+    hook = make_hook(host=f"http://127.0.0.1:{_closed_port()}")
+    sent = mocker.spy(hook.session, "request")  # counts attempts; the requests are real
+    with pytest.raises(EloquaTransportError) as info:
+        hook.get_sync("/syncs/1")
+    assert info.value.connect_phase is True
+    assert "failed before Eloqua answered" in str(info.value)
+    assert sent.call_count == FAST.max_attempts
+
+
+def test_read_timeout_raises_transport_error(make_hook, emulator):
+    hook = make_hook(retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.05), timeout=0.3)
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=1.0, times=None)
+    with pytest.raises(EloquaTransportError) as info:
+        list(hook.list_definitions("contacts"))
+    assert "read timeout" in str(info.value)
+    assert info.value.connect_phase is False
+
+
+def test_read_timeout_of_a_get_is_retried(make_hook, emulator):
+    hook = make_hook(timeout=0.3)
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=1.0, times=1)
+    assert list(hook.list_definitions("contacts")) == []
+
+
+def test_redirect_is_refused(make_hook, emulator):
+    hook = make_hook()
+    elsewhere = emulator.url + "/elsewhere"
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", status=302, headers={"Location": elsewhere})
+    with pytest.raises(EloquaError, match="redirected") as info:
+        list(hook.list_definitions("contacts"))
+    assert "not followed" in str(info.value)
+    assert calls(emulator, suffix="/elsewhere") == []
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 1
+    assert_no_secret(str(info.value))
+
+
+# ---------------------------------------------------------------------------------------- wire details
+
+
+def test_user_agent_and_basic_credentials_on_the_wire(monkeypatch):
+    with recording_server() as server:
+        server.route("GET", "/API/Bulk/2.0/contacts/imports", body={"items": [], "hasMore": False})
+        conn = {
+            "conn_type": "eloqua",
+            "login": DEFAULT_USER,
+            "password": DEFAULT_PASSWORD,
+            "extra": {"site": DEFAULT_SITE, "login_url": server.url},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_WIRE", json.dumps(conn))
+        hook = EloquaHook("eloqua_wire", retry_policy=FAST)
+        assert list(hook.list_definitions("contacts")) == []
+
+    assert [r["path"] for r in server.seen] == ["/id", "/API/Bulk/2.0/contacts/imports"]
+    expected_auth = "Basic " + base64.b64encode(f"{DEFAULT_SITE}\\{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
+    for request in server.seen:
+        assert request["headers"]["User-Agent"] == f"airflow-provider-eloqua/{__version__}" == USER_AGENT
+        assert request["headers"]["Authorization"] == expected_auth
+        assert request["headers"]["Accept"] == "application/json"
+
+
+def test_oauth_token_request_on_the_wire(monkeypatch):
+    with recording_server() as server:
+        server.route("POST", "/auth/oauth2/token", body={"access_token": "at-1", "refresh_token": "rt-2"})
+        server.route("GET", "/API/Bulk/2.0/syncs/5", body={"uri": "/syncs/5", "status": "success"})
+        extra = {**OAUTH_EXTRA, "site": DEFAULT_SITE, "login_url": server.url}
+        conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_WIRE", json.dumps(conn))
+        hook = EloquaHook("eloqua_wire", retry_policy=FAST)
+        assert hook.get_sync("/syncs/5")["status"] == "success"
+
+    token_request = server.requests_to("/auth/oauth2/token")[0]
+    client = base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode()
+    assert token_request["headers"]["Authorization"] == f"Basic {client}"
+    assert json.loads(token_request["body"]) == {
+        "grant_type": "password",
+        "scope": "full",
+        "username": f"{DEFAULT_SITE}\\{DEFAULT_USER}",
+        "password": DEFAULT_PASSWORD,
+    }
+    assert server.requests_to("/API/Bulk/2.0/syncs/5")[0]["headers"]["Authorization"] == "Bearer at-1"
+    assert hook._tokens.refresh_token == "rt-2"
+
+
+def test_discovered_base_url_must_be_https_or_loopback(monkeypatch):
+    with recording_server() as server:
+        server.route("GET", "/id", body={"urls": {"apis": {"rest": {"bulk": "http://secure.p03.eloqua.com/API/Bulk/{version}/"}}}})
+        conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD}
+        conn["extra"] = {"site": DEFAULT_SITE, "login_url": server.url}
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_WIRE", json.dumps(conn))
+        with pytest.raises(ValueError, match="discovered Bulk API base URL must be an https URL"):
+            EloquaHook("eloqua_wire", retry_policy=FAST).get_sync("/syncs/1")
+    assert [r["path"] for r in server.seen] == ["/id"]  # credentials never went to the http host
+
+
+# ---------------------------------------------------------------------------------------- secrets and test_connection
+
+
+def test_secrets_stay_out_of_reprs_errors_and_logs(make_hook, emulator, caplog):
+    caplog.set_level("DEBUG")
+    hook = make_hook(extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
+    texts = [repr(hook), repr(hook.settings), str(hook.settings)]
+    new_contacts_definition(hook)
+    texts.append(repr(hook._tokens.__dict__.keys()))
+
+    errors: list[BaseException] = []
+    emulator.control.configure(expire_access_tokens=True, refresh_token="something-else")
+    for action in (
+        lambda: hook.get_sync("/syncs/1"),  # refresh grant refused
+        lambda: make_hook(extra={"site": DEFAULT_SITE, "login_url": "http://example.com"}).settings,
+        lambda: make_hook(password=CHANGED_PASSWORD).get_sync("/syncs/1"),  # 401
+    ):
+        with pytest.raises(EloquaError) as info:
+            action()
+        errors.append(info.value)
+    assert [type(e) for e in errors] == [EloquaAuthError, EloquaInputError, EloquaAuthError]
+    for error in errors:
+        texts += [str(error), repr(error), str(error.__cause__ or "")]
+    texts.append(caplog.text)
+    assert_no_secret(*texts)
+    assert CHANGED_PASSWORD not in "".join(texts)
+
+
+def test_test_connection_succeeds(make_hook, emulator):
+    ok, message = make_hook().test_connection()
+    assert ok is True
+    assert DEFAULT_SITE in message
+    assert emulator.url in message
+
+
+def test_test_connection_with_a_bad_password_reports_without_the_password(make_hook):
+    ok, message = make_hook(password=CHANGED_PASSWORD).test_connection()
+    assert ok is False
+    assert "401" in message
+    assert_no_secret(message)
+
+
+def test_test_connection_with_an_incomplete_connection_names_what_is_missing(make_hook):
+    ok, message = make_hook(password=None).test_connection()
+    assert ok is False
+    assert "missing: password" in message
+
+
+def test_retry_policy_can_be_given_as_a_dict(make_hook, emulator):
+    hook = make_hook(retry={"max_attempts": 2, "initial_wait": 0.01, "max_wait": 0.05})
+    assert hook.retry_policy == RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.05)
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", status=503, times=None)
+    with pytest.raises(EloquaApiError):
+        list(hook.list_definitions("contacts"))
+    assert len(calls(emulator, "GET", "/contacts/imports")) == 2

@@ -1,0 +1,169 @@
+"""Operators inside real Airflow (dag.test on DAG files) against the emulator: inputs, outputs, outcomes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tests.dag_runner import run_dag, write_dag_file
+
+HEADER = """
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_eloqua.operators.eloqua import *
+from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+
+CONTACT_FIELDS = {
+    "Email": "{{Contact.Field(C_EmailAddress)}}",
+    "FirstName": "{{Contact.Field(C_FirstName)}}",
+}
+"""
+
+
+def dag_file(name: str, body: str):
+    code = HEADER + textwrap.dedent(
+        f"""
+        with DAG("{name}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
+        """
+    )
+    code += textwrap.indent(textwrap.dedent(body), "    ")
+    return write_dag_file(f"{name}.py", code)
+
+
+def contacts(n: int, invalid: tuple[int, ...] = ()) -> list[dict]:
+    return [
+        {"Email": f"bad-{i}" if i in invalid else f"p{i}@example.com", "FirstName": f"F{i}"} for i in range(1, n + 1)
+    ]
+
+
+def import_operator(name: str, **kwargs) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return f"""
+    EloquaImportOperator(
+        task_id="load", entity="contacts", name="{name}", fields=CONTACT_FIELDS,
+        identifier_field_name="Email", poll_interval=0.2, timeout=60, {args}
+    )
+    """
+
+
+def test_import_operator_deferrable_maps_rejects_to_input_rows(airflow_db, eloqua_conn, tmp_path):
+    rejects = tmp_path / "rejects.ndjson"
+    rows = contacts(8, invalid=(3, 7))
+    path = dag_file(
+        "op_import_deferrable",
+        import_operator("deferrable import", data=rows, deferrable=True, rejects_path=str(rejects)),
+    )
+    eloqua_conn.control.configure(pending_polls=2, active_polls=2)
+
+    result = run_dag(path, "op_import_deferrable")
+
+    assert result.state == "success"
+    summary = result["load"].return_value
+    assert summary["status"] == "warning" and summary["rejected"] == 2 and summary["created"] == 6
+    assert summary["rows"] == 8 and summary["sync_uri"] == result["load"].xcoms["sync_uri"]
+    written = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [r["input_row"] for r in written] == [3, 7]
+    assert written[0]["field_values"]["Email"] == "bad-3" and written[0]["status_code"] == "ELQ-00002"
+
+
+@pytest.mark.parametrize(
+    ("on_warning", "task_state"), [("fail", "failed"), ("skip", "skipped"), ("succeed", "success")]
+)
+def test_on_warning_decides_the_task_state(airflow_db, eloqua_conn, on_warning, task_state):
+    path = dag_file(
+        f"op_on_warning_{on_warning}", import_operator("warn", data=contacts(4, invalid=(2,)), on_warning=on_warning)
+    )
+
+    result = run_dag(path, f"op_on_warning_{on_warning}")
+
+    assert result["load"].state == task_state
+    assert len(eloqua_conn.control.records("/contacts")) == 3
+
+
+@pytest.mark.parametrize("suffix", ["ndjson", "json", "csv"])
+def test_upload_reads_files_through_object_storage_urls(airflow_db, eloqua_conn, tmp_path, suffix):
+    rows = contacts(200)
+    source = tmp_path / f"contacts.{suffix}"
+    if suffix == "ndjson":
+        source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    elif suffix == "json":
+        source.write_text(json.dumps(rows, indent=1))
+    else:
+        source.write_text("Email,FirstName\n" + "".join(f"{r['Email']},{r['FirstName']}\n" for r in rows))
+    name = f"op_file_{suffix}"
+    path = dag_file(
+        name,
+        f"""
+        definition = EloquaCreateImportOperator(
+            task_id="define", entity="contacts", name="files", fields=CONTACT_FIELDS, identifier_field_name="Email"
+        )
+        upload = EloquaUploadDataOperator(
+            task_id="upload", definition_uri=definition.output, path="file://{source}", chunk_bytes=1024
+        )
+        EloquaSyncSensor(task_id="wait", sync_uri=upload.output["sync_uri"], poke_interval=0.2, timeout=60)
+        """,
+    )
+
+    result = run_dag(path, name)
+
+    assert result.state == "success"
+    upload = result["upload"].return_value
+    assert upload["rows"] == 200 and upload["chunks"] > 2
+    assert result["wait"].return_value["created"] == 200
+    uploads = [u for u in eloqua_conn.control.state()["uploads"]]
+    assert len(uploads) == upload["chunks"] and all(u["bytes"] <= 1024 for u in uploads)
+    assert len(eloqua_conn.control.records("/contacts")) == 200
+
+
+def test_staging_without_sync_then_create_sync_operator(airflow_db, eloqua_conn):
+    path = dag_file(
+        "op_separate_sync",
+        """
+        definition = EloquaCreateImportOperator(
+            task_id="define", entity="contacts", name="two step", fields=CONTACT_FIELDS, identifier_field_name="Email"
+        )
+        first = EloquaUploadDataOperator(
+            task_id="stage_first", definition_uri=definition.output, start_sync=False,
+            data=[{"Email": "a@example.com", "FirstName": "A"}],
+        )
+        second = EloquaUploadDataOperator(
+            task_id="stage_second", definition_uri=definition.output, start_sync=False,
+            data=[{"Email": "b@example.com", "FirstName": "B"}],
+        )
+        sync = EloquaCreateSyncOperator(task_id="sync", synced_instance_uri=definition.output)
+        first >> second >> sync
+        EloquaSyncSensor(task_id="wait", sync_uri=sync.output, poke_interval=0.2, timeout=60, mode="reschedule")
+        """,
+    )
+
+    result = run_dag(path, "op_separate_sync")
+
+    assert result.state == "success"
+    assert result["stage_first"].return_value["sync_uri"] is None
+    assert result["sync"].return_value.startswith("/syncs/")
+    assert result["wait"].return_value["rows_processed"] == 2
+    assert len(eloqua_conn.control.state()["syncs"]) == 1
+
+
+def test_unknown_sync_status_fails_clearly(airflow_db, eloqua_conn):
+    path = dag_file("op_unknown_status", import_operator("unknown", data=contacts(2)))
+    eloqua_conn.control.add_fault(
+        method="GET", path=r"^/syncs/\d+$", action="status", status=200, body={"status": "paused"}, times=None
+    )
+
+    result = run_dag(path, "op_unknown_status")
+
+    assert result["load"].state == "failed"
+
+
+def test_empty_input_skips_with_no_sync(airflow_db, eloqua_conn):
+    path = dag_file("op_empty", import_operator("empty", data=[]))
+
+    result = run_dag(path, "op_empty")
+
+    assert result.state == "success"
+    summary = result["load"].return_value
+    assert summary["rows"] == 0 and summary["sync_uri"] is None and summary["status"] is None
+    assert eloqua_conn.control.state()["syncs"] == [] and eloqua_conn.control.state()["uploads"] == []

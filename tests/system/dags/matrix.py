@@ -1,0 +1,159 @@
+"""Helpers shared by the fault, bad-input and security matrices (not a DAG file).
+
+``run_matrix`` runs tests/system/dags/eloqua_matrix.py with a spec; the other helpers read what
+the emulator saw (its request log and state) or act on it directly over HTTP, as a second client
+of the same Eloqua site would.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorServer
+from tests.dag_runner import DagResult, run_dag
+
+DAG_FILE = Path(__file__).with_name("eloqua_matrix.py")
+DAG_ID = "eloqua_matrix"
+CONTACT_FIELDS = {
+    "Email": "{{Contact.Field(C_EmailAddress)}}",
+    "FirstName": "{{Contact.Field(C_FirstName)}}",
+    "LastName": "{{Contact.Field(C_LastName)}}",
+}
+ACTIVITY_FIELDS = {
+    "ExternalId": "{{Activity.Field(ExternalId)}}",
+    "ActivityType": "{{Activity.Type}}",
+    "AssetName": "{{Activity.Asset.Name}}",
+    "ContactId": "{{Activity.Contact.Id}}",
+}
+
+
+def contacts(n: int, start: int = 1) -> list[dict[str, Any]]:
+    return [
+        {"Email": f"person{i}@example.com", "FirstName": f"First{i}", "LastName": f"Last{i}"}
+        for i in range(start, start + n)
+    ]
+
+
+def activities(n: int) -> list[dict[str, Any]]:
+    return [
+        {"ExternalId": f"act-{i}", "ActivityType": "FormSubmit", "AssetName": f"Form {i}", "ContactId": str(i)}
+        for i in range(1, n + 1)
+    ]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+    return path
+
+
+def run_matrix(monkeypatch: Any, **spec: Any) -> DagResult:
+    """Run the matrix DAG once with ``spec`` (see eloqua_matrix.py for the keys)."""
+    monkeypatch.setenv("ELOQUA_MATRIX_SPEC", json.dumps(spec))
+    return run_dag(DAG_FILE, DAG_ID)
+
+
+def api_requests(emulator: EmulatorServer, method: str | None = None, pattern: str = ".*") -> list[dict[str, Any]]:
+    """Requests the emulator logged (control calls excluded), filtered by method and path regex."""
+    return [
+        r
+        for r in emulator.control.requests()
+        if (method is None or r["method"] == method) and re.search(pattern, r["path"])
+    ]
+
+
+def data_posts(emulator: EmulatorServer) -> list[dict[str, Any]]:
+    return api_requests(emulator, "POST", r"/data$")
+
+
+def staged_rows(emulator: EmulatorServer) -> dict[str, int]:
+    """Definition URI -> rows waiting in its staging area."""
+    return {d["uri"]: d["staged_rows"] for d in emulator.control.state()["definitions"]}
+
+
+def syncs(emulator: EmulatorServer) -> list[dict[str, Any]]:
+    return emulator.control.state()["syncs"]
+
+
+def assert_nothing_staged(emulator: EmulatorServer) -> None:
+    """Nothing is left in any staging area and no sync took any row."""
+    state = emulator.control.state()
+    assert all(d["staged_rows"] == 0 for d in state["definitions"]), state["definitions"]
+    assert state["syncs"] == [], state["syncs"]
+    assert not any(state["records"].values()), state["records"]
+
+
+def skip_first(emulator: EmulatorServer, method: str, path: str, count: int = 1) -> None:
+    """Arm a no-op rule that consumes the first ``count`` matches, so a rule armed next hits a later one."""
+    emulator.control.add_fault(method=method, path=path, times=count, action="delay", delay=0)
+
+
+class Site:
+    """A second client of the emulated site (basic auth, direct HTTP), for setting up and tampering."""
+
+    def __init__(self, emulator: EmulatorServer) -> None:
+        raw = f"{DEFAULT_SITE}\\{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()
+        self.base = emulator.url + "/api/bulk/2.0"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+
+    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        response = self.session.request(method, self.base + path, json=body, timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def create_import(self, root: str = "/contacts", fields: dict[str, str] | None = None, identifier: str = "Email"):
+        body = {
+            "name": "pre-made import",
+            "fields": fields or CONTACT_FIELDS,
+            "identifierFieldName": identifier,
+            "isSyncTriggeredOnImport": False,
+        }
+        return self.call("POST", f"{root}/imports", body)["uri"]
+
+    def stage(self, uri: str, rows: list[dict[str, Any]]) -> None:
+        self.call("POST", f"{uri}/data", rows)
+
+    def start_sync(self, uri: str) -> str:
+        return self.call("POST", "/syncs", {"syncedInstanceUri": uri})["uri"]
+
+
+def when(condition: Callable[[], bool], action: Callable[[], None], timeout: float = 60) -> threading.Thread:
+    """In a background thread: wait until ``condition()`` holds, then run ``action()`` once.
+
+    Lets a test act on the emulator mid-DAG-run (expire tokens, delete a definition) while
+    ``dag.test()`` runs in the test's own thread. Syncs are held in ``pending`` (pending_polls)
+    until the action has run, so nothing depends on timing.
+    """
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                action()
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def captured(capfd: Any) -> str:
+    """Everything the run wrote (task logs and tracebacks go to the console under dag.test())."""
+    out, err = capfd.readouterr()
+    return out + err
