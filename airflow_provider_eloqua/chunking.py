@@ -31,7 +31,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain, islice
+from itertools import islice
 from typing import Any, BinaryIO
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
@@ -170,22 +170,25 @@ def check_columns(columns: Sequence[str], fields: Collection[str], identifier: s
 # CSV
 # --------------------------------------------------------------------------------------------
 
-#: Keep only the bytes that give a CSV record its shape outside quotes.
-_DELETE_UNSHAPED = bytes(b for b in range(256) if b not in b",\r\n")
+#: ``translate`` deletion tables: keep only the bytes that give CSV records their shape.
+_KEEP_SHAPE = bytes(b for b in range(256) if b not in b',\r\n"')  # deletes all but , \r \n "
 #: What may come right before an opening quote, and right after a closing one.
 _OPENS_FIELD = frozenset({b"", b",", b"\n"})
 _CLOSES_FIELD = frozenset({b"", b",", b"\r", b"\n"})
+#: First allocation of a body whose final size is unknown; it doubles up to ``chunk_bytes``.
+_FIRST_BODY_BYTES = 1 << 20
 
 
 class _BinaryReader:
     """Wraps ``stream.read`` with the checks every reader needs (binary mode, offsets)."""
 
-    __slots__ = ("offset", "read")
+    __slots__ = ("offset", "read", "stream")
 
     def __init__(self, stream: BinaryIO) -> None:
         read = getattr(stream, "read", None)
         if read is None:
             raise EloquaInputError(f"stream must be a binary file object, got {type(stream).__name__}")
+        self.stream = stream
         self.read = read
         self.offset = 0
 
@@ -198,6 +201,60 @@ class _BinaryReader:
         if not isinstance(data, bytes):
             data = bytes(data)
         self.offset += len(data)
+        return data
+
+    def remaining(self) -> int | None:
+        """Bytes left to read, if the stream can tell cheaply (a seekable file); else None."""
+        try:
+            if not self.stream.seekable():
+                return None
+            here = self.stream.tell()
+            end = self.stream.seek(0, io.SEEK_END)
+            self.stream.seek(here)
+        except (AttributeError, OSError, ValueError):
+            return None
+        return max(end - here, 0) if isinstance(end, int) else None
+
+
+class _Body:
+    """A POST body written in place and handed over as ``bytes`` without a final copy.
+
+    The buffer is a ``BytesIO`` grown to the expected size up front (or doubled as needed, up to
+    the chunk limit); ``getvalue`` then returns its buffer itself. So building a chunk costs
+    about one chunk of memory, where collecting parts and joining them would briefly cost two.
+    """
+
+    __slots__ = ("_bio", "_cap", "_limit", "_view", "size")
+
+    def __init__(self, limit: int, expected: int | None = None) -> None:
+        self._bio = io.BytesIO()
+        self._limit = limit
+        self._cap = 0
+        self._view: memoryview | None = None
+        self.size = 0
+        self._reserve(min(limit, expected) if expected else min(limit, _FIRST_BODY_BYTES))
+
+    def _reserve(self, cap: int) -> None:
+        if self._view is not None:
+            self._view.release()
+        self._bio.seek(cap - 1)
+        self._bio.write(b"\0")
+        self._view = self._bio.getbuffer()
+        self._cap = cap
+
+    def write(self, data: bytes | memoryview) -> None:
+        end = self.size + len(data)
+        if end > self._cap:
+            self._reserve(max(end, min(self._limit, 2 * self._cap)))
+        self._view[self.size : end] = data
+        self.size = end
+
+    def take(self) -> bytes:
+        self._view.release()
+        self._view = None
+        self._bio.truncate(self.size)
+        data = self._bio.getvalue()
+        self._bio = None
         return data
 
 
@@ -264,33 +321,35 @@ def _raise_misplaced_quote(outside: list[bytes], row0: int) -> None:
     )
 
 
-def _shape(piece: bytes, row0: int) -> bytes:
+def _shape(piece: bytes, row0: int, skeleton: bytes | None = None) -> bytes:
     """The piece's record shape: its commas and newlines outside quotes (a ``\\r`` before ``\\n`` dropped).
 
-    Raises on a misplaced or unbalanced quote and on a carriage return that does not end a line.
+    ``skeleton`` is ``piece.translate(None, _KEEP_SHAPE)`` if the caller has it. Raises on a
+    misplaced or unbalanced quote and on a carriage return that does not end a line.
     """
-    if b'"' in piece:
+    if skeleton is None:
+        skeleton = piece.translate(None, _KEEP_SHAPE)
+    if b'"' in skeleton:
         parts = piece.split(b'"')
-        if not len(parts) & 1:
-            # Only the last piece of the input can end inside quotes. A quote in the middle of an
-            # unquoted field unbalances them too: report that as what it is.
-            outside = parts[0::2]
-            if not {p[-1:] for p in outside} <= _OPENS_FIELD or not {p[:1] for p in outside[1:]} <= _CLOSES_FIELD:
-                _raise_misplaced_quote([*outside, b""], row0)
-            row = row0 + sum(p.count(b"\n") for p in outside)
-            raise EloquaInputError(
-                f"CSV row {row}: a quoted field is never closed (unbalanced double quote at the end of the input)"
-            )
         outside = parts[0::2]  # the text between quoted sections; parts[1::2] is quoted content
         del parts
         # A quote must open a whole field (at the start, or after a comma or newline) and close it
         # (before a comma, a line end or the end). A doubled quote inside a quoted field leaves an
         # empty segment, which passes both tests.
-        if not {p[-1:] for p in outside[:-1]} <= _OPENS_FIELD or not {p[:1] for p in outside[1:]} <= _CLOSES_FIELD:
-            _raise_misplaced_quote(outside, row0)
-        shape = b"".join(outside).translate(None, _DELETE_UNSHAPED)
+        closed = len(outside) * 2 - 1 == skeleton.count(b'"') + 1
+        opening = outside if not closed else outside[:-1]
+        if not {p[-1:] for p in opening} <= _OPENS_FIELD or not {p[:1] for p in outside[1:]} <= _CLOSES_FIELD:
+            _raise_misplaced_quote(outside if closed else [*outside, b""], row0)
+        if not closed:
+            # Only the last piece of the input can end inside quotes.
+            raise EloquaInputError(
+                f"CSV row {row0 + sum(p.count(_NL) for p in outside)}: a quoted field is never closed "
+                f"(unbalanced double quote at the end of the input)"
+            )
+        del outside, opening
+        shape = b"".join(skeleton.split(b'"')[0::2])
     else:
-        shape = piece.translate(None, _DELETE_UNSHAPED)
+        shape = skeleton
     if b"\r" in shape:
         shape = shape.replace(b"\r\n", b"\n")
         at = shape.find(b"\r")
@@ -303,7 +362,9 @@ def _shape(piece: bytes, row0: int) -> bytes:
     return shape
 
 
-def _check_records(piece: bytes, ncols: int, pattern: bytes, row0: int, offset0: int) -> int:
+def _check_records(
+    piece: bytes, ncols: int, pattern: bytes, row0: int, offset0: int, skeleton: bytes | None = None
+) -> int:
     """Validate whole CSV records; return how many there are.
 
     ``piece`` starts at a record start and ends after a record's newline (or at the end of the
@@ -318,7 +379,7 @@ def _check_records(piece: bytes, ncols: int, pattern: bytes, row0: int, offset0:
                 f"CSV row {row} is not valid UTF-8 (byte offset {offset0 + exc.start} of the input: "
                 f"{exc.reason}); save the file as UTF-8"
             ) from None
-    shape = _shape(piece, row0)
+    shape = _shape(piece, row0, skeleton)
     if not shape.endswith(b"\n"):
         shape += b"\n"  # the input's last record, without a final newline
     rows, rest = divmod(len(shape), ncols)
@@ -387,6 +448,37 @@ def _parse_header(line: bytes, bom: int) -> list[str]:
         raise EloquaInputError(f"the CSV header is malformed: {exc}") from None
 
 
+def _cut_records(data: bytes, skeleton: bytes) -> tuple[int, int]:
+    """Where the whole records of ``data`` end: (end in ``data``, end in ``skeleton``); (0, 0) if none.
+
+    ``data`` starts at a record start; ``skeleton`` is ``data.translate(None, _KEEP_SHAPE)``. The
+    last newline ends a record unless it is inside quotes (an odd number of quotes before it),
+    which the small skeleton tells cheaply; then look further back.
+    """
+    sk_end = skeleton.rfind(b"\n") + 1
+    if not sk_end:
+        return 0, 0
+    if b'"' in skeleton:
+        sk_end = _last_boundary(skeleton, True)
+        if not sk_end:
+            return 0, 0
+    # The skeleton keeps every newline, so count the newlines after the cut and find the
+    # matching one in ``data`` from its end.
+    after = skeleton.count(b"\n", sk_end)
+    end = len(data)
+    for _ in range(after + 1):
+        end = data.rfind(b"\n", 0, end)
+    return end + 1, sk_end
+
+
+def _raise_too_large(row: int, room: int, chunk_bytes: int, tail_parts: list[bytes]) -> None:
+    unclosed = sum(bytes(p).count(b'"') for p in tail_parts) & 1
+    raise EloquaInputError(
+        f"CSV row {row} is larger than the {room} bytes a chunk has for data (chunk_bytes={chunk_bytes} minus "
+        f"the header)" + ("; it may have a quoted field that is never closed" if unclosed else "")
+    )
+
+
 def iter_csv_chunks(
     stream: BinaryIO,
     fields: Collection[str],
@@ -408,6 +500,7 @@ def iter_csv_chunks(
 
 
 def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: str, chunk_bytes: int) -> Iterator[Chunk]:
+    left_at_start = reader.remaining()
     header, first_data, bom = _read_header(reader, chunk_bytes)
     if not header.strip(b" \t\r\n") and _only_blank_left(reader, first_data):
         return  # empty input, or blank lines only: nothing to send
@@ -431,22 +524,26 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
     # (except held-back blank lines); it starts at a record start.
     tail_parts: list[bytes] = []
     tail_len = 0
-    tail_quoted = 0  # 1 if the tail ends inside a quoted field
     offset = bom + len(header)  # input byte offset of the tail's first byte
     next_row = 1  # row number of the tail's first record
 
-    body = io.BytesIO()
-    body.write(header)
-    size = len(header)
+    def new_body() -> _Body:
+        if left_at_start is not None:
+            expected = len(header) + max(left_at_start - offset, 0)
+        else:
+            expected = chunk_bytes if next_row > 1 else None  # more than one chunk: expect full ones
+        body = _Body(chunk_bytes, expected)
+        body.write(header)
+        return body
+
+    body = new_body()
     chunk_rows = 0
     chunk_first = 1
 
     def emit() -> Chunk:
-        nonlocal body, size, chunk_rows, chunk_first
-        chunk = Chunk(body.getvalue(), CSV_CONTENT_TYPE, chunk_rows, chunk_first)
-        body = io.BytesIO()
-        body.write(header)
-        size = len(header)
+        nonlocal body, chunk_rows, chunk_first
+        chunk = Chunk(body.take(), CSV_CONTENT_TYPE, chunk_rows, chunk_first)
+        body = new_body()
         chunk_rows = 0
         chunk_first = next_row
         return chunk
@@ -456,55 +553,62 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
         if block is None:
             block = reader.block()
         if block:
-            quoted = b'"' in block
-            if tail_quoted and not quoted:
-                cut = 0  # still inside a quoted field that began in an earlier block
-            elif tail_quoted:
-                cut = max(_last_boundary(b'"' + block, True) - 1, 0)
-            else:
-                cut = _last_boundary(block, quoted)
-            if not cut:
+            nl = block.rfind(b"\n")
+            if nl < 0:
+                # No record can end in this block: keep it.
                 tail_parts.append(block)
                 tail_len += len(block)
-                tail_quoted ^= block.count(b'"') & 1
                 block = None
                 if tail_len > room:
-                    hint = "; it may have a quoted field that is never closed" if tail_quoted else ""
-                    raise EloquaInputError(
-                        f"CSV row {next_row} is larger than the {room} bytes a chunk has for data "
-                        f"(chunk_bytes={chunk_bytes} minus the header){hint}"
-                    )
+                    _raise_too_large(next_row, room, chunk_bytes, tail_parts)
                 continue
-            tail_parts.append(block[:cut])
-            piece = b"".join(tail_parts)
-            rest = block[cut:]
+            if tail_parts:
+                tail_parts.append(memoryview(block)[: nl + 1])
+                data = b"".join(tail_parts)
+            else:
+                data = block[: nl + 1] if nl + 1 < len(block) else block
+            rest = block[nl + 1 :]
             block = None
-            if piece.endswith((b"\n\n", b"\n\r\n")) or piece.startswith((b"\n", b"\r\n")):
+            skeleton = data.translate(None, _KEEP_SHAPE)
+            end, sk_end = _cut_records(data, skeleton)
+            if not end:
+                # Every newline is inside a quoted field that is still open: keep reading.
+                tail_parts = [data, rest]
+                tail_len = len(data) + len(rest)
+                if tail_len > room:
+                    _raise_too_large(next_row, room, chunk_bytes, tail_parts)
+                continue
+            if end < len(data):
+                # The last newline is inside a quoted field: the records end earlier.
+                rest = data[end:] + rest
+                data = data[:end]
+                skeleton = skeleton[:sk_end]
+            if data.endswith((b"\n\n", b"\n\r\n")) or data.startswith((b"\n", b"\r\n")):
                 # Hold back trailing blank lines: ignored at the end of the input, rows otherwise.
-                kept = piece.rstrip(b"\r\n")
-                keep = len(kept) + (2 if piece.startswith(b"\r\n", len(kept)) else 1) if kept else 0
-                rest = piece[keep:] + rest
-                piece = piece[:keep]
+                kept = data.rstrip(b"\r\n")
+                keep = len(kept) + (2 if data.startswith(b"\r\n", len(kept)) else 1) if kept else 0
+                rest = data[keep:] + rest
+                data = data[:keep]
+                skeleton = None
             tail_parts = [rest] if rest else []
             tail_len = len(rest)
-            tail_quoted = rest.count(b'"') & 1
             eof = False
         else:
-            piece = b"".join(tail_parts)
+            data = b"".join(tail_parts)
             tail_parts = []
+            skeleton = None
             eof = True
-            if not piece.strip(b"\r\n"):
+            if not data.strip(b"\r\n"):
                 break  # nothing, or only blank lines, at the end of the input
 
-        # Place the whole records of ``piece`` into chunks, validating each part before it is used.
-        quoted = b'"' in piece
+        # Place the whole records of ``data`` into chunks, validating each part before it is used.
         start = 0
-        while start < len(piece):
-            space = chunk_bytes - size
-            if len(piece) - start <= space:
-                end = len(piece)
+        while start < len(data):
+            space = chunk_bytes - body.size
+            if len(data) - start <= space:
+                end = len(data)
             else:
-                end = _last_boundary(piece, quoted, start, start + space)
+                end = _last_boundary(data, b'"' in data, start, start + space)
                 if end == start:
                     if chunk_rows:
                         yield emit()
@@ -513,15 +617,15 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
                         f"CSV row {next_row} is larger than the {room} bytes a chunk has for data "
                         f"(chunk_bytes={chunk_bytes} minus the header)"
                     )
-            part = piece[start:end] if start or end < len(piece) else piece
-            rows = _check_records(part, ncols, pattern, next_row, offset)
+            whole = start == 0 and end == len(data)
+            part = data if whole else data[start:end]
+            rows = _check_records(part, ncols, pattern, next_row, offset, skeleton if whole else None)
             body.write(part)
-            size += len(part)
             chunk_rows += rows
             next_row += rows
             offset += len(part)
             start = end
-            if start < len(piece) or size >= chunk_bytes - 1:
+            if start < len(data) or body.size >= chunk_bytes - 1:
                 yield emit()
         if eof:
             break
@@ -533,8 +637,6 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
 # JSON rows
 # --------------------------------------------------------------------------------------------
 
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-_CONVERTED_TYPES = (_dt.date, Decimal)  # datetime is a date subclass
 _get = operator.itemgetter
 
 
@@ -622,7 +724,15 @@ def _short(value: Any) -> str:
 
 
 def _encode_batch(batch: list[Any], first: int, fields: frozenset[str], identifier: str) -> tuple[list, bytes]:
-    """Validate a batch of rows and serialise it as one JSON array: (rows as dicts, bytes)."""
+    """Validate a batch of rows and serialise it as one JSON array: (rows as dicts, bytes).
+
+    The fast path checks the whole batch with C-level set operations and lets the encoder vouch
+    for the values: it refuses NaN/Infinity and (through ``default``) anything that is not a
+    scalar, a date or a Decimal; a nested dict, list or tuple would add a ``{`` or ``[`` to the
+    output, so the output must hold exactly one ``{`` per row and no ``[`` but the array's own.
+    Text holding a brace or bracket also fails that test: it then takes the slow path, which
+    checks each row in Python, names the first bad row and key, or passes the batch.
+    """
     try:
         if set(map(type, batch)) != {dict}:
             raise _NeedsRowCheck
@@ -635,14 +745,13 @@ def _encode_batch(batch: list[Any], first: int, fields: frozenset[str], identifi
                 raise _NeedsRowCheck
         elif type(None) in id_types:
             raise _NeedsRowCheck
-        value_types = set(map(type, chain.from_iterable(map(dict.values, batch))))
-        for t in value_types - _PLAIN_TYPES:
-            if not issubclass(t, (str, int, float, *_CONVERTED_TYPES)):
-                raise _NeedsRowCheck
-        return batch, _ENCODER.encode(batch).encode("utf-8")
+        text = _ENCODER.encode(batch)
+        if text.count("{") != len(batch) or text.find("[", 1) >= 0:
+            raise _NeedsRowCheck
+        return batch, text.encode("utf-8")
     except (_NeedsRowCheck, KeyError, ValueError, TypeError):
-        # Something unusual (a non-dict row, a bad key or value, NaN, a lone surrogate):
-        # check row by row, which names the first bad row or converts what can be converted.
+        # Something unusual (a non-dict row, a bad key or value, NaN, a lone surrogate, or only
+        # text with braces): check row by row, which names the first bad row or converts values.
         rows = [_check_row(row, first + i, fields, identifier) for i, row in enumerate(batch)]
         return rows, _ENCODER.encode(rows).encode("utf-8")
 
@@ -670,8 +779,8 @@ def iter_json_chunks(
 
 
 def _json_chunks(it: Iterator[Any], field_set: frozenset[str], identifier: str, chunk_bytes: int) -> Iterator[Chunk]:
-    body = io.BytesIO()
-    size = 1  # the closing "]"
+    body = _Body(chunk_bytes)
+    size = 1  # the body's size with its closing "]"
     chunk_rows = 0
     chunk_first = 1
     number = 1  # row number of the batch's first row
@@ -679,8 +788,8 @@ def _json_chunks(it: Iterator[Any], field_set: frozenset[str], identifier: str, 
     def emit() -> Chunk:
         nonlocal body, size, chunk_rows, chunk_first
         body.write(b"]")
-        chunk = Chunk(body.getvalue(), JSON_CONTENT_TYPE, chunk_rows, chunk_first)
-        body = io.BytesIO()
+        chunk = Chunk(body.take(), JSON_CONTENT_TYPE, chunk_rows, chunk_first)
+        body = _Body(chunk_bytes, chunk_bytes)  # more than one chunk: expect full ones
         size = 1
         chunk_rows = 0
         chunk_first = number
@@ -730,6 +839,13 @@ _WS = re.compile(r"[ \t\n\r]*")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
+def _not_an_object(row: int, value: Any) -> EloquaInputError:
+    return EloquaInputError(
+        f"JSON row {row} is not an object (got {type(value).__name__}): each array element must be an object "
+        "of field name to value"
+    )
+
+
 def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     """Stream the objects of a UTF-8 JSON file holding one array of objects, one at a time.
 
@@ -745,11 +861,13 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     eof = False
     bad: tuple[int, int] | None = None  # (character index, byte offset) of the first invalid byte
     row = 0
+    bulk = True  # try parsing all whole rows in the buffer at once
 
     def more() -> None:
-        nonlocal buf, pos, base, eof, bad
+        nonlocal buf, pos, base, eof, bad, bulk
         if eof:
             return
+        bulk = True
         pending = len(decoder.getstate()[0])
         block = reader.block()
         text = decoder.decode(block, final=not block)
@@ -812,6 +930,29 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
             pos += 1
             expect_value = True
             continue
+        if bulk:
+            # Fast path: parse every whole row left in the buffer with one call, taking the text up
+            # to the buffer's last "}" as the inside of an array. If that "}" is not the end of a
+            # row (it is inside a string, or the rows are bad) the text cannot parse as an array,
+            # and rows are parsed one at a time until more input is read.
+            cut = buf.rfind("}", pos) + 1
+            if cut and (bad is None or bad[0] >= base + cut):
+                try:
+                    values = _DECODER.decode("[" + buf[pos:cut] + "]")
+                except json.JSONDecodeError:
+                    bulk = False
+                else:
+                    for value in values:
+                        row += 1
+                        if not isinstance(value, dict):
+                            raise _not_an_object(row, value)
+                        yield value
+                    pos = cut
+                    expect_value = False
+                    first = False
+                    continue
+            else:
+                bulk = False
         row += 1
         while True:
             try:
@@ -827,10 +968,7 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
             more()
         check_utf8(end)
         if not isinstance(value, dict):
-            raise EloquaInputError(
-                f"JSON row {row} is not an object (got {type(value).__name__}): each array element must be "
-                "an object of field name to value"
-            )
+            raise _not_an_object(row, value)
         pos = end
         yield value
         expect_value = False

@@ -7,6 +7,7 @@ definition or sync URI read from Eloqua can be passed straight back to the hook.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -170,7 +171,12 @@ def sync_rejects_path(sync_uri: str) -> str:
 def is_loopback(url: str) -> bool:
     """True when the URL's host is a loopback address (plain http is allowed only there)."""
     host = (urlsplit(url).hostname or "").lower()
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:  # an IP literal; a name such as 127.0.0.1.evil.com is not loopback
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def require_safe_url(url: str, what: str) -> str:

@@ -578,6 +578,12 @@ def test_json_plain_scalars_kept():
     assert chunk.body == b'[{"Email":"a@b.c","FirstName":1,"LastName":2.5,"Company":false,"Country":null}]'
 
 
+def test_json_text_with_braces_and_brackets_is_plain_text():
+    rows = [contact(i, Company="{Acme} [EMEA] {{x}}" if i % 2 else "Acme") for i in range(2500)]
+    chunks = list(iter_json_chunks(rows, FIELDS, "Email"))
+    assert [r for c in chunks for r in json.loads(c.body)] == rows
+
+
 def test_json_accepts_any_mapping_and_integer_identifier():
     rows = [types.MappingProxyType({"Id": 5, "Email": "a@b.c"}), OrderedDict(Id=6)]
     (chunk,) = list(iter_json_chunks(rows, ["Id", "Email"], "Id"))
@@ -651,7 +657,7 @@ def test_json_empty_identifier(value):
     assert json_error([contact(1), contact(2), contact(3, Email=value)]) == "row 3: the identifier 'Email' is empty"
 
 
-@pytest.mark.parametrize("value", [{"a": 1}, [1, 2], {1, 2}, (1,)])
+@pytest.mark.parametrize("value", [{"a": 1}, [1, 2], {1, 2}, (1,), OrderedDict(a=1), []])
 def test_json_nested_values(value):
     text = json_error([contact(1), contact(2, Company=value)])
     assert text.startswith(f"row 2: key 'Company': nested values cannot be sent to Eloqua (got {type(value).__name__})")

@@ -7,6 +7,7 @@ one place (``retry.py`` decides what is transient; ``urls.py`` spells every path
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterable, Iterator
@@ -193,9 +194,16 @@ class EloquaHook(BaseHook):
         name = self.settings.token_store_variable
         if not name:
             return None
-        from airflow.sdk import Variable
+        if _in_task_context():
+            from airflow.sdk import Variable
 
-        token = Variable.get(name, default=None)
+            token = Variable.get(name, default=None)
+        else:
+            # Outside a task (UI/CLI connection test, scripts) the Task SDK cannot read metadata-DB
+            # Variables: read it directly, as _store_refresh_token writes it.
+            from airflow.models import Variable as CoreVariable
+
+            token = CoreVariable.get(name, default_var=None)
         _mask(token)
         return token
 
@@ -203,13 +211,17 @@ class EloquaHook(BaseHook):
         name = self.settings.token_store_variable
         if not name:
             return
+        description = "Newest Eloqua OAuth refresh token (rotates on use)"
         if _in_task_context():
             from airflow.sdk import Variable
+
+            Variable.set(name, token, description=description)
         else:
             # The UI/CLI connection test and scripts run outside a task, where the Task SDK cannot
             # write a Variable; the old refresh token is already spent, so the new one must be kept.
-            from airflow.models import Variable  # type: ignore[assignment]
-        Variable.set(name, token, description="Newest Eloqua OAuth refresh token (rotates on use)")
+            from airflow.models import Variable as CoreVariable
+
+            CoreVariable.set(name, token, description=description)
 
     def token_request_body(self, tokens: _TokenState) -> dict[str, str]:
         """The grant to ask for: refresh when we hold a refresh token, else the password grant."""
@@ -477,9 +489,7 @@ class EloquaHook(BaseHook):
 
     async def _aprepare(self) -> httpx.AsyncClient:
         if "settings" not in self.__dict__:
-            from airflow.providers.common.compat.connection import get_async_connection
-
-            from airflow.providers.common.compat.connection import get_async_extra_dejson
+            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
             conn = await get_async_connection(self.eloqua_conn_id, hook=self)
             # extra_dejson would mask the extra's secrets with a synchronous supervisor call.
@@ -490,7 +500,9 @@ class EloquaHook(BaseHook):
             self.__dict__["settings"] = settings
         if self._aclient is None:
             s = self.settings
-            self._aclient = httpx.AsyncClient(
+            # Built in a worker thread: loading the CA bundle for TLS blocks for tens of milliseconds.
+            self._aclient = await asyncio.to_thread(
+                httpx.AsyncClient,
                 headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
                 timeout=httpx.Timeout(s.timeout, connect=s.timeouts[0]),
                 verify=s.verify_tls,

@@ -378,6 +378,10 @@ class _UploadArgs:
         if sync_uri:
             hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
             _remember_sync(context, sync_uri, upload)
+        else:
+            # A downstream ``upload.output["sync_uri"]`` must resolve rather than fail on a missing
+            # XCom (Airflow treats a None XCom as missing), so "" is pushed; the sensor skips on it.
+            context["ti"].xcom_push(key="sync_uri", value="")
         return {**upload, "sync_uri": sync_uri}
 
 
@@ -396,7 +400,8 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
     against the definition's fields before the first POST. Returns
     ``{definition_uri, rows, chunks, bytes, sync_uri}``; ``sync_uri`` is None when no sync was
     started. Empty input is not an error: nothing is staged, no sync is started, and the task logs
-    a warning and returns ``rows=0``.
+    a warning and returns ``rows=0``; its ``sync_uri`` XCom is then ``""``, on which
+    :class:`EloquaSyncSensor` skips.
     """
 
     template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")

@@ -33,6 +33,7 @@ class EloquaSyncSensor(BaseSensorOperator):
     ``sync_uri, status, rows_processed, created, updated, rejected, warnings``.
 
     :param sync_uri: e.g. ``/syncs/66100`` (templated; typically the upload task's ``sync_uri``).
+        Empty (the upload had no rows, so it started no sync): the sensor skips.
     :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``), templated.
     :param deferrable: wait in the triggerer instead of a worker slot.
@@ -77,6 +78,11 @@ class EloquaSyncSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self._finish(status))
 
     def execute(self, context: Context) -> Any:
+        if not self.sync_uri:
+            # The upload staged no rows (an empty input is not an error), so it started no sync.
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException("Eloqua: no sync to wait for (the upstream upload staged no rows)")
         if not self.deferrable:
             return super().execute(context)
         result = self.poke(context)

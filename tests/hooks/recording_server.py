@@ -53,7 +53,10 @@ class RecordingServer:
         self.routes[("GET", "/id")] = (
             200,
             {},
-            {"site": {"id": 1, "name": "AcmeCorp"}, "urls": {"apis": {"rest": {"bulk": self.url + "/API/Bulk/{version}/"}}}},
+            {
+                "site": {"id": 1, "name": "AcmeCorp"},
+                "urls": {"apis": {"rest": {"bulk": self.url + "/API/Bulk/{version}/"}}},
+            },
         )
 
     def route(self, method: str, path: str, status: int = 200, body: Any = None, **headers: str) -> None:

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -110,6 +111,17 @@ def calls(emulator: EmulatorServer, method: str | None = None, suffix: str | Non
         for r in emulator.control.requests()
         if (method is None or r["method"] == method) and (suffix is None or r["path"].endswith(suffix))
     ]
+
+
+def logged(emulator: EmulatorServer, method: str, suffix: str, at_least: int = 1) -> list[dict[str, Any]]:
+    """Like ``calls``, for dropped requests: the emulator logs those only after the socket is closed,
+    so the client can see the drop first. Waits (bounded) until ``at_least`` entries are logged."""
+    deadline = time.monotonic() + 5
+    found = calls(emulator, method, suffix)
+    while len(found) < at_least and time.monotonic() < deadline:
+        time.sleep(0.01)
+        found = calls(emulator, method, suffix)
+    return found
 
 
 def assert_no_secret(*texts: str) -> None:
@@ -224,7 +236,12 @@ def test_list_fields(make_hook):
 def test_upload_json_rows_then_sync_updates_contacts(make_hook, emulator):
     hook = make_hook()
     uri = new_contacts_definition(hook)
-    assert hook.upload_rows(uri, [{"Email": "ann@example.com", "First": "Ann"}, {"Email": "bob@example.com", "First": None}]) is None
+    assert (
+        hook.upload_rows(
+            uri, [{"Email": "ann@example.com", "First": "Ann"}, {"Email": "bob@example.com", "First": None}]
+        )
+        is None
+    )
 
     sync = run_sync(hook, uri)
     assert sync["status"] == "success"
@@ -234,7 +251,7 @@ def test_upload_json_rows_then_sync_updates_contacts(make_hook, emulator):
     assert set(records) == {"ann@example.com", "bob@example.com"}
     logs = list(hook.iter_sync_logs(sync["uri"]))
     assert {"ELQ-00001", "ELQ-00004", "ELQ-00101"} <= {log["statusCode"] for log in logs}
-    assert [log for log in logs if log["statusCode"] == "ELQ-00001"][0]["count"] == 2
+    assert next(log for log in logs if log["statusCode"] == "ELQ-00001")["count"] == 2
 
 
 def test_upload_csv_bytes_and_file_object(make_hook, emulator):
@@ -443,12 +460,13 @@ def test_wrong_password_on_a_fresh_hook_fails_fast(make_hook, emulator):
 def test_oauth2_changed_password_fails_fast(make_hook, emulator):
     hook = make_hook(extra=OAUTH_EXTRA)
     uri = new_contacts_definition(hook)
-    emulator.control.configure(password=CHANGED_PASSWORD, expire_access_tokens=True)
+    # the password changed and an admin revoked the app's tokens
+    emulator.control.configure(password=CHANGED_PASSWORD, expire_access_tokens=True, refresh_token="revoked")
     emulator.control.clear_requests()
 
     with pytest.raises(EloquaAuthError) as info:
         hook.get_definition(uri)
-    assert "password grant was refused" in str(info.value)
+    assert "refresh_token grant was refused" in str(info.value)
     assert "invalid_grant" in str(info.value)
     assert [(r["path"], r["status"]) for r in calls(emulator)] == [
         (f"/API/Bulk/2.0{uri}", 401),
@@ -528,7 +546,7 @@ def test_data_post_is_not_resent_after_an_ambiguous_failure(make_hook, emulator,
     expected = EloquaApiError if fault["action"] == "status" else EloquaTransportError
     with pytest.raises(expected):
         hook.upload_rows(uri, [{"Email": "a@example.com"}])
-    assert len(calls(emulator, "POST", "/data")) == 1
+    assert len(logged(emulator, "POST", "/data")) == 1
 
 
 def test_data_post_dropped_after_it_took_effect_is_not_resent(make_hook, emulator):
@@ -540,7 +558,7 @@ def test_data_post_dropped_after_it_took_effect_is_not_resent(make_hook, emulato
     assert info.value.connect_phase is False
     # Eloqua staged the rows although the client never heard back: a resend would stage them twice
     assert emulator.control.state()["definitions"][0]["staged_rows"] == 1
-    assert len(calls(emulator, "POST", "/data")) == 1
+    assert len(logged(emulator, "POST", "/data")) == 1
 
 
 def test_data_post_is_resent_after_429(make_hook, emulator):
@@ -565,7 +583,7 @@ def test_dropped_get_is_retried(make_hook, emulator):
     hook = make_hook()
     emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="drop")
     assert list(hook.list_definitions("contacts")) == []
-    assert len(calls(emulator, "GET", "/contacts/imports")) == 2
+    assert len(logged(emulator, "GET", "/contacts/imports", at_least=2)) == 2
 
 
 def _closed_port() -> int:
@@ -591,12 +609,15 @@ def test_read_timeout_raises_transport_error(make_hook, emulator):
         list(hook.list_definitions("contacts"))
     assert "read timeout" in str(info.value)
     assert info.value.connect_phase is False
+    # the emulator logs a delayed request when it ends: let both land before the next test's reset
+    assert len(logged(emulator, "GET", "/contacts/imports", at_least=2)) == 2
 
 
 def test_read_timeout_of_a_get_is_retried(make_hook, emulator):
     hook = make_hook(timeout=0.3)
     emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=1.0, times=1)
     assert list(hook.list_definitions("contacts")) == []
+    assert len(logged(emulator, "GET", "/contacts/imports", at_least=2)) == 2  # the timed-out one, then the retry
 
 
 def test_redirect_is_refused(make_hook, emulator):
@@ -660,7 +681,11 @@ def test_oauth_token_request_on_the_wire(monkeypatch):
 
 def test_discovered_base_url_must_be_https_or_loopback(monkeypatch):
     with recording_server() as server:
-        server.route("GET", "/id", body={"urls": {"apis": {"rest": {"bulk": "http://secure.p03.eloqua.com/API/Bulk/{version}/"}}}})
+        server.route(
+            "GET",
+            "/id",
+            body={"urls": {"apis": {"rest": {"bulk": "http://secure.p03.eloqua.com/API/Bulk/{version}/"}}}},
+        )
         conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD}
         conn["extra"] = {"site": DEFAULT_SITE, "login_url": server.url}
         monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_WIRE", json.dumps(conn))
@@ -724,3 +749,12 @@ def test_retry_policy_can_be_given_as_a_dict(make_hook, emulator):
     with pytest.raises(EloquaApiError):
         list(hook.list_definitions("contacts"))
     assert len(calls(emulator, "GET", "/contacts/imports")) == 2
+
+
+def test_oauth2_wrong_password_is_refused_by_the_token_endpoint(make_hook, emulator):
+    hook = make_hook(password=CHANGED_PASSWORD, extra=OAUTH_EXTRA)
+    with pytest.raises(EloquaAuthError) as info:
+        hook.get_sync("/syncs/1")
+    assert "password grant was refused" in str(info.value)
+    assert [(r["path"], r["status"]) for r in calls(emulator)] == [("/auth/oauth2/token", 400)]
+    assert_no_secret(str(info.value), repr(info.value))

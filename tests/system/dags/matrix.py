@@ -69,11 +69,12 @@ def run_matrix(monkeypatch: Any, **spec: Any) -> DagResult:
 
 def api_requests(emulator: EmulatorServer, method: str | None = None, pattern: str = ".*") -> list[dict[str, Any]]:
     """Requests the emulator logged (control calls excluded), filtered by method and path regex."""
-    return [
+    found = [
         r
         for r in emulator.control.requests()
         if (method is None or r["method"] == method) and re.search(pattern, r["path"])
     ]
+    return sorted(found, key=lambda r: r["ts"])  # logged on completion; ordered here by arrival
 
 
 def data_posts(emulator: EmulatorServer) -> list[dict[str, Any]]:
@@ -153,7 +154,18 @@ def when(condition: Callable[[], bool], action: Callable[[], None], timeout: flo
     return thread
 
 
-def captured(capfd: Any) -> str:
-    """Everything the run wrote (task logs and tracebacks go to the console under dag.test())."""
+def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    """Wait (bounded) for something the emulator finishes after the client gave up on it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def captured(capfd: Any, caplog: Any) -> str:
+    """Everything the run logged: under dag.test() task logs and tracebacks go to the console
+    (``capfd``), and records of plain ``logging`` loggers are also kept by ``caplog``."""
     out, err = capfd.readouterr()
-    return out + err
+    return out + err + "\n" + caplog.text

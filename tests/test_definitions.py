@@ -1,0 +1,228 @@
+"""Unit tests of definitions.py: every validation error names the argument a DAG author passed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from airflow_provider_eloqua.definitions import (
+    build_import_definition,
+    build_sync_action_definition,
+    parse_duration,
+    same_definition,
+)
+from airflow_provider_eloqua.exceptions import EloquaInputError
+
+EMAIL = "{{Contact.Field(C_EmailAddress)}}"
+FIRST = "{{Contact.Field(C_FirstName)}}"
+LIST_ADD = {"action": "add", "destination": "{{ContactList[123]}}"}
+
+
+def import_args(**overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "entity": "contacts",
+        "parent_id": None,
+        "name": "Contacts by email",
+        "fields": {"Email": EMAIL, "First": FIRST},
+        "identifier_field_name": "Email",
+    }
+    args.update(overrides)
+    return args
+
+
+def sync_action_args(**overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "entity": "contacts",
+        "parent_id": None,
+        "name": "Add to list",
+        "fields": {"Email": EMAIL},
+        "identifier_field_name": "Email",
+        "sync_actions": [LIST_ADD],
+    }
+    args.update(overrides)
+    return args
+
+
+def test_import_definition_body():
+    body = build_import_definition(
+        **import_args(
+            update_rule="ifNewIsNotNull",
+            sync_actions=[
+                LIST_ADD,
+                {"action": "setStatus", "destination": "{{EmailGroup[5]}}", "status": "subscribed"},
+            ],
+            data_retention_duration="PT1H",
+            auto_delete_duration="P2W",
+            definition_extra={"isUpdatingMultipleMatchedRecords": False},
+        )
+    )
+    assert body == {
+        "name": "Contacts by email",
+        "fields": {"Email": EMAIL, "First": FIRST},
+        "identifierFieldName": "Email",
+        "isSyncTriggeredOnImport": False,  # always explicit: Oracle's docs disagree on the default
+        "updateRule": "ifNewIsNotNull",
+        "syncActions": [
+            LIST_ADD,
+            {"action": "setStatus", "destination": "{{EmailGroup[5]}}", "status": "subscribed"},
+        ],
+        "dataRetentionDuration": "PT1H",
+        "autoDeleteDuration": "P2W",
+        "isUpdatingMultipleMatchedRecords": False,
+    }
+
+
+def test_defaults_and_parented_entities():
+    body = build_import_definition(**import_args())
+    assert body["updateRule"] == "always"
+    assert body["isSyncTriggeredOnImport"] is False
+    assert "syncActions" not in body and "dataRetentionDuration" not in body
+    fields = {"Id": "{{CustomObject[5].ExternalId}}"}
+    assert build_import_definition(
+        **import_args(entity="customObjects", parent_id=5, fields=fields, identifier_field_name="Id")
+    )
+    assert build_import_definition(**import_args(is_sync_triggered_on_import=True))["isSyncTriggeredOnImport"] is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"fields": {f"c{i}": EMAIL for i in range(101)}}, r"fields has 101 entries; Eloqua allows at most 100"),
+        ({"fields": {}}, r"fields must be a non-empty mapping"),
+        ({"fields": ["Email"]}, r"fields must be a non-empty mapping"),
+        ({"fields": {"Email": "C_EmailAddress"}}, r"fields\['Email'\] must be an Eloqua markup statement"),
+        ({"fields": {"Email": "{{Contact.Field(C_EmailAddress)"}}, r"fields\['Email'\] must be an Eloqua markup"),
+        ({"fields": {"Email": None}}, r"fields\['Email'\] must be an Eloqua markup"),
+        ({"fields": {"": EMAIL}}, r"fields has an empty or non-string column name"),
+        ({"identifier_field_name": "Phone"}, r"identifier_field_name 'Phone' must be one of the fields: Email, First"),
+        ({"identifier_field_name": None}, r"identifier_field_name None must be one of the fields"),
+        ({"update_rule": "sometimes"}, r"update_rule must be one of always, ifNewIsNotNull"),
+        ({"name": ""}, r"name must be a non-empty string"),
+        ({"name": "x" * 101}, r"name is 101 characters; Eloqua allows at most 100"),
+        (
+            {"data_retention_duration": "PT30M"},
+            r"data_retention_duration must be an ISO-8601 duration from PT1H to P14D",
+        ),
+        ({"data_retention_duration": "P15D"}, r"data_retention_duration"),
+        ({"data_retention_duration": "7 days"}, r"data_retention_duration"),
+        ({"auto_delete_duration": "PT59M"}, r"auto_delete_duration must be an ISO-8601 duration of at least PT1H"),
+        ({"auto_delete_duration": "P"}, r"auto_delete_duration"),
+        ({"sync_actions": [LIST_ADD] * 11}, r"sync_actions has 11 actions; Eloqua allows at most 10"),
+        ({"sync_actions": LIST_ADD}, r"sync_actions must be a list"),
+        ({"sync_actions": ["add"]}, r"sync_actions\[0\] must be a mapping"),
+        ({"sync_actions": [{"action": "move", "destination": "{{ContactList[1]}}"}]}, r"sync_actions\[0\]\.action"),
+        ({"sync_actions": [{"action": "add", "destination": "ContactList[1]"}]}, r"sync_actions\[0\]\.destination"),
+        (
+            {"sync_actions": [LIST_ADD, {"action": "setStatus", "destination": "{{EmailGroup[5]}}"}]},
+            r"sync_actions\[1\]\.status must be one of",
+        ),
+        ({"entity": "leads"}, r"entity must be one of"),
+        ({"entity": "customObjects"}, r"parent_id \(a positive integer\) is required for entity 'customObjects'"),
+        ({"entity": "events", "parent_id": "x"}, r"parent_id \(a positive integer\) is required for entity 'events'"),
+        ({"parent_id": 4}, r"parent_id is only used with customObjects and events"),
+        (
+            {"definition_extra": {"name": "other"}},
+            r"definition_extra repeats arguments the operator already sets: name",
+        ),
+        ({"definition_extra": ["x"]}, r"definition_extra must be a mapping"),
+    ],
+)
+def test_import_definition_errors_name_the_argument(overrides, match):
+    with pytest.raises(EloquaInputError, match=match):
+        build_import_definition(**import_args(**overrides))
+
+
+def test_events_imports_have_no_sync_actions():
+    fields = {"Id": "{{Event[3].ExternalId}}"}
+    args = import_args(entity="events", parent_id=3, fields=fields, identifier_field_name="Id", sync_actions=[LIST_ADD])
+    with pytest.raises(EloquaInputError, match="sync_actions are not available for events"):
+        build_import_definition(**args)
+
+
+def test_exactly_100_fields_and_10_actions_are_allowed():
+    fields = {f"c{i}": EMAIL for i in range(100)}
+    body = build_import_definition(
+        **import_args(fields=fields, identifier_field_name="c0", sync_actions=[LIST_ADD] * 10)
+    )
+    assert len(body["fields"]) == 100
+    assert len(body["syncActions"]) == 10
+
+
+@pytest.mark.parametrize("statement", ["{{Contact.Id}}", EMAIL, "{{Contact.Field(ContactIDExt)}}"])
+def test_sync_action_definition_body(statement):
+    body = build_sync_action_definition(**sync_action_args(fields={"Id": statement}, identifier_field_name="Id"))
+    assert body == {
+        "name": "Add to list",
+        "fields": {"Id": statement},
+        "identifierFieldName": "Id",
+        "syncActions": [LIST_ADD],
+        "isSyncTriggeredOnImport": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (
+            {"fields": {"Email": EMAIL, "First": FIRST}},
+            r"a sync-action definition has exactly one field; got 2: Email, First",
+        ),
+        (
+            {"fields": {"First": FIRST}, "identifier_field_name": "First"},
+            r"the field of a contacts sync action must be one of",
+        ),
+        ({"sync_actions": []}, r"sync_actions must name at least one action"),
+        ({"sync_actions": None}, r"sync_actions must name at least one action"),
+        ({"sync_actions": [LIST_ADD] * 11}, r"sync_actions has 11 actions; Eloqua allows at most 10"),
+        (
+            {"entity": "events", "parent_id": 3},
+            r"sync actions exist for contacts, accounts, customObjects; got 'events'",
+        ),
+        ({"entity": "customObjects"}, r"parent_id \(a positive integer\) is required"),
+        ({"identifier_field_name": "Id"}, r"identifier_field_name 'Id' must be one of the fields: Email"),
+        ({"data_retention_duration": "P30D"}, r"data_retention_duration"),
+        ({"name": None}, r"name must be a non-empty string"),
+    ],
+)
+def test_sync_action_definition_errors_name_the_argument(overrides, match):
+    with pytest.raises(EloquaInputError, match=match):
+        build_sync_action_definition(**sync_action_args(**overrides))
+
+
+def test_account_sync_action_accepts_any_single_statement():
+    args = sync_action_args(
+        entity="accounts", fields={"Id": "{{Account.Field(CompanyIDExt)}}"}, identifier_field_name="Id"
+    )
+    assert build_sync_action_definition(**args)["fields"] == {"Id": "{{Account.Field(CompanyIDExt)}}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PT1H", timedelta(hours=1)),
+        ("P14D", timedelta(days=14)),
+        ("P2W", timedelta(weeks=2)),
+        ("P1DT2H30M", timedelta(days=1, hours=2, minutes=30)),
+        ("PT90S", timedelta(seconds=90)),
+        ("P", None),
+        ("PT", None),
+        ("P1Y", None),
+        ("1H", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == expected
+
+
+def test_same_definition():
+    wanted = build_import_definition(**import_args())
+    existing = {**wanted, "uri": "/contacts/imports/3", "createdAt": "2024-01-01T00:00:00Z"}
+    assert same_definition(existing, wanted)
+    assert not same_definition({**existing, "fields": {"Email": EMAIL}}, wanted)
+    assert not same_definition({**existing, "identifierFieldName": "First"}, wanted)
+    assert not same_definition({**existing, "isSyncTriggeredOnImport": True}, wanted)
+    assert not same_definition({**existing, "syncActions": [LIST_ADD]}, wanted)

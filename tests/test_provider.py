@@ -1,0 +1,196 @@
+"""Provider registration as Airflow itself sees it: ProvidersManager, the ``airflow`` CLI, and the
+connection test the UI and ``airflow connections test`` run (connections travel as URIs there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from airflow_provider_eloqua import __version__
+from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorServer
+from airflow_provider_eloqua.get_provider_info import get_provider_info
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.settings import settings_from_connection
+from tests.dag_runner import connection_json
+
+PACKAGE = "airflow-provider-eloqua"
+HOOK_CLASS = "airflow_provider_eloqua.hooks.eloqua.EloquaHook"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+@pytest.fixture(scope="module")
+def manager():
+    from airflow.providers_manager import ProvidersManager
+
+    return ProvidersManager()
+
+
+def test_provider_is_registered(manager):
+    provider = manager.providers[PACKAGE]
+    assert provider.version == __version__
+    assert provider.data["name"] == "Oracle Eloqua"
+    assert provider.data["package-name"] == PACKAGE
+    assert provider.data["description"]
+
+
+def test_connection_type_and_hook(manager):
+    hook_info = manager.hooks["eloqua"]
+    assert hook_info is not None
+    assert hook_info.hook_class_name == HOOK_CLASS
+    assert hook_info.connection_id_attribute_name == "eloqua_conn_id"
+    assert hook_info.package_name == PACKAGE
+    assert hook_info.hook_name == "Oracle Eloqua"
+    assert EloquaHook.conn_type == "eloqua"
+    assert EloquaHook.default_conn_name == "eloqua_default"
+
+
+def test_connection_form_fields(manager):
+    widgets = {k: v for k, v in manager.connection_form_widgets.items() if k.startswith("extra__eloqua__")}
+    names = {w.field_name for w in widgets.values()}
+    assert {"site", "auth_type", "client_id", "client_secret", "refresh_token", "login_url", "timeout"} <= names
+    assert {"token_store_variable", "verify_tls"} <= names  # documented extras are on the form too
+    sensitive = {w.field_name for w in widgets.values() if w.is_sensitive}
+    assert sensitive == {"client_secret", "refresh_token"}
+    assert all(w.hook_class_name == HOOK_CLASS for w in widgets.values())
+    site = widgets["extra__eloqua__site"].field
+    assert site["schema"]["title"] == "Site name"
+    assert widgets["extra__eloqua__verify_tls"].field["value"] is True
+
+
+def test_ui_field_behaviour(manager):
+    behaviour = manager.field_behaviours["eloqua"]
+    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+    assert behaviour["relabeling"]["host"].startswith("Bulk API base URL")
+    assert behaviour["placeholders"]["login"].startswith("API.User")
+    # placeholders of extra fields get Airflow's prefix; core fields keep their name
+    assert "extra__eloqua__site" in behaviour["placeholders"]
+
+
+def test_every_declared_module_imports():
+    import importlib
+
+    info = get_provider_info()
+    for kind in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info[kind]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+    for conn_type in info["connection-types"]:
+        module, _, name = conn_type["hook-class-name"].rpartition(".")
+        assert getattr(importlib.import_module(module), name).conn_type == conn_type["connection-type"]
+
+
+# ---------------------------------------------------------------------------------------- the airflow CLI
+
+
+def _airflow(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    home = tmp_path / "airflow-home"
+    home.mkdir(exist_ok=True)
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and not k.startswith("AIRFLOW__")
+    }
+    full_env.update({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    full_env.update(env or {})
+    return subprocess.run(
+        [AIRFLOW, *args], capture_output=True, text=True, timeout=120, env=full_env, cwd=tmp_path, check=False
+    )
+
+
+def test_airflow_providers_list_and_hooks(tmp_path):
+    listed = _airflow(["providers", "list", "-o", "json"], tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    providers = {p["package_name"]: p for p in json.loads(listed.stdout)}
+    assert providers[PACKAGE]["version"] == __version__
+
+    hooks = _airflow(["providers", "hooks", "-o", "json"], tmp_path)
+    assert hooks.returncode == 0, hooks.stderr[-2000:]
+    eloqua = [h for h in json.loads(hooks.stdout) if h["connection_type"] == "eloqua"]
+    assert eloqua == [
+        {
+            "connection_type": "eloqua",
+            "class": HOOK_CLASS,
+            "conn_id_attribute_name": "eloqua_conn_id",
+            "package_name": PACKAGE,
+            "hook_name": "Oracle Eloqua",
+        }
+    ]
+
+
+def _uri(emulator: EmulatorServer, login: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD) -> str:
+    query = f"site={DEFAULT_SITE}&login_url={quote(emulator.url, safe='')}&timeout=10"
+    return f"eloqua://{quote(login, safe='')}:{quote(password, safe='')}@?{query}"
+
+
+@pytest.mark.parametrize("form", ["json", "uri"])
+def test_airflow_connections_test_against_the_emulator(emulator, tmp_path, form):
+    conn = connection_json(emulator) if form == "json" else _uri(emulator)
+    env = {"AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW_CONN_ELOQUA_DEFAULT": conn}
+    result = _airflow(["connections", "test", "eloqua_default"], tmp_path, env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "Connection success!" in result.stdout
+    assert [r["status"] for r in emulator.control.requests() if r["path"].endswith("/contacts/imports")] == [200]
+
+
+def test_airflow_connections_test_failure_hides_the_password(emulator, tmp_path):
+    env = {
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW_CONN_ELOQUA_DEFAULT": _uri(emulator, password="Wr0ng-pass!"),
+    }
+    result = _airflow(["connections", "test", "eloqua_default"], tmp_path, env)
+    assert result.returncode == 1
+    assert "Connection failed!" in result.stdout
+    assert "401" in result.stdout
+    assert "Wr0ng-pass!" not in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------- URI round trip
+
+
+def test_uri_connection_gives_the_same_settings_as_json(emulator):
+    from airflow.sdk import Connection
+
+    fields = json.loads(connection_json(emulator))
+    as_json = Connection(conn_id="eloqua_default", **{**fields, "extra": json.dumps(fields["extra"])})
+    as_uri = Connection.from_uri(_uri(emulator), conn_id="eloqua_default")
+    assert settings_from_connection(as_uri) == settings_from_connection(as_json)
+
+    # and the URI Airflow itself generates (what the UI's test sends) parses back the same
+    regenerated = Connection.from_uri(as_json.get_uri(), conn_id="eloqua_default")
+    assert settings_from_connection(regenerated) == settings_from_connection(as_json)
+
+
+def test_uri_round_trip_of_site_user_login_and_oauth_extras():
+    from airflow.sdk import Connection
+
+    original = Connection(
+        conn_id="eloqua_default",
+        conn_type="eloqua",
+        login=f"{DEFAULT_SITE}\\{DEFAULT_USER}",
+        password="p@ss:w/rd?&=",
+        host="https://secure.p03.eloqua.com",
+        extra=json.dumps(
+            {
+                "auth_type": "oauth2",
+                "client_id": "cid",
+                "client_secret": "c/s+e=cret",
+                "refresh_token": "rt&x=1",
+                "token_store_variable": "eloqua_rt",
+                "verify_tls": False,
+                "timeout": 30,
+            }
+        ),
+    )
+    back = Connection.from_uri(original.get_uri(), conn_id="eloqua_default")
+    settings = settings_from_connection(back)
+    assert settings == settings_from_connection(original)
+    assert settings.site == DEFAULT_SITE
+    assert settings.user == DEFAULT_USER
+    assert settings.password == "p@ss:w/rd?&="
+    assert settings.base_url == "https://secure.p03.eloqua.com/api/bulk/2.0"
+    assert settings.verify_tls is False
+    assert settings.timeout == 30.0

@@ -1,0 +1,274 @@
+"""Unit tests of urls.py (every path the provider builds) and settings.py (connection parsing)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.settings import DEFAULT_TIMEOUT, settings_from_connection
+
+# ---------------------------------------------------------------------------------------- urls
+
+
+@pytest.mark.parametrize(
+    ("uri", "entity", "parent_id", "kind", "id_"),
+    [
+        ("/contacts/imports/30", "contacts", None, "imports", 30),
+        ("/accounts/imports/1", "accounts", None, "imports", 1),
+        ("/activities/imports/2", "activities", None, "imports", 2),
+        ("/opportunities/imports/3", "opportunities", None, "imports", 3),
+        ("/opportunities/contacts/imports/4", "opportunities/contacts", None, "imports", 4),
+        ("/customObjects/12/imports/5", "customObjects", 12, "imports", 5),
+        ("/events/12/imports/14", "events", 12, "imports", 14),
+        ("/contacts/syncActions/5", "contacts", None, "syncActions", 5),
+        ("/customObjects/3/syncActions/9", "customObjects", 3, "syncActions", 9),
+    ],
+)
+def test_parse_definition_uri_valid(uri, entity, parent_id, kind, id_):
+    parsed = urls.parse_definition_uri(uri)
+    assert (parsed.uri, parsed.entity, parsed.parent_id, parsed.kind, parsed.id) == (uri, entity, parent_id, kind, id_)
+    assert parsed.data_path == uri + "/data"
+    assert urls.data_path(uri) == uri + "/data"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "",
+        None,
+        "contacts/imports/30",  # no leading slash
+        "/contacts/imports/",
+        "/contacts/imports/abc",
+        "/contacts/exports/3",
+        "/customObjects/imports/5",  # parent id missing
+        "/events/x/imports/5",
+        "/leads/imports/3",
+        "/contacts/imports/30/data",
+        "/contacts/imports/30?x=1",
+        "https://secure.p03.eloqua.com/api/bulk/2.0/contacts/imports/30",
+        "/syncs/100",
+    ],
+)
+def test_parse_definition_uri_invalid_names_the_argument(uri):
+    with pytest.raises(ValueError, match="definition_uri") as info:
+        urls.parse_definition_uri(uri)
+    assert repr(uri) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("https://secure.p03.eloqua.com", "https://secure.p03.eloqua.com/api/bulk/2.0"),
+        ("https://secure.p03.eloqua.com/", "https://secure.p03.eloqua.com/api/bulk/2.0"),
+        ("secure.p03.eloqua.com", "https://secure.p03.eloqua.com/api/bulk/2.0"),
+        ("  secure.p03.eloqua.com  ", "https://secure.p03.eloqua.com/api/bulk/2.0"),
+        ("https://secure.p03.eloqua.com/api/bulk/2.0", "https://secure.p03.eloqua.com/api/bulk/2.0"),
+        ("https://secure.p03.eloqua.com/api/bulk/2.0/", "https://secure.p03.eloqua.com/api/bulk/2.0"),
+        ("https://secure.p03.eloqua.com/API/Bulk/2.0", "https://secure.p03.eloqua.com/API/Bulk/2.0"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/api/bulk/2.0"),
+        ("http://127.0.0.1:8080/p02", "http://127.0.0.1:8080/p02/api/bulk/2.0"),
+    ],
+)
+def test_bulk_base_from_host(host, expected):
+    assert urls.bulk_base_from_host(host) == expected
+
+
+def test_bulk_base_from_discovery_fills_the_version():
+    body = {
+        "site": {"id": 1, "name": "AcmeCorp"},
+        "urls": {
+            "base": "https://secure.p03.eloqua.com",
+            "apis": {
+                "rest": {
+                    "standard": "https://secure.p03.eloqua.com/API/REST/{version}/",
+                    "bulk": "https://secure.p03.eloqua.com/API/Bulk/{version}/",
+                }
+            },
+        },
+    }
+    assert urls.bulk_base_from_discovery(body) == "https://secure.p03.eloqua.com/API/Bulk/2.0"
+
+
+@pytest.mark.parametrize("body", [{}, {"urls": {}}, {"urls": {"apis": {"rest": {}}}}, {"urls": None}, []])
+def test_bulk_base_from_discovery_without_template(body):
+    with pytest.raises(ValueError, match=r"urls\.apis\.rest\.bulk"):
+        urls.bulk_base_from_discovery(body)
+
+
+def test_login_endpoints():
+    assert urls.token_url("https://login.eloqua.com") == "https://login.eloqua.com/auth/oauth2/token"
+    assert urls.token_url("https://login.eloqua.com/") == "https://login.eloqua.com/auth/oauth2/token"
+    assert urls.id_url("http://127.0.0.1:9/") == "http://127.0.0.1:9/id"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("contacts",), "/contacts/imports"),
+        (("opportunities/contacts",), "/opportunities/contacts/imports"),
+        (("customObjects", 12), "/customObjects/12/imports"),
+        (("events", "7"), "/events/7/imports"),
+    ],
+)
+def test_imports_path(args, expected):
+    assert urls.imports_path(*args) == expected
+    assert urls.definitions_path(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("leads",), "entity must be one of"),
+        (("customObjects",), "parent_id"),
+        (("events", 0), "parent_id"),
+        (("events", -3), "parent_id"),
+        (("events", "abc"), "parent_id"),
+        (("contacts", 5), "parent_id is only used"),
+    ],
+)
+def test_entity_root_errors_name_the_argument(args, match):
+    with pytest.raises(ValueError, match=match):
+        urls.entity_root(*args)
+
+
+def test_sync_action_and_field_paths():
+    assert urls.definitions_path("contacts", kind="syncActions") == "/contacts/syncActions"
+    assert urls.sync_actions_path("customObjects", 4) == "/customObjects/4/syncActions"
+    with pytest.raises(ValueError, match="sync actions exist for"):
+        urls.sync_actions_path("events", 4)
+    with pytest.raises(ValueError, match="definition kind"):
+        urls.definitions_path("contacts", kind="exports")
+    assert urls.fields_path("events", 3) == "/events/3/fields"
+    with pytest.raises(ValueError, match="fields can be listed"):
+        urls.fields_path("opportunities/contacts")
+
+
+def test_sync_paths():
+    assert urls.check_sync_uri("/syncs/66100") == "/syncs/66100"
+    assert urls.sync_logs_path("/syncs/1") == "/syncs/1/logs"
+    assert urls.sync_rejects_path("/syncs/1") == "/syncs/1/rejects"
+    for bad in ("", None, "/syncs/", "/syncs/1/logs", "syncs/1", "/contacts/imports/1"):
+        with pytest.raises(ValueError, match="sync_uri"):
+            urls.check_sync_uri(bad)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://login.eloqua.com", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:80", "http://127.1.2.3"],
+)
+def test_require_safe_url_accepts_https_and_loopback(url):
+    assert urls.require_safe_url(url, "login_url") == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com", "http://127.0.0.1.evil.com", "ftp://127.0.0.1", "//login.eloqua.com", "login"]
+)
+def test_require_safe_url_refuses_the_rest(url):
+    with pytest.raises(ValueError, match="login_url must be an https URL"):
+        urls.require_safe_url(url, "login_url")
+
+
+# ---------------------------------------------------------------------------------------- settings
+
+
+def conn(**fields) -> Connection:
+    extra = fields.pop("extra", {"site": "AcmeCorp"})
+    values = {"conn_id": "eloqua_x", "conn_type": "eloqua", "login": "API.User", "password": "s3cret-pw"}
+    values.update(fields)
+    return Connection(**values, extra=json.dumps(extra))
+
+
+def test_basic_settings_defaults():
+    settings = settings_from_connection(conn())
+    assert settings.site == "AcmeCorp"
+    assert settings.user == "API.User"
+    assert settings.site_user == "AcmeCorp\\API.User"
+    assert settings.auth_type == "basic"
+    assert settings.login_url == urls.DEFAULT_LOGIN_URL
+    assert settings.base_url is None
+    assert settings.timeout == DEFAULT_TIMEOUT
+    assert settings.verify_tls is True
+    assert settings.basic_header() == "Basic " + base64.b64encode(b"AcmeCorp\\API.User:s3cret-pw").decode()
+
+
+def test_site_from_login():
+    settings = settings_from_connection(conn(login="Other\\API.User", extra={}))
+    assert (settings.site, settings.user) == ("Other", "API.User")
+
+
+def test_extra_values_as_strings_from_a_uri():
+    settings = settings_from_connection(
+        conn(extra={"site": "AcmeCorp", "timeout": "12.5", "verify_tls": "false", "login_url": "https://x.example/"})
+    )
+    assert settings.timeout == 12.5
+    assert settings.verify_tls is False
+    assert settings.login_url == "https://x.example"
+    assert settings.timeouts == (10.0, 12.5)
+
+
+def test_hook_timeout_overrides_the_extra():
+    assert settings_from_connection(conn(extra={"site": "A", "timeout": 5}), timeout=2).timeouts == (2.0, 2.0)
+
+
+def test_secrets_are_not_in_repr():
+    settings = settings_from_connection(
+        conn(extra={"auth_type": "oauth2", "client_id": "cid", "client_secret": "csecret-1", "refresh_token": "rtok-1"})
+    )
+    text = repr(settings) + str(settings)
+    for secret in ("s3cret-pw", "csecret-1", "rtok-1"):
+        assert secret not in text
+    assert set(settings.secrets()) == {"s3cret-pw", "csecret-1", "rtok-1"}
+    assert "cid" in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"extra": {}}, r"missing: site"),
+        ({"login": None}, r"missing: login"),
+        ({"password": None}, r"missing: password"),
+        ({"login": None, "password": None, "extra": {}}, r"missing: site, login, password"),
+        ({"extra": {"site": "A", "auth_type": "ntlm"}}, r"'auth_type' must be basic or oauth2"),
+        ({"extra": {"auth_type": "oauth2", "site": "A"}}, r"missing: client_id, client_secret"),
+        (
+            {"login": None, "password": None, "extra": {"auth_type": "oauth2", "client_id": "c", "client_secret": "s"}},
+            r"login/password \(password grant\) or refresh_token",
+        ),
+        ({"extra": {"site": "A", "login_url": "http://example.com"}}, r"login_url must be an https URL"),
+        ({"host": "http://example.com"}, r"connection host \(Bulk API base URL\) must be an https URL"),
+        ({"extra": {"site": "A", "timeout": "soon"}}, r"'timeout' must be a number"),
+        ({"extra": {"site": "A", "timeout": 0}}, r"'timeout' must be in \(0, 3600\]"),
+        ({"extra": {"site": "A", "timeout": "-1"}}, r"'timeout' must be in \(0, 3600\]"),
+        ({"extra": {"site": "A", "timeout": 7200}}, r"'timeout' must be in \(0, 3600\]"),
+        ({"extra": {"site": "A", "verify_tls": "maybe"}}, r"'verify_tls' must be true or false"),
+    ],
+)
+def test_settings_errors_name_the_setting(fields, match):
+    with pytest.raises(EloquaInputError, match=match) as info:
+        settings_from_connection(conn(**fields))
+    assert "s3cret-pw" not in str(info.value)
+
+
+def test_oauth_settings_accept_refresh_token_or_token_store_alone():
+    base = {"auth_type": "oauth2", "client_id": "c", "client_secret": "s"}
+    for extra in ({**base, "refresh_token": "r"}, {**base, "token_store_variable": "v"}):
+        settings = settings_from_connection(conn(login=None, password=None, extra=extra))
+        assert settings.auth_type == "oauth2"
+        assert settings.client_basic_header() == "Basic " + base64.b64encode(b"c:s").decode()
+
+
+def test_https_host_and_loopback_http_are_accepted():
+    assert settings_from_connection(conn(host="secure.p03.eloqua.com")).base_url == (
+        "https://secure.p03.eloqua.com/api/bulk/2.0"
+    )
+    assert settings_from_connection(conn(host="http://localhost:9000")).base_url == "http://localhost:9000/api/bulk/2.0"
+
+
+def test_extra_can_be_passed_already_decoded():
+    settings = settings_from_connection(conn(extra={"site": "FromConn"}), extra={"site": "Given"})
+    assert settings.site == "Given"

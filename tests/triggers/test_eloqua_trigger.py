@@ -1,0 +1,377 @@
+"""EloquaSyncTrigger and the hook's async path, against the emulator over real loopback HTTP.
+
+The connection comes from ``AIRFLOW_CONN_<ID>``: in a plain pytest process the trigger resolves
+it through ``get_async_connection`` exactly as the triggerer does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import time
+import types
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_eloqua import __version__
+from airflow_provider_eloqua.emulator import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_REFRESH_TOKEN,
+    DEFAULT_SITE,
+    DEFAULT_USER,
+    EmulatorServer,
+)
+from airflow_provider_eloqua.exceptions import EloquaAuthError, EloquaError
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.retry import RetryPolicy
+from airflow_provider_eloqua.triggers import eloqua as trigger_module
+from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
+from tests.dag_runner import connection_json
+from tests.hooks.recording_server import recording_server
+
+CONN_ID = "eloqua_trigger_test"
+FAST = {"max_attempts": 3, "initial_wait": 0.01, "max_wait": 0.5}
+EMAIL = "{{Contact.Field(C_EmailAddress)}}"
+OAUTH_EXTRA = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+
+
+@pytest.fixture
+def conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch):
+    """Point ``CONN_ID`` at the emulator (basic auth by default); returns a function to re-point it."""
+
+    def set_conn(**overrides: Any) -> None:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_json(emulator, **overrides))
+
+    set_conn()
+    return set_conn
+
+
+def start_sync(emulator: EmulatorServer) -> str:
+    """A definition with one staged row and a started sync; returns the sync URI (setup, sync hook)."""
+    hook = EloquaHook(CONN_ID, retry_policy=FAST)
+    uri = hook.create_import(
+        "contacts",
+        {
+            "name": "trigger test",
+            "fields": {"Email": EMAIL},
+            "identifierFieldName": "Email",
+            "isSyncTriggeredOnImport": False,
+        },
+    )["uri"]
+    hook.upload_rows(uri, [{"Email": "ann@example.com"}])
+    sync_uri = hook.create_sync(uri)["uri"]
+    emulator.control.clear_requests()
+    return sync_uri
+
+
+def make_trigger(sync_uri: str, **overrides: Any) -> EloquaSyncTrigger:
+    kwargs: dict[str, Any] = {
+        "sync_uri": sync_uri,
+        "eloqua_conn_id": CONN_ID,
+        "poll_interval": 0.01,
+        "end_time": time.time() + 60,
+        "retry_policy": FAST,
+    }
+    kwargs.update(overrides)
+    return EloquaSyncTrigger(**kwargs)
+
+
+async def collect(trigger: EloquaSyncTrigger) -> list[dict[str, Any]]:
+    """Every event the trigger yields (run() must end by itself after the first)."""
+    return [event.payload async for event in trigger.run()]
+
+
+def sync_gets(emulator: EmulatorServer, sync_uri: str) -> list[int]:
+    return [r["status"] for r in emulator.control.requests() if r["method"] == "GET" and r["path"].endswith(sync_uri)]
+
+
+# ---------------------------------------------------------------------------------------- serialization
+
+
+def test_serialize_is_classpath_and_plain_json():
+    trigger = EloquaSyncTrigger(
+        sync_uri="/syncs/7",
+        eloqua_conn_id="eloqua_default",
+        poll_interval=15,
+        end_time=1_900_000_000.5,
+        retry_policy=RetryPolicy(max_attempts=4).to_dict(),
+        request_timeout=30,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_eloqua.triggers.eloqua.EloquaSyncTrigger"
+    module, _, name = classpath.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    assert cls is EloquaSyncTrigger
+
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert kwargs == {
+        "sync_uri": "/syncs/7",
+        "eloqua_conn_id": "eloqua_default",
+        "poll_interval": 15.0,
+        "end_time": 1_900_000_000.5,
+        "retry_policy": {"max_attempts": 4, "initial_wait": 1.0, "max_wait": 60.0},
+        "request_timeout": 30,
+    }
+    again = cls(**json.loads(json.dumps(kwargs)))
+    assert again.serialize() == (classpath, kwargs)
+
+
+def test_serialized_kwargs_survive_airflow_serde():
+    from airflow.sdk.serde import deserialize, serialize
+
+    _, kwargs = make_trigger("/syncs/7").serialize()
+    assert deserialize(serialize(kwargs)) == kwargs
+
+
+# ---------------------------------------------------------------------------------------- outcomes
+
+
+async def test_success_yields_one_terminal_event_with_one_get_per_poll(conn, emulator):
+    sync_uri = start_sync(emulator)
+    events = await collect(make_trigger(sync_uri))
+    assert events == [
+        {
+            "status": "terminal",
+            "sync_status": "success",
+            "sync_uri": sync_uri,
+            "message": f"Sync {sync_uri} ended: success",
+        }
+    ]
+    assert sync_gets(emulator, sync_uri) == [200, 200, 200]  # pending, active, success
+    assert emulator.control.requests()[0]["path"] == "/id"  # the trigger discovered the pod
+
+
+@pytest.mark.parametrize("forced", ["warning", "error", "errored"])
+async def test_forced_outcomes(conn, emulator, forced):
+    emulator.control.configure(force_status=forced)
+    sync_uri = start_sync(emulator)
+    events = await collect(make_trigger(sync_uri))
+    assert len(events) == 1
+    assert events[0]["status"] == "terminal"
+    assert events[0]["sync_status"] == forced
+
+
+async def test_deadline_already_passed_yields_timeout_after_one_look(conn, emulator):
+    emulator.control.configure(pending_polls=1000)
+    sync_uri = start_sync(emulator)
+    events = await collect(make_trigger(sync_uri, end_time=time.time() - 1))
+    assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", "pending")]
+    assert "deadline" in events[0]["message"]
+    assert sync_gets(emulator, sync_uri) == [200]
+
+
+async def test_short_deadline_on_a_sync_that_never_ends(conn, emulator):
+    emulator.control.configure(pending_polls=1000)
+    sync_uri = start_sync(emulator)
+    events = await collect(make_trigger(sync_uri, poll_interval=0.05, end_time=time.time() + 0.3))
+    assert [e["status"] for e in events] == ["timeout"]
+    assert len(sync_gets(emulator, sync_uri)) >= 2
+
+
+async def test_polls_sleep_the_full_interval_between_gets(conn, emulator, monkeypatch):
+    """With sleeps recorded (not waited), each poll is one GET followed by one poll_interval sleep."""
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=record_sleep))
+    emulator.control.configure(pending_polls=5, active_polls=0)
+    sync_uri = start_sync(emulator)
+    events = await collect(make_trigger(sync_uri, poll_interval=60, end_time=time.time() + 3600))
+    assert events[0]["sync_status"] == "success"
+    assert len(sync_gets(emulator, sync_uri)) == 6 == len(slept) + 1
+    assert slept == [60.0] * 5
+
+
+async def test_transient_503s_are_survived(conn, emulator):
+    sync_uri = start_sync(emulator)
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, times=2, headers={"Retry-After": "1"})
+    events = await collect(make_trigger(sync_uri))
+    assert [(e["status"], e["sync_status"]) for e in events] == [("terminal", "success")]
+    assert sync_gets(emulator, sync_uri) == [503, 503, 200, 200, 200]
+
+
+async def test_dropped_connection_is_survived(conn, emulator):
+    sync_uri = start_sync(emulator)
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", action="drop")
+    events = await collect(make_trigger(sync_uri))
+    assert events[0]["sync_status"] == "success"
+    # a dropped request is logged once the emulator has closed the socket, possibly after the client
+    # moved on: wait for it so it cannot land in the next test's log
+    deadline = time.monotonic() + 5
+    while len(sync_gets(emulator, sync_uri)) < 4 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert len(sync_gets(emulator, sync_uri)) == 4  # the dropped GET, then pending, active, success
+
+
+async def test_unknown_sync_yields_an_error_event(conn, emulator):
+    events = await collect(make_trigger("/syncs/424242"))
+    assert len(events) == 1
+    assert events[0]["status"] == "error"
+    assert "404" in events[0]["message"]
+    assert sync_gets(emulator, "/syncs/424242") == [404]  # not retried
+
+
+async def test_persistent_503_ends_in_an_error_event(conn, emulator):
+    sync_uri = start_sync(emulator)
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, times=None)
+    events = await collect(make_trigger(sync_uri))
+    assert [e["status"] for e in events] == ["error"]
+    assert "503" in events[0]["message"]
+    assert sync_gets(emulator, sync_uri) == [503, 503, 503]
+
+
+async def test_bad_password_yields_an_error_event_without_the_password(conn, emulator):
+    emulator.control.configure(password="changed-password-123")
+    events = await collect(make_trigger("/syncs/100"))
+    assert [e["status"] for e in events] == ["error"]
+    assert "401" in events[0]["message"]
+    assert DEFAULT_PASSWORD not in json.dumps(events)
+    assert [(r["path"], r["status"]) for r in emulator.control.requests()] == [("/id", 401), ("/id", 401)]
+
+
+async def test_missing_connection_yields_an_error_event():
+    events = await collect(make_trigger("/syncs/1", eloqua_conn_id="eloqua_no_such_connection"))
+    assert [e["status"] for e in events] == ["error"]
+    assert "eloqua_no_such_connection" in events[0]["message"]
+
+
+async def test_oauth2_refresh_token_in_the_trigger(conn, emulator):
+    sync_uri = start_sync(emulator)
+    conn(login=None, password=None, extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
+    events = await collect(make_trigger(sync_uri))
+    assert events[0]["sync_status"] == "success"
+    tokens = [r for r in emulator.control.requests() if r["path"] == "/auth/oauth2/token"]
+    assert [t["status"] for t in tokens] == [200]
+    assert emulator.control.refresh_token() != DEFAULT_REFRESH_TOKEN
+
+
+async def test_trigger_stores_the_rotated_token_in_the_variable(conn, emulator, airflow_db):
+    from airflow.models import Variable
+
+    sync_uri = start_sync(emulator)
+    Variable.set("eloqua_trigger_refresh", DEFAULT_REFRESH_TOKEN)
+    conn(login=None, password=None, extra={**OAUTH_EXTRA, "token_store_variable": "eloqua_trigger_refresh"})
+    try:
+        events = await collect(make_trigger(sync_uri))
+        assert events[0]["sync_status"] == "success"
+        assert Variable.get("eloqua_trigger_refresh") == emulator.control.refresh_token() != DEFAULT_REFRESH_TOKEN
+    finally:
+        Variable.delete("eloqua_trigger_refresh")
+
+
+# ---------------------------------------------------------------------------------------- async hook
+
+
+async def test_async_hook_rediscovers_a_moved_pod_once(conn, emulator):
+    sync_uri = start_sync(emulator)
+    hook = EloquaHook(CONN_ID, retry_policy=FAST)
+    try:
+        await hook.aget_sync(sync_uri)
+        emulator.control.configure(pod="p02")
+        emulator.control.clear_requests()
+        await hook.aget_sync(sync_uri)
+        await hook.aget_sync(sync_uri)
+    finally:
+        await hook.aclose()
+    assert [(r["path"], r["status"]) for r in emulator.control.requests()] == [
+        (f"/API/Bulk/2.0{sync_uri}", 401),
+        ("/id", 200),
+        (f"/p02/API/Bulk/2.0{sync_uri}", 200),
+        (f"/p02/API/Bulk/2.0{sync_uri}", 200),
+    ]
+
+
+async def test_async_hook_changed_password_fails_after_one_renewal(conn, emulator):
+    sync_uri = start_sync(emulator)
+    hook = EloquaHook(CONN_ID, retry_policy=FAST)
+    try:
+        await hook.aget_sync(sync_uri)
+        emulator.control.configure(password="changed-password-123")
+        emulator.control.clear_requests()
+        with pytest.raises(EloquaAuthError):
+            await hook.aget_sync(sync_uri)
+    finally:
+        await hook.aclose()
+    assert [(r["path"], r["status"]) for r in emulator.control.requests()] == [
+        (f"/API/Bulk/2.0{sync_uri}", 401),
+        ("/id", 401),
+    ]
+
+
+async def test_async_hook_renews_an_expired_oauth_token(conn, emulator):
+    sync_uri = start_sync(emulator)
+    conn(extra=OAUTH_EXTRA)
+    hook = EloquaHook(CONN_ID, retry_policy=FAST)
+    try:
+        await hook.aget_sync(sync_uri)
+        emulator.control.configure(expire_access_tokens=True)
+        assert (await hook.aget_sync(sync_uri))["uri"] == sync_uri
+    finally:
+        await hook.aclose()
+    tokens = [r["status"] for r in emulator.control.requests() if r["path"] == "/auth/oauth2/token"]
+    assert tokens == [200, 200]
+
+
+async def test_async_hook_refuses_redirects(conn, emulator):
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=307, headers={"Location": "/elsewhere"})
+    hook = EloquaHook(CONN_ID, retry_policy=FAST)
+    try:
+        with pytest.raises(EloquaError, match="redirected"):
+            await hook.aget_sync("/syncs/1")
+    finally:
+        await hook.aclose()
+    assert not [r for r in emulator.control.requests() if r["path"] == "/elsewhere"]
+
+
+async def test_async_hook_sends_the_user_agent(monkeypatch):
+    with recording_server() as server:
+        server.route("GET", "/API/Bulk/2.0/syncs/3", body={"uri": "/syncs/3", "status": "active"})
+        extra = {"site": DEFAULT_SITE, "login_url": server.url}
+        conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_ASYNC_WIRE", json.dumps(conn))
+        hook = EloquaHook("eloqua_async_wire", retry_policy=FAST)
+        try:
+            assert (await hook.aget_sync("/syncs/3"))["status"] == "active"
+        finally:
+            await hook.aclose()
+    assert [r["path"] for r in server.seen] == ["/id", "/API/Bulk/2.0/syncs/3"]
+    assert {r["headers"]["User-Agent"] for r in server.seen} == {f"airflow-provider-eloqua/{__version__}"}
+
+
+# ---------------------------------------------------------------------------------------- no blocking I/O
+
+
+async def test_run_does_not_block_the_event_loop(conn, emulator, mocker, caplog):
+    """Under asyncio debug mode every callback slower than 20 ms is reported; none may be the trigger's.
+
+    Also, the trigger never touches the blocking clients (``requests`` or the sync connection lookup).
+    """
+    emulator.control.configure(pending_polls=3, active_polls=3)
+    sync_uri = start_sync(emulator)
+    blocking_http = mocker.spy(requests.Session, "request")
+    sync_lookup = mocker.spy(EloquaHook, "get_connection")
+
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.02
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    try:
+        events = await collect(make_trigger(sync_uri, poll_interval=0.02))
+    finally:
+        loop.set_debug(False)
+
+    assert events[0]["sync_status"] == "success"
+    slow = [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()]
+    assert slow == []
+    assert blocking_http.call_count == 0
+    assert sync_lookup.call_count == 0
