@@ -219,20 +219,23 @@ class _BinaryReader:
 class _Body:
     """A POST body written in place and handed over as ``bytes`` without a final copy.
 
-    The buffer is a ``BytesIO`` grown to the expected size up front (or doubled as needed, up to
-    the chunk limit); ``getvalue`` then returns its buffer itself. So building a chunk costs
-    about one chunk of memory, where collecting parts and joining them would briefly cost two.
+    The buffer is a ``BytesIO`` sized up front to the expected body size (or doubled as needed,
+    up to the chunk limit), written through a memoryview; ``getvalue`` then returns its buffer
+    itself. So a chunk being built costs about one chunk of memory, where collecting parts and
+    joining them would briefly cost two. Nothing is allocated before the first write after
+    ``prefix`` (a CSV header), so an empty next chunk costs nothing.
     """
 
-    __slots__ = ("_bio", "_cap", "_limit", "_view", "size")
+    __slots__ = ("_bio", "_cap", "_expected", "_limit", "_prefix", "_view", "size")
 
-    def __init__(self, limit: int, expected: int | None = None) -> None:
-        self._bio = io.BytesIO()
-        self._limit = limit
-        self._cap = 0
+    def __init__(self, limit: int, expected: int | None = None, prefix: bytes = b"") -> None:
+        self._bio: io.BytesIO | None = None
         self._view: memoryview | None = None
-        self.size = 0
-        self._reserve(min(limit, expected) if expected else min(limit, _FIRST_BODY_BYTES))
+        self._limit = limit
+        self._expected = expected
+        self._prefix = prefix
+        self._cap = 0
+        self.size = len(prefix)
 
     def _reserve(self, cap: int) -> None:
         if self._view is not None:
@@ -244,12 +247,19 @@ class _Body:
 
     def write(self, data: bytes | memoryview) -> None:
         end = self.size + len(data)
-        if end > self._cap:
+        if self._bio is None:
+            self._bio = io.BytesIO()
+            first = min(self._limit, self._expected or _FIRST_BODY_BYTES)
+            self._reserve(max(first, end))
+            self._view[: len(self._prefix)] = self._prefix
+        elif end > self._cap:
             self._reserve(max(end, min(self._limit, 2 * self._cap)))
         self._view[self.size : end] = data
         self.size = end
 
     def take(self) -> bytes:
+        if self._bio is None:
+            return self._prefix
         self._view.release()
         self._view = None
         self._bio.truncate(self.size)
@@ -532,9 +542,7 @@ def _csv_chunks(reader: _BinaryReader, field_set: frozenset[str], identifier: st
             expected = len(header) + max(left_at_start - offset, 0)
         else:
             expected = chunk_bytes if next_row > 1 else None  # more than one chunk: expect full ones
-        body = _Body(chunk_bytes, expected)
-        body.write(header)
-        return body
+        return _Body(chunk_bytes, expected, header)
 
     body = new_body()
     chunk_rows = 0
@@ -836,7 +844,6 @@ def _json_chunks(it: Iterator[Any], field_set: frozenset[str], identifier: str, 
 
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def _not_an_object(row: int, value: Any) -> EloquaInputError:
@@ -853,8 +860,7 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     sliding buffer, so memory stays about one read block plus one row.
     """
     reader = _BinaryReader(stream)
-    # Invalid UTF-8 bytes become lone surrogates, so the row holding the first one can be named.
-    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    pending = b""  # the start of a UTF-8 sequence cut by the end of the last block
     buf = ""
     pos = 0
     base = 0  # input character index of buf[0]
@@ -864,24 +870,27 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     bulk = True  # try parsing all whole rows in the buffer at once
 
     def more() -> None:
-        nonlocal buf, pos, base, eof, bad, bulk
+        nonlocal buf, pos, base, eof, bad, bulk, pending
         if eof:
             return
         bulk = True
-        pending = len(decoder.getstate()[0])
         block = reader.block()
-        text = decoder.decode(block, final=not block)
         eof = not block
+        data = pending + block if pending else block
+        try:
+            text, used = codecs.utf_8_decode(data, "strict", eof)
+        except UnicodeDecodeError as exc:
+            # Invalid bytes become lone surrogates, so the rows before them still parse and the
+            # row holding the first one can be named.
+            text, used = codecs.utf_8_decode(data, "surrogateescape", eof)
+            if bad is None:
+                chars = len(codecs.utf_8_decode(data[: exc.start], "surrogateescape")[0])
+                bad = (base + len(buf) + chars, reader.offset - len(data) + exc.start)
+        pending = data[used:]
         if pos:
             base += pos
             buf = buf[pos:]
             pos = 0
-        if bad is None and not text.isascii():
-            found = _ESCAPED_BYTE.search(text)
-            if found:
-                start = reader.offset - len(block) - pending
-                at = start + len(text[: found.start()].encode("utf-8", "surrogateescape"))
-                bad = (base + len(buf) + found.start(), at)
         buf += text
 
     def check_utf8(end: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowException
 
 _BODY_LIMIT = 2000
 
@@ -83,5 +83,10 @@ class EloquaSyncError(EloquaError):
     """A sync ended in ``error``/``errored`` (or in ``warning`` with ``on_warning="fail"``)."""
 
 
-class EloquaSyncTimeout(EloquaError, AirflowSensorTimeout):
-    """The sync had not ended at the wall-clock deadline (the sensor's or operator's ``timeout``)."""
+class EloquaSyncTimeout(EloquaError):
+    """The sync had not ended at the wall-clock deadline (the operator's or sensor's ``timeout``).
+
+    Deliberately not an ``AirflowSensorTimeout``: a retried import task reattaches to the running
+    sync, so Airflow's retries should apply. The sensor turns it into ``AirflowSensorTimeout``,
+    as every Airflow sensor does at its deadline.
+    """

@@ -47,6 +47,10 @@ class EloquaSettings:
     verify_tls: bool = True
 
     @property
+    def has_password_grant(self) -> bool:
+        return bool(self.site and self.user and self.password)
+
+    @property
     def site_user(self) -> str:
         return f"{self.site}\\{self.user}"
 
@@ -100,6 +104,10 @@ def settings_from_connection(
         has_password_grant = bool(site and login and conn.password)
         if not (has_password_grant or refresh_token or token_store_variable):
             missing.append("login/password (password grant) or refresh_token")
+        elif not has_password_grant and not token_store_variable:
+            # Eloqua refresh tokens are single use: without somewhere to keep the rotated one, the
+            # next task (or the triggerer) would present a spent token and fail.
+            missing.append("token_store_variable (refresh tokens rotate on every use; or give login/password)")
     if missing:
         raise EloquaInputError(f"connection {conn_id!r} ({auth_type} auth) is missing: {', '.join(missing)}")
     login_url = _safe_url(conn_id, (extra.get("login_url") or DEFAULT_LOGIN_URL).rstrip("/"), "login_url")

@@ -74,9 +74,10 @@ def _handle(conn: socket.socket, port: int) -> None:
                 if not got:
                     return
                 left -= got
-            with _lock:
-                _stats["requests"] += 1
-                _stats["body_bytes"] += length
+            if not path.startswith(b"/_stats"):
+                with _lock:
+                    _stats["requests"] += 1
+                    _stats["body_bytes"] += length
             conn.sendall(_answer(method, path, port))
 
 

@@ -756,6 +756,27 @@ def test_json_file_errors(data, message):
     assert str(info.value).startswith(message)
 
 
+@pytest.mark.parametrize("step", [7, 1000, 1 << 20])
+def test_json_file_errors_deep_in_the_file_name_the_row(step):
+    rows = [
+        json.dumps(contact(i, Company="Caf\u00e9 {x}" if i % 3 else "Acme"), ensure_ascii=False) for i in range(3000)
+    ]
+    good = "[" + ",\n".join(rows) + "]"
+    assert len(list(iter_json_file_rows(Trickle(good.encode(), step)))) == 3000
+    broken = rows.copy()
+    broken[2345] = broken[2345].replace('"Country"', "Country")
+    with pytest.raises(EloquaInputError, match=r"^JSON row 2346 is not valid JSON: Expecting property name"):
+        list(iter_json_file_rows(Trickle(("[" + ",\n".join(broken) + "]").encode(), step)))
+    data = ("[" + ",\n".join(rows) + "]").encode()
+    at = data.index(b"user2500@")
+    data = data[:at] + b"\xff" + data[at + 1 :]
+    with pytest.raises(EloquaInputError) as info:
+        list(iter_json_file_rows(Trickle(data, step)))
+    assert (
+        str(info.value) == f"JSON row 2501 is not valid UTF-8 (byte offset {at} of the input); save the file as UTF-8"
+    )
+
+
 def test_ndjson_rows():
     rows = [contact(i) for i in range(50)]
     lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]

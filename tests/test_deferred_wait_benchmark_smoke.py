@@ -6,7 +6,8 @@ from benchmarks.deferred_wait import run
 
 
 def test_deferred_wait_benchmark_smoke():
-    result = run(polls=4, poll_seconds=0.5, limit_seconds=240)
+    # Long enough a deferral (about ten seconds) for the probe task to start and finish inside it.
+    result = run(polls=10, poll_seconds=1.0, limit_seconds=300)
 
     assert result["dag_run"] == "success", result
     assert "deferred" in result["sensor_states"]

@@ -217,7 +217,15 @@ def test_hook_timeout_overrides_the_extra():
 
 def test_secrets_are_not_in_repr():
     settings = settings_from_connection(
-        conn(extra={"auth_type": "oauth2", "client_id": "cid", "client_secret": "csecret-1", "refresh_token": "rtok-1"})
+        conn(
+            extra={
+                "auth_type": "oauth2",
+                "client_id": "cid",
+                "client_secret": "csecret-1",
+                "refresh_token": "rtok-1",
+                "token_store_variable": "eloqua_token",
+            }
+        )
     )
     text = repr(settings) + str(settings)
     for secret in ("s3cret-pw", "csecret-1", "rtok-1"):
@@ -254,12 +262,18 @@ def test_settings_errors_name_the_setting(fields, match):
     assert "s3cret-pw" not in str(info.value)
 
 
-def test_oauth_settings_accept_refresh_token_or_token_store_alone():
+def test_oauth_settings_accept_a_token_store_without_a_password():
     base = {"auth_type": "oauth2", "client_id": "c", "client_secret": "s"}
-    for extra in ({**base, "refresh_token": "r"}, {**base, "token_store_variable": "v"}):
+    for extra in ({**base, "refresh_token": "r", "token_store_variable": "v"}, {**base, "token_store_variable": "v"}):
         settings = settings_from_connection(conn(login=None, password=None, extra=extra))
         assert settings.auth_type == "oauth2"
         assert settings.client_basic_header() == "Basic " + base64.b64encode(b"c:s").decode()
+
+
+def test_a_refresh_token_alone_is_refused_because_it_rotates():
+    extra = {"auth_type": "oauth2", "client_id": "c", "client_secret": "s", "refresh_token": "r"}
+    with pytest.raises(EloquaInputError, match=r"token_store_variable .*rotate"):
+        settings_from_connection(conn(login=None, password=None, extra=extra))
 
 
 def test_https_host_and_loopback_http_are_accepted():

@@ -119,6 +119,8 @@ class _TokenState:
     def __init__(self, refresh_token: str | None) -> None:
         self.access_token: str | None = None
         self.refresh_token = refresh_token
+        #: True once Eloqua gave this hook a refresh token (as opposed to one read from settings).
+        self.issued_here = False
         self.lock = threading.Lock()
 
 
@@ -224,16 +226,21 @@ class EloquaHook(BaseHook):
             CoreVariable.set(name, token, description=description)
 
     def token_request_body(self, tokens: _TokenState) -> dict[str, str]:
-        """The grant to ask for: refresh when we hold a refresh token, else the password grant."""
+        """The grant to ask for.
+
+        With a user and password the first token comes from the password grant (nothing to keep
+        between runs); later renewals in the same hook use the refresh token that answer carried.
+        Without a password, the refresh-token grant uses the stored or configured refresh token.
+        """
         s = self.settings
-        if tokens.refresh_token:
+        if tokens.refresh_token and (tokens.issued_here or not s.has_password_grant):
             return {
                 "grant_type": "refresh_token",
                 "refresh_token": tokens.refresh_token,
                 "scope": "full",
                 "redirect_uri": s.login_url,
             }
-        if not (s.site and s.user and s.password):
+        if not s.has_password_grant:
             raise EloquaAuthError(
                 "POST", TOKEN_PATH, 401, None, hint="no refresh token and no user/password to obtain one"
             )
@@ -252,21 +259,38 @@ class EloquaHook(BaseHook):
         new_refresh = answer.get("refresh_token")
         if new_refresh and new_refresh != tokens.refresh_token:
             tokens.refresh_token = new_refresh
+            tokens.issued_here = True
             return new_refresh
         return None
 
+    def _fall_back_to_password_grant(self, tokens: _TokenState, refused: dict[str, str]) -> bool:
+        """After a refused refresh token, forget it and use the password grant if there is one."""
+        if refused["grant_type"] != "refresh_token" or not self.settings.has_password_grant:
+            return False
+        self.log.warning("Eloqua refused the refresh token; obtaining a new token with the password grant")
+        tokens.refresh_token = None
+        tokens.issued_here = False
+        return True
+
     def _obtain_token(self, tokens: _TokenState) -> None:
         s = self.settings
-        body = self.token_request_body(tokens)
-        response = self._send(
-            "POST",
-            urls.token_url(s.login_url),
-            TOKEN_PATH,
-            headers={"Authorization": s.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE},
-            data=json.dumps(body).encode(),
-            idempotent=False,
-        )
-        _raise_token_refusal(body, response.status_code, response.headers, response.content)
+        while True:
+            body = self.token_request_body(tokens)
+            response = self._send(
+                "POST",
+                urls.token_url(s.login_url),
+                TOKEN_PATH,
+                headers={"Authorization": s.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE},
+                data=json.dumps(body).encode(),
+                idempotent=False,
+            )
+            try:
+                _raise_token_refusal(body, response.status_code, response.headers, response.content)
+            except EloquaAuthError:
+                if self._fall_back_to_password_grant(tokens, body):
+                    continue
+                raise
+            break
         rotated = self.accept_token_answer(tokens, response.json())
         _mask(tokens.access_token)
         if rotated:
@@ -549,7 +573,9 @@ class EloquaHook(BaseHook):
             stored = await sync_to_async(self._stored_refresh_token)()
             self._tokens = _TokenState(stored or self.settings.refresh_token)
         tokens = self._tokens
-        if renew or not tokens.access_token:
+        if renew:
+            tokens.access_token = None
+        while not tokens.access_token:
             body = self.token_request_body(tokens)
             s = self.settings
             response = await self._asend(
@@ -560,7 +586,12 @@ class EloquaHook(BaseHook):
                 content=json.dumps(body).encode(),
                 idempotent=False,
             )
-            _raise_token_refusal(body, response.status_code, response.headers, response.content)
+            try:
+                _raise_token_refusal(body, response.status_code, response.headers, response.content)
+            except EloquaAuthError:
+                if self._fall_back_to_password_grant(tokens, body):
+                    continue
+                raise
             rotated = self.accept_token_answer(tokens, response.json())
             await _amask(tokens.access_token)
             if rotated:

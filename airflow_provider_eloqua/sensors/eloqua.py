@@ -9,7 +9,9 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_eloqua.exceptions import EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.sync_report import (
     TERMINAL_STATUSES,
@@ -80,8 +82,6 @@ class EloquaSyncSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.sync_uri:
             # The upload staged no rows (an empty input is not an error), so it started no sync.
-            from airflow.sdk.exceptions import AirflowSkipException
-
             raise AirflowSkipException("Eloqua: no sync to wait for (the upstream upload staged no rows)")
         if not self.deferrable:
             return super().execute(context)
@@ -99,5 +99,8 @@ class EloquaSyncSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.sync_uri, status = status_from_event(event)
+        try:
+            self.sync_uri, status = status_from_event(event)
+        except EloquaSyncTimeout as exc:
+            raise AirflowSensorTimeout(str(exc)) from exc
         return self._finish(status)

@@ -345,26 +345,51 @@ def test_oauth2_password_grant(make_hook, emulator):
     assert [t["status"] for t in tokens] == [200]  # one token serves every call
 
 
-def test_oauth2_refresh_grant_keeps_the_rotated_token(make_hook, emulator):
+def test_oauth2_refresh_grant_keeps_the_rotated_token(make_hook, emulator, airflow_db):
+    from airflow.models import Variable
+
+    Variable.set("eloqua_hook_rotation", DEFAULT_REFRESH_TOKEN)
+    extra = {**OAUTH_EXTRA, "token_store_variable": "eloqua_hook_rotation"}
+    try:
+        hook = make_hook(login=None, password=None, extra=extra)
+        new_contacts_definition(hook)
+        rotated = emulator.control.refresh_token()
+        assert rotated != DEFAULT_REFRESH_TOKEN
+        assert hook._tokens.refresh_token == rotated
+
+        # access tokens expire: the 401 renews with the rotated refresh token (the seed is spent now)
+        emulator.control.configure(expire_access_tokens=True)
+        assert list(hook.list_definitions("contacts"))
+        tokens = calls(emulator, "POST", "/auth/oauth2/token")
+        assert [t["status"] for t in tokens] == [200, 200]
+        assert hook._tokens.refresh_token == emulator.control.refresh_token() != rotated
+
+        # a hook seeded with a spent token fails, without leaking it
+        Variable.set("eloqua_hook_rotation", DEFAULT_REFRESH_TOKEN)
+        stale = make_hook(login=None, password=None, extra=extra)
+        with pytest.raises(EloquaAuthError) as info:
+            stale.get_sync("/syncs/1")
+        assert "refresh_token grant was refused" in str(info.value)
+        assert_no_secret(str(info.value), repr(info.value), rotated)
+    finally:
+        Variable.delete("eloqua_hook_rotation")
+
+
+def test_refresh_token_without_a_store_is_refused_before_any_call(make_hook, emulator):
     hook = make_hook(login=None, password=None, extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
+    with pytest.raises(EloquaInputError, match="token_store_variable"):
+        hook.get_sync("/syncs/1")
+    assert emulator.control.requests() == []
+
+
+def test_password_grant_is_used_again_when_the_refresh_token_is_refused(make_hook, emulator):
+    hook = make_hook(extra=OAUTH_EXTRA)
     new_contacts_definition(hook)
-    rotated = emulator.control.refresh_token()
-    assert rotated != DEFAULT_REFRESH_TOKEN
-    assert hook._tokens.refresh_token == rotated
-
-    # access tokens expire: the 401 renews with the rotated refresh token (the seed is spent now)
-    emulator.control.configure(expire_access_tokens=True)
+    # The refresh token Eloqua issued is revoked, and the access token expires.
+    emulator.control.configure(refresh_token="revoked-elsewhere", expire_access_tokens=True)
     assert list(hook.list_definitions("contacts"))
-    tokens = calls(emulator, "POST", "/auth/oauth2/token")
-    assert [t["status"] for t in tokens] == [200, 200]
-    assert hook._tokens.refresh_token == emulator.control.refresh_token() != rotated
-
-    # a second hook seeded with the spent token from the connection fails, without leaking it
-    stale = make_hook(login=None, password=None, extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
-    with pytest.raises(EloquaAuthError) as info:
-        stale.get_sync("/syncs/1")
-    assert "refresh_token grant was refused" in str(info.value)
-    assert_no_secret(str(info.value), repr(info.value), rotated)
+    grants = [t["status"] for t in calls(emulator, "POST", "/auth/oauth2/token")]
+    assert grants == [200, 400, 200]  # password, refused refresh, password again
 
 
 def test_token_store_variable_persists_the_newest_refresh_token(make_hook, emulator, airflow_db):
@@ -466,10 +491,12 @@ def test_oauth2_changed_password_fails_fast(make_hook, emulator):
 
     with pytest.raises(EloquaAuthError) as info:
         hook.get_definition(uri)
-    assert "refresh_token grant was refused" in str(info.value)
+    assert "password grant was refused" in str(info.value)
     assert "invalid_grant" in str(info.value)
+    # the revoked refresh token, then one password grant: no retry storm
     assert [(r["path"], r["status"]) for r in calls(emulator)] == [
         (f"/API/Bulk/2.0{uri}", 401),
+        ("/auth/oauth2/token", 400),
         ("/auth/oauth2/token", 400),
     ]
     assert_no_secret(str(info.value), repr(info.value))
@@ -705,11 +732,11 @@ def test_secrets_stay_out_of_reprs_errors_and_logs(make_hook, emulator, caplog):
     texts.append(repr(hook._tokens.__dict__.keys()))
 
     errors: list[BaseException] = []
-    emulator.control.configure(expire_access_tokens=True, refresh_token="something-else")
+    emulator.control.configure(expire_access_tokens=True, refresh_token="something-else", password=CHANGED_PASSWORD)
     for action in (
-        lambda: hook.get_sync("/syncs/1"),  # refresh grant refused
+        lambda: hook.get_sync("/syncs/1"),  # refresh grant refused, then the password grant
         lambda: make_hook(extra={"site": DEFAULT_SITE, "login_url": "http://example.com"}).settings,
-        lambda: make_hook(password=CHANGED_PASSWORD).get_sync("/syncs/1"),  # 401
+        lambda: make_hook().get_sync("/syncs/1"),  # 401: the password changed
     ):
         with pytest.raises(EloquaError) as info:
             action()

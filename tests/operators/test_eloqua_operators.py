@@ -124,16 +124,12 @@ def test_staging_without_sync_then_create_sync_operator(airflow_db, eloqua_conn)
         definition = EloquaCreateImportOperator(
             task_id="define", entity="contacts", name="two step", fields=CONTACT_FIELDS, identifier_field_name="Email"
         )
-        first = EloquaUploadDataOperator(
-            task_id="stage_first", definition_uri=definition.output, start_sync=False,
-            data=[{"Email": "a@example.com", "FirstName": "A"}],
-        )
-        second = EloquaUploadDataOperator(
-            task_id="stage_second", definition_uri=definition.output, start_sync=False,
-            data=[{"Email": "b@example.com", "FirstName": "B"}],
+        stage = EloquaUploadDataOperator(
+            task_id="stage", definition_uri=definition.output, start_sync=False,
+            data=[{"Email": "a@example.com", "FirstName": "A"}, {"Email": "b@example.com", "FirstName": "B"}],
         )
         sync = EloquaCreateSyncOperator(task_id="sync", synced_instance_uri=definition.output)
-        first >> second >> sync
+        stage >> sync
         EloquaSyncSensor(task_id="wait", sync_uri=sync.output, poke_interval=0.2, timeout=60, mode="reschedule")
         """,
     )
@@ -141,7 +137,7 @@ def test_staging_without_sync_then_create_sync_operator(airflow_db, eloqua_conn)
     result = run_dag(path, "op_separate_sync")
 
     assert result.state == "success"
-    assert result["stage_first"].return_value["sync_uri"] is None
+    assert result["stage"].return_value["sync_uri"] is None
     assert result["sync"].return_value.startswith("/syncs/")
     assert result["wait"].return_value["rows_processed"] == 2
     assert len(eloqua_conn.control.state()["syncs"]) == 1

@@ -245,14 +245,14 @@ async def test_missing_connection_yields_an_error_event():
     assert "eloqua_no_such_connection" in events[0]["message"]
 
 
-async def test_oauth2_refresh_token_in_the_trigger(conn, emulator):
+async def test_refresh_token_without_a_store_is_an_error_event_before_any_grant(conn, emulator):
     sync_uri = start_sync(emulator)
     conn(login=None, password=None, extra={**OAUTH_EXTRA, "refresh_token": DEFAULT_REFRESH_TOKEN})
     events = await collect(make_trigger(sync_uri))
-    assert events[0]["sync_status"] == "success"
-    tokens = [r for r in emulator.control.requests() if r["path"] == "/auth/oauth2/token"]
-    assert [t["status"] for t in tokens] == [200]
-    assert emulator.control.refresh_token() != DEFAULT_REFRESH_TOKEN
+    assert [e["status"] for e in events] == ["error"]
+    assert "token_store_variable" in events[0]["message"]
+    assert [r for r in emulator.control.requests() if r["path"] == "/auth/oauth2/token"] == []
+    assert DEFAULT_REFRESH_TOKEN not in events[0]["message"]
 
 
 async def test_trigger_stores_the_rotated_token_in_the_variable(conn, emulator, airflow_db):
