@@ -25,7 +25,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorServer
+from airflow_provider_eloqua.emulator import EmulatorServer, airflow_connection_json
 
 DAG_ID = "eloqua_bench_deferred_wait"
 DAG_FILE = Path(__file__).parent / "dags" / "deferred_wait_dag.py"
@@ -52,14 +52,7 @@ def _env(home: Path, emulator_url: str, poll_seconds: float) -> dict[str, str]:
         AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
         ELOQUA_BENCH_POLL_SECONDS=str(poll_seconds),
-        AIRFLOW_CONN_ELOQUA_DEFAULT=json.dumps(
-            {
-                "conn_type": "eloqua",
-                "login": DEFAULT_USER,
-                "password": DEFAULT_PASSWORD,
-                "extra": {"site": DEFAULT_SITE, "login_url": emulator_url},
-            }
-        ),
+        AIRFLOW_CONN_ELOQUA_DEFAULT=airflow_connection_json(emulator_url),
     )
     return env
 

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorServer
+from airflow_provider_eloqua.emulator import EmulatorServer, airflow_connection_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "eloqua_contacts_import"
@@ -30,14 +30,7 @@ def airflow_env(home: str, emulator_url: str) -> dict[str, str]:
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
         ELOQUA_EXAMPLE_OUTPUT_DIR=os.path.join(home, "output"),
         ELOQUA_EXAMPLE_POLL_SECONDS="1",
-        AIRFLOW_CONN_ELOQUA_DEFAULT=json.dumps(
-            {
-                "conn_type": "eloqua",
-                "login": DEFAULT_USER,
-                "password": DEFAULT_PASSWORD,
-                "extra": {"site": DEFAULT_SITE, "login_url": emulator_url},
-            }
-        ),
+        AIRFLOW_CONN_ELOQUA_DEFAULT=airflow_connection_json(emulator_url),
     )
     return env
 

@@ -6,14 +6,13 @@ session's dags folder (set in conftest.py) and parsed from there.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorServer
+from airflow_provider_eloqua.emulator import EmulatorServer, airflow_connection_json
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -42,11 +41,8 @@ class DagResult:
 
 def connection_json(emulator: EmulatorServer, **overrides: Any) -> str:
     """An ``eloqua`` connection for AIRFLOW_CONN_*: basic auth, the pod discovered through ``/id``."""
-    extra = {"site": DEFAULT_SITE, "login_url": emulator.url, "timeout": 10}
-    extra.update(overrides.pop("extra", {}))
-    conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD, "extra": extra}
-    conn.update(overrides)
-    return json.dumps(conn)
+    extra = {"timeout": 10, **overrides.pop("extra", {})}
+    return airflow_connection_json(emulator.url, extra=extra, **overrides)
 
 
 def install_dag_file(source: Path) -> Path:

@@ -2,7 +2,7 @@
 injection, so the provider can be tested end to end over real HTTP without an Eloqua site."""
 
 from airflow_provider_eloqua.emulator.app import create_app
-from airflow_provider_eloqua.emulator.server import EmulatorControl, EmulatorServer
+from airflow_provider_eloqua.emulator.server import EmulatorControl, EmulatorServer, airflow_connection_json
 from airflow_provider_eloqua.emulator.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -23,5 +23,6 @@ __all__ = [
     "EmulatorControl",
     "EmulatorServer",
     "EmulatorState",
+    "airflow_connection_json",
     "create_app",
 ]

@@ -6,6 +6,7 @@ is known before uvicorn starts, and start-up waits only until uvicorn is listeni
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ import requests
 import uvicorn
 
 from airflow_provider_eloqua.emulator.app import create_app
-from airflow_provider_eloqua.emulator.state import EmulatorState
+from airflow_provider_eloqua.emulator.state import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorState
 
 
 def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
@@ -31,6 +32,19 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
         access_log=False,
         timeout_graceful_shutdown=1,
     )
+
+
+def airflow_connection_json(emulator_url: str, **overrides: Any) -> str:
+    """An ``eloqua`` Airflow connection (for ``AIRFLOW_CONN_*``) to the emulator's default site.
+
+    Basic auth, and no host: the hook discovers the pod through the emulator's ``/id`` exactly as it
+    would on Eloqua. ``extra`` in ``overrides`` is merged into the extras; other keys replace fields.
+    """
+    extra = {"site": DEFAULT_SITE, "login_url": emulator_url}
+    extra.update(overrides.pop("extra", {}))
+    conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD, "extra": extra}
+    conn.update(overrides)
+    return json.dumps(conn)
 
 
 class EmulatorServer:

@@ -272,26 +272,33 @@ class EloquaHook(BaseHook):
         tokens.issued_here = False
         return True
 
+    def _token_request(self, tokens: _TokenState) -> tuple[dict[str, str], str, dict[str, str], bytes]:
+        """The grant, URL, headers and body of the next token request (shared by sync and async)."""
+        grant = self.token_request_body(tokens)
+        headers = {"Authorization": self.settings.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE}
+        return grant, urls.token_url(self.settings.login_url), headers, json.dumps(grant).encode()
+
+    def _take_token_answer(
+        self, tokens: _TokenState, grant: dict[str, str], status: int, headers: Any, content: bytes
+    ) -> tuple[bool, str | None]:
+        """Apply a token answer: ``(True, rotated refresh token or None)`` once tokens are issued,
+        ``(False, None)`` when a refused refresh token should give way to the password grant."""
+        try:
+            _raise_token_refusal(grant, status, headers, content)
+        except EloquaAuthError:
+            if self._fall_back_to_password_grant(tokens, grant):
+                return False, None
+            raise
+        return True, self.accept_token_answer(tokens, json.loads(content))
+
     def _obtain_token(self, tokens: _TokenState) -> None:
-        s = self.settings
-        while True:
-            body = self.token_request_body(tokens)
-            response = self._send(
-                "POST",
-                urls.token_url(s.login_url),
-                TOKEN_PATH,
-                headers={"Authorization": s.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE},
-                data=json.dumps(body).encode(),
-                idempotent=False,
+        issued = False
+        while not issued:
+            grant, url, headers, content = self._token_request(tokens)
+            response = self._send("POST", url, TOKEN_PATH, headers=headers, data=content, idempotent=False)
+            issued, rotated = self._take_token_answer(
+                tokens, grant, response.status_code, response.headers, response.content
             )
-            try:
-                _raise_token_refusal(body, response.status_code, response.headers, response.content)
-            except EloquaAuthError:
-                if self._fall_back_to_password_grant(tokens, body):
-                    continue
-                raise
-            break
-        rotated = self.accept_token_answer(tokens, response.json())
         _mask(tokens.access_token)
         if rotated:
             _mask(rotated)
@@ -576,23 +583,13 @@ class EloquaHook(BaseHook):
         if renew:
             tokens.access_token = None
         while not tokens.access_token:
-            body = self.token_request_body(tokens)
-            s = self.settings
-            response = await self._asend(
-                "POST",
-                urls.token_url(s.login_url),
-                TOKEN_PATH,
-                headers={"Authorization": s.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE},
-                content=json.dumps(body).encode(),
-                idempotent=False,
+            grant, url, headers, content = self._token_request(tokens)
+            response = await self._asend("POST", url, TOKEN_PATH, headers=headers, content=content, idempotent=False)
+            issued, rotated = self._take_token_answer(
+                tokens, grant, response.status_code, response.headers, response.content
             )
-            try:
-                _raise_token_refusal(body, response.status_code, response.headers, response.content)
-            except EloquaAuthError:
-                if self._fall_back_to_password_grant(tokens, body):
-                    continue
-                raise
-            rotated = self.accept_token_answer(tokens, response.json())
+            if not issued:
+                continue
             await _amask(tokens.access_token)
             if rotated:
                 await _amask(rotated)

@@ -118,50 +118,35 @@ class _EloquaOperator(BaseOperator):
 
 
 class _DefinitionArgs:
-    """The create-definition arguments shared by the create-import and one-task import operators."""
+    """The create-definition arguments, kept as given until ``execute`` (templates render first).
 
-    def _set_definition_args(
-        self,
-        *,
-        entity: str,
-        name: str | None,
-        fields: Mapping[str, str] | None,
-        identifier_field_name: str | None,
-        parent_id: int | str | None,
-        update_rule: str,
-        sync_actions: list[dict[str, Any]] | None,
-        is_sync_triggered_on_import: bool,
-        data_retention_duration: str | None,
-        auto_delete_duration: str | None,
-        definition_extra: Mapping[str, Any] | None,
-        reuse_existing: bool,
-    ) -> None:
-        self.entity = entity
-        self.name = name
-        self.fields = fields
-        self.identifier_field_name = identifier_field_name
-        self.parent_id = parent_id
-        self.update_rule = update_rule
-        self.sync_actions = sync_actions
-        self.is_sync_triggered_on_import = is_sync_triggered_on_import
-        self.data_retention_duration = data_retention_duration
-        self.auto_delete_duration = auto_delete_duration
-        self.definition_extra = definition_extra
+    ``_build`` and ``_kind`` say which definition the operator makes: an import or a sync action.
+    """
+
+    _build: Callable[..., dict[str, Any]] = staticmethod(build_import_definition)
+    _kind = "imports"
+
+    def _set_definition_args(self, *, reuse_existing: bool, check_entity: bool = True, **args: Any) -> None:
+        if check_entity:
+            _check_entity(args["entity"], args["parent_id"], self._kind)
         self.reuse_existing = reuse_existing
+        self._definition_arg_names = tuple(args)
+        for name, value in args.items():
+            setattr(self, name, value)
 
     def build_definition(self) -> dict[str, Any]:
-        return build_import_definition(
+        """The definition body, validated; raises EloquaInputError naming the bad argument."""
+        return self._build(**{name: getattr(self, name) for name in self._definition_arg_names})
+
+    def ensure_definition(self, hook: EloquaHook, context: Context) -> str:
+        return ensure_definition(
+            hook,
+            context,
             entity=self.entity,
             parent_id=self.parent_id,
-            name=self.name,
-            fields=self.fields,
-            identifier_field_name=self.identifier_field_name,
-            update_rule=self.update_rule,
-            sync_actions=self.sync_actions,
-            is_sync_triggered_on_import=self.is_sync_triggered_on_import,
-            data_retention_duration=self.data_retention_duration,
-            auto_delete_duration=self.auto_delete_duration,
-            definition_extra=self.definition_extra,
+            kind=self._kind,
+            body=self.build_definition(),
+            reuse_existing=self.reuse_existing,
         )
 
 
@@ -201,7 +186,6 @@ class EloquaCreateImportOperator(_DefinitionArgs, _EloquaOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_entity(entity, parent_id, "imports")
         self._set_definition_args(
             entity=entity,
             name=name,
@@ -218,19 +202,10 @@ class EloquaCreateImportOperator(_DefinitionArgs, _EloquaOperator):
         )
 
     def execute(self, context: Context) -> str:
-        body = self.build_definition()
-        return ensure_definition(
-            self.hook,
-            context,
-            entity=self.entity,
-            parent_id=self.parent_id,
-            kind="imports",
-            body=body,
-            reuse_existing=self.reuse_existing,
-        )
+        return self.ensure_definition(self.hook, context)
 
 
-class EloquaCreateSyncActionOperator(_EloquaOperator):
+class EloquaCreateSyncActionOperator(_DefinitionArgs, _EloquaOperator):
     """Create (or reuse) a sync-action definition (``/contacts/syncActions``); return its URI.
 
     A sync-action definition has exactly one field, which identifies the records (for contacts
@@ -240,6 +215,8 @@ class EloquaCreateSyncActionOperator(_EloquaOperator):
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
     ui_color = "#f4d9c6"
+    _build = staticmethod(build_sync_action_definition)
+    _kind = "syncActions"
 
     def __init__(
         self,
@@ -258,41 +235,22 @@ class EloquaCreateSyncActionOperator(_EloquaOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_entity(entity, parent_id, "syncActions")
-        self.entity = entity
-        self.name = name
-        self.fields = fields
-        self.identifier_field_name = identifier_field_name
-        self.sync_actions = sync_actions
-        self.parent_id = parent_id
-        self.is_sync_triggered_on_import = is_sync_triggered_on_import
-        self.data_retention_duration = data_retention_duration
-        self.auto_delete_duration = auto_delete_duration
-        self.definition_extra = definition_extra
-        self.reuse_existing = reuse_existing
+        self._set_definition_args(
+            entity=entity,
+            parent_id=parent_id,
+            name=name,
+            fields=fields,
+            identifier_field_name=identifier_field_name,
+            sync_actions=sync_actions,
+            is_sync_triggered_on_import=is_sync_triggered_on_import,
+            data_retention_duration=data_retention_duration,
+            auto_delete_duration=auto_delete_duration,
+            definition_extra=definition_extra,
+            reuse_existing=reuse_existing,
+        )
 
     def execute(self, context: Context) -> str:
-        body = build_sync_action_definition(
-            entity=self.entity,
-            parent_id=self.parent_id,
-            name=self.name,
-            fields=self.fields,
-            identifier_field_name=self.identifier_field_name,
-            sync_actions=self.sync_actions,
-            is_sync_triggered_on_import=self.is_sync_triggered_on_import,
-            data_retention_duration=self.data_retention_duration,
-            auto_delete_duration=self.auto_delete_duration,
-            definition_extra=self.definition_extra,
-        )
-        return ensure_definition(
-            self.hook,
-            context,
-            entity=self.entity,
-            parent_id=self.parent_id,
-            kind="syncActions",
-            body=body,
-            reuse_existing=self.reuse_existing,
-        )
+        return self.ensure_definition(self.hook, context)
 
 
 def _reattach(hook: EloquaHook, context: Context) -> dict[str, Any] | None:
@@ -505,13 +463,12 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if definition_uri is None:
-            _check_entity(entity, parent_id, "imports")
-            if name is None or fields is None or identifier_field_name is None:
-                raise EloquaInputError(
-                    "give definition_uri, or name, fields and identifier_field_name to create the definition"
-                )
+        if definition_uri is None and (name is None or fields is None or identifier_field_name is None):
+            raise EloquaInputError(
+                "give definition_uri, or name, fields and identifier_field_name to create the definition"
+            )
         self._set_definition_args(
+            check_entity=definition_uri is None,
             entity=entity,
             name=name,
             fields=fields,
@@ -538,15 +495,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.hook
-        definition_uri = self.definition_uri or ensure_definition(
-            hook,
-            context,
-            entity=self.entity,
-            parent_id=self.parent_id,
-            kind="imports",
-            body=self.build_definition(),
-            reuse_existing=self.reuse_existing,
-        )
+        definition_uri = self.definition_uri or self.ensure_definition(hook, context)
         upload = self._upload(hook, context, definition_uri, start_sync=True)
         status = upload.pop("sync_status", "pending")
         sync_uri = upload["sync_uri"]
