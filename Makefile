@@ -33,6 +33,7 @@ demo: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.deferred_wait
 
 emulator: install
 	$(BIN)/eloqua-emulator --port 8080

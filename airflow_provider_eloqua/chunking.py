@@ -856,8 +856,9 @@ def _not_an_object(row: int, value: Any) -> EloquaInputError:
 def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     """Stream the objects of a UTF-8 JSON file holding one array of objects, one at a time.
 
-    Reads a block at a time and decodes each element with ``JSONDecoder.raw_decode`` over a
-    sliding buffer, so memory stays about one read block plus one row.
+    Reads a block at a time into a sliding text buffer and parses the whole rows it holds with
+    one decoder call (or, where that cannot tell where rows end, one ``JSONDecoder.raw_decode``
+    per row), so memory stays about one read block of text and its rows, never the whole file.
     """
     reader = _BinaryReader(stream)
     pending = b""  # the start of a UTF-8 sequence cut by the end of the last block

@@ -227,12 +227,24 @@ def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[
     return {**body, **extra}
 
 
+#: What Eloqua assumes for a property a definition does not carry, so that "absent" and "default" compare equal.
+_DEFAULTS: dict[str, Any] = {
+    "updateRule": "always",
+    "syncActions": [],
+    "isSyncTriggeredOnImport": False,
+    "dataRetentionDuration": "P7D",
+    "isUpdatingMultipleMatchedRecords": False,
+}
+
+
 def same_definition(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """True when an existing definition can be reused for ``wanted`` (same name, fields and identifier)."""
-    return (
-        existing.get("name") == wanted["name"]
-        and existing.get("fields") == wanted["fields"]
-        and existing.get("identifierFieldName") == wanted["identifierFieldName"]
-        and existing.get("syncActions", []) == wanted.get("syncActions", [])
-        and bool(existing.get("isSyncTriggeredOnImport", False)) == bool(wanted.get("isSyncTriggeredOnImport"))
+    """True when an existing definition can be reused for ``wanted``.
+
+    Every property the operator would send must match (name, fields, identifier, update rule,
+    sync actions, durations and any ``definition_extra``), and so must the defaulted ones it leaves
+    out: reusing a definition that differs in, say, its update rule or sync actions would load the
+    data with rules the DAG does not ask for.
+    """
+    return all(
+        existing.get(key, _DEFAULTS.get(key)) == wanted.get(key, _DEFAULTS.get(key)) for key in {*wanted, *_DEFAULTS}
     )

@@ -60,11 +60,16 @@ def get_provider_info() -> dict[str, Any]:
                         "Refresh-token Variable",
                         "Airflow Variable that keeps the newest OAuth refresh token (oauth2; it rotates on use).",
                     ),
+                    "redirect_uri": _field(
+                        "OAuth redirect URI",
+                        "The app's registered redirect URI, sent with the refresh-token grant (oauth2; optional).",
+                    ),
                     "login_url": _field("Login URL", "Default https://login.eloqua.com (token and /id discovery)."),
                     "timeout": _field("Timeout (s)", "Per-request timeout in seconds; default 60."),
                     "verify_tls": {
                         "label": "Verify TLS",
-                        "description": "Default true; false only for a TLS-intercepting proxy in a lab.",
+                        "description": "Default true; false only for a TLS-intercepting proxy in a lab. To trust "
+                        "a corporate CA, set the path of its PEM bundle in the extra JSON instead.",
                         "schema": {"type": ["boolean", "null"], "default": True},
                     },
                 },

@@ -106,3 +106,14 @@ def is_safe_to_resend(exc: BaseException) -> bool:
     if isinstance(exc, EloquaApiError):
         return exc.status == 429
     return isinstance(exc, EloquaTransportError) and exc.connect_phase
+
+
+def may_have_taken_effect(exc: BaseException) -> bool:
+    """A failed non-idempotent POST that Eloqua may have carried out all the same.
+
+    A 5xx, a read timeout or a connection dropped after the request was sent: the rows may be
+    staged, the sync may exist. The caller must find out or undo, never simply resend.
+    """
+    if isinstance(exc, EloquaTransportError):
+        return not exc.connect_phase
+    return isinstance(exc, EloquaApiError) and exc.status >= 500

@@ -6,6 +6,7 @@ Secrets are kept out of ``repr`` so a settings object can be logged or shown in 
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,25 @@ def _as_bool(value: Any, name: str) -> bool:
     raise EloquaInputError(f"connection extra {name!r} must be true or false; got {value!r}")
 
 
+def _verify_setting(conn_id: str, value: Any) -> bool | str:
+    """``verify_tls``: true/false, or the path of a PEM CA bundle (a corporate CA) to verify against."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return True
+    try:
+        return _as_bool(text, "verify_tls")
+    except EloquaInputError:
+        pass
+    if os.path.isfile(os.path.expanduser(text)):
+        return os.path.expanduser(text)
+    raise EloquaInputError(
+        f"connection {conn_id!r}: extra 'verify_tls' must be true, false or the path of a PEM CA bundle file; "
+        f"got {value!r}, which is neither a boolean nor an existing file"
+    )
+
+
 @dataclass(frozen=True)
 class EloquaSettings:
     """What the hook needs to talk to one Eloqua site."""
@@ -41,10 +61,13 @@ class EloquaSettings:
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     token_store_variable: str | None = None
+    #: The OAuth app's registered redirect URI, sent with the refresh-token grant when set.
+    redirect_uri: str | None = None
     login_url: str = DEFAULT_LOGIN_URL
     base_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
-    verify_tls: bool = True
+    #: True/False, or the path of a PEM CA bundle to verify Eloqua's certificate against.
+    verify_tls: bool | str = True
 
     @property
     def has_password_grant(self) -> bool:
@@ -123,7 +146,7 @@ def settings_from_connection(
         raise EloquaInputError(f"connection {conn_id!r}: 'timeout' must be a number of seconds") from None
     if not 0 < timeout_s <= 3600:
         raise EloquaInputError(f"connection {conn_id!r}: 'timeout' must be in (0, 3600] seconds; got {timeout_s}")
-    verify = _as_bool(extra.get("verify_tls", True), "verify_tls")
+    verify = _verify_setting(conn_id, extra.get("verify_tls", True))
     return EloquaSettings(
         site=site,
         user=login,
@@ -133,6 +156,7 @@ def settings_from_connection(
         client_secret=extra.get("client_secret") or None,
         refresh_token=refresh_token,
         token_store_variable=token_store_variable,
+        redirect_uri=(extra.get("redirect_uri") or "").strip() or None,
         login_url=login_url,
         base_url=base_url,
         timeout=timeout_s,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airflow_provider_eloqua.chunking import Chunk
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaTransportError
+from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError
+from airflow_provider_eloqua.retry import may_have_taken_effect
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESTARTS = 2
+#: Oracle: "stage up to about 250 MB and at most 500 uploads per sync, then sync". Past that the
+#: staging quota answers 413 part-way; failing before that POST says what to do instead.
+MAX_STAGED_BYTES_PER_SYNC = 250_000_000
+MAX_UPLOADS_PER_SYNC = 500
 
 
 @dataclass
@@ -32,25 +37,24 @@ class StagingResult:
     chunks: int = 0
     bytes: int = 0
     restarts: int = 0
-    #: Syncs Eloqua started itself (definitions with ``isSyncTriggeredOnImport``), one per POST.
-    syncs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _is_ambiguous(exc: EloquaError) -> bool:
-    """The POST may have staged its rows although it failed (see the module docstring)."""
-    if isinstance(exc, EloquaTransportError):
-        return not exc.connect_phase
-    return isinstance(exc, EloquaApiError) and exc.status >= 500
+def _check_sync_limits(result: StagingResult, chunk: Chunk) -> None:
+    if result.chunks + 1 > MAX_UPLOADS_PER_SYNC or result.bytes + len(chunk.body) > MAX_STAGED_BYTES_PER_SYNC:
+        raise EloquaInputError(
+            f"the input reaches Eloqua's per-sync staging limit ({MAX_UPLOADS_PER_SYNC} uploads or about "
+            f"{MAX_STAGED_BYTES_PER_SYNC // 1_000_000} MB) at row {chunk.first_row}; split it into several "
+            "loads (e.g. one task per file or partition), or raise chunk_bytes if it is the upload count"
+        )
 
 
 def _post_all(hook: EloquaHook, definition_uri: str, chunks: Iterator[Chunk], result: StagingResult) -> None:
     for chunk in chunks:
-        answer = hook.upload_data(definition_uri, chunk.body, chunk.content_type)
+        _check_sync_limits(result, chunk)
+        hook.upload_data(definition_uri, chunk.body, chunk.content_type)
         result.rows += chunk.rows
         result.chunks += 1
         result.bytes += len(chunk.body)
-        if answer and answer.get("uri"):
-            result.syncs.append(answer)
         log.info(
             "Staged chunk %d: rows %d-%d (%d bytes)",
             result.chunks,
@@ -58,16 +62,18 @@ def _post_all(hook: EloquaHook, definition_uri: str, chunks: Iterator[Chunk], re
             chunk.first_row + chunk.rows - 1,
             len(chunk.body),
         )
+        # Let the sent body go before the next one is built: peak memory is one chunk, not two.
+        del chunk
 
 
-def _clear_after_failure(hook: EloquaHook, definition_uri: str, result: StagingResult, exc: EloquaError) -> None:
-    if result.chunks == 0 and result.restarts == 0 and not _is_ambiguous(exc):
+def _clear_after_failure(hook: EloquaHook, definition_uri: str, result: StagingResult, exc: BaseException) -> None:
+    if result.chunks == 0 and result.restarts == 0 and not may_have_taken_effect(exc):
         return  # nothing can have been staged
     try:
         hook.clear_staged_data(definition_uri)
         log.warning("Cleared the staging area of %s so that no partial upload is left behind", definition_uri)
-    except EloquaError as exc:
-        log.error("Could not clear the staging area of %s after a failed upload: %s", definition_uri, exc)
+    except EloquaError as clear_exc:
+        log.error("Could not clear the staging area of %s after a failed upload: %s", definition_uri, clear_exc)
 
 
 def stage_input(
@@ -76,13 +82,12 @@ def stage_input(
     make_chunks: Callable[[], Iterator[Chunk]],
     *,
     max_restarts: int = DEFAULT_MAX_RESTARTS,
-    restartable: bool = True,
 ) -> StagingResult:
     """POST every chunk ``make_chunks()`` yields to ``definition_uri``'s staging area.
 
-    ``make_chunks`` is called again for each restart, so it must re-open its input.
-    ``restartable=False`` (a definition whose POSTs start syncs themselves) disables the
-    clear-and-restart path: rows already synced cannot be taken back.
+    ``make_chunks`` is called again for each restart, so it must re-open its input. The definition
+    must not start a sync per POST (``isSyncTriggeredOnImport``): rows already synced could not be
+    taken back by a restart.
     """
     attempt = 0
     while True:
@@ -91,7 +96,7 @@ def stage_input(
             _post_all(hook, definition_uri, make_chunks(), result)
             return result
         except EloquaError as exc:
-            if restartable and _is_ambiguous(exc) and attempt < max_restarts:
+            if may_have_taken_effect(exc) and attempt < max_restarts:
                 attempt += 1
                 log.warning(
                     "Upload to %s failed ambiguously after %d chunk(s) (%s); clearing staging and starting "
@@ -104,6 +109,10 @@ def stage_input(
                 )
                 hook.clear_staged_data(definition_uri)
                 continue
-            if restartable:
-                _clear_after_failure(hook, definition_uri, result, exc)
+            _clear_after_failure(hook, definition_uri, result, exc)
+            raise
+        except BaseException as exc:
+            # Not Eloqua's doing (the input store failed, the task timed out or was killed): still
+            # leave nothing half-staged for the next sync of this definition to pick up.
+            _clear_after_failure(hook, definition_uri, result, exc)
             raise

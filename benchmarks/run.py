@@ -270,7 +270,7 @@ class Row:
 def _repeats(n: int, smoke: bool) -> int:
     if smoke:
         return 1
-    return 3 if n >= 1_000_000 else 5 if n >= 100_000 else 15
+    return 5 if n >= 1_000_000 else 7 if n >= 100_000 else 15
 
 
 def run(sizes: list[int], smoke: bool = False, chunk_bytes: int | None = None, rss: bool = True) -> list[Row]:

@@ -330,11 +330,11 @@ def test_csv_many_chunks_cover_the_input_exactly():
 
 
 def test_csv_chunk_exactly_at_the_limit():
-    # header (41 bytes) + 31 records of 33 bytes = 1064 bytes
+    # a 6-byte header and 30 records of 33 bytes make 996 bytes; the last record is padded to 1024
     header = b"Email\n"
     record = b"x" * 30 + b"@b\n"  # 33 bytes
-    count = (1024 - len(header)) // len(record)  # 30 records fill 990 + 6 = 996
-    pad = 1024 - len(header) - count * len(record)
+    count = (1024 - len(header)) // len(record)  # 30
+    pad = 1024 - len(header) - count * len(record)  # 28
     records = [record] * (count - 1) + [b"y" * (30 + pad) + b"@b\n"]
     data = header + b"".join(records)
     assert len(data) == 1024
@@ -612,11 +612,10 @@ def test_json_many_chunks_cover_the_input():
 
 
 def test_json_chunk_exactly_at_the_limit():
-    # each row {"Email":"<20 chars>"} is 33 bytes; 31 rows: 2 + 31 * 33 + 30 commas = 1055? no:
-    # "[" + 31 rows + 30 commas + "]" = 1 + 1023 + 30... computed below.
+    # each row {"Email":"<20 chars>"} is 32 bytes; "[" + 31 rows + 30 commas + "]" = 1024
     rows = [{"Email": f"{i:02d}" + "x" * 18} for i in range(31)]
     size = len(json.dumps(rows, separators=(",", ":")).encode())
-    assert size == 1 + 31 * 33  # 1024: brackets and commas add 1 byte a row
+    assert size == 2 + 31 * 32 + 30 == 1024
     (chunk,) = list(iter_json_chunks(rows, ["Email"], "Email", 1024))
     assert len(chunk.body) == 1024
     chunks = list(iter_json_chunks([*rows, {"Email": "y"}], ["Email"], "Email", 1024))

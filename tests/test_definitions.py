@@ -226,3 +226,9 @@ def test_same_definition():
     assert not same_definition({**existing, "identifierFieldName": "First"}, wanted)
     assert not same_definition({**existing, "isSyncTriggeredOnImport": True}, wanted)
     assert not same_definition({**existing, "syncActions": [LIST_ADD]}, wanted)
+    # a different update rule or retention is not the same definition; defaults Eloqua filled in are
+    assert not same_definition({**existing, "updateRule": "ifNewIsNotNull"}, wanted)
+    assert not same_definition({**existing, "dataRetentionDuration": "P1D"}, wanted)
+    assert same_definition(
+        {**existing, "dataRetentionDuration": "P7D", "isUpdatingMultipleMatchedRecords": False}, wanted
+    )

@@ -54,7 +54,7 @@ def test_connection_form_fields(manager):
     widgets = {k: v for k, v in manager.connection_form_widgets.items() if k.startswith("extra__eloqua__")}
     names = {w.field_name for w in widgets.values()}
     assert {"site", "auth_type", "client_id", "client_secret", "refresh_token", "login_url", "timeout"} <= names
-    assert {"token_store_variable", "verify_tls"} <= names  # documented extras are on the form too
+    assert {"token_store_variable", "redirect_uri", "verify_tls"} <= names  # documented extras are on the form too
     sensitive = {w.field_name for w in widgets.values() if w.is_sensitive}
     assert sensitive == {"client_secret", "refresh_token"}
     assert all(w.hook_class_name == HOOK_CLASS for w in widgets.values())
@@ -180,6 +180,7 @@ def test_uri_round_trip_of_site_user_login_and_oauth_extras():
                 "client_secret": "c/s+e=cret",
                 "refresh_token": "rt&x=1",
                 "token_store_variable": "eloqua_rt",
+                "redirect_uri": "https://app.example.com/cb?x=1&y=2",
                 "verify_tls": False,
                 "timeout": 30,
             }
@@ -193,4 +194,5 @@ def test_uri_round_trip_of_site_user_login_and_oauth_extras():
     assert settings.password == "p@ss:w/rd?&="
     assert settings.base_url == "https://secure.p03.eloqua.com/api/bulk/2.0"
     assert settings.verify_tls is False
+    assert settings.redirect_uri == "https://app.example.com/cb?x=1&y=2"
     assert settings.timeout == 30.0

@@ -211,6 +211,25 @@ def test_extra_values_as_strings_from_a_uri():
     assert settings.timeouts == (10.0, 12.5)
 
 
+def test_verify_tls_accepts_a_ca_bundle_path(tmp_path):
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert settings_from_connection(conn(extra={"site": "A", "verify_tls": str(bundle)})).verify_tls == str(bundle)
+    assert settings_from_connection(conn(extra={"site": "A", "verify_tls": f" {bundle} "})).verify_tls == str(bundle)
+    # a directory is not a bundle file
+    with pytest.raises(EloquaInputError, match="'verify_tls' must be true, false or the path"):
+        settings_from_connection(conn(extra={"site": "A", "verify_tls": str(tmp_path)}))
+    # unset (e.g. an empty form field) keeps the default
+    for unset in (None, ""):
+        assert settings_from_connection(conn(extra={"site": "A", "verify_tls": unset})).verify_tls is True
+
+
+def test_redirect_uri_extra():
+    assert settings_from_connection(conn()).redirect_uri is None
+    settings = settings_from_connection(conn(extra={"site": "A", "redirect_uri": " https://app.example.com/cb "}))
+    assert settings.redirect_uri == "https://app.example.com/cb"
+
+
 def test_hook_timeout_overrides_the_extra():
     assert settings_from_connection(conn(extra={"site": "A", "timeout": 5}), timeout=2).timeouts == (2.0, 2.0)
 
@@ -253,7 +272,11 @@ def test_secrets_are_not_in_repr():
         ({"extra": {"site": "A", "timeout": 0}}, r"'timeout' must be in \(0, 3600\]"),
         ({"extra": {"site": "A", "timeout": "-1"}}, r"'timeout' must be in \(0, 3600\]"),
         ({"extra": {"site": "A", "timeout": 7200}}, r"'timeout' must be in \(0, 3600\]"),
-        ({"extra": {"site": "A", "verify_tls": "maybe"}}, r"'verify_tls' must be true or false"),
+        ({"extra": {"site": "A", "verify_tls": "maybe"}}, r"'verify_tls' must be true, false or the path of a PEM"),
+        (
+            {"extra": {"site": "A", "verify_tls": "/no/such/dir/corp-ca.pem"}},
+            r"'verify_tls' .*'/no/such/dir/corp-ca.pem', which is neither a boolean nor an existing file",
+        ),
     ],
 )
 def test_settings_errors_name_the_setting(fields, match):

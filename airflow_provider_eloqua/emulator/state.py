@@ -34,6 +34,8 @@ DEFAULT_PASSWORD = "emulator-password"  # noqa: S105 - public emulator default, 
 DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - public emulator default
 DEFAULT_REFRESH_TOKEN = "emulator-refresh-token-0"  # noqa: S105 - public emulator default
+#: The OAuth app's registered redirect URI; a grant that carries another one is refused.
+DEFAULT_REDIRECT_URI = "https://localhost/eloqua-callback"
 DEFAULT_MAX_POST_BYTES = 32 * 1024 * 1024
 DEFAULT_STAGING_QUOTA_BYTES = 250 * 1024 * 1024
 ACCESS_TOKEN_LIFETIME_SECONDS = 28800
@@ -134,6 +136,10 @@ class EmulatorState:
         self.pod = ""
         self.access_tokens: set[str] = set()
         self.refresh_token = DEFAULT_REFRESH_TOKEN
+        self.redirect_uri = DEFAULT_REDIRECT_URI
+        #: Every access and refresh token the token endpoint handed out since the last reset (for
+        #: tests that look for leaked secrets; a rotated-away token is a secret all the same).
+        self.issued_tokens: list[str] = []
         self.pending_polls = 1
         self.active_polls = 1
         self.max_post_bytes = DEFAULT_MAX_POST_BYTES
@@ -193,6 +199,9 @@ class EmulatorState:
             if scheme.lower() != "basic" or _decode_basic(credentials) != (self.client_id, self.client_secret):
                 raise ApiError(401, {"error": "invalid_client", "error_description": "Client authentication failed."})
             grant = params.get("grant_type")
+            if "redirect_uri" in params and params["redirect_uri"] != self.redirect_uri:
+                # Oracle checks a grant's redirect_uri against the one registered for the app.
+                raise _invalid_grant("The redirect_uri does not match the one registered for the client.")
             if grant == "password":
                 if (params.get("username"), params.get("password")) != (f"{self.site}\\{self.user}", self.password):
                     raise _invalid_grant("The user name or password is incorrect.")
@@ -206,6 +215,7 @@ class EmulatorState:
             access = secrets.token_urlsafe(32)
             self.access_tokens.add(access)
             self.refresh_token = secrets.token_urlsafe(32)
+            self.issued_tokens += [access, self.refresh_token]
             return {
                 "access_token": access,
                 "token_type": "bearer",
@@ -431,6 +441,7 @@ class EmulatorState:
             "expire_access_tokens": lambda v: self.access_tokens.clear() if v else None,
             "pod": lambda v: setattr(self, "pod", (v or "").strip("/")),
             "refresh_token": lambda v: setattr(self, "refresh_token", str(v)),
+            "redirect_uri": lambda v: setattr(self, "redirect_uri", str(v)),
         }
         unknown = set(settings) - set(handlers)
         if unknown:
@@ -455,6 +466,7 @@ class EmulatorState:
             "staging_quota_bytes": self.staging_quota_bytes,
             "force_status": list(self.forced),
             "pod": self.pod,
+            "redirect_uri": self.redirect_uri,
         }
 
     def summary(self) -> dict[str, Any]:

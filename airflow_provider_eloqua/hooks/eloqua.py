@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -101,15 +102,37 @@ def _raise_if_redirect_or_transient(method: str, path: str, status: int, headers
         raise _error_for(method, path, status, headers, content)
 
 
-def _raise_token_refusal(grant: dict[str, str], status: int, headers: Any, content: bytes) -> None:
+def _answer(method: str, path: str, response: requests.Response | httpx.Response) -> Any:
+    """The decoded body of a final answer, or the error it stands for (shared by sync and async)."""
+    if response.status_code >= 400:
+        raise _error_for(method, path, response.status_code, response.headers, response.content)
+    return _decode_body(response.content, response.headers.get("content-type"))
+
+
+def _token_refusal(grant: dict[str, str], status: int, headers: Any, content: bytes) -> EloquaAuthError | None:
+    """The error for a refused grant, or None when the token endpoint issued tokens."""
     if status < 400:
-        return
+        return None
     parsed = _decode_body(content, headers.get("content-type"))
     description = None
     if isinstance(parsed, dict):
         description = f"{parsed.get('error')}: {parsed.get('error_description')}"
-    raise EloquaAuthError(
+    return EloquaAuthError(
         "POST", TOKEN_PATH, status, description, hint=f"The {grant['grant_type']} grant was refused. {_AUTH_HINT}"
+    )
+
+
+def _async_client(settings: EloquaSettings) -> httpx.AsyncClient:
+    """The triggerer's client; blocking (it loads CA certificates), so built in a worker thread."""
+    verify: bool | ssl.SSLContext = settings.verify_tls
+    if isinstance(verify, str):
+        verify = ssl.create_default_context(cafile=verify)
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
+        timeout=httpx.Timeout(settings.timeout, connect=settings.timeouts[0]),
+        verify=verify,
+        trust_env=False,
+        follow_redirects=False,
     )
 
 
@@ -234,12 +257,10 @@ class EloquaHook(BaseHook):
         """
         s = self.settings
         if tokens.refresh_token and (tokens.issued_here or not s.has_password_grant):
-            return {
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-                "scope": "full",
-                "redirect_uri": s.login_url,
-            }
+            grant = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "scope": "full"}
+            if s.redirect_uri:
+                grant["redirect_uri"] = s.redirect_uri  # must match the app's registered redirect URI
+            return grant
         if not s.has_password_grant:
             raise EloquaAuthError(
                 "POST", TOKEN_PATH, 401, None, hint="no refresh token and no user/password to obtain one"
@@ -263,9 +284,24 @@ class EloquaHook(BaseHook):
             return new_refresh
         return None
 
-    def _fall_back_to_password_grant(self, tokens: _TokenState, refused: dict[str, str]) -> bool:
-        """After a refused refresh token, forget it and use the password grant if there is one."""
-        if refused["grant_type"] != "refresh_token" or not self.settings.has_password_grant:
+    def _may_reread_store(self, refused: dict[str, str], reread: bool) -> bool:
+        """True when a refused refresh token may have been rotated by another task using the same store."""
+        return refused["grant_type"] == "refresh_token" and bool(self.settings.token_store_variable) and not reread
+
+    def _retry_after_refusal(self, tokens: _TokenState, refused: dict[str, str], stored: str | None) -> bool:
+        """After a refused grant: True to ask again, with the store's newer refresh token or the password grant.
+
+        ``stored`` is the token store's value re-read after the refusal (None when not re-read). Another
+        task sharing the store may have rotated the token this hook still held: then the store has the
+        newer one.
+        """
+        if refused["grant_type"] != "refresh_token":
+            return False
+        if stored and stored != refused["refresh_token"]:
+            self.log.info("Eloqua refused the refresh token; retrying once with the newer one in the token store")
+            tokens.refresh_token = stored
+            return True
+        if not self.settings.has_password_grant:
             return False
         self.log.warning("Eloqua refused the refresh token; obtaining a new token with the password grant")
         tokens.refresh_token = None
@@ -278,27 +314,21 @@ class EloquaHook(BaseHook):
         headers = {"Authorization": self.settings.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE}
         return grant, urls.token_url(self.settings.login_url), headers, json.dumps(grant).encode()
 
-    def _take_token_answer(
-        self, tokens: _TokenState, grant: dict[str, str], status: int, headers: Any, content: bytes
-    ) -> tuple[bool, str | None]:
-        """Apply a token answer: ``(True, rotated refresh token or None)`` once tokens are issued,
-        ``(False, None)`` when a refused refresh token should give way to the password grant."""
-        try:
-            _raise_token_refusal(grant, status, headers, content)
-        except EloquaAuthError:
-            if self._fall_back_to_password_grant(tokens, grant):
-                return False, None
-            raise
-        return True, self.accept_token_answer(tokens, json.loads(content))
-
     def _obtain_token(self, tokens: _TokenState) -> None:
-        issued = False
-        while not issued:
+        reread = False
+        while True:
             grant, url, headers, content = self._token_request(tokens)
             response = self._send("POST", url, TOKEN_PATH, headers=headers, data=content, idempotent=False)
-            issued, rotated = self._take_token_answer(
-                tokens, grant, response.status_code, response.headers, response.content
-            )
+            refusal = _token_refusal(grant, response.status_code, response.headers, response.content)
+            if refusal is None:
+                break
+            stored = None
+            if self._may_reread_store(grant, reread):
+                reread = True
+                stored = self._stored_refresh_token()
+            if not self._retry_after_refusal(tokens, grant, stored):
+                raise refusal
+        rotated = self.accept_token_answer(tokens, json.loads(response.content))
         _mask(tokens.access_token)
         if rotated:
             _mask(rotated)
@@ -324,7 +354,7 @@ class EloquaHook(BaseHook):
 
     def discover_base_url(self, *, renew_on_401: bool = True) -> str:
         """Ask ``<login_url>/id`` which pod serves the site; return its Bulk API 2.0 base URL."""
-        body = self._call_absolute("GET", urls.id_url(self.settings.login_url), "/id", renew_on_401=renew_on_401)
+        body = self._call("GET", "/id", url=urls.id_url(self.settings.login_url), renew_on_401=renew_on_401)
         if not isinstance(body, dict):
             raise EloquaError(f"Eloqua /id answered {body!r} instead of a site description")
         base = urls.bulk_base_from_discovery(body)
@@ -370,9 +400,15 @@ class EloquaHook(BaseHook):
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def _call_absolute(self, method: str, url: str, path: str, *, renew_on_401: bool = True) -> Any:
-        """GET/POST against the login host (``/id``) with the same auth and renewal rules."""
-        return self._call(method, path, url=url, renew_on_401=renew_on_401)
+    def _renew_after_401(self, method: str, path: str, url: str | None, status: int, renewed: bool) -> bool:
+        """True when this answer is a 401 to renew after: once, with the token renewed and the pod
+        re-discovered (tokens expire and sites move pods). Shared by ``_call`` and ``_acall``."""
+        if status != 401 or renewed:
+            return False
+        if url is None and not self.settings.base_url:
+            self._base_url = None
+        self.log.info("Eloqua answered 401 to %s %s; renewing authentication once", method, path)
+        return True
 
     def _call(
         self,
@@ -389,6 +425,7 @@ class EloquaHook(BaseHook):
     ) -> Any:
         """Send a request, renewing auth (and the pod) once on 401; return the decoded body.
 
+        ``url`` is an absolute URL (the login host's ``/id``) used instead of base URL + ``path``.
         ``renew_on_401=False`` is for the ``/id`` call made while renewing: that call is the one
         renewal, so a 401 there fails at once instead of renewing a second time.
         """
@@ -406,16 +443,10 @@ class EloquaHook(BaseHook):
             response = self._send(
                 method, target, path, headers=headers, data=data, params=params, idempotent=idempotent
             )
-            if response.status_code == 401 and not renewed:
-                # Tokens expire and sites move pods: renew the token and re-discover once, then give up.
+            if self._renew_after_401(method, path, url, response.status_code, renewed):
                 renewed = True
-                if url is None and not self.settings.base_url:
-                    self._base_url = None
-                self.log.info("Eloqua answered 401 to %s %s; renewing authentication once", method, path)
                 continue
-            if response.status_code >= 400:
-                raise _error_for(method, path, response.status_code, response.headers, response.content)
-            return _decode_body(response.content, response.headers.get("content-type"))
+            return _answer(method, path, response)
 
     def _iter_items(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following ``hasMore`` with ``limit``/``offset``."""
@@ -504,6 +535,20 @@ class EloquaHook(BaseHook):
     def iter_sync_rejects(self, sync_uri: str) -> Iterator[dict[str, Any]]:
         return self._iter_items(urls.sync_rejects_path(sync_uri))
 
+    def iter_syncs_newest_first(self) -> Iterator[dict[str, Any]]:
+        """Every sync of the site, last page first (``GET /syncs`` lists oldest first).
+
+        Used only to recover a sync whose creation answer was lost, so the caller stops early.
+        """
+        total = int((self._call("GET", urls.SYNCS_PATH, params={"limit": 1, "offset": 0}) or {}).get("totalResults") or 0)
+        offset = max(0, total - PAGE_LIMIT)
+        while True:
+            page = self._call("GET", urls.SYNCS_PATH, params={"limit": PAGE_LIMIT, "offset": offset}) or {}
+            yield from reversed(page.get("items") or [])
+            if offset == 0:
+                return
+            offset = max(0, offset - PAGE_LIMIT)
+
     # ------------------------------------------------------------------ connection test
 
     def test_connection(self) -> tuple[bool, str]:
@@ -530,16 +575,8 @@ class EloquaHook(BaseHook):
                 await _amask(secret)
             self.__dict__["settings"] = settings
         if self._aclient is None:
-            s = self.settings
             # Built in a worker thread: loading the CA bundle for TLS blocks for tens of milliseconds.
-            self._aclient = await asyncio.to_thread(
-                httpx.AsyncClient,
-                headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
-                timeout=httpx.Timeout(s.timeout, connect=s.timeouts[0]),
-                verify=s.verify_tls,
-                trust_env=False,
-                follow_redirects=False,
-            )
+            self._aclient = await asyncio.to_thread(_async_client, self.settings)
         return self._aclient
 
     async def aclose(self) -> None:
@@ -580,21 +617,31 @@ class EloquaHook(BaseHook):
             stored = await sync_to_async(self._stored_refresh_token)()
             self._tokens = _TokenState(stored or self.settings.refresh_token)
         tokens = self._tokens
-        if renew:
+        if renew or not tokens.access_token:
             tokens.access_token = None
-        while not tokens.access_token:
+            await self._aobtain_token(tokens)
+        return f"Bearer {tokens.access_token}"
+
+    async def _aobtain_token(self, tokens: _TokenState) -> None:
+        """``_obtain_token`` for the event loop: the same grants and decisions, non-blocking I/O."""
+        reread = False
+        while True:
             grant, url, headers, content = self._token_request(tokens)
             response = await self._asend("POST", url, TOKEN_PATH, headers=headers, content=content, idempotent=False)
-            issued, rotated = self._take_token_answer(
-                tokens, grant, response.status_code, response.headers, response.content
-            )
-            if not issued:
-                continue
-            await _amask(tokens.access_token)
-            if rotated:
-                await _amask(rotated)
-                await sync_to_async(self._store_refresh_token)(rotated)
-        return f"Bearer {tokens.access_token}"
+            refusal = _token_refusal(grant, response.status_code, response.headers, response.content)
+            if refusal is None:
+                break
+            stored = None
+            if self._may_reread_store(grant, reread):
+                reread = True
+                stored = await sync_to_async(self._stored_refresh_token)()
+            if not self._retry_after_refusal(tokens, grant, stored):
+                raise refusal
+        rotated = self.accept_token_answer(tokens, json.loads(response.content))
+        await _amask(tokens.access_token)
+        if rotated:
+            await _amask(rotated)
+            await sync_to_async(self._store_refresh_token)(rotated)
 
     async def _acall(self, method: str, path: str, *, url: str | None = None, renew_on_401: bool = True) -> Any:
         await self._aprepare()
@@ -605,14 +652,10 @@ class EloquaHook(BaseHook):
                 self._base_url = self.settings.base_url or await self._adiscover_base_url(renew_on_401=not renewed)
             target = url or self._base_url + path
             response = await self._asend(method, target, path, headers=headers)
-            if response.status_code == 401 and not renewed:
+            if self._renew_after_401(method, path, url, response.status_code, renewed):
                 renewed = True
-                if url is None and not self.settings.base_url:
-                    self._base_url = None
                 continue
-            if response.status_code >= 400:
-                raise _error_for(method, path, response.status_code, response.headers, response.content)
-            return _decode_body(response.content, response.headers.get("content-type"))
+            return _answer(method, path, response)
 
     async def _adiscover_base_url(self, *, renew_on_401: bool = True) -> str:
         body = await self._acall("GET", "/id", url=urls.id_url(self.settings.login_url), renew_on_401=renew_on_401)

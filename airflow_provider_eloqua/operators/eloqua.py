@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+import pendulum
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.configuration import conf
 
@@ -30,8 +31,9 @@ from airflow_provider_eloqua.definitions import (
     build_sync_action_definition,
     same_definition,
 )
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.retry import may_have_taken_effect
 from airflow_provider_eloqua.staging import stage_input
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync_report import (
@@ -48,6 +50,7 @@ from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 STATE_DEFINITION = "eloqua_definition_uri"
 STATE_SYNC = "eloqua_sync_uri"
 STATE_UPLOAD = "eloqua_upload"
+STATE_SYNC_REQUESTED = "eloqua_sync_requested"
 DEFAULT_WAIT_TIMEOUT = 6 * 60 * 60
 
 
@@ -253,21 +256,76 @@ class EloquaCreateSyncActionOperator(_DefinitionArgs, _EloquaOperator):
         return self.ensure_definition(self.hook, context)
 
 
+def _forget_sync(state: Any) -> None:
+    """Drop what this task remembered of its sync (it failed, or the task succeeded with it)."""
+    if state:
+        for key in (STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED):
+            state.delete(key)
+
+
+def _find_lost_sync(hook: EloquaHook, requested: Mapping[str, Any]) -> str | None:
+    """The sync an earlier try asked for but never heard back about, if Eloqua created it.
+
+    Syncs are scanned newest first and the scan stops at syncs older than the request (less a
+    margin for clock skew between the worker and Eloqua).
+    """
+    cutoff = pendulum.parse(requested["at"]).subtract(minutes=10)
+    try:
+        for sync in hook.iter_syncs_newest_first():
+            created = sync.get("createdAt")
+            if created and pendulum.parse(created) < cutoff:
+                return None
+            if sync.get("syncedInstanceUri") == requested["definition_uri"]:
+                return sync.get("uri")
+    except EloquaApiError as exc:
+        raise EloquaError(
+            f"An earlier try asked Eloqua to sync {requested['definition_uri']} but its answer was lost, and "
+            f"the syncs could not be listed to find out whether it started ({exc}). Loading again could "
+            "load the rows twice, so this try stops; check the definition's syncs in Eloqua."
+        ) from exc
+    return None
+
+
 def _reattach(hook: EloquaHook, context: Context) -> dict[str, Any] | None:
-    """On a retry: the sync an earlier try started, unless it failed (then the data is loaded again)."""
+    """On a retry: the sync an earlier try started, unless it failed (then the data is loaded again).
+
+    The sync URI is pushed to XCom again: Airflow clears a task's XComs at the start of each try.
+    """
     state = _state(context)
-    sync_uri = state.get(STATE_SYNC) if state else None
+    if not state:
+        return None
+    sync_uri = state.get(STATE_SYNC)
+    requested = state.get(STATE_SYNC_REQUESTED)
+    if not sync_uri and requested:
+        sync_uri = _find_lost_sync(hook, requested)
+        state.delete(STATE_SYNC_REQUESTED)
+        if sync_uri:
+            hook.log.info("Found sync %s, whose creation answer an earlier try lost", sync_uri)
     if not sync_uri:
         return None
     status = sync_status(hook.get_sync(sync_uri), sync_uri)
     if status in FAILED_STATUSES:
         hook.log.warning("The earlier try's sync %s ended %r; loading the data again", sync_uri, status)
-        state.set(STATE_SYNC, None)
+        _forget_sync(state)
         return None
     hook.log.info("Reattaching to sync %s (%s) started by an earlier try; nothing is uploaded again", sync_uri, status)
     upload = dict(state.get(STATE_UPLOAD) or {})
-    upload.update(sync_uri=sync_uri, sync_status=status)
-    return upload
+    _remember_sync(context, sync_uri, upload)
+    return {**upload, "sync_uri": sync_uri, "sync_status": status}
+
+
+def _start_sync(hook: EloquaHook, context: Context, definition_uri: str, callback_url: str | None) -> str:
+    """POST /syncs, noting the request first so that a retry can find a sync whose answer was lost."""
+    state = _state(context)
+    if state:
+        state.set(STATE_SYNC_REQUESTED, {"definition_uri": definition_uri, "at": pendulum.now("UTC").isoformat()})
+    try:
+        sync_uri = hook.create_sync(definition_uri, callback_url)["uri"]
+    except EloquaError as exc:
+        if state and not may_have_taken_effect(exc):
+            state.delete(STATE_SYNC_REQUESTED)  # certainly not created: nothing to look for
+        raise
+    return sync_uri
 
 
 def _remember_sync(context: Context, sync_uri: str, upload: dict[str, Any]) -> None:
@@ -275,6 +333,7 @@ def _remember_sync(context: Context, sync_uri: str, upload: dict[str, Any]) -> N
     if state:
         state.set(STATE_UPLOAD, upload)
         state.set(STATE_SYNC, sync_uri)
+        state.delete(STATE_SYNC_REQUESTED)
     context["ti"].xcom_push(key="sync_uri", value=sync_uri)
 
 
@@ -317,22 +376,24 @@ class _UploadArgs:
         if start_sync and (reattached := _reattach(hook, context)):
             return {"definition_uri": definition_uri, **reattached}
         definition = hook.get_definition(parsed.uri)
+        if definition.get("isSyncTriggeredOnImport"):
+            raise EloquaInputError(
+                f"{parsed.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every chunk "
+                "and a failed upload could not be undone; use a definition with is_sync_triggered_on_import=False"
+            )
         fields = list(definition.get("fields") or {})
         identifier = definition.get("identifierFieldName")
         make_chunks = self._chunk_factory(fields, identifier)
         if _try_number(context) > 1:
             hook.log.info("Retry: clearing %s's staging area before uploading again", parsed.uri)
             hook.clear_staged_data(parsed.uri)
-        triggered = bool(definition.get("isSyncTriggeredOnImport"))
-        staged = stage_input(hook, parsed.uri, make_chunks, restartable=not triggered)
+        staged = stage_input(hook, parsed.uri, make_chunks)
         upload = {"definition_uri": parsed.uri, "rows": staged.rows, "chunks": staged.chunks, "bytes": staged.bytes}
         sync_uri = None
         if staged.rows == 0:
             hook.log.warning("The input has no rows: nothing was staged and no sync was started")
-        elif triggered:
-            sync_uri = staged.syncs[-1]["uri"] if staged.syncs else None
         elif start_sync:
-            sync_uri = hook.create_sync(parsed.uri, self.callback_url)["uri"]
+            sync_uri = _start_sync(hook, context, parsed.uri, self.callback_url)
         if sync_uri:
             hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
             _remember_sync(context, sync_uri, upload)
@@ -385,6 +446,8 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         result = self._upload(self.hook, context, self.definition_uri, self.start_sync)
         result.pop("sync_status", None)
+        # Done: a later run of this task instance (a manual clear) must load again, not reattach.
+        _forget_sync(_state(context))
         return result
 
 
@@ -404,9 +467,11 @@ class EloquaCreateSyncOperator(_EloquaOperator):
     def execute(self, context: Context) -> str:
         urls.parse_definition_uri(self.synced_instance_uri)
         if reattached := _reattach(self.hook, context):
-            return reattached["sync_uri"]
-        sync_uri = self.hook.create_sync(self.synced_instance_uri, self.callback_url)["uri"]
-        _remember_sync(context, sync_uri, {"definition_uri": self.synced_instance_uri})
+            sync_uri = reattached["sync_uri"]
+        else:
+            sync_uri = _start_sync(self.hook, context, self.synced_instance_uri, self.callback_url)
+            _remember_sync(context, sync_uri, {"definition_uri": self.synced_instance_uri})
+        _forget_sync(_state(context))
         return sync_uri
 
 
@@ -518,7 +583,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
                 )
         else:
             status = wait_for_sync(hook, sync_uri, poll_interval=self.poll_interval, deadline=deadline)
-        return self._finish(upload, sync_uri, status)
+        return self._finish(context, upload, sync_uri, status)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         sync_uri, status = status_from_event(event)
@@ -527,9 +592,9 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
         state = _state(context)
         upload = dict(state.get(STATE_UPLOAD) or {}) if state else {}
         upload["sync_uri"] = sync_uri
-        return self._finish(upload, sync_uri, status)
+        return self._finish(context, upload, sync_uri, status)
 
-    def _finish(self, upload: dict[str, Any], sync_uri: str, status: str) -> dict[str, Any]:
+    def _finish(self, context: Context, upload: dict[str, Any], sync_uri: str, status: str) -> dict[str, Any]:
         summary = finish_sync(
             self.hook,
             sync_uri,
@@ -538,6 +603,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
             rejects_path=self.rejects_path,
             locate_row=self._row_locator(),
         )
+        _forget_sync(_state(context))  # reported: a later run of this task instance loads again
         return {**upload, **summary}
 
     def _row_locator(self) -> Callable[[Mapping[str, Any]], int | None] | None:

@@ -12,6 +12,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.sync_report import TERMINAL_STATUSES, sync_status
 
+#: How long a look at the sync may take once the deadline is (nearly) reached: one last look is
+#: still made, so a sync that ended just in time is reported, but its retries stop here.
+LAST_LOOK_SECONDS = 5.0
+
 
 class EloquaSyncTrigger(BaseTrigger):
     """Polls ``GET /syncs/{id}`` every ``poll_interval`` seconds until the sync ends or ``end_time`` passes.
@@ -19,7 +23,9 @@ class EloquaSyncTrigger(BaseTrigger):
     Yields exactly one event, then returns:
     ``{"status": "terminal", "sync_status": "success"|"warning"|"error"|"errored", ...}``,
     ``{"status": "timeout", ...}`` at the deadline, or ``{"status": "error", "message": ...}``.
-    Transient 429/5xx answers and dropped connections are retried with the hook's retry policy.
+    Transient 429/5xx answers and dropped connections are retried with the hook's retry policy,
+    but never past the deadline: each look is bounded by the time left (at least
+    ``LAST_LOOK_SECONDS``), and a look still retrying when it runs out ends in the timeout event.
 
     :param end_time: absolute deadline, seconds since the epoch (the triggerer may restart; a
         relative timeout would start over).
@@ -60,9 +66,23 @@ class EloquaSyncTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = EloquaHook(self.eloqua_conn_id, retry_policy=self.retry_policy, timeout=self.request_timeout)
+        status = None
         try:
             while True:
-                sync = await hook.aget_sync(self.sync_uri)
+                remaining = self.end_time - time.time()
+                try:
+                    sync = await asyncio.wait_for(
+                        hook.aget_sync(self.sync_uri), timeout=max(remaining, LAST_LOOK_SECONDS)
+                    )
+                except TimeoutError:
+                    last = f"last seen {status!r}" if status else "status never read"
+                    yield self._event(
+                        "timeout",
+                        f"Sync {self.sync_uri} ({last}): no answer from Eloqua before the deadline; "
+                        "its requests were still being retried",
+                        sync_status=status,
+                    )
+                    return
                 status = sync_status(sync, self.sync_uri)
                 if status in TERMINAL_STATUSES:
                     yield self._event("terminal", f"Sync {self.sync_uri} ended: {status}", sync_status=status)

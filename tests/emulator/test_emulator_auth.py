@@ -10,6 +10,7 @@ from airflow_provider_eloqua.emulator import (
     DEFAULT_REFRESH_TOKEN,
     EmulatorServer,
 )
+from airflow_provider_eloqua.emulator.state import DEFAULT_REDIRECT_URI
 from airflow_provider_eloqua.urls import bulk_base_from_discovery
 
 from .conftest import BASIC_AUTH
@@ -77,13 +78,54 @@ def test_password_grant_then_bearer(emulator, bulk):
 def test_refresh_tokens_rotate_and_are_single_use(emulator):
     first = emulator.control.refresh_token()
     assert first == DEFAULT_REFRESH_TOKEN
-    granted = _token(emulator, grant_type="refresh_token", refresh_token=first, redirect_uri="x", scope="full")
+    granted = _token(
+        emulator, grant_type="refresh_token", refresh_token=first, redirect_uri=DEFAULT_REDIRECT_URI, scope="full"
+    )
     assert granted.status_code == 200
     second = granted.json()["refresh_token"]
     assert second != first and emulator.control.refresh_token() == second
-    reused = _token(emulator, grant_type="refresh_token", refresh_token=first, redirect_uri="x", scope="full")
+    reused = _token(
+        emulator, grant_type="refresh_token", refresh_token=first, redirect_uri=DEFAULT_REDIRECT_URI, scope="full"
+    )
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     assert _token(emulator, grant_type="refresh_token", refresh_token=second).status_code == 200
+
+
+def test_refresh_grant_redirect_uri_must_match_the_registered_one(emulator):
+    wrong = _token(
+        emulator, grant_type="refresh_token", refresh_token=DEFAULT_REFRESH_TOKEN, redirect_uri=emulator.url
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == "invalid_grant" and "redirect_uri" in wrong.json()["error_description"]
+    assert emulator.control.refresh_token() == DEFAULT_REFRESH_TOKEN  # a refused grant spends nothing
+
+    assert emulator.control.configure(redirect_uri="https://app.example.com/cb")["redirect_uri"] == (
+        "https://app.example.com/cb"
+    )
+    default = _token(
+        emulator, grant_type="refresh_token", refresh_token=DEFAULT_REFRESH_TOKEN, redirect_uri=DEFAULT_REDIRECT_URI
+    )
+    assert default.status_code == 400  # the registered value is configurable: the default no longer matches
+    configured = _token(
+        emulator,
+        grant_type="refresh_token",
+        refresh_token=DEFAULT_REFRESH_TOKEN,
+        redirect_uri="https://app.example.com/cb",
+    )
+    assert configured.status_code == 200 and configured.json()["refresh_token"] != DEFAULT_REFRESH_TOKEN
+
+
+def test_issued_tokens_are_remembered_until_reset(emulator):
+    first = _token(emulator, grant_type="refresh_token", refresh_token=DEFAULT_REFRESH_TOKEN).json()
+    second = _token(emulator, grant_type="refresh_token", refresh_token=first["refresh_token"]).json()
+    assert emulator.state.issued_tokens == [
+        first["access_token"],
+        first["refresh_token"],
+        second["access_token"],
+        second["refresh_token"],
+    ]
+    emulator.control.reset()
+    assert emulator.state.issued_tokens == []
 
 
 def test_token_endpoint_accepts_form_encoding(emulator):

@@ -7,6 +7,7 @@ must see what the hook sends on the wire (User-Agent, Authorization, redirects) 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ Route = tuple[int, dict[str, str], Any]
 class RecordingServer:
     """Answers ``routes[(method, path)] = (status, headers, json_body)``; 404 otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[tuple[str, str], Route] = {}
         self.seen: list[dict[str, Any]] = []
         server = self
@@ -48,7 +49,12 @@ class RecordingServer:
                 return None
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls is not None:
+            # A client that does not trust the certificate fails its handshake in accept(): the
+            # server drops that connection (an OSError) and serves on.
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.bulk = self.url + "/API/Bulk/2.0"
         self.routes[("GET", "/id")] = (
             200,
@@ -67,8 +73,9 @@ class RecordingServer:
 
 
 @contextmanager
-def recording_server() -> Iterator[RecordingServer]:
-    server = RecordingServer()
+def recording_server(tls: ssl.SSLContext | None = None) -> Iterator[RecordingServer]:
+    """The server on a loopback port; with ``tls`` (a server-side context) it speaks https."""
+    server = RecordingServer(tls)
     thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

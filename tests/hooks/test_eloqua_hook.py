@@ -7,6 +7,7 @@ Retry policies are short (10 ms first wait, 0.5 s cap) so no test sleeps for lon
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -27,6 +28,7 @@ from airflow_provider_eloqua.emulator import (
     DEFAULT_USER,
     EmulatorServer,
 )
+from airflow_provider_eloqua.emulator.state import DEFAULT_REDIRECT_URI
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaAuthError,
@@ -39,6 +41,7 @@ from airflow_provider_eloqua.hooks.eloqua import USER_AGENT, EloquaHook
 from airflow_provider_eloqua.retry import RetryPolicy
 from tests.dag_runner import connection_json
 from tests.hooks.recording_server import recording_server
+from tests.hooks.tls import CA_NAME, make_test_ca
 
 FAST = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.5)
 EMAIL = "{{Contact.Field(C_EmailAddress)}}"
@@ -409,6 +412,151 @@ def test_token_store_variable_persists_the_newest_refresh_token(make_hook, emula
         assert Variable.get("eloqua_hook_test_refresh") == emulator.control.refresh_token() != stored
     finally:
         Variable.delete("eloqua_hook_test_refresh")
+
+
+@pytest.fixture
+def token_store(airflow_db):
+    """A fresh Variable name for a token store, deleted afterwards."""
+    from airflow.models import Variable
+
+    name = f"eloqua_hook_store_{time.monotonic_ns()}"
+    yield name
+    Variable.delete(name)
+
+
+def token_grants(emulator: EmulatorServer) -> list[int]:
+    return [t["status"] for t in calls(emulator, "POST", "/auth/oauth2/token")]
+
+
+def test_hooks_sharing_a_token_store_recover_from_each_others_rotation(make_hook, emulator, token_store):
+    """Hook B holds a refresh token in memory that hook A has since rotated: B's refresh is refused,
+    B re-reads the store, finds A's newer token and carries on with it."""
+    from airflow.models import Variable
+
+    Variable.set(token_store, DEFAULT_REFRESH_TOKEN)
+    extra = {**OAUTH_EXTRA, "token_store_variable": token_store}
+    hook_b = make_hook(login=None, password=None, extra=extra)
+    new_contacts_definition(hook_b)  # B rotates the seed and keeps the new token in memory
+    held_by_b = hook_b._tokens.refresh_token
+    hook_a = make_hook(login=None, password=None, extra=extra)
+    assert list(hook_a.list_definitions("contacts"))  # A starts from the store and rotates B's token away
+    rotated_by_a = Variable.get(token_store)
+    assert rotated_by_a != held_by_b
+    emulator.control.configure(expire_access_tokens=True)
+    emulator.control.clear_requests()
+
+    assert len(list(hook_b.list_definitions("contacts"))) == 1
+
+    assert token_grants(emulator) == [400, 200]  # B's spent token, then A's from the store
+    assert hook_b._tokens.refresh_token == emulator.control.refresh_token() == Variable.get(token_store)
+    assert Variable.get(token_store) not in (held_by_b, rotated_by_a)
+
+
+def test_rereading_the_token_store_is_bounded_to_once(make_hook, emulator, token_store):
+    from airflow.models import Variable
+
+    Variable.set(token_store, DEFAULT_REFRESH_TOKEN)
+    hook = make_hook(login=None, password=None, extra={**OAUTH_EXTRA, "token_store_variable": token_store})
+    new_contacts_definition(hook)
+    # Both the token the hook holds and the (different) one now in the store are refused.
+    Variable.set(token_store, DEFAULT_REFRESH_TOKEN)  # spent by the first grant
+    emulator.control.configure(refresh_token="revoked-elsewhere", expire_access_tokens=True)
+    emulator.control.clear_requests()
+
+    with pytest.raises(EloquaAuthError) as info:
+        list(hook.list_definitions("contacts"))
+
+    assert "refresh_token grant was refused" in str(info.value)
+    assert token_grants(emulator) == [400, 400]  # the held token, the stored one, then the error
+
+
+def test_refused_refresh_token_with_an_unchanged_store_falls_back_to_the_password_grant(
+    make_hook, emulator, token_store
+):
+    hook = make_hook(extra={**OAUTH_EXTRA, "token_store_variable": token_store})
+    new_contacts_definition(hook)  # password grant; the issued refresh token is stored
+    emulator.control.configure(refresh_token="revoked-elsewhere", expire_access_tokens=True)
+    emulator.control.clear_requests()
+    assert list(hook.list_definitions("contacts"))
+    assert token_grants(emulator) == [400, 200]  # refused refresh; the store had nothing newer; password
+
+
+@pytest.mark.parametrize("redirect_uri", [None, "https://app.example.com/eloqua/callback"])
+def test_refresh_grant_sends_redirect_uri_only_when_configured(monkeypatch, token_store, redirect_uri):
+    from airflow.models import Variable
+
+    Variable.set(token_store, "rt-seed")
+    with recording_server() as server:
+        server.route("POST", "/auth/oauth2/token", body={"access_token": "at-1", "refresh_token": "rt-2"})
+        server.route("GET", "/API/Bulk/2.0/syncs/5", body={"uri": "/syncs/5", "status": "success"})
+        extra = {**OAUTH_EXTRA, "login_url": server.url, "token_store_variable": token_store}
+        if redirect_uri:
+            extra["redirect_uri"] = redirect_uri
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_WIRE", json.dumps({"conn_type": "eloqua", "extra": extra}))
+        assert EloquaHook("eloqua_wire", retry_policy=FAST).get_sync("/syncs/5")["status"] == "success"
+
+    grant = json.loads(server.requests_to("/auth/oauth2/token")[0]["body"])
+    expected = {"grant_type": "refresh_token", "refresh_token": "rt-seed", "scope": "full"}
+    if redirect_uri:
+        expected["redirect_uri"] = redirect_uri
+    assert grant == expected  # without the extra there is no redirect_uri at all (never the login URL)
+    assert Variable.get(token_store) == "rt-2"
+
+
+@pytest.mark.parametrize(("redirect_uri", "accepted"), [(DEFAULT_REDIRECT_URI, True), ("https://other.example/cb", False)])
+def test_emulator_checks_the_registered_redirect_uri(make_hook, emulator, token_store, redirect_uri, accepted):
+    from airflow.models import Variable
+
+    Variable.set(token_store, DEFAULT_REFRESH_TOKEN)
+    extra = {**OAUTH_EXTRA, "token_store_variable": token_store, "redirect_uri": redirect_uri}
+    hook = make_hook(login=None, password=None, extra=extra)
+    if accepted:
+        assert hook.test_connection()[0] is True
+        assert Variable.get(token_store) == emulator.control.refresh_token() != DEFAULT_REFRESH_TOKEN
+    else:
+        with pytest.raises(EloquaAuthError, match="invalid_grant: The redirect_uri does not match"):
+            hook.get_sync("/syncs/1")
+        assert token_grants(emulator) == [400]  # the store holds the same token: no second try
+        assert emulator.control.refresh_token() == DEFAULT_REFRESH_TOKEN
+
+
+# ---------------------------------------------------------------------------------------- TLS
+
+
+def test_verify_tls_can_name_a_ca_bundle_for_both_clients(monkeypatch, tmp_path):
+    """A server whose certificate a private CA signed: trusted with that CA's PEM as ``verify_tls``
+    (requests and httpx alike), refused with the default trust store."""
+    ca = make_test_ca(tmp_path)
+    with recording_server(tls=ca.server_context()) as server:
+        server.route("GET", "/API/Bulk/2.0/syncs/5", body={"uri": "/syncs/5", "status": "active"})
+        conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD}
+        conn["extra"] = {"site": DEFAULT_SITE, "login_url": server.url, "verify_tls": str(ca.ca_pem)}
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_CORP_CA", json.dumps(conn))
+        conn["extra"] = {**conn["extra"], "verify_tls": True}
+        monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_PUBLIC_CA", json.dumps(conn))
+
+        hook = EloquaHook("eloqua_corp_ca", retry_policy=FAST)
+        assert hook.settings.verify_tls == str(ca.ca_pem)
+        assert hook.session.verify == str(ca.ca_pem)
+        assert hook.get_sync("/syncs/5")["status"] == "active"
+
+        async def async_look() -> tuple[dict, list]:
+            client = await hook._aprepare()
+            try:
+                return await hook.aget_sync("/syncs/5"), client._transport._pool._ssl_context.get_ca_certs()
+            finally:
+                await hook.aclose()
+
+        sync, ca_certs = asyncio.run(async_look())
+        assert sync["status"] == "active"
+        # the triggerer's client trusts exactly the given bundle
+        assert [dict(item[0] for item in cert["subject"])["commonName"] for cert in ca_certs] == [CA_NAME]
+        answered = len(server.seen)
+        assert [r["path"] for r in server.seen] == ["/id", "/API/Bulk/2.0/syncs/5", "/API/Bulk/2.0/syncs/5"]
+
+        with pytest.raises(EloquaTransportError):
+            EloquaHook("eloqua_public_ca", retry_policy=FAST).get_sync("/syncs/5")
+        assert len(server.seen) == answered  # the handshake failed: no request reached the server
 
 
 # ---------------------------------------------------------------------------------------- base URL

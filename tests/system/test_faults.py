@@ -314,19 +314,50 @@ def test_clearing_staging_while_another_sync_runs_surfaces_a_clear_409(env, monk
     assert staged_rows(env) == {uri: 0}
 
 
-def test_sync_start_dropped_after_creation_is_not_started_twice(env, monkeypatch, capfd, caplog):
-    """POST /syncs creates the sync but the answer is lost. The retry cannot clear staging (Eloqua
-    answers 409 while that sync runs) and fails with that message instead of staging the rows again."""
-    env.control.configure(pending_polls=1_000_000)
+def test_sync_start_answer_lost_after_creation_is_found_and_reattached(env, monkeypatch, capfd, caplog):
+    """POST /syncs creates the sync but the answer is lost. The retry finds that sync among the
+    site's syncs and waits for it, instead of staging the rows (and syncing them) a second time."""
     env.control.add_fault(method="POST", path=r"^/syncs$", times=1, action="drop_after")
 
-    result = run_matrix(monkeypatch, mode="import", data=contacts(6), retries=1)
+    result = run_matrix(
+        monkeypatch,
+        mode="import",
+        data=activities(6),
+        entity="activities",
+        fields=ACTIVITY_FIELDS,
+        identifier="ExternalId",
+        retries=1,
+    )
 
-    assert result.state == "failed"
+    assert result.state == "success", result.tasks
     assert result["import"].try_number == 2
-    assert "sync of this definition is still running" in captured(capfd, caplog)
+    assert "whose creation answer an earlier try lost" in captured(capfd, caplog)
     assert [s["rows"] for s in syncs(env)] == [6]
     assert len(data_posts(env)) == 1
+    assert len(env.control.records("/activities")) == 6  # activities never update: doubling would show
+
+
+def test_retry_after_an_errored_sync_loads_once_more(env, monkeypatch):
+    env.control.configure(force_status=["error"])
+
+    result = run_matrix(monkeypatch, mode="import", data=contacts(5), retries=1)
+
+    assert result.state == "success", result.tasks
+    assert result["import"].try_number == 2
+    assert [s["status"] for s in syncs(env)] == ["error", "success"]
+    assert len(env.control.records("/contacts")) == 5
+
+
+def test_upload_retry_that_reattaches_pushes_the_sync_uri_again(env, monkeypatch):
+    """Airflow clears a task's XComs when it retries; the downstream sensor still needs ``sync_uri``."""
+    # The upload task's first try dies after starting its sync: its XCom push fails once.
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400)
+
+    result = run_matrix(monkeypatch, mode="import", data=contacts(3), retries=1, deferrable=True)
+
+    assert result["import"].try_number == 2
+    assert result["import"].xcoms["sync_uri"] == result["import"].return_value["sync_uri"]
+    assert len(api_requests(env, "POST", r"/syncs$")) == 1
 
 
 # ------------------------------------------------------------------ sync errors

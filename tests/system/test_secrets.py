@@ -93,13 +93,14 @@ def _xcom_text() -> str:
 
 
 def test_no_secret_appears_anywhere_on_any_error_path(env, secret_site, monkeypatch, capfd, caplog):
-    issued: set[str] = set()
+    from airflow.models import Variable
+
     outcomes: dict[str, str] = {}
 
-    def run(case: str, **spec) -> None:
+    def run(case: str, **spec):
         result = run_matrix(monkeypatch, data=contacts(3), retries=0, **spec)
         outcomes[case] = result.state
-        issued.update(env.state.access_tokens)  # the emulator's live tokens (in-process)
+        return result
 
     # 1. auth failure: the token endpoint refuses the refresh token
     env.control.add_fault(
@@ -130,13 +131,36 @@ def test_no_secret_appears_anywhere_on_any_error_path(env, secret_site, monkeypa
     skip_first(env, "GET", FAULT_SYNC_GET)
     env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400, body="bad sync request")
     run("trigger-error", mode="split", deferrable=True)
-    # 6. basic auth with a rotated password (the password goes out in every Authorization header)
+    # 6. the refresh-token grant alone (no password): each task, the sensor's poke and the trigger
+    # start from the Variable's refresh token and store the one Eloqua rotates to; the sync ends in error
+    store = "eloqua_refresh_only_" + secrets.token_hex(4)
+    env.control.configure(refresh_token=secret_site["refresh_token"], force_status="error")
+    refresh_only = {
+        "auth_type": "oauth2",
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": secret_site["client_secret"],
+        "refresh_token": secret_site["refresh_token"],  # the seed, while the Variable is empty
+        "token_store_variable": store,
+    }
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(env, login=None, password=None, extra=refresh_only)
+    )
+    issued_before = len(env.state.issued_tokens)
+    result = run("refresh-only", mode="split", deferrable=True)
+    assert (result["create"].state, result["upload"].state) == ("success", "success"), result.tasks
+    # create, upload, the poke, the trigger and the resumed sensor: a refresh grant each, none refused
+    assert (len(env.state.issued_tokens) - issued_before) // 2 >= 4
+    assert Variable.get(store) == env.state.refresh_token != secret_site["refresh_token"]
+    # 7. basic auth with a rotated password (the password goes out in every Authorization header)
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(env, password=secret_site["password"]))
     env.control.configure(password="rotated-" + secrets.token_hex(4))
     run("basic-401", mode="import")
 
     assert outcomes == dict.fromkeys(outcomes, "failed"), outcomes
-    assert issued, "the OAuth runs obtained access tokens"
+    # every token the emulator ever issued: access tokens, live or expired, and every refresh token,
+    # including those rotated away since (in-process state, kept since the emulator's reset)
+    issued = set(env.state.issued_tokens) | env.state.access_tokens
+    assert len(issued) >= 10, "the OAuth runs obtained and rotated tokens"
     output = captured(capfd, caplog)
     for expected in (
         "invalid_grant",  # each error path really ran and was reported...

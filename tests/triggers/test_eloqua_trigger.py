@@ -183,7 +183,7 @@ async def test_polls_sleep_the_full_interval_between_gets(conn, emulator, monkey
         slept.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=record_sleep))
+    monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=record_sleep, wait_for=asyncio.wait_for))
     emulator.control.configure(pending_polls=5, active_polls=0)
     sync_uri = start_sync(emulator)
     events = await collect(make_trigger(sync_uri, poll_interval=60, end_time=time.time() + 3600))
@@ -198,6 +198,38 @@ async def test_transient_503s_are_survived(conn, emulator):
     events = await collect(make_trigger(sync_uri))
     assert [(e["status"], e["sync_status"]) for e in events] == [("terminal", "success")]
     assert sync_gets(emulator, sync_uri) == [503, 503, 200, 200, 200]
+
+
+async def test_retries_never_outlast_the_deadline(conn, emulator, monkeypatch):
+    """Every GET answers 503 asking for a 30 s wait, and the policy would honour five of them: the
+    look is cut at the deadline and the one event is the timeout, after a single GET."""
+    monkeypatch.setattr(trigger_module, "LAST_LOOK_SECONDS", 0.5)
+    sync_uri = start_sync(emulator)
+    emulator.control.add_fault(
+        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "30"}
+    )
+    patient = {"max_attempts": 5, "initial_wait": 30, "max_wait": 60}
+    events = await collect(make_trigger(sync_uri, retry_policy=patient, end_time=time.time() + 2))
+    assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", None)]
+    assert "no answer from Eloqua before the deadline" in events[0]["message"]
+    assert sync_gets(emulator, sync_uri) == [503]  # the retry's 30 s wait was cut short
+
+
+async def test_deadline_reached_while_retrying_reports_the_last_status_seen(conn, emulator, monkeypatch):
+    monkeypatch.setattr(trigger_module, "LAST_LOOK_SECONDS", 0.5)
+    emulator.control.configure(pending_polls=1000)
+    sync_uri = start_sync(emulator)
+    skip_one = {"method": "GET", "path": r"^/syncs/\d+$", "times": 1, "action": "delay", "delay": 0}
+    emulator.control.add_fault(**skip_one)  # the first look answers normally: "pending"
+    emulator.control.add_fault(
+        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "30"}
+    )
+    patient = {"max_attempts": 5, "initial_wait": 30, "max_wait": 60}
+    trigger = make_trigger(sync_uri, retry_policy=patient, poll_interval=0.05, end_time=time.time() + 1)
+    events = await collect(trigger)
+    assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", "pending")]
+    assert "last seen 'pending'" in events[0]["message"]
+    assert sync_gets(emulator, sync_uri) == [200, 503]
 
 
 async def test_dropped_connection_is_survived(conn, emulator):
@@ -270,6 +302,48 @@ async def test_trigger_stores_the_rotated_token_in_the_variable(conn, emulator, 
 
 
 # ---------------------------------------------------------------------------------------- async hook
+
+
+async def test_async_hook_recovers_a_refresh_token_rotated_by_another_hook(conn, emulator, airflow_db):
+    """The trigger's hook holds a refresh token a task's hook has since rotated through the shared
+    store: the refused refresh sends it back to the store once, and it carries on."""
+    from airflow.models import Variable
+
+    sync_uri = start_sync(emulator)
+    Variable.set("eloqua_trigger_shared", DEFAULT_REFRESH_TOKEN)
+    conn(login=None, password=None, extra={**OAUTH_EXTRA, "token_store_variable": "eloqua_trigger_shared"})
+    in_trigger = EloquaHook(CONN_ID, retry_policy=FAST)
+    try:
+        await in_trigger.aget_sync(sync_uri)
+        held = in_trigger._tokens.refresh_token
+        await asyncio.to_thread(EloquaHook(CONN_ID, retry_policy=FAST).get_sync, sync_uri)  # a task rotates it
+        emulator.control.configure(expire_access_tokens=True)
+        emulator.control.clear_requests()
+
+        assert (await in_trigger.aget_sync(sync_uri))["uri"] == sync_uri
+
+        grants = [r["status"] for r in emulator.control.requests() if r["path"] == "/auth/oauth2/token"]
+        assert grants == [400, 200]
+        stored = Variable.get("eloqua_trigger_shared")
+        assert in_trigger._tokens.refresh_token == stored == emulator.control.refresh_token() != held
+    finally:
+        await in_trigger.aclose()
+        Variable.delete("eloqua_trigger_shared")
+
+
+async def test_async_hook_logs_the_renewal_after_a_401(conn, emulator, capfd, caplog):
+    sync_uri = start_sync(emulator)
+    hook = EloquaHook(CONN_ID, retry_policy=FAST)
+    caplog.set_level(logging.INFO)
+    capfd.readouterr()
+    try:
+        await hook.aget_sync(sync_uri)
+        emulator.control.configure(pod="p03")
+        await hook.aget_sync(sync_uri)
+    finally:
+        await hook.aclose()
+    output = "".join(capfd.readouterr()) + caplog.text  # the hook logs through structlog or logging
+    assert f"Eloqua answered 401 to GET {sync_uri}; renewing authentication once" in output
 
 
 async def test_async_hook_rediscovers_a_moved_pod_once(conn, emulator):
