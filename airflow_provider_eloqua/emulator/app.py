@@ -78,6 +78,8 @@ def _login_routes(state: EmulatorState) -> APIRouter:
 
     @router.post("/auth/oauth2/token")
     async def token(request: Request) -> dict[str, Any]:
+        """Password and refresh-token grants (JSON or form body); a ``redirect_uri`` that is not the
+        registered one (control setting ``redirect_uri``) is refused with 400 ``invalid_grant``."""
         raw = await request.body()
         if _media_type(request) == "application/x-www-form-urlencoded":
             params: Any = dict(parse_qsl(raw.decode("utf-8", "replace")))

@@ -159,7 +159,9 @@ class EloquaHook(BaseHook):
     ``<login_url>/id`` and cached for the life of the hook; after a 401 it is discovered once more
     (sites move between pods) before the call fails. With OAuth2, Eloqua rotates the refresh token
     on every use: the hook keeps the newest one for its whole life and, when the connection names a
-    ``token_store_variable``, writes it to that Airflow Variable so the next run starts from it.
+    ``token_store_variable``, writes it to that Airflow Variable so the next run starts from it. When
+    Eloqua refuses the refresh token, the hook reads that Variable once more and retries once with it
+    if another task (or the triggerer) sharing the store has rotated the token in the meantime.
     """
 
     conn_name_attr = "eloqua_conn_id"
@@ -540,7 +542,9 @@ class EloquaHook(BaseHook):
 
         Used only to recover a sync whose creation answer was lost, so the caller stops early.
         """
-        total = int((self._call("GET", urls.SYNCS_PATH, params={"limit": 1, "offset": 0}) or {}).get("totalResults") or 0)
+        total = int(
+            (self._call("GET", urls.SYNCS_PATH, params={"limit": 1, "offset": 0}) or {}).get("totalResults") or 0
+        )
         offset = max(0, total - PAGE_LIMIT)
         while True:
             page = self._call("GET", urls.SYNCS_PATH, params={"limit": PAGE_LIMIT, "offset": offset}) or {}

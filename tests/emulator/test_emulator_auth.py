@@ -92,9 +92,7 @@ def test_refresh_tokens_rotate_and_are_single_use(emulator):
 
 
 def test_refresh_grant_redirect_uri_must_match_the_registered_one(emulator):
-    wrong = _token(
-        emulator, grant_type="refresh_token", refresh_token=DEFAULT_REFRESH_TOKEN, redirect_uri=emulator.url
-    )
+    wrong = _token(emulator, grant_type="refresh_token", refresh_token=DEFAULT_REFRESH_TOKEN, redirect_uri=emulator.url)
     assert wrong.status_code == 400
     assert wrong.json()["error"] == "invalid_grant" and "redirect_uri" in wrong.json()["error_description"]
     assert emulator.control.refresh_token() == DEFAULT_REFRESH_TOKEN  # a refused grant spends nothing

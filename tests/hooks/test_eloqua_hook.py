@@ -503,7 +503,9 @@ def test_refresh_grant_sends_redirect_uri_only_when_configured(monkeypatch, toke
     assert Variable.get(token_store) == "rt-2"
 
 
-@pytest.mark.parametrize(("redirect_uri", "accepted"), [(DEFAULT_REDIRECT_URI, True), ("https://other.example/cb", False)])
+@pytest.mark.parametrize(
+    ("redirect_uri", "accepted"), [(DEFAULT_REDIRECT_URI, True), ("https://other.example/cb", False)]
+)
 def test_emulator_checks_the_registered_redirect_uri(make_hook, emulator, token_store, redirect_uri, accepted):
     from airflow.models import Variable
 

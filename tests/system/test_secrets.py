@@ -40,7 +40,22 @@ def env(airflow_db, eloqua_conn):
 
 
 @pytest.fixture
-def secret_site(env, monkeypatch):
+def fernet_key():
+    """A Fernet key, as every production Airflow has: Variables (the refresh-token store among them)
+    are then encrypted in the metadata DB. Without one Airflow keeps them in plain text, which is
+    why the README asks for a Fernet key or a secrets backend for ``token_store_variable``."""
+    from airflow.models.crypto import get_fernet
+    from cryptography.fernet import Fernet
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+        get_fernet.cache_clear()
+        yield
+    get_fernet.cache_clear()
+
+
+@pytest.fixture
+def secret_site(env, fernet_key, monkeypatch):
     """The emulator with unique secrets, and eloqua_default (OAuth2) holding every one of them."""
     values = {
         "password": "pw-" + secrets.token_hex(12),
