@@ -1043,3 +1043,16 @@ def iter_file_chunks(
     if fmt == "ndjson":
         return iter_json_chunks(iter_ndjson_rows(stream), fields, identifier, chunk_bytes)
     raise EloquaInputError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+
+
+def iter_file_rows(stream: BinaryIO, format: str) -> Iterator[Mapping[str, Any]]:
+    """The rows of an (already uploaded, so valid) input file as dicts, in input order.
+
+    Used after a sync to confirm which input row a reject came from; not on the upload path.
+    """
+    if format == "csv":
+        yield from csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
+    elif format == "json":
+        yield from iter_json_file_rows(stream)
+    else:
+        yield from iter_ndjson_rows(stream)

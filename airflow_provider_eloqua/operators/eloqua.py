@@ -24,6 +24,7 @@ from airflow_provider_eloqua.chunking import (
     check_chunk_bytes,
     infer_format,
     iter_file_chunks,
+    iter_file_rows,
     iter_json_chunks,
 )
 from airflow_provider_eloqua.definitions import (
@@ -601,28 +602,53 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
             status,
             on_warning=self.on_warning,
             rejects_path=self.rejects_path,
-            locate_row=self._row_locator(),
+            locate_row=self._row_locator(sync_uri),
         )
         _forget_sync(_state(context))  # reported: a later run of this task instance loads again
         return {**upload, **summary}
 
-    def _row_locator(self) -> Callable[[Mapping[str, Any]], int | None] | None:
-        """Map a reject back to its input row when the rows are in memory (``data``).
+    def _row_locator(self, sync_uri: str) -> Callable[[Mapping[str, Any]], int | None] | None:
+        """Map a reject back to its input row.
 
-        Eloqua's ``recordIndex`` base is not documented, so the row is confirmed by the
-        identifier value before it is reported; an unconfirmed reject gets no row number.
+        Eloqua's ``recordIndex`` base is not documented, so the row is confirmed by its identifier
+        value before it is reported; an unconfirmed reject gets no row number. For a file the
+        identifiers of just the rejected positions are read back in one pass over the file.
         """
-        rows, identifier = self.data, self.identifier_field_name
-        if rows is None or not identifier:
+        identifier = self.identifier_field_name or self.hook.get_definition(self.definition_uri).get(
+            "identifierFieldName"
+        )
+        if not identifier:
             return None
+        if self.data is not None:
+            rows = self.data
+
+            def value_at(row_number: int) -> Any:
+                return rows[row_number - 1].get(identifier) if 1 <= row_number <= len(rows) else None
+
+        else:
+            wanted: set[int] = set()
+            for reject in self.hook.iter_sync_rejects(sync_uri):
+                if isinstance(reject.get("recordIndex"), int):
+                    wanted.update((reject["recordIndex"], reject["recordIndex"] + 1))
+            if not wanted:
+                return None
+            found: dict[int, Any] = {}
+            last = max(wanted)
+            with open_path(self.path, "rb") as stream:
+                for row_number, row in enumerate(iter_file_rows(stream, infer_format(str(self.path), self.format)), 1):
+                    if row_number in wanted:
+                        found[row_number] = row.get(identifier)
+                    if row_number >= last:
+                        break
+            value_at = found.get
 
         def locate(reject: Mapping[str, Any]) -> int | None:
-            wanted = (reject.get("fieldValues") or {}).get(identifier)
             index = reject.get("recordIndex")
             if not isinstance(index, int):
                 return None
+            value = (reject.get("fieldValues") or {}).get(identifier)
             for row_number in (index, index + 1):
-                if 1 <= row_number <= len(rows) and str(rows[row_number - 1].get(identifier)) == str(wanted):
+                if value_at(row_number) is not None and str(value_at(row_number)) == str(value):
                     return row_number
             return None
 

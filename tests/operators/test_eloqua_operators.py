@@ -163,3 +163,22 @@ def test_empty_input_skips_with_no_sync(airflow_db, eloqua_conn):
     summary = result["load"].return_value
     assert summary["rows"] == 0 and summary["sync_uri"] is None and summary["status"] is None
     assert eloqua_conn.control.state()["syncs"] == [] and eloqua_conn.control.state()["uploads"] == []
+
+
+@pytest.mark.parametrize("suffix", ["csv", "ndjson"])
+def test_rejects_from_a_file_are_mapped_to_their_input_rows(airflow_db, eloqua_conn, tmp_path, suffix):
+    rows = contacts(30, invalid=(4, 29))
+    source = tmp_path / f"contacts.{suffix}"
+    if suffix == "csv":
+        source.write_text("Email,FirstName\n" + "".join(f"{r['Email']},{r['FirstName']}\n" for r in rows))
+    else:
+        source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rejects = tmp_path / "rejects.csv"
+    name = f"op_file_rejects_{suffix}"
+    path = dag_file(name, import_operator("file rejects", path=str(source), rejects_path=str(rejects)))
+
+    result = run_dag(path, name)
+
+    assert result["load"].return_value["rejected"] == 2
+    lines = rejects.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["4", "29"]
