@@ -163,11 +163,7 @@ def build_import_definition(
         if entity == "events":
             raise EloquaInputError("sync_actions are not available for events imports")
         body["syncActions"] = actions
-    check_durations(data_retention_duration, auto_delete_duration)
-    if data_retention_duration:
-        body["dataRetentionDuration"] = data_retention_duration
-    if auto_delete_duration:
-        body["autoDeleteDuration"] = auto_delete_duration
+    _add_durations(body, data_retention_duration, auto_delete_duration)
     return _merge_extra(body, definition_extra)
 
 
@@ -200,7 +196,6 @@ def build_sync_action_definition(
             f"the field of a contacts sync action must be one of {', '.join(CONTACT_SYNC_ACTION_STATEMENTS)}; "
             f"got {statement!r}"
         )
-    check_durations(data_retention_duration, auto_delete_duration)
     body: dict[str, Any] = {
         "name": check_name(name),
         "fields": checked,
@@ -208,11 +203,16 @@ def build_sync_action_definition(
         "syncActions": check_sync_actions(sync_actions, required=True),
         "isSyncTriggeredOnImport": bool(is_sync_triggered_on_import),
     }
+    _add_durations(body, data_retention_duration, auto_delete_duration)
+    return _merge_extra(body, definition_extra)
+
+
+def _add_durations(body: dict[str, Any], data_retention_duration: str | None, auto_delete_duration: str | None) -> None:
+    check_durations(data_retention_duration, auto_delete_duration)
     if data_retention_duration:
         body["dataRetentionDuration"] = data_retention_duration
     if auto_delete_duration:
         body["autoDeleteDuration"] = auto_delete_duration
-    return _merge_extra(body, definition_extra)
 
 
 def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:

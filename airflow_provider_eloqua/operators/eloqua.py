@@ -74,7 +74,7 @@ def _check_entity(entity: str, parent_id: Any, kind: str) -> None:
         raise EloquaInputError(f"parent_id is required for entity {entity!r} (the custom object or event id)")
 
 
-def ensure_definition(
+def find_or_create_definition(
     hook: EloquaHook,
     context: Context,
     *,
@@ -143,7 +143,7 @@ class _DefinitionArgs:
         return self._build(**{name: getattr(self, name) for name in self._definition_arg_names})
 
     def ensure_definition(self, hook: EloquaHook, context: Context) -> str:
-        return ensure_definition(
+        return find_or_create_definition(
             hook,
             context,
             entity=self.entity,
