@@ -28,6 +28,8 @@ FAILED_STATUSES = frozenset({"error", "errored"})
 TERMINAL_STATUSES = frozenset({"success", "warning"}) | FAILED_STATUSES
 KNOWN_STATUSES = RUNNING_STATUSES | TERMINAL_STATUSES
 ON_WARNING_CHOICES = ("succeed", "fail", "skip")
+#: Six hours: an import sync that has not ended by then needs a person, not another poll.
+DEFAULT_WAIT_TIMEOUT = 6 * 60 * 60
 
 #: Log status codes that count records: created and updated, per Oracle's list.
 CREATED_CODES = frozenset({"ELQ-00004", "ELQ-00005"})

@@ -21,6 +21,7 @@ from airflow.sdk import BaseHook
 from asgiref.sync import sync_to_async
 
 from airflow_provider_eloqua import __version__, urls
+from airflow_provider_eloqua.chunking import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaAuthError,
@@ -32,7 +33,6 @@ from airflow_provider_eloqua.settings import EloquaSettings, settings_from_conne
 
 USER_AGENT = f"airflow-provider-eloqua/{__version__}"
 PAGE_LIMIT = 1000
-JSON_CONTENT_TYPE = "application/json"
 TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a URL path, not a secret
 
 _AUTH_HINT = (
@@ -513,7 +513,7 @@ class EloquaHook(BaseHook):
         return self.upload_data(definition_uri, body, JSON_CONTENT_TYPE)
 
     def upload_csv(self, definition_uri: str, body: bytes | BinaryIO) -> dict[str, Any] | None:
-        return self.upload_data(definition_uri, body, "text/csv; charset=utf-8")
+        return self.upload_data(definition_uri, body, CSV_CONTENT_TYPE)
 
     def clear_staged_data(self, definition_uri: str) -> None:
         """DELETE staged rows; Eloqua answers 409 while a sync of the definition runs."""

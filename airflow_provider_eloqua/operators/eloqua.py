@@ -38,6 +38,7 @@ from airflow_provider_eloqua.retry import may_have_taken_effect
 from airflow_provider_eloqua.staging import stage_input
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync_report import (
+    DEFAULT_WAIT_TIMEOUT,
     FAILED_STATUSES,
     TERMINAL_STATUSES,
     check_on_warning,
@@ -52,7 +53,6 @@ STATE_DEFINITION = "eloqua_definition_uri"
 STATE_SYNC = "eloqua_sync_uri"
 STATE_UPLOAD = "eloqua_upload"
 STATE_SYNC_REQUESTED = "eloqua_sync_requested"
-DEFAULT_WAIT_TIMEOUT = 6 * 60 * 60
 
 
 def _state(context: Context) -> Any:

@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_eloqua.exceptions import EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.sync_report import (
+    DEFAULT_WAIT_TIMEOUT,
     TERMINAL_STATUSES,
     check_on_warning,
     finish_sync,
@@ -22,9 +23,6 @@ from airflow_provider_eloqua.sync_report import (
 )
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
-
-#: Six hours: an import sync that has not ended by then needs a person, not another poll.
-DEFAULT_TIMEOUT = 6 * 60 * 60
 
 
 class EloquaSyncSensor(BaseSensorOperator):
@@ -54,7 +52,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         eloqua_conn_id: str = EloquaHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 30,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
