@@ -6,6 +6,13 @@ never update, that would create every activity twice. So the hook does not resen
 Instead this module clears the definition's staging area and starts the whole upload over from
 the first chunk, a bounded number of times. Any failure that ends the upload also clears what was
 staged, so a failed task leaves nothing half-loaded behind for a later sync to pick up.
+
+Oracle says to stage at most about 250 MB and 500 uploads per sync, then sync. An input bigger
+than that is loaded in batches: batch ``k`` is the ``k``-th run of whole chunks that fits both
+limits, cut greedily from the start of the chunk stream. The cut depends only on the input and
+``chunk_bytes``, so re-reading the input always yields the same batches; a restart of batch ``k``
+(or an Airflow retry resuming at it) re-reads the input and skips the chunks of earlier batches
+without POSTing them.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_eloqua.chunking import Chunk
-from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaError
 from airflow_provider_eloqua.retry import may_have_taken_effect
 
 if TYPE_CHECKING:
@@ -26,7 +33,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESTARTS = 2
 #: Oracle: "stage up to about 250 MB and at most 500 uploads per sync, then sync". Past that the
-#: staging quota answers 413 part-way; failing before that POST says what to do instead.
+#: staging quota answers 413 part-way, so a bigger input is cut into batches, one sync each.
 MAX_STAGED_BYTES_PER_SYNC = 250_000_000
 MAX_UPLOADS_PER_SYNC = 500
 
@@ -37,21 +44,45 @@ class StagingResult:
     chunks: int = 0
     bytes: int = 0
     restarts: int = 0
+    #: 1-based input row of the batch's first row (0 when nothing was staged).
+    first_row: int = 0
+    #: The input goes on past this batch: it needs another batch (and sync) after this one.
+    more: bool = False
 
 
-def _check_sync_limits(result: StagingResult, chunk: Chunk) -> None:
-    if result.chunks + 1 > MAX_UPLOADS_PER_SYNC or result.bytes + len(chunk.body) > MAX_STAGED_BYTES_PER_SYNC:
-        raise EloquaInputError(
-            f"the input reaches Eloqua's per-sync staging limit ({MAX_UPLOADS_PER_SYNC} uploads or about "
-            f"{MAX_STAGED_BYTES_PER_SYNC // 1_000_000} MB) at row {chunk.first_row}; split it into several "
-            "loads (e.g. one task per file or partition), or raise chunk_bytes if it is the upload count"
-        )
+def iter_batches(
+    chunks: Iterator[Chunk], max_bytes: int, max_uploads: int = MAX_UPLOADS_PER_SYNC
+) -> Iterator[tuple[int, Chunk]]:
+    """Yield ``(batch index, chunk)``: chunks grouped greedily, in order, so that each batch holds at
+    most ``max_uploads`` chunks and ``max_bytes`` bytes (a batch always takes at least one chunk)."""
+    batch = count = size = 0
+    for chunk in chunks:
+        if count and (count + 1 > max_uploads or size + len(chunk.body) > max_bytes):
+            batch += 1
+            count = size = 0
+        count += 1
+        size += len(chunk.body)
+        yield batch, chunk
+
+
+def _chunks_of_batch(
+    chunks: Iterator[Chunk], batch: int, max_bytes: int, max_uploads: int, result: StagingResult
+) -> Iterator[Chunk]:
+    """The chunks of batch ``batch`` only; earlier ones are read and dropped, never POSTed."""
+    for index, chunk in iter_batches(chunks, max_bytes, max_uploads):
+        if index < batch:
+            continue
+        if index > batch:
+            result.more = True
+            return
+        yield chunk
 
 
 def _post_all(hook: EloquaHook, definition_uri: str, chunks: Iterator[Chunk], result: StagingResult) -> None:
     for chunk in chunks:
-        _check_sync_limits(result, chunk)
         hook.upload_data(definition_uri, chunk.body, chunk.content_type)
+        if not result.chunks:
+            result.first_row = chunk.first_row
         result.rows += chunk.rows
         result.chunks += 1
         result.bytes += len(chunk.body)
@@ -81,19 +112,23 @@ def stage_input(
     definition_uri: str,
     make_chunks: Callable[[], Iterator[Chunk]],
     *,
+    batch: int = 0,
+    max_bytes: int = MAX_STAGED_BYTES_PER_SYNC,
+    max_uploads: int = MAX_UPLOADS_PER_SYNC,
     max_restarts: int = DEFAULT_MAX_RESTARTS,
 ) -> StagingResult:
-    """POST every chunk ``make_chunks()`` yields to ``definition_uri``'s staging area.
+    """POST the chunks of batch ``batch`` of ``make_chunks()`` to ``definition_uri``'s staging area.
 
     ``make_chunks`` is called again for each restart, so it must re-open its input. The definition
     must not start a sync per POST (``isSyncTriggeredOnImport``): rows already synced could not be
-    taken back by a restart.
+    taken back by a restart. ``result.more`` says whether a later batch follows.
     """
     attempt = 0
     while True:
         result = StagingResult(restarts=attempt)
         try:
-            _post_all(hook, definition_uri, make_chunks(), result)
+            chunks = _chunks_of_batch(make_chunks(), batch, max_bytes, max_uploads, result)
+            _post_all(hook, definition_uri, chunks, result)
             return result
         except EloquaError as exc:
             if may_have_taken_effect(exc) and attempt < max_restarts:

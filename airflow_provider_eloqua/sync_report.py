@@ -10,7 +10,7 @@ import csv
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,10 @@ PROCESSED_CODE = "ELQ-00001"
 REJECT_COLUMNS = ("input_row", "record_index", "status_code", "message", "invalid_fields", "field_values")
 #: Rejects shown in the task log as examples; the rest are counted and written to rejects_path.
 REJECTS_IN_LOG = 10
+#: The counts a load of several syncs (one per batch) adds up.
+SUMMED_COUNTS = ("rows_processed", "created", "updated", "rejected", "warnings")
+
+RowLocator = Callable[[Mapping[str, Any]], int | None]
 
 
 def sync_status(sync: Mapping[str, Any], sync_uri: str) -> str:
@@ -158,14 +162,24 @@ def build_report(
     status: str,
     *,
     rejects_path: str | None = None,
-    locate_row: Callable[[Mapping[str, Any]], int | None] | None = None,
+    locate_row: RowLocator | None = None,
+    earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
 ) -> SyncReport:
-    """Fetch the logs and every page of rejects of a finished sync; log them and write the rejects file."""
+    """Fetch the logs and every page of rejects of a finished sync; log them and write the rejects file.
+
+    ``earlier_rejects`` names the syncs of a load's earlier batches (with their row locators): their
+    rejects go first into the same file, written in one go at the end so that a retried task never
+    leaves a batch's rejects in it twice. They were counted and logged when their batch ended.
+    """
     report = SyncReport(sync_uri=sync_uri, status=status)
     logs = list(hook.iter_sync_logs(sync_uri))
     _tally_logs(report, logs)
     _log_summary(sync_uri, status, logs)
     with _reject_writer(rejects_path) as write:
+        if write:
+            for earlier_uri, earlier_locate in earlier_rejects:
+                for item in hook.iter_sync_rejects(earlier_uri):
+                    write(_reject_record(item, earlier_locate))
         for item in hook.iter_sync_rejects(sync_uri):
             record = _reject_record(item, locate_row)
             report.rejected += 1
@@ -216,11 +230,27 @@ def finish_sync(
     *,
     on_warning: str,
     rejects_path: str | None = None,
-    locate_row: Callable[[Mapping[str, Any]], int | None] | None = None,
+    locate_row: RowLocator | None = None,
+    earlier: Sequence[Mapping[str, Any]] = (),
+    earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
 ) -> dict[str, Any]:
-    """Report a finished sync (logs, rejects) and apply ``on_warning``; return the XCom summary."""
-    report = build_report(hook, sync_uri, status, rejects_path=rejects_path, locate_row=locate_row)
+    """Report a finished sync (logs, rejects) and apply ``on_warning``; return the XCom summary.
+
+    ``earlier`` holds the summaries of the syncs of a load's earlier batches: their counts are
+    added in, and a warning in any of them makes the load's status ``warning``, so that
+    ``on_warning`` sees the whole load, not just its last sync.
+    """
+    report = build_report(
+        hook, sync_uri, status, rejects_path=rejects_path, locate_row=locate_row, earlier_rejects=earlier_rejects
+    )
     log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
+    if earlier:
+        for summary in earlier:
+            for name in SUMMED_COUNTS:
+                setattr(report, name, getattr(report, name) + int(summary.get(name) or 0))
+        if report.status == "success" and any(summary.get("status") == "warning" for summary in earlier):
+            report.status = "warning"
+        log.info("Eloqua load summary over %d syncs: %s", len(earlier) + 1, json.dumps(report.summary()))
     return enforce_outcome(report, on_warning)
 
 

@@ -4,6 +4,11 @@ Retries never double anything. Each operator keeps what it created in Airflow's 
 (``context["task_state_store"]``, which outlives a try, unlike XCom): a retried task reuses the
 definition it created, reattaches to a sync that is still running or already succeeded instead of
 starting a second one, and clears the definition's staging area before uploading again.
+
+An input bigger than one sync may take (Oracle: about 250 MB and 500 uploads) is loaded in batches,
+one sync each (see :mod:`airflow_provider_eloqua.staging`). The syncs of all but the last batch are
+waited for in the worker; the batches whose syncs ended are noted in the task state store, so a
+retry resumes at the first unfinished batch instead of loading earlier ones again.
 """
 
 from __future__ import annotations
@@ -32,15 +37,17 @@ from airflow_provider_eloqua.definitions import (
     build_sync_action_definition,
     same_definition,
 )
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.retry import may_have_taken_effect
-from airflow_provider_eloqua.staging import stage_input
+from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC, stage_input
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync_report import (
     DEFAULT_WAIT_TIMEOUT,
     FAILED_STATUSES,
     TERMINAL_STATUSES,
+    RowLocator,
+    build_report,
     check_on_warning,
     finish_sync,
     status_from_event,
@@ -53,6 +60,8 @@ STATE_DEFINITION = "eloqua_definition_uri"
 STATE_SYNC = "eloqua_sync_uri"
 STATE_UPLOAD = "eloqua_upload"
 STATE_SYNC_REQUESTED = "eloqua_sync_requested"
+#: Progress of a load in batches: the batches whose syncs ended, and their reports.
+STATE_BATCHES = "eloqua_batches"
 
 
 def _state(context: Context) -> Any:
@@ -264,6 +273,22 @@ def _forget_sync(state: Any) -> None:
             state.delete(key)
 
 
+def _forget_load(state: Any) -> None:
+    """Drop everything this task remembered of its load: it is done, a later run loads again."""
+    _forget_sync(state)
+    if state:
+        state.delete(STATE_BATCHES)
+
+
+def _load_progress(state: Any, definition_uri: str) -> dict[str, Any]:
+    """Which batches an earlier try loaded: ``next`` batch index, their totals, and ``done`` (one
+    summary per batch whose sync ended, with its ``sync_uri`` and ``first_row``)."""
+    progress = state.get(STATE_BATCHES) if state else None
+    if progress and progress.get("definition_uri") == definition_uri:
+        return dict(progress)
+    return {"definition_uri": definition_uri, "next": 0, "rows": 0, "chunks": 0, "bytes": 0, "done": []}
+
+
 def _find_lost_sync(hook: EloquaHook, requested: Mapping[str, Any]) -> str | None:
     """The sync an earlier try asked for but never heard back about, if Eloqua created it.
 
@@ -311,7 +336,7 @@ def _reattach(hook: EloquaHook, context: Context) -> dict[str, Any] | None:
         return None
     hook.log.info("Reattaching to sync %s (%s) started by an earlier try; nothing is uploaded again", sync_uri, status)
     upload = dict(state.get(STATE_UPLOAD) or {})
-    _remember_sync(context, sync_uri, upload)
+    _remember_sync(context, sync_uri, upload, push=(upload.get("batch") or {}).get("last", True))
     return {**upload, "sync_uri": sync_uri, "sync_status": status}
 
 
@@ -329,13 +354,16 @@ def _start_sync(hook: EloquaHook, context: Context, definition_uri: str, callbac
     return sync_uri
 
 
-def _remember_sync(context: Context, sync_uri: str, upload: dict[str, Any]) -> None:
+def _remember_sync(context: Context, sync_uri: str, upload: dict[str, Any], *, push: bool = True) -> None:
+    """Note the sync in the task state store; ``push`` its URI to XCom unless an earlier batch's
+    (only the last batch's sync is the one downstream tasks wait for)."""
     state = _state(context)
     if state:
         state.set(STATE_UPLOAD, upload)
         state.set(STATE_SYNC, sync_uri)
         state.delete(STATE_SYNC_REQUESTED)
-    context["ti"].xcom_push(key="sync_uri", value=sync_uri)
+    if push:
+        context["ti"].xcom_push(key="sync_uri", value=sync_uri)
 
 
 class _UploadArgs:
@@ -349,12 +377,27 @@ class _UploadArgs:
         format: str | None,
         chunk_bytes: int,
         callback_url: str | None,
+        max_bytes_per_sync: int,
+        poll_interval: float,
+        timeout: float,
     ) -> None:
         self.data = data
         self.path = path
         self.format = format
         self.chunk_bytes = check_chunk_bytes(chunk_bytes)
         self.callback_url = callback_url
+        if (
+            isinstance(max_bytes_per_sync, bool)
+            or not isinstance(max_bytes_per_sync, int)
+            or not self.chunk_bytes <= max_bytes_per_sync <= MAX_STAGED_BYTES_PER_SYNC
+        ):
+            raise EloquaInputError(
+                f"max_bytes_per_sync must be an integer from chunk_bytes ({self.chunk_bytes}) to Eloqua's "
+                f"{MAX_STAGED_BYTES_PER_SYNC}; got {max_bytes_per_sync!r}"
+            )
+        self.max_bytes_per_sync = max_bytes_per_sync
+        self.poll_interval = poll_interval
+        self.timeout = timeout
 
     def _chunk_factory(self, fields: Sequence[str], identifier: str) -> Callable[[], Iterator[Chunk]]:
         if (self.data is None) == (self.path is None):
@@ -371,10 +414,25 @@ class _UploadArgs:
 
         return from_file
 
+    def _row_locator(self, sync_uri: str, offset: int = 0) -> RowLocator | None:
+        """Map a reject of ``sync_uri`` (whose batch starts after input row ``offset``) to its input row."""
+        return None
+
     def _upload(self, hook: EloquaHook, context: Context, definition_uri: str, start_sync: bool) -> dict[str, Any]:
-        """Stage the input (all or nothing) and start a sync; on a retry reattach or clear staging first."""
+        """Stage the input (all or nothing per batch) and start a sync per batch, waiting for every
+        sync but the last; on a retry reattach, resume at the first unfinished batch, or clear staging.
+
+        Returns the totals over all batches, ``syncs``, the last batch's ``sync_uri`` (and
+        ``sync_status`` when reattached), and ``batch``: where the last batch sits in the input.
+        """
         parsed = urls.parse_definition_uri(definition_uri)
-        if start_sync and (reattached := _reattach(hook, context)):
+        state = _state(context)
+        progress = _load_progress(state, parsed.uri)
+        reattached = _reattach(hook, context) if start_sync else None
+        if reattached and reattached["sync_uri"] in {done["sync_uri"] for done in progress["done"]}:
+            _forget_sync(state)  # the earlier try ended this batch but died before forgetting its sync
+            reattached = None
+        if reattached and (reattached.get("batch") or {}).get("last", True):
             return {"definition_uri": definition_uri, **reattached}
         definition = hook.get_definition(parsed.uri)
         if definition.get("isSyncTriggeredOnImport"):
@@ -385,24 +443,103 @@ class _UploadArgs:
         fields = list(definition.get("fields") or {})
         identifier = definition.get("identifierFieldName")
         make_chunks = self._chunk_factory(fields, identifier)
-        if _try_number(context) > 1:
+        if reattached:
+            hook.log.info("Resuming at batch %d: waiting for its sync first", reattached["batch"]["index"] + 1)
+            self._end_batch(hook, context, progress, reattached["sync_uri"], reattached["batch"])
+        elif _try_number(context) > 1:
             hook.log.info("Retry: clearing %s's staging area before uploading again", parsed.uri)
             hook.clear_staged_data(parsed.uri)
-        staged = stage_input(hook, parsed.uri, make_chunks)
-        upload = {"definition_uri": parsed.uri, "rows": staged.rows, "chunks": staged.chunks, "bytes": staged.bytes}
-        sync_uri = None
-        if staged.rows == 0:
-            hook.log.warning("The input has no rows: nothing was staged and no sync was started")
-        elif start_sync:
+        if progress["next"]:
+            hook.log.info(
+                "Batches 1-%d were loaded by an earlier try (syncs %s); resuming at batch %d",
+                progress["next"],
+                ", ".join(done["sync_uri"] for done in progress["done"]),
+                progress["next"] + 1,
+            )
+        while True:
+            index = progress["next"]
+            staged = stage_input(hook, parsed.uri, make_chunks, batch=index, max_bytes=self.max_bytes_per_sync)
+            if staged.more and not start_sync:
+                hook.clear_staged_data(parsed.uri)
+                raise EloquaInputError(
+                    f"the input is bigger than one sync takes ({self.max_bytes_per_sync} bytes or 500 uploads); "
+                    "with start_sync=False it cannot be loaded in batches: set start_sync=True, or split the input"
+                )
+            batch = {
+                "index": index,
+                "first_row": staged.first_row,
+                "rows": staged.rows,
+                "chunks": staged.chunks,
+                "bytes": staged.bytes,
+                "last": not staged.more,
+            }
+            upload = {
+                "definition_uri": parsed.uri,
+                "rows": progress["rows"] + staged.rows,
+                "chunks": progress["chunks"] + staged.chunks,
+                "bytes": progress["bytes"] + staged.bytes,
+                "syncs": len(progress["done"]),
+            }
+            if staged.rows == 0 and index:
+                raise EloquaInputError(
+                    f"the input ended before batch {index + 1}, which an earlier try of this task found: the input "
+                    "changed between tries, so the batches already loaded cannot be matched to it"
+                )
+            if staged.rows == 0 or not start_sync:
+                if staged.rows == 0:
+                    hook.log.warning("The input has no rows: nothing was staged and no sync was started")
+                # A downstream ``upload.output["sync_uri"]`` must resolve rather than fail on a missing
+                # XCom (Airflow treats a None XCom as missing), so "" is pushed; the sensor skips on it.
+                context["ti"].xcom_push(key="sync_uri", value="")
+                return {**upload, "sync_uri": None, "batch": batch}
             sync_uri = _start_sync(hook, context, parsed.uri, self.callback_url)
-        if sync_uri:
-            hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
-            _remember_sync(context, sync_uri, upload)
-        else:
-            # A downstream ``upload.output["sync_uri"]`` must resolve rather than fail on a missing
-            # XCom (Airflow treats a None XCom as missing), so "" is pushed; the sensor skips on it.
-            context["ti"].xcom_push(key="sync_uri", value="")
-        return {**upload, "sync_uri": sync_uri}
+            upload["syncs"] += 1
+            _remember_sync(context, sync_uri, {**upload, "batch": batch}, push=batch["last"])
+            if batch["last"]:
+                hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
+                return {**upload, "sync_uri": sync_uri, "batch": batch}
+            hook.log.info(
+                "Started sync %s for batch %d (input rows %d-%d); the input goes on past what one sync takes, "
+                "so the next batch is staged once this sync has ended",
+                sync_uri,
+                index + 1,
+                staged.first_row,
+                staged.first_row + staged.rows - 1,
+            )
+            self._end_batch(hook, context, progress, sync_uri, batch)
+
+    def _end_batch(
+        self, hook: EloquaHook, context: Context, progress: dict[str, Any], sync_uri: str, batch: dict[str, Any]
+    ) -> None:
+        """Wait for an earlier batch's sync, report it, and note the batch done (or fail on ``error``).
+
+        Its rejects are logged here; the rejects file, if any, is written once the whole load ends.
+        """
+        status = wait_for_sync(hook, sync_uri, poll_interval=self.poll_interval, deadline=time.time() + self.timeout)
+        report = build_report(hook, sync_uri, status, locate_row=self._row_locator(sync_uri, batch["first_row"] - 1))
+        state = _state(context)
+        rows = f"input rows {batch['first_row']}-{batch['first_row'] + batch['rows'] - 1}"
+        if status in FAILED_STATUSES:
+            _forget_sync(state)  # a retry stages this batch again
+            reasons = "; ".join(report.errors[:5])
+            raise EloquaSyncError(
+                f"Eloqua sync {sync_uri} of batch {batch['index'] + 1} ({rows}) ended with status {status!r}"
+                + (f" ({reasons})" if reasons else "")
+                + f": {report.rejected} rejected, see the sync log above. "
+                + (f"Batches 1-{batch['index']} were loaded; " if batch["index"] else "")
+                + "a retry of this task resumes at this batch"
+            )
+        hook.log.info("Batch %d (%s) loaded by sync %s (%s)", batch["index"] + 1, rows, sync_uri, status)
+        progress["done"] = [
+            *progress["done"],
+            {**report.summary(), "first_row": batch["first_row"], "batch_rows": batch["rows"]},
+        ]
+        progress["next"] = batch["index"] + 1
+        for name in ("rows", "chunks", "bytes"):
+            progress[name] += batch[name]
+        if state:
+            state.set(STATE_BATCHES, progress)  # before forgetting the sync: a crash between is detected
+        _forget_sync(state)
 
 
 class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
@@ -415,11 +552,17 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
     :param format: ``csv``, ``json`` or ``ndjson``; inferred from the extension when not given.
     :param chunk_bytes: the most bytes per POST (Eloqua refuses more than 32 MB per POST).
     :param start_sync: start a sync once everything is staged.
+    :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's figure by default); a
+        bigger input, or one of more than 500 chunks, is loaded in batches, one sync each.
+    :param poll_interval: seconds between checks of an earlier batch's sync, waited for in the worker.
+    :param timeout: the most seconds to wait for each earlier batch's sync.
 
     The input is streamed in chunks, never held whole. The header (or the rows' keys) is checked
     against the definition's fields before the first POST. Returns
-    ``{definition_uri, rows, chunks, bytes, sync_uri}``; ``sync_uri`` is None when no sync was
-    started. Empty input is not an error: nothing is staged, no sync is started, and the task logs
+    ``{definition_uri, rows, chunks, bytes, syncs, sync_uri}``: the totals over all batches, how
+    many syncs were started, and the last batch's sync, which is the one left to wait for (the
+    earlier ones ended before the next batch was staged; their reports are in this task's log).
+    ``sync_uri`` is None when no sync was started. Empty input is not an error: nothing is staged, no sync is started, and the task logs
     a warning and returns ``rows=0``; its ``sync_uri`` XCom is then ``""``, on which
     :class:`EloquaSyncSensor` skips.
     """
@@ -437,18 +580,31 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         start_sync: bool = True,
         callback_url: str | None = None,
+        max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC,
+        poll_interval: float = 30,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.definition_uri = definition_uri
         self.start_sync = start_sync
-        self._set_upload_args(data=data, path=path, format=format, chunk_bytes=chunk_bytes, callback_url=callback_url)
+        self._set_upload_args(
+            data=data,
+            path=path,
+            format=format,
+            chunk_bytes=chunk_bytes,
+            callback_url=callback_url,
+            max_bytes_per_sync=max_bytes_per_sync,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         result = self._upload(self.hook, context, self.definition_uri, self.start_sync)
         result.pop("sync_status", None)
+        result.pop("batch", None)
         # Done: a later run of this task instance (a manual clear) must load again, not reattach.
-        _forget_sync(_state(context))
+        _forget_load(_state(context))
         return result
 
 
@@ -485,8 +641,14 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
     (``poll_interval``) or, with ``deferrable``, in the triggerer; ``timeout`` bounds the wait.
     ``on_warning`` and ``rejects_path`` work as on :class:`EloquaSyncSensor`.
 
+    An input bigger than ``max_bytes_per_sync`` (Oracle's 250 MB by default) or 500 chunks is
+    loaded in batches, one sync each; every sync but the last is waited for in the worker (each
+    bounded by ``timeout``) before the next batch is staged, and an ``error`` there fails the task,
+    whose retry resumes at that batch. The counts then add up over all syncs, a warning in any of
+    them makes the status ``warning``, and ``rejects_path`` gets the rejects of every batch.
+
     Returns ``{sync_uri, status, rows_processed, created, updated, rejected, warnings}`` plus
-    ``definition_uri, rows, chunks, bytes``.
+    ``definition_uri, rows, chunks, bytes, syncs``; ``sync_uri`` is the last batch's sync.
     """
 
     template_fields: Sequence[str] = (
@@ -519,6 +681,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
         path: str | None = None,
         format: str | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC,
         callback_url: str | None = None,
         wait: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -548,12 +711,19 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
             definition_extra=definition_extra,
             reuse_existing=reuse_existing,
         )
-        self._set_upload_args(data=data, path=path, format=format, chunk_bytes=chunk_bytes, callback_url=callback_url)
+        self._set_upload_args(
+            data=data,
+            path=path,
+            format=format,
+            chunk_bytes=chunk_bytes,
+            callback_url=callback_url,
+            max_bytes_per_sync=max_bytes_per_sync,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
         self.definition_uri = definition_uri
         self.wait = wait
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
         self.on_warning = check_on_warning(on_warning)
         self.rejects_path = rejects_path
         if rejects_path:
@@ -564,10 +734,13 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
         definition_uri = self.definition_uri or self.ensure_definition(hook, context)
         upload = self._upload(hook, context, definition_uri, start_sync=True)
         status = upload.pop("sync_status", "pending")
+        batch = upload.pop("batch", None) or {}
         sync_uri = upload["sync_uri"]
         if not sync_uri:
             return {**upload, "status": None}
         if not self.wait:
+            if state := _state(context):
+                state.delete(STATE_BATCHES)  # earlier batches are done; the last sync is the caller's to watch
             return {**upload, "status": status}
         deadline = time.time() + self.timeout
         if self.deferrable:
@@ -584,7 +757,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
                 )
         else:
             status = wait_for_sync(hook, sync_uri, poll_interval=self.poll_interval, deadline=deadline)
-        return self._finish(context, upload, sync_uri, status)
+        return self._finish(context, upload, sync_uri, status, batch)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         sync_uri, status = status_from_event(event)
@@ -592,25 +765,39 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
         # not carried through every runtime, e.g. dag.test()).
         state = _state(context)
         upload = dict(state.get(STATE_UPLOAD) or {}) if state else {}
+        batch = upload.pop("batch", None) or {}
         upload["sync_uri"] = sync_uri
-        return self._finish(context, upload, sync_uri, status)
+        return self._finish(context, upload, sync_uri, status, batch)
 
-    def _finish(self, context: Context, upload: dict[str, Any], sync_uri: str, status: str) -> dict[str, Any]:
+    def _finish(
+        self, context: Context, upload: dict[str, Any], sync_uri: str, status: str, batch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Report the last sync, with the counts and rejects of the earlier batches' syncs added in."""
+        state = _state(context)
+        earlier = _load_progress(state, upload.get("definition_uri") or "")["done"] if state else []
+        earlier_rejects = (
+            [(done["sync_uri"], self._row_locator(done["sync_uri"], done["first_row"] - 1)) for done in earlier]
+            if self.rejects_path
+            else []
+        )
         summary = finish_sync(
             self.hook,
             sync_uri,
             status,
             on_warning=self.on_warning,
             rejects_path=self.rejects_path,
-            locate_row=self._row_locator(sync_uri),
+            locate_row=self._row_locator(sync_uri, max(int(batch.get("first_row") or 1) - 1, 0)),
+            earlier=earlier,
+            earlier_rejects=earlier_rejects,
         )
-        _forget_sync(_state(context))  # reported: a later run of this task instance loads again
+        _forget_load(state)  # reported: a later run of this task instance loads again
         return {**upload, **summary}
 
-    def _row_locator(self, sync_uri: str) -> Callable[[Mapping[str, Any]], int | None] | None:
+    def _row_locator(self, sync_uri: str, offset: int = 0) -> RowLocator | None:
         """Map a reject back to its input row.
 
-        Eloqua's ``recordIndex`` base is not documented, so the row is confirmed by its identifier
+        Eloqua's ``recordIndex`` counts within one sync, so the rows of earlier batches (``offset``)
+        are added. Its base is not documented either, so the row is confirmed by its identifier
         value before it is reported; an unconfirmed reject gets no row number. For a file the
         identifiers of just the rejected positions are read back in one pass over the file.
         """
@@ -629,7 +816,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
             wanted: set[int] = set()
             for reject in self.hook.iter_sync_rejects(sync_uri):
                 if isinstance(reject.get("recordIndex"), int):
-                    wanted.update((reject["recordIndex"], reject["recordIndex"] + 1))
+                    wanted.update((offset + reject["recordIndex"], offset + reject["recordIndex"] + 1))
             if not wanted:
                 return None
             found: dict[int, Any] = {}
@@ -647,7 +834,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
             if not isinstance(index, int):
                 return None
             value = (reject.get("fieldValues") or {}).get(identifier)
-            for row_number in (index, index + 1):
+            for row_number in (offset + index, offset + index + 1):
                 if value_at(row_number) is not None and str(value_at(row_number)) == str(value):
                     return row_number
             return None
