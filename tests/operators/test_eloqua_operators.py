@@ -48,23 +48,32 @@ def import_operator(name: str, **kwargs) -> str:
     """
 
 
-def test_import_operator_deferrable_maps_rejects_to_input_rows(airflow_db, eloqua_conn, tmp_path):
+@pytest.mark.parametrize("batched", [False, True], ids=["one-sync", "batches"])
+def test_import_operator_deferrable_maps_rejects_to_input_rows(airflow_db, eloqua_conn, tmp_path, batched):
+    """In batches, the earlier batches' syncs are waited for in the worker and only the last one is
+    deferred; the summary and the rejects file still cover every batch."""
     rejects = tmp_path / "rejects.ndjson"
-    rows = contacts(8, invalid=(3, 7))
+    n, bad = (60, (3, 57)) if batched else (8, (3, 7))
+    rows = contacts(n, invalid=bad)
+    batching = {"chunk_bytes": 1024, "max_bytes_per_sync": 1024} if batched else {}
+    name = f"op_import_deferrable_{int(batched)}"
     path = dag_file(
-        "op_import_deferrable",
-        import_operator("deferrable import", data=rows, deferrable=True, rejects_path=str(rejects)),
+        name,
+        import_operator("deferrable import", data=rows, deferrable=True, rejects_path=str(rejects), **batching),
     )
     eloqua_conn.control.configure(pending_polls=2, active_polls=2)
 
-    result = run_dag(path, "op_import_deferrable")
+    result = run_dag(path, name)
 
     assert result.state == "success"
     summary = result["load"].return_value
-    assert summary["status"] == "warning" and summary["rejected"] == 2 and summary["created"] == 6
-    assert summary["rows"] == 8 and summary["sync_uri"] == result["load"].xcoms["sync_uri"]
+    assert summary["status"] == "warning" and summary["rejected"] == 2 and summary["created"] == n - 2
+    assert summary["rows"] == n and summary["sync_uri"] == result["load"].xcoms["sync_uri"]
+    syncs = eloqua_conn.control.state()["syncs"]
+    assert summary["syncs"] == len(syncs) and (len(syncs) > 2) == batched
+    assert summary["sync_uri"] == syncs[-1]["uri"]
     written = [json.loads(line) for line in rejects.read_text().splitlines()]
-    assert [r["input_row"] for r in written] == [3, 7]
+    assert [r["input_row"] for r in written] == list(bad)
     assert written[0]["field_values"]["Email"] == "bad-3" and written[0]["status_code"] == "ELQ-00002"
 
 
@@ -165,20 +174,38 @@ def test_empty_input_skips_with_no_sync(airflow_db, eloqua_conn):
     assert eloqua_conn.control.state()["syncs"] == [] and eloqua_conn.control.state()["uploads"] == []
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one-sync", "batches"])
 @pytest.mark.parametrize("suffix", ["csv", "ndjson"])
-def test_rejects_from_a_file_are_mapped_to_their_input_rows(airflow_db, eloqua_conn, tmp_path, suffix):
-    rows = contacts(30, invalid=(4, 29))
+def test_rejects_from_a_file_are_mapped_to_their_input_rows(airflow_db, eloqua_conn, tmp_path, suffix, batched):
+    """In batches, ``recordIndex`` counts within each sync: the rows of earlier batches are added back."""
+    bad = (4, 110) if batched else (4, 29)
+    rows = contacts(120 if batched else 30, invalid=bad)
+    batching = {"chunk_bytes": 1024, "max_bytes_per_sync": 1024} if batched else {}
     source = tmp_path / f"contacts.{suffix}"
     if suffix == "csv":
         source.write_text("Email,FirstName\n" + "".join(f"{r['Email']},{r['FirstName']}\n" for r in rows))
     else:
         source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rejects = tmp_path / "rejects.csv"
-    name = f"op_file_rejects_{suffix}"
-    path = dag_file(name, import_operator("file rejects", path=str(source), rejects_path=str(rejects)))
+    name = f"op_file_rejects_{suffix}_{int(batched)}"
+    path = dag_file(name, import_operator("file rejects", path=str(source), rejects_path=str(rejects), **batching))
 
     result = run_dag(path, name)
 
     assert result["load"].return_value["rejected"] == 2
+    assert (len(eloqua_conn.control.state()["syncs"]) > 1) == batched
     lines = rejects.read_text().splitlines()
-    assert [line.split(",")[0] for line in lines[1:]] == ["4", "29"]
+    assert [line.split(",")[0] for line in lines[1:]] == [str(row) for row in bad]
+
+
+def test_max_bytes_per_sync_must_hold_a_chunk_and_stay_within_eloquas_limit():
+    from airflow_provider_eloqua.exceptions import EloquaInputError
+    from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator, EloquaUploadDataOperator
+
+    args = {"task_id": "t", "name": "n", "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"}}
+    for bad in (1023, 250_000_001, 2048.0, True):
+        with pytest.raises(EloquaInputError, match="max_bytes_per_sync"):
+            EloquaImportOperator(identifier_field_name="Email", chunk_bytes=1024, max_bytes_per_sync=bad, **args)
+    with pytest.raises(EloquaInputError, match="max_bytes_per_sync"):
+        EloquaUploadDataOperator(task_id="u", definition_uri="/contacts/imports/1", max_bytes_per_sync=10)
+    assert EloquaImportOperator(identifier_field_name="Email", **args).max_bytes_per_sync == 250_000_000

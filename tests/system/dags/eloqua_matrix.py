@@ -9,7 +9,8 @@ it before each run), so one file serves every case:
 * ``mode="upload"``: one EloquaUploadDataOperator task ``upload`` for an existing ``definition_uri``.
 
 Keys: entity, parent_id, name, fields, identifier, definition_uri, data, path, format,
-chunk_bytes, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning, wait.
+chunk_bytes, max_bytes_per_sync, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning,
+wait, rejects_path.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ upload_args = {
     "path": SPEC.get("path"),
     "format": SPEC.get("format"),
     "chunk_bytes": SPEC.get("chunk_bytes", 30 * 1024 * 1024),
+    **({"max_bytes_per_sync": SPEC["max_bytes_per_sync"]} if "max_bytes_per_sync" in SPEC else {}),
 }
+# How the upload operator waits for the syncs of earlier batches of a big input.
+batch_wait_args = {"poll_interval": SPEC.get("poll_interval", 0.05), "timeout": SPEC.get("timeout", 60)}
 wait_args = {
     "deferrable": SPEC.get("deferrable", False),
     "timeout": SPEC.get("timeout", 60),
@@ -69,13 +73,16 @@ with DAG(
             definition_uri=SPEC.get("definition_uri"),
             poll_interval=SPEC.get("poll_interval", 0.05),
             wait=SPEC.get("wait", True),
+            rejects_path=SPEC.get("rejects_path"),
             **definition_args,
             **upload_args,
             **wait_args,
         )
     elif mode == "split":
         create = EloquaCreateImportOperator(task_id="create", **definition_args)
-        upload = EloquaUploadDataOperator(task_id="upload", definition_uri=create.output, **upload_args)
+        upload = EloquaUploadDataOperator(
+            task_id="upload", definition_uri=create.output, **upload_args, **batch_wait_args
+        )
         EloquaSyncSensor(
             task_id="wait",
             sync_uri=upload.output["sync_uri"],
@@ -89,6 +96,7 @@ with DAG(
             definition_uri=SPEC["definition_uri"],
             start_sync=SPEC.get("start_sync", True),
             **upload_args,
+            **batch_wait_args,
         )
     else:
         raise ValueError(f"unknown ELOQUA_MATRIX_SPEC mode {mode!r}")
