@@ -451,7 +451,7 @@ class _UploadArgs:
             hook.clear_staged_data(parsed.uri)
         if progress["next"]:
             hook.log.info(
-                "Batches 1-%d were loaded by an earlier try (syncs %s); resuming at batch %d",
+                "Batches 1-%d are loaded (syncs %s), so they are skipped; resuming at batch %d",
                 progress["next"],
                 ", ".join(done["sync_uri"] for done in progress["done"]),
                 progress["next"] + 1,
@@ -562,9 +562,9 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
     ``{definition_uri, rows, chunks, bytes, syncs, sync_uri}``: the totals over all batches, how
     many syncs were started, and the last batch's sync, which is the one left to wait for (the
     earlier ones ended before the next batch was staged; their reports are in this task's log).
-    ``sync_uri`` is None when no sync was started. Empty input is not an error: nothing is staged, no sync is started, and the task logs
-    a warning and returns ``rows=0``; its ``sync_uri`` XCom is then ``""``, on which
-    :class:`EloquaSyncSensor` skips.
+    ``sync_uri`` is None when no sync was started. Empty input is not an error: nothing is staged,
+    no sync is started, and the task logs a warning and returns ``rows=0``; its ``sync_uri`` XCom
+    is then ``""``, on which :class:`EloquaSyncSensor` skips.
     """
 
     template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")

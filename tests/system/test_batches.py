@@ -18,6 +18,7 @@ from airflow_provider_eloqua.staging import iter_batches
 from tests.system.dags.matrix import (
     ACTIVITY_FIELDS,
     CONTACT_FIELDS,
+    Site,
     activities,
     api_requests,
     captured,
@@ -25,6 +26,7 @@ from tests.system.dags.matrix import (
     data_posts,
     run_matrix,
     skip_first,
+    staged_rows,
     syncs,
 )
 
@@ -100,8 +102,6 @@ def test_split_upload_waits_for_earlier_batches_and_leaves_the_last_to_the_senso
 
 
 def test_big_input_without_start_sync_fails_and_stages_nothing(env, monkeypatch, capfd, caplog):
-    from tests.system.dags.matrix import Site, staged_rows
-
     uri = Site(env).create_import("/activities", ACTIVITY_FIELDS, "ExternalId")
 
     result = run_matrix(monkeypatch, **_spec(ROWS, mode="upload", definition_uri=uri, start_sync=False))
@@ -141,7 +141,7 @@ def test_errored_intermediate_sync_fails_the_try_and_the_retry_resumes_at_that_b
     output = captured(capfd, caplog)
     second = f"input rows {EXPECTED[0] + 1}-{EXPECTED[0] + EXPECTED[1]}"
     assert f"of batch 2 ({second}) ended with status 'error'" in output
-    assert "resuming at batch 2" in output
+    assert "Batches 1-1 are loaded (syncs /syncs/100), so they are skipped; resuming at batch 2" in output
     # batch 1 once; batch 2 errored, then again; batch 3
     assert [s["status"] for s in syncs(env)] == ["success", "error", "success", "success"]
     assert [s["rows"] for s in syncs(env)] == [EXPECTED[0], EXPECTED[1], EXPECTED[1], EXPECTED[2]]
