@@ -9,8 +9,8 @@ staged, so a failed task leaves nothing half-loaded behind for a later sync to p
 
 Oracle says to stage at most about 250 MB and 500 uploads per sync, then sync. An input bigger
 than that is loaded in batches: batch ``k`` is the ``k``-th run of whole chunks that fits both
-limits, cut greedily from the start of the chunk stream. The cut depends only on the input and
-``chunk_bytes``, so re-reading the input always yields the same batches; a restart of batch ``k``
+limits, cut greedily from the start of the chunk stream. The cut depends only on the input,
+``chunk_bytes`` and the byte limit, so re-reading the input always yields the same batches; a restart of batch ``k``
 (or an Airflow retry resuming at it) re-reads the input and skips the chunks of earlier batches
 without POSTing them.
 """

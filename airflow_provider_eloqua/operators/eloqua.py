@@ -449,6 +449,14 @@ class _UploadArgs:
         elif _try_number(context) > 1:
             hook.log.info("Retry: clearing %s's staging area before uploading again", parsed.uri)
             hook.clear_staged_data(parsed.uri)
+        cut = [self.chunk_bytes, self.max_bytes_per_sync]
+        if progress["next"] and progress.setdefault("cut", cut) != cut:
+            raise EloquaInputError(
+                f"an earlier try loaded batches 1-{progress['next']} cut with chunk_bytes and max_bytes_per_sync "
+                f"{progress['cut']}, now {cut}: the batches would not line up, so rows could be lost or doubled. "
+                "Restore the earlier values, or clear the task's state to load everything again"
+            )
+        progress["cut"] = cut
         if progress["next"]:
             hook.log.info(
                 "Batches 1-%d are loaded (syncs %s), so they are skipped; resuming at batch %d",
