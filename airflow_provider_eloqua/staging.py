@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_eloqua.chunking import Chunk
+from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.exceptions import EloquaError
 from airflow_provider_eloqua.retry import may_have_taken_effect
 

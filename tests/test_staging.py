@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_eloqua.chunking import Chunk
+from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.staging import MAX_UPLOADS_PER_SYNC, iter_batches
 
 

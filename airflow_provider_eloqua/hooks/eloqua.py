@@ -21,7 +21,7 @@ from airflow.sdk import BaseHook
 from asgiref.sync import sync_to_async
 
 from airflow_provider_eloqua import __version__, urls
-from airflow_provider_eloqua.chunking import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
+from airflow_provider_eloqua.content import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaAuthError,

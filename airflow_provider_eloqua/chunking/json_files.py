@@ -1,0 +1,197 @@
+"""Rows of JSON array and NDJSON files, streamed one object at a time in constant memory."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from airflow_provider_eloqua.chunking._buffer import BOM, BinaryReader
+from airflow_provider_eloqua.content import MAX_CHUNK_BYTES
+from airflow_provider_eloqua.exceptions import EloquaInputError
+
+_DECODER = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _not_an_object(row: int, value: Any) -> EloquaInputError:
+    return EloquaInputError(
+        f"JSON row {row} is not an object (got {type(value).__name__}): each array element must be an object "
+        "of field name to value"
+    )
+
+
+def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
+    """Stream the objects of a UTF-8 JSON file holding one array of objects, one at a time.
+
+    Reads a block at a time into a sliding text buffer and parses the whole rows it holds with
+    one decoder call (or, where that cannot tell where rows end, one ``JSONDecoder.raw_decode``
+    per row), so memory stays about one read block of text and its rows, never the whole file.
+    """
+    reader = BinaryReader(stream)
+    pending = b""  # the start of a UTF-8 sequence cut by the end of the last block
+    buf = ""
+    pos = 0
+    base = 0  # input character index of buf[0]
+    eof = False
+    bad: tuple[int, int] | None = None  # (character index, byte offset) of the first invalid byte
+    row = 0
+    bulk = True  # try parsing all whole rows in the buffer at once
+
+    def more() -> None:
+        nonlocal buf, pos, base, eof, bad, bulk, pending
+        if eof:
+            return
+        bulk = True
+        block = reader.block()
+        eof = not block
+        data = pending + block if pending else block
+        try:
+            text, used = codecs.utf_8_decode(data, "strict", eof)
+        except UnicodeDecodeError as exc:
+            # Invalid bytes become lone surrogates, so the rows before them still parse and the
+            # row holding the first one can be named.
+            text, used = codecs.utf_8_decode(data, "surrogateescape", eof)
+            if bad is None:
+                chars = len(codecs.utf_8_decode(data[: exc.start], "surrogateescape")[0])
+                bad = (base + len(buf) + chars, reader.offset - len(data) + exc.start)
+        pending = data[used:]
+        if pos:
+            base += pos
+            buf = buf[pos:]
+            pos = 0
+        buf += text
+
+    def check_utf8(end: int) -> None:
+        """Raise if the first invalid byte lies before ``buf[end]``."""
+        if bad is not None and bad[0] < base + end:
+            raise EloquaInputError(
+                f"JSON row {max(row, 1)} is not valid UTF-8 (byte offset {bad[1]} of the input); save the file as UTF-8"
+            )
+
+    def skip_ws() -> bool:
+        """Move past whitespace; False at the end of the input."""
+        nonlocal pos
+        while True:
+            pos = _WS.match(buf, pos).end()
+            if pos < len(buf):
+                return True
+            if eof:
+                return False
+            more()
+
+    more()
+    if buf.startswith("\ufeff"):
+        pos = 1
+    if not skip_ws():
+        return  # empty file: no rows
+    if buf[pos] != "[":
+        check_utf8(pos + 1)
+        raise EloquaInputError(
+            "a JSON input file must hold one array of objects ([{...}, {...}]); "
+            f"it starts with {buf[pos : pos + 20]!r} (for one object a line use the ndjson format)"
+        )
+    pos += 1
+    expect_value = True
+    first = True
+    while True:
+        if not skip_ws():
+            raise EloquaInputError(f"the JSON input ends inside its array (after row {row}): the file is truncated")
+        ch = buf[pos]
+        if ch == "]" and (first or not expect_value):
+            pos += 1
+            break
+        if not expect_value:
+            if ch != ",":
+                check_utf8(pos + 1)
+                raise EloquaInputError(f"JSON row {row}: expected ',' or ']' after it, found {buf[pos : pos + 20]!r}")
+            pos += 1
+            expect_value = True
+            continue
+        if bulk:
+            # Fast path: parse every whole row left in the buffer with one call, taking the text up
+            # to the buffer's last "}" as the inside of an array. If that "}" is not the end of a
+            # row (it is inside a string, or the rows are bad) the text cannot parse as an array,
+            # and rows are parsed one at a time until more input is read.
+            cut = buf.rfind("}", pos) + 1
+            if cut and (bad is None or bad[0] >= base + cut):
+                try:
+                    values = _DECODER.decode("[" + buf[pos:cut] + "]")
+                except json.JSONDecodeError:
+                    bulk = False
+                else:
+                    for value in values:
+                        row += 1
+                        if not isinstance(value, dict):
+                            raise _not_an_object(row, value)
+                        yield value
+                    pos = cut
+                    expect_value = False
+                    first = False
+                    continue
+            else:
+                bulk = False
+        row += 1
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(buf, pos)
+                # A value that ends the buffer may be cut short (a number): read on to be sure.
+                if end < len(buf) or eof:
+                    break
+            except json.JSONDecodeError as exc:
+                # Maybe only the rest of the row has not been read yet.
+                if eof or len(buf) - pos > MAX_CHUNK_BYTES:
+                    check_utf8(len(buf))
+                    raise EloquaInputError(f"JSON row {row} is not valid JSON: {exc.msg}") from None
+            more()
+        check_utf8(end)
+        if not isinstance(value, dict):
+            raise _not_an_object(row, value)
+        pos = end
+        yield value
+        expect_value = False
+        first = False
+    if skip_ws():
+        check_utf8(pos + 1)
+        raise EloquaInputError(f"unexpected data after the JSON array: {buf[pos : pos + 20]!r}")
+
+
+def iter_ndjson_rows(stream: BinaryIO) -> Iterator[dict]:
+    """Stream the objects of a UTF-8 NDJSON (JSON Lines) file: one object a line, blank lines skipped."""
+    readline = getattr(stream, "readline", None)
+    if readline is None:
+        raise EloquaInputError(f"stream must be a binary file object, got {type(stream).__name__}")
+    row = 0
+    line_no = 0
+    while True:
+        line = readline(MAX_CHUNK_BYTES + 1)
+        if not line:
+            return
+        if not isinstance(line, bytes):
+            if isinstance(line, str):
+                raise EloquaInputError("stream must be opened in binary mode ('rb'): readline() returned str")
+            line = bytes(line)
+        line_no += 1
+        if line_no == 1 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        if not line.strip():
+            continue
+        row += 1
+        if len(line) > MAX_CHUNK_BYTES and not line.endswith(b"\n"):
+            raise EloquaInputError(f"NDJSON row {row} (line {line_no}) is larger than {MAX_CHUNK_BYTES} bytes")
+        try:
+            value = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise EloquaInputError(
+                f"NDJSON row {row} (line {line_no}) is not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise EloquaInputError(f"NDJSON row {row} (line {line_no}) is not valid JSON: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise EloquaInputError(
+                f"NDJSON row {row} (line {line_no}) is not an object (got {type(value).__name__}): "
+                "each line must be one object of field name to value"
+            )
+        yield value

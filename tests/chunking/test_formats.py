@@ -1,0 +1,49 @@
+"""iter_file_chunks: one parser per input format (pure, no HTTP)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from airflow_provider_eloqua.chunking import (
+    CSV_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    iter_file_chunks,
+)
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from tests.chunking.helpers import (
+    FIELDS,
+    HEADER,
+    contact,
+    csv_rows,
+)
+
+# ---------------------------------------------------------------------------------------------
+# iter_file_chunks
+# ---------------------------------------------------------------------------------------------
+
+
+def test_file_chunks_dispatch():
+    rows = [contact(i) for i in range(20)]
+    csv_data = HEADER + b"".join(csv_rows(20))
+    (c,) = list(iter_file_chunks(io.BytesIO(csv_data), "csv", FIELDS, "Email", 4096))
+    assert (c.content_type, c.rows, c.body) == (CSV_CONTENT_TYPE, 20, csv_data)
+    (j,) = list(iter_file_chunks(io.BytesIO(json.dumps(rows).encode()), "json", FIELDS, "Email", 4096))
+    assert (j.content_type, j.rows, json.loads(j.body)) == (JSON_CONTENT_TYPE, 20, rows)
+    nd = b"\n".join(json.dumps(r).encode() for r in rows)
+    chunks = list(iter_file_chunks(io.BytesIO(nd), "ndjson", FIELDS, "Email", 1024))
+    assert [r for ch in chunks for r in json.loads(ch.body)] == rows
+    assert all(len(ch.body) <= 1024 for ch in chunks)
+
+
+def test_file_chunks_json_rows_validated():
+    data = b'[{"Email": "a"}, {"Email": "b", "Tags": [1]}]'
+    with pytest.raises(EloquaInputError, match=r"^row 2: keys that are not fields of the import definition: 'Tags'"):
+        list(iter_file_chunks(io.BytesIO(data), "json", FIELDS, "Email", 4096))
+
+
+def test_file_chunks_bad_format():
+    with pytest.raises(EloquaInputError, match=r"format='xml' is not supported"):
+        iter_file_chunks(io.BytesIO(b""), "xml", FIELDS, "Email", 4096)

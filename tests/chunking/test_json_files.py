@@ -1,0 +1,108 @@
+"""JSON and NDJSON files: airflow_provider_eloqua.chunking.json_files (pure, no HTTP)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from airflow_provider_eloqua.chunking import (
+    _buffer,
+    iter_json_file_rows,
+    iter_ndjson_rows,
+)
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from tests.chunking.helpers import (
+    Trickle,
+    contact,
+)
+
+# ---------------------------------------------------------------------------------------------
+# JSON and NDJSON files
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [1, 3, 17, 4096])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_json_file_rows_streamed(step, indent):
+    rows = [contact(i, Company=f'Ålesund {i} "q" [x] {{y}}') for i in range(300)]
+    stream = Trickle(json.dumps(rows, indent=indent, ensure_ascii=False).encode(), step)
+    assert list(iter_json_file_rows(stream)) == rows
+    assert all(size is not None and 0 < size <= _buffer.READ_BYTES for size in stream.sizes)
+
+
+def test_json_file_rows_numbers_at_buffer_end():
+    stream = Trickle(b'[{"Email": 12345678901234567890}, {"Email": 1.5e10}]', 5)
+    assert list(iter_json_file_rows(stream)) == [{"Email": 12345678901234567890}, {"Email": 1.5e10}]
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n", b"[]", b" [ ] \n", b"\xef\xbb\xbf[]"])
+def test_json_file_without_rows(data):
+    assert list(iter_json_file_rows(io.BytesIO(data))) == []
+
+
+def test_json_file_bom():
+    assert list(iter_json_file_rows(io.BytesIO(b'\xef\xbb\xbf[{"Email":"a"}]'))) == [{"Email": "a"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"Email": "a"}', "a JSON input file must hold one array of objects"),
+        (b'[{"Email": "a"}, 5]', "JSON row 2 is not an object (got int)"),
+        (b'[{"Email": "a"}, {"Email": }]', "JSON row 2 is not valid JSON: Expecting value"),
+        (b'[{"Email": "a"}, {"Email": "b"', "JSON row 2 is not valid JSON"),
+        (b'[{"Email": "a"},', "the JSON input ends inside its array (after row 1)"),
+        (b'[{"Email": "a"} {"Email": "b"}]', "JSON row 1: expected ',' or ']'"),
+        (b'[{"Email": "a"}] x', "unexpected data after the JSON array"),
+        (b'[{"Email": "a"},]', "JSON row 2 is not valid JSON"),
+        (b'[{"Email": "a"}, {"Email": "\xff"}]', "JSON row 2 is not valid UTF-8"),
+    ],
+)
+def test_json_file_errors(data, message):
+    with pytest.raises(EloquaInputError) as info:
+        list(iter_json_file_rows(Trickle(data, 4)))
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("step", [7, 1000, 1 << 20])
+def test_json_file_errors_deep_in_the_file_name_the_row(step):
+    rows = [
+        json.dumps(contact(i, Company="Caf\u00e9 {x}" if i % 3 else "Acme"), ensure_ascii=False) for i in range(3000)
+    ]
+    good = "[" + ",\n".join(rows) + "]"
+    assert len(list(iter_json_file_rows(Trickle(good.encode(), step)))) == 3000
+    broken = rows.copy()
+    broken[2345] = broken[2345].replace('"Country"', "Country")
+    with pytest.raises(EloquaInputError, match=r"^JSON row 2346 is not valid JSON: Expecting property name"):
+        list(iter_json_file_rows(Trickle(("[" + ",\n".join(broken) + "]").encode(), step)))
+    data = ("[" + ",\n".join(rows) + "]").encode()
+    at = data.index(b"user2500@")
+    data = data[:at] + b"\xff" + data[at + 1 :]
+    with pytest.raises(EloquaInputError) as info:
+        list(iter_json_file_rows(Trickle(data, step)))
+    assert (
+        str(info.value) == f"JSON row 2501 is not valid UTF-8 (byte offset {at} of the input); save the file as UTF-8"
+    )
+
+
+def test_ndjson_rows():
+    rows = [contact(i) for i in range(50)]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]
+    data = b"\xef\xbb\xbf" + b"\n".join(lines[:10]) + b"\n\n  \r\n" + b"\r\n".join(lines[10:])
+    assert list(iter_ndjson_rows(io.BytesIO(data))) == rows
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"Email": "a"}\n\n{"Email": \n', "NDJSON row 2 (line 3) is not valid JSON: Expecting value"),
+        (b'{"Email": "a"}\n[1]\n', "NDJSON row 2 (line 2) is not an object (got list)"),
+        (b'{"Email": "\xe9"}\n', "NDJSON row 1 (line 1) is not valid UTF-8"),
+    ],
+)
+def test_ndjson_errors(data, message):
+    with pytest.raises(EloquaInputError) as info:
+        list(iter_ndjson_rows(io.BytesIO(data)))
+    assert str(info.value).startswith(message)

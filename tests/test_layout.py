@@ -1,0 +1,21 @@
+"""Dependency rules of the package layout, checked in a fresh interpreter (imports are cached)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _modules_loaded_by(module: str) -> set[str]:
+    code = f"import sys, {module}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("module", ["airflow_provider_eloqua.hooks.eloqua", "airflow_provider_eloqua.staging"])
+def test_http_layer_imports_no_parser(module):
+    loaded = _modules_loaded_by(module)
+    assert module in loaded
+    assert not {m for m in loaded if m.startswith("airflow_provider_eloqua.chunking")}
