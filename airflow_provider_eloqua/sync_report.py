@@ -1,6 +1,7 @@
-"""What a finished sync means for the Airflow task: its outcome, a readable log summary, and rejects.
+"""Reporting a finished sync: its log table, its counts, its rejects (logged and written to a file).
 
-Shared by the sensor and the one-task import operator so that both report a sync the same way.
+Shared by the sensor and the load engine so that both report a sync the same way. Pure
+reporting: what a status means and how to wait live in :mod:`airflow_provider_eloqua.syncs`.
 XCom only ever gets the small summary dict; rejected rows go to a file the user names.
 """
 
@@ -9,27 +10,21 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError, EloquaSyncError, EloquaSyncTimeout
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.storage import open_path, output_format
+from airflow_provider_eloqua.syncs import FAILED_STATUSES
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 
 log = logging.getLogger(__name__)
 
-RUNNING_STATUSES = frozenset({"pending", "active"})
-FAILED_STATUSES = frozenset({"error", "errored"})
-TERMINAL_STATUSES = frozenset({"success", "warning"}) | FAILED_STATUSES
-KNOWN_STATUSES = RUNNING_STATUSES | TERMINAL_STATUSES
 ON_WARNING_CHOICES = ("succeed", "fail", "skip")
-#: Six hours: an import sync that has not ended by then needs a person, not another poll.
-DEFAULT_WAIT_TIMEOUT = 6 * 60 * 60
 
 #: Log status codes that count records: created and updated, per Oracle's list.
 CREATED_CODES = frozenset({"ELQ-00004", "ELQ-00005"})
@@ -42,17 +37,6 @@ REJECTS_IN_LOG = 10
 SUMMED_COUNTS = ("rows_processed", "created", "updated", "rejected", "warnings")
 
 RowLocator = Callable[[Mapping[str, Any]], int | None]
-
-
-def sync_status(sync: Mapping[str, Any], sync_uri: str) -> str:
-    """The sync's status, lower-cased; an unknown one fails clearly instead of waiting forever."""
-    status = str(sync.get("status") or "").strip().lower()
-    if status not in KNOWN_STATUSES:
-        raise EloquaError(
-            f"Eloqua reported an unknown status {sync.get('status')!r} for {sync_uri}; expected one of "
-            f"{', '.join(sorted(KNOWN_STATUSES))}"
-        )
-    return status
 
 
 def check_on_warning(on_warning: str) -> str:
@@ -252,30 +236,3 @@ def finish_sync(
             report.status = "warning"
         log.info("Eloqua load summary over %d syncs: %s", len(earlier) + 1, json.dumps(report.summary()))
     return enforce_outcome(report, on_warning)
-
-
-def wait_for_sync(hook: EloquaHook, sync_uri: str, *, poll_interval: float, deadline: float) -> str:
-    """Poll a sync from the worker until it ends; raise when the wall-clock ``deadline`` passes."""
-    while True:
-        status = sync_status(hook.get_sync(sync_uri), sync_uri)
-        if status in TERMINAL_STATUSES:
-            return status
-        remaining = deadline - time.time()
-        if remaining <= 0:
-            raise EloquaSyncTimeout(f"Eloqua sync {sync_uri} is still {status!r} at the deadline")
-        log.info("Eloqua sync %s is %s; next check in %.0fs", sync_uri, status, min(poll_interval, remaining))
-        time.sleep(min(poll_interval, remaining))
-
-
-def status_from_event(event: Mapping[str, Any] | None) -> tuple[str, str]:
-    """Validate the trigger's event; return ``(sync_uri, sync status)`` or raise what it reports."""
-    if not isinstance(event, Mapping) or "status" not in event:
-        raise EloquaError(f"The Eloqua sync trigger returned no usable event: {event!r}")
-    kind = event["status"]
-    if kind == "terminal" and event.get("sync_status") in TERMINAL_STATUSES and event.get("sync_uri"):
-        return event["sync_uri"], event["sync_status"]
-    if kind == "timeout":
-        raise EloquaSyncTimeout(event.get("message") or "The Eloqua sync did not end before the deadline")
-    if kind == "error":
-        raise EloquaError(event.get("message") or "Waiting for the Eloqua sync failed")
-    raise EloquaError(f"The Eloqua sync trigger returned an unknown event: {event!r}")

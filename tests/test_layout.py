@@ -19,3 +19,9 @@ def test_http_layer_imports_no_parser(module):
     loaded = _modules_loaded_by(module)
     assert module in loaded
     assert not {m for m in loaded if m.startswith("airflow_provider_eloqua.chunking")}
+
+
+def test_trigger_takes_its_vocabulary_from_syncs_not_from_reporting():
+    loaded = _modules_loaded_by("airflow_provider_eloqua.triggers.eloqua")
+    assert "airflow_provider_eloqua.syncs" in loaded
+    assert "airflow_provider_eloqua.sync_report" not in loaded

@@ -42,14 +42,13 @@ from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.retry import may_have_taken_effect
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC, stage_input
 from airflow_provider_eloqua.storage import open_path, output_format
-from airflow_provider_eloqua.sync_report import (
+from airflow_provider_eloqua.sync_report import RowLocator, build_report, check_on_warning, finish_sync
+from airflow_provider_eloqua.syncs import (
     DEFAULT_WAIT_TIMEOUT,
     FAILED_STATUSES,
     TERMINAL_STATUSES,
-    RowLocator,
-    build_report,
-    check_on_warning,
-    finish_sync,
+    SyncWatch,
+    look,
     status_from_event,
     sync_status,
     wait_for_sync,
@@ -752,7 +751,7 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
             return {**upload, "status": status}
         deadline = time.time() + self.timeout
         if self.deferrable:
-            status = sync_status(hook.get_sync(sync_uri), sync_uri)
+            status = look(hook, SyncWatch(sync_uri, deadline)) or status  # None: transient, the trigger looks again
             if status not in TERMINAL_STATUSES:
                 self.defer(
                     trigger=EloquaSyncTrigger(

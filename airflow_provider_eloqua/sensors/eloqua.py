@@ -13,14 +13,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_eloqua.exceptions import EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.sync_report import (
-    DEFAULT_WAIT_TIMEOUT,
-    TERMINAL_STATUSES,
-    check_on_warning,
-    finish_sync,
-    status_from_event,
-    sync_status,
-)
+from airflow_provider_eloqua.sync_report import check_on_warning, finish_sync
+from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, TERMINAL_STATUSES, SyncWatch, look, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
 
@@ -34,10 +28,15 @@ class EloquaSyncSensor(BaseSensorOperator):
 
     :param sync_uri: e.g. ``/syncs/66100`` (templated; typically the upload task's ``sync_uri``).
         Empty (the upload had no rows, so it started no sync): the sensor skips.
+    :param on_warning: what a ``warning`` sync does to the task: ``succeed``, ``fail`` or ``skip``.
     :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``), templated.
+    :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param deferrable: wait in the triggerer instead of a worker slot.
-    :param timeout: wall-clock seconds to wait in every mode (default six hours).
+    :param poke_interval: seconds between looks at the sync, in every mode.
+    :param timeout: wall-clock seconds to wait in every mode (default six hours). Transient
+        answers (429, 5xx, dropped connections) are retried until then; at the timeout the task
+        fails with a message naming the sync and the status last seen.
     """
 
     template_fields: Sequence[str] = ("sync_uri", "rejects_path")
@@ -69,10 +68,15 @@ class EloquaSyncSensor(BaseSensorOperator):
     def _finish(self, status: str) -> dict[str, Any]:
         return finish_sync(self.hook, self.sync_uri, status, on_warning=self.on_warning, rejects_path=self.rejects_path)
 
+    @cached_property
+    def _watch(self) -> SyncWatch:
+        return SyncWatch(self.sync_uri)
+
     def poke(self, context: Context) -> PokeReturnValue | bool:
         check_sync_uri(self.sync_uri)
-        status = sync_status(self.hook.get_sync(self.sync_uri), self.sync_uri)
-        self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
+        status = look(self.hook, self._watch)  # None: a transient failure, the next poke tries again
+        if status is not None:
+            self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
         if status not in TERMINAL_STATUSES:
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._finish(status))
@@ -82,7 +86,11 @@ class EloquaSyncSensor(BaseSensorOperator):
             # The upload staged no rows (an empty input is not an error), so it started no sync.
             raise AirflowSkipException("Eloqua: no sync to wait for (the upstream upload staged no rows)")
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as exc:
+                # Airflow's own message ("Sensor has timed out; run duration ...") names neither.
+                raise AirflowSensorTimeout(self._watch.timeout_message(self.timeout)) from exc
         result = self.poke(context)
         if isinstance(result, PokeReturnValue):
             return result.xcom_value

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.sync_report import TERMINAL_STATUSES, sync_status
+from airflow_provider_eloqua.syncs import TERMINAL_STATUSES, SyncWatch, error_event, terminal_event, timeout_event
 
 #: How long a look at the sync may take once the deadline is (nearly) reached: one last look is
 #: still made, so a sync that ended just in time is reported, but its retries stop here.
@@ -20,15 +19,23 @@ LAST_LOOK_SECONDS = 5.0
 class EloquaSyncTrigger(BaseTrigger):
     """Polls ``GET /syncs/{id}`` every ``poll_interval`` seconds until the sync ends or ``end_time`` passes.
 
-    Yields exactly one event, then returns:
+    Yields exactly one event (the contract is :mod:`airflow_provider_eloqua.syncs`), then returns:
     ``{"status": "terminal", "sync_status": "success"|"warning"|"error"|"errored", ...}``,
     ``{"status": "timeout", ...}`` at the deadline, or ``{"status": "error", "message": ...}``.
     Transient 429/5xx answers and dropped connections are retried with the hook's retry policy,
-    but never past the deadline: each look is bounded by the time left (at least
-    ``LAST_LOOK_SECONDS``), and a look still retrying when it runs out ends in the timeout event.
+    and a look whose retries run out is followed by the next look after ``poll_interval``: the
+    wait goes on until the deadline, whose event names the last status seen and the last error.
+    Nothing runs past the deadline: each look is bounded by the time left (at least
+    ``LAST_LOOK_SECONDS``). A permanent failure (404, refused credentials) is the error event.
 
+    :param sync_uri: the sync to wait for, e.g. ``/syncs/66100``.
+    :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param poll_interval: seconds between looks at the sync.
     :param end_time: absolute deadline, seconds since the epoch (the triggerer may restart; a
         relative timeout would start over).
+    :param retry_policy: :class:`~airflow_provider_eloqua.retry.RetryPolicy` fields as a plain dict
+        (the hook's default policy when None).
+    :param request_timeout: seconds per HTTP request (the connection's setting when None).
     """
 
     def __init__(
@@ -61,40 +68,34 @@ class EloquaSyncTrigger(BaseTrigger):
             },
         )
 
-    def _event(self, status: str, message: str, **extra: Any) -> TriggerEvent:
-        return TriggerEvent({"status": status, "sync_uri": self.sync_uri, "message": message, **extra})
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = EloquaHook(self.eloqua_conn_id, retry_policy=self.retry_policy, timeout=self.request_timeout)
-        status = None
+        watch = SyncWatch(self.sync_uri, self.end_time)
         try:
             while True:
-                remaining = self.end_time - time.time()
                 try:
                     sync = await asyncio.wait_for(
-                        hook.aget_sync(self.sync_uri), timeout=max(remaining, LAST_LOOK_SECONDS)
+                        hook.aget_sync(self.sync_uri), timeout=max(watch.remaining(), LAST_LOOK_SECONDS)
                     )
                 except TimeoutError:
-                    last = f"last seen {status!r}" if status else "status never read"
-                    yield self._event(
-                        "timeout",
-                        f"Sync {self.sync_uri} ({last}): no answer from Eloqua before the deadline; "
-                        "its requests were still being retried",
-                        sync_status=status,
+                    watch.last_error = (
+                        "no answer from Eloqua before the deadline; its requests were still being retried"
                     )
+                    yield TriggerEvent(timeout_event(watch))
                     return
-                status = sync_status(sync, self.sync_uri)
-                if status in TERMINAL_STATUSES:
-                    yield self._event("terminal", f"Sync {self.sync_uri} ended: {status}", sync_status=status)
-                    return
-                remaining = self.end_time - time.time()
+                except Exception as exc:
+                    watch.missed(exc)  # transient: the wait goes on until the deadline; otherwise re-raised
+                else:
+                    status = watch.saw(sync)
+                    if status in TERMINAL_STATUSES:
+                        yield TriggerEvent(terminal_event(self.sync_uri, status))
+                        return
+                remaining = watch.remaining()
                 if remaining <= 0:
-                    yield self._event(
-                        "timeout", f"Sync {self.sync_uri} still {status!r} at the deadline", sync_status=status
-                    )
+                    yield TriggerEvent(timeout_event(watch))
                     return
                 await asyncio.sleep(min(self.poll_interval, remaining))
         except Exception as exc:  # every failure becomes the one event; the task decides what it means
-            yield self._event("error", f"Waiting for {self.sync_uri} failed: {exc}")
+            yield TriggerEvent(error_event(self.sync_uri, f"Waiting for {self.sync_uri} failed: {exc}"))
         finally:
             await hook.aclose()

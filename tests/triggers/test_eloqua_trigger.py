@@ -253,13 +253,24 @@ async def test_unknown_sync_yields_an_error_event(conn, emulator):
     assert sync_gets(emulator, "/syncs/424242") == [404]  # not retried
 
 
-async def test_persistent_503_ends_in_an_error_event(conn, emulator):
+async def test_an_outage_longer_than_the_retry_policy_is_waited_out(conn, emulator):
+    """Eight 503s in a row: more than two looks' worth of the policy's 3 attempts each."""
+    sync_uri = start_sync(emulator)
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, times=8, headers={"Retry-After": "0"})
+    events = await collect(make_trigger(sync_uri))
+    assert [(e["status"], e["sync_status"]) for e in events] == [("terminal", "success")]
+    assert sync_gets(emulator, sync_uri) == [503] * 8 + [200, 200, 200]
+
+
+async def test_persistent_503_ends_in_a_timeout_event_at_the_deadline_naming_it(conn, emulator):
     sync_uri = start_sync(emulator)
     emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, times=None)
-    events = await collect(make_trigger(sync_uri))
-    assert [e["status"] for e in events] == ["error"]
+    events = await collect(make_trigger(sync_uri, poll_interval=0.05, end_time=time.time() + 1))
+    assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", None)]
+    assert f"Eloqua sync {sync_uri} (status never read) had not ended at the deadline" in events[0]["message"]
     assert "503" in events[0]["message"]
-    assert sync_gets(emulator, sync_uri) == [503, 503, 503]
+    assert len(sync_gets(emulator, sync_uri)) > 3  # looked again after the policy's 3 attempts gave up
+    assert set(sync_gets(emulator, sync_uri)) == {503}
 
 
 async def test_bad_password_yields_an_error_event_without_the_password(conn, emulator):

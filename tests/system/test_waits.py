@@ -1,0 +1,86 @@
+"""Waiting for a sync in all five wait modes, through real DAG runs against the emulator.
+
+Modes: the import operator polling in the worker or deferring to the trigger, and the sensor in
+poke, reschedule and deferrable modes. A transient outage of ``GET /syncs/{id}`` longer than the
+hook's own retries is waited out until the wait's deadline (issue 8, item 3); at the deadline the
+task's error names the sync and the status it was last seen in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.system.dags.matrix import api_requests, captured, contacts, run_matrix, syncs
+
+SYNC_GET = r"/syncs/\d+$"  # request-log paths are full (/api/bulk/2.0/syncs/100)
+FAULT_SYNC_GET = r"^/syncs/\d+$"  # fault paths are relative to the Bulk base
+#: More failed answers in a row than the hook's retry policy takes in one look (5 attempts), so
+#: the outage outlasts two whole looks. ``Retry-After: 0`` keeps the hook's own retries instant.
+OUTAGE = 12
+
+MODES = {
+    "operator-poll": {"mode": "import", "deferrable": False},
+    "operator-deferred": {"mode": "import", "deferrable": True},
+    "sensor-poke": {"mode": "split", "sensor_mode": "poke"},
+    "sensor-reschedule": {"mode": "split", "sensor_mode": "reschedule"},
+    "sensor-deferred": {"mode": "split", "deferrable": True},
+}
+
+
+@pytest.fixture
+def env(airflow_db, eloqua_conn):
+    return eloqua_conn
+
+
+def _waiting_task(result, spec):
+    return result["import"] if spec["mode"] == "import" else result["wait"]
+
+
+@pytest.mark.parametrize("spec", list(MODES.values()), ids=list(MODES))
+def test_a_transient_outage_while_waiting_is_waited_out(env, monkeypatch, spec):
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=OUTAGE, status=503, headers={"Retry-After": "0"})
+
+    result = run_matrix(monkeypatch, data=contacts(10), timeout=120, poll_interval=0.05, **spec)
+
+    assert result.state == "success", result.tasks
+    waiting = _waiting_task(result, spec)
+    assert waiting.try_number == 1  # waited out inside the task, not by an Airflow retry
+    assert waiting.return_value["status"] == "success"
+    assert waiting.return_value["created"] == 10
+    statuses = [r["status"] for r in api_requests(env, "GET", SYNC_GET)]
+    assert statuses.count(503) == OUTAGE
+    assert statuses[-1] == 200
+    assert len(syncs(env)) == 1
+    assert len(env.control.records("/contacts")) == 10
+
+
+@pytest.mark.parametrize("spec", [MODES["operator-poll"], MODES["sensor-poke"]], ids=["operator-poll", "sensor-poke"])
+def test_an_outage_past_the_deadline_fails_naming_the_last_error(env, monkeypatch, capfd, caplog, spec):
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=None, status=503, headers={"Retry-After": "0"})
+
+    result = run_matrix(monkeypatch, data=contacts(5), timeout=1, poll_interval=0.05, **spec)
+
+    assert result.state == "failed"
+    assert _waiting_task(result, spec).state == "failed"
+    sync_uri = syncs(env)[0]["uri"]
+    output = captured(capfd, caplog)
+    assert f"Eloqua sync {sync_uri} (status never read) had not ended" in output
+    assert "the last look failed" in output and "503" in output
+    assert env.control.records("/contacts") == []  # never polled to the end, so never applied
+
+
+@pytest.mark.parametrize("sensor_mode", ["poke", "reschedule"])
+def test_sensor_timeout_names_the_sync_and_its_last_status(env, monkeypatch, capfd, caplog, sensor_mode):
+    env.control.configure(pending_polls=1_000_000)
+
+    result = run_matrix(
+        monkeypatch, mode="split", sensor_mode=sensor_mode, data=contacts(5), timeout=0.5, poll_interval=0.05
+    )
+
+    assert result.state == "failed"
+    assert result["upload"].state == "success"
+    assert result["wait"].state == "failed"
+    sync_uri = syncs(env)[0]["uri"]
+    assert f"Eloqua sync {sync_uri} (last seen 'pending') had not ended when the wait timed out after 0.5s" in (
+        captured(capfd, caplog)
+    )
