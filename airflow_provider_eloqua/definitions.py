@@ -1,8 +1,10 @@
-"""Building and checking import and sync-action definitions before anything is sent to Eloqua.
+"""Checking import and sync-action definition properties before anything is sent to Eloqua.
 
 Eloqua rejects a bad definition with a 400 and a ``failures`` list; catching the same mistakes
 here gives the DAG author an error that names the argument, at the first line of the task,
-without a round trip (and without a half-created definition to clean up).
+without a round trip (and without a half-created definition to clean up). The checks run from
+:class:`airflow_provider_eloqua.load.spec.DefinitionSpec`, which builds the definition's body;
+:func:`same_definition` says whether an existing definition can be reused for it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.exceptions import EloquaInputError
 
 MAX_FIELDS = 100
@@ -127,104 +128,6 @@ def check_durations(data_retention_duration: str | None, auto_delete_duration: s
             raise EloquaInputError(
                 f"auto_delete_duration must be an ISO-8601 duration of at least PT1H; got {auto_delete_duration!r}"
             )
-
-
-def build_import_definition(
-    *,
-    entity: str,
-    parent_id: int | str | None,
-    name: str,
-    fields: Mapping[str, str],
-    identifier_field_name: str,
-    update_rule: str = "always",
-    sync_actions: list[dict[str, Any]] | None = None,
-    is_sync_triggered_on_import: bool = False,
-    data_retention_duration: str | None = None,
-    auto_delete_duration: str | None = None,
-    definition_extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON body of ``POST /<entity>/imports``, validated; raises EloquaInputError naming the argument."""
-    try:
-        urls.entity_root(entity, parent_id)
-    except ValueError as exc:
-        raise EloquaInputError(str(exc)) from None
-    body: dict[str, Any] = {
-        "name": check_name(name),
-        "fields": check_fields(fields, identifier_field_name),
-        "identifierFieldName": identifier_field_name,
-        # Oracle's pages disagree on the default, so it is always sent explicitly.
-        "isSyncTriggeredOnImport": bool(is_sync_triggered_on_import),
-    }
-    if update_rule not in UPDATE_RULES:
-        raise EloquaInputError(f"update_rule must be one of {', '.join(UPDATE_RULES)}; got {update_rule!r}")
-    body["updateRule"] = update_rule
-    actions = check_sync_actions(sync_actions)
-    if actions:
-        if entity == "events":
-            raise EloquaInputError("sync_actions are not available for events imports")
-        body["syncActions"] = actions
-    _add_durations(body, data_retention_duration, auto_delete_duration)
-    return _merge_extra(body, definition_extra)
-
-
-def build_sync_action_definition(
-    *,
-    entity: str,
-    parent_id: int | str | None,
-    name: str,
-    fields: Mapping[str, str],
-    identifier_field_name: str,
-    sync_actions: list[dict[str, Any]],
-    is_sync_triggered_on_import: bool = False,
-    data_retention_duration: str | None = None,
-    auto_delete_duration: str | None = None,
-    definition_extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON body of ``POST /<entity>/syncActions``: exactly one field, 1 to 10 actions."""
-    try:
-        urls.sync_actions_path(entity, parent_id)
-    except ValueError as exc:
-        raise EloquaInputError(str(exc)) from None
-    checked = check_fields(fields, identifier_field_name)
-    if len(checked) != 1:
-        raise EloquaInputError(
-            f"a sync-action definition has exactly one field; got {len(checked)}: {', '.join(checked)}"
-        )
-    statement = next(iter(checked.values())).strip()
-    if entity == "contacts" and statement not in CONTACT_SYNC_ACTION_STATEMENTS:
-        raise EloquaInputError(
-            f"the field of a contacts sync action must be one of {', '.join(CONTACT_SYNC_ACTION_STATEMENTS)}; "
-            f"got {statement!r}"
-        )
-    body: dict[str, Any] = {
-        "name": check_name(name),
-        "fields": checked,
-        "identifierFieldName": identifier_field_name,
-        "syncActions": check_sync_actions(sync_actions, required=True),
-        "isSyncTriggeredOnImport": bool(is_sync_triggered_on_import),
-    }
-    _add_durations(body, data_retention_duration, auto_delete_duration)
-    return _merge_extra(body, definition_extra)
-
-
-def _add_durations(body: dict[str, Any], data_retention_duration: str | None, auto_delete_duration: str | None) -> None:
-    check_durations(data_retention_duration, auto_delete_duration)
-    if data_retention_duration:
-        body["dataRetentionDuration"] = data_retention_duration
-    if auto_delete_duration:
-        body["autoDeleteDuration"] = auto_delete_duration
-
-
-def _merge_extra(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Add other documented properties (e.g. ``isUpdatingMultipleMatchedRecords``) without overriding ours."""
-    if not extra:
-        return body
-    if not isinstance(extra, Mapping):
-        raise EloquaInputError(f"definition_extra must be a mapping; got {extra!r}")
-    clash = sorted(set(extra) & set(body))
-    if clash:
-        raise EloquaInputError(f"definition_extra repeats arguments the operator already sets: {', '.join(clash)}")
-    return {**body, **extra}
 
 
 #: What Eloqua assumes for a property a definition does not carry, so that "absent" and "default" compare equal.

@@ -1,4 +1,4 @@
-"""Unit tests of definitions.py: every validation error names the argument a DAG author passed."""
+"""Unit tests of definitions.py and load/spec.py's DefinitionSpec: every validation error names the argument a DAG author passed."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_eloqua.definitions import (
-    build_import_definition,
-    build_sync_action_definition,
-    parse_duration,
-    same_definition,
-)
+from airflow_provider_eloqua.definitions import parse_duration, same_definition
 from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.load.spec import DefinitionSpec
 
 EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 FIRST = "{{Contact.Field(C_FirstName)}}"
 LIST_ADD = {"action": "add", "destination": "{{ContactList[123]}}"}
+
+
+def build_import_definition(**args: Any) -> dict[str, Any]:
+    return DefinitionSpec(kind="imports", **args).body()
+
+
+def build_sync_action_definition(**args: Any) -> dict[str, Any]:
+    return DefinitionSpec(kind="syncActions", **args).body()
 
 
 def import_args(**overrides: Any) -> dict[str, Any]:

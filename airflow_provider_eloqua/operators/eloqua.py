@@ -26,19 +26,15 @@ from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.chunking import (
     DEFAULT_CHUNK_BYTES,
     Chunk,
-    check_chunk_bytes,
     infer_format,
     iter_file_chunks,
     iter_file_rows,
     iter_json_chunks,
 )
-from airflow_provider_eloqua.definitions import (
-    build_import_definition,
-    build_sync_action_definition,
-    same_definition,
-)
+from airflow_provider_eloqua.definitions import same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.load.spec import IMPORTS, SYNC_ACTIONS, DefinitionSpec, InputSpec, UploadSpec
 from airflow_provider_eloqua.retry import may_have_taken_effect
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC, stage_input
 from airflow_provider_eloqua.storage import open_path, output_format
@@ -82,18 +78,10 @@ def _check_entity(entity: str, parent_id: Any, kind: str) -> None:
         raise EloquaInputError(f"parent_id is required for entity {entity!r} (the custom object or event id)")
 
 
-def find_or_create_definition(
-    hook: EloquaHook,
-    context: Context,
-    *,
-    entity: str,
-    parent_id: Any,
-    kind: str,
-    body: dict[str, Any],
-    reuse_existing: bool,
-) -> str:
-    """Return the URI of a definition matching ``body``: the one this task made on an earlier try,
-    an existing one of the same name and fields when ``reuse_existing``, or a new one."""
+def find_or_create_definition(hook: EloquaHook, context: Context, spec: DefinitionSpec, reuse_existing: bool) -> str:
+    """Return the URI of a definition matching ``spec``: the one this task made on an earlier try,
+    an existing one of the same name and properties when ``reuse_existing``, or a new one."""
+    body = spec.body()
     state = _state(context)
     previous = state.get(STATE_DEFINITION) if state else None
     if previous:
@@ -105,15 +93,15 @@ def find_or_create_definition(
             if exc.status != 404:
                 raise
     if reuse_existing:
-        for existing in hook.list_definitions(entity, parent_id, kind):
+        for existing in hook.list_definitions(spec.entity, spec.parent_id, spec.kind):
             if same_definition(existing, body):
                 hook.log.info("Reusing existing definition %s (%s)", existing["uri"], existing["name"])
                 return existing["uri"]
-    created = hook.create_definition(entity, body, parent_id, kind)
+    created = hook.create_definition(spec.entity, body, spec.parent_id, spec.kind)
     uri = created["uri"]
     if state:
         state.set(STATE_DEFINITION, uri)
-    hook.log.info("Created %s definition %s (%s)", kind, uri, body["name"])
+    hook.log.info("Created %s definition %s (%s)", spec.kind, uri, spec.name)
     return uri
 
 
@@ -129,45 +117,78 @@ class _EloquaOperator(BaseOperator):
         return EloquaHook(self.eloqua_conn_id)
 
 
-class _DefinitionArgs:
-    """The create-definition arguments, kept as given until ``execute`` (templates render first).
-
-    ``_build`` and ``_kind`` say which definition the operator makes: an import or a sync action.
-    """
-
-    _build: Callable[..., dict[str, Any]] = staticmethod(build_import_definition)
-    _kind = "imports"
-
-    def _set_definition_args(self, *, reuse_existing: bool, check_entity: bool = True, **args: Any) -> None:
-        if check_entity:
-            _check_entity(args["entity"], args["parent_id"], self._kind)
-        self.reuse_existing = reuse_existing
-        self._definition_arg_names = tuple(args)
-        for name, value in args.items():
-            setattr(self, name, value)
-
-    def build_definition(self) -> dict[str, Any]:
-        """The definition body, validated; raises EloquaInputError naming the bad argument."""
-        return self._build(**{name: getattr(self, name) for name in self._definition_arg_names})
-
-    def ensure_definition(self, hook: EloquaHook, context: Context) -> str:
-        return find_or_create_definition(
-            hook,
-            context,
-            entity=self.entity,
-            parent_id=self.parent_id,
-            kind=self._kind,
-            body=self.build_definition(),
-            reuse_existing=self.reuse_existing,
-        )
-
-
 #: ``fields``, ``sync_actions`` and ``definition_extra`` are deliberately not templated: Eloqua's markup
 #: (``{{Contact.Field(C_EmailAddress)}}``) is Jinja syntax too, and rendering it would destroy it.
 _DEFINITION_TEMPLATE_FIELDS = ("name", "identifier_field_name", "parent_id")
 
 
-class EloquaCreateImportOperator(_DefinitionArgs, _EloquaOperator):
+class _DefinitionOperator(_EloquaOperator):
+    """Keeps the definition arguments as given until ``execute`` (templates render first), then
+    describes the definition once, as a validated :class:`DefinitionSpec`.
+
+    ``_kind`` says which definition the operator makes: an import or a sync action.
+    """
+
+    _kind = IMPORTS
+
+    def __init__(
+        self,
+        *,
+        entity: str = "contacts",
+        name: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        identifier_field_name: str | None = None,
+        parent_id: int | str | None = None,
+        update_rule: str | None = None,
+        sync_actions: list[dict[str, Any]] | None = None,
+        is_sync_triggered_on_import: bool = False,
+        data_retention_duration: str | None = None,
+        auto_delete_duration: str | None = None,
+        definition_extra: Mapping[str, Any] | None = None,
+        reuse_existing: bool = False,
+        check_entity: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if check_entity:
+            _check_entity(entity, parent_id, self._kind)
+        self.entity = entity
+        self.name = name
+        self.fields = fields
+        self.identifier_field_name = identifier_field_name
+        self.parent_id = parent_id
+        self.update_rule = update_rule
+        self.sync_actions = sync_actions
+        self.is_sync_triggered_on_import = is_sync_triggered_on_import
+        self.data_retention_duration = data_retention_duration
+        self.auto_delete_duration = auto_delete_duration
+        self.definition_extra = definition_extra
+        self.reuse_existing = reuse_existing
+
+    def definition_spec(self) -> DefinitionSpec:
+        """The definition, validated; raises EloquaInputError naming the bad argument."""
+        if self.name is None or self.fields is None or self.identifier_field_name is None:
+            raise EloquaInputError("name, fields and identifier_field_name are needed to create the definition")
+        return DefinitionSpec(
+            kind=self._kind,
+            entity=self.entity,
+            name=self.name,
+            fields=self.fields,
+            identifier_field_name=self.identifier_field_name,
+            parent_id=self.parent_id,
+            update_rule=self.update_rule,
+            sync_actions=self.sync_actions,
+            is_sync_triggered_on_import=self.is_sync_triggered_on_import,
+            data_retention_duration=self.data_retention_duration,
+            auto_delete_duration=self.auto_delete_duration,
+            definition_extra=self.definition_extra,
+        )
+
+    def ensure_definition(self, hook: EloquaHook, context: Context) -> str:
+        return find_or_create_definition(hook, context, self.definition_spec(), self.reuse_existing)
+
+
+class EloquaCreateImportOperator(_DefinitionOperator):
     """Create (or reuse) an import definition; return its URI (e.g. ``/contacts/imports/30``).
 
     Everything Eloqua would reject is checked first, naming the argument: the entity and its
@@ -175,60 +196,56 @@ class EloquaCreateImportOperator(_DefinitionArgs, _EloquaOperator):
     100 fields, every field a ``{{...}}`` statement, the update rule, the durations and at most 10
     sync actions. With ``reuse_existing`` a definition of the same name, fields and identifier is
     used instead of creating another.
+
+    :param entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ``activities``, ...
+    :param name: the definition's name, at most 100 characters (templated).
+    :param fields: column name -> Eloqua statement, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``
+        (not templated: Eloqua's markup is Jinja syntax too).
+    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated).
+    :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
+    :param update_rule: ``always`` (default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
+    :param sync_actions: up to 10 actions run after the import, e.g.
+        ``{"action": "add", "destination": "{{ContactList[123]}}"}``.
+    :param is_sync_triggered_on_import: let Eloqua start a sync on every data POST (the provider's
+        uploads refuse such a definition: a failed upload could not be undone).
+    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
+    :param auto_delete_duration: delete the definition this long after its last use (at least ``PT1H``).
+    :param definition_extra: other documented definition properties, e.g.
+        ``{"isUpdatingMultipleMatchedRecords": True}``.
+    :param reuse_existing: reuse a definition of the same name and properties instead of creating one.
+    :param eloqua_conn_id: the Airflow connection to Eloqua.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
     ui_color = "#f4d9c6"
 
     def __init__(
-        self,
-        *,
-        entity: str,
-        name: str,
-        fields: Mapping[str, str],
-        identifier_field_name: str,
-        parent_id: int | str | None = None,
-        update_rule: str = "always",
-        sync_actions: list[dict[str, Any]] | None = None,
-        is_sync_triggered_on_import: bool = False,
-        data_retention_duration: str | None = None,
-        auto_delete_duration: str | None = None,
-        definition_extra: Mapping[str, Any] | None = None,
-        reuse_existing: bool = False,
-        **kwargs: Any,
+        self, *, entity: str, name: str, fields: Mapping[str, str], identifier_field_name: str, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
-        self._set_definition_args(
-            entity=entity,
-            name=name,
-            fields=fields,
-            identifier_field_name=identifier_field_name,
-            parent_id=parent_id,
-            update_rule=update_rule,
-            sync_actions=sync_actions,
-            is_sync_triggered_on_import=is_sync_triggered_on_import,
-            data_retention_duration=data_retention_duration,
-            auto_delete_duration=auto_delete_duration,
-            definition_extra=definition_extra,
-            reuse_existing=reuse_existing,
-        )
+        super().__init__(entity=entity, name=name, fields=fields, identifier_field_name=identifier_field_name, **kwargs)
 
     def execute(self, context: Context) -> str:
         return self.ensure_definition(self.hook, context)
 
 
-class EloquaCreateSyncActionOperator(_DefinitionArgs, _EloquaOperator):
+class EloquaCreateSyncActionOperator(_DefinitionOperator):
     """Create (or reuse) a sync-action definition (``/contacts/syncActions``); return its URI.
 
     A sync-action definition has exactly one field, which identifies the records (for contacts
     ``{{Contact.Id}}``, ``{{Contact.Field(C_EmailAddress)}}`` or ``{{Contact.Field(ContactIDExt)}}``),
     and 1 to 10 actions such as ``{"action": "add", "destination": "{{ContactList[123]}}"}``.
+    The other arguments are those of :class:`EloquaCreateImportOperator` (but ``update_rule``).
+
+    :param name: the definition's name, at most 100 characters (templated).
+    :param fields: the one column, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
+    :param identifier_field_name: that column's name (templated).
+    :param sync_actions: 1 to 10 actions.
+    :param entity: ``contacts`` (default), ``accounts`` or ``customObjects``.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
     ui_color = "#f4d9c6"
-    _build = staticmethod(build_sync_action_definition)
-    _kind = "syncActions"
+    _kind = SYNC_ACTIONS
 
     def __init__(
         self,
@@ -238,27 +255,15 @@ class EloquaCreateSyncActionOperator(_DefinitionArgs, _EloquaOperator):
         identifier_field_name: str,
         sync_actions: list[dict[str, Any]],
         entity: str = "contacts",
-        parent_id: int | str | None = None,
-        is_sync_triggered_on_import: bool = False,
-        data_retention_duration: str | None = None,
-        auto_delete_duration: str | None = None,
-        definition_extra: Mapping[str, Any] | None = None,
-        reuse_existing: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self._set_definition_args(
+        super().__init__(
             entity=entity,
-            parent_id=parent_id,
             name=name,
             fields=fields,
             identifier_field_name=identifier_field_name,
             sync_actions=sync_actions,
-            is_sync_triggered_on_import=is_sync_triggered_on_import,
-            data_retention_duration=data_retention_duration,
-            auto_delete_duration=auto_delete_duration,
-            definition_extra=definition_extra,
-            reuse_existing=reuse_existing,
+            **kwargs,
         )
 
     def execute(self, context: Context) -> str:
@@ -383,33 +388,26 @@ class _UploadArgs:
         self.data = data
         self.path = path
         self.format = format
-        self.chunk_bytes = check_chunk_bytes(chunk_bytes)
+        self.upload_spec = UploadSpec(chunk_bytes=chunk_bytes, max_bytes_per_sync=max_bytes_per_sync)
         self.callback_url = callback_url
-        if (
-            isinstance(max_bytes_per_sync, bool)
-            or not isinstance(max_bytes_per_sync, int)
-            or not self.chunk_bytes <= max_bytes_per_sync <= MAX_STAGED_BYTES_PER_SYNC
-        ):
-            raise EloquaInputError(
-                f"max_bytes_per_sync must be an integer from chunk_bytes ({self.chunk_bytes}) to Eloqua's "
-                f"{MAX_STAGED_BYTES_PER_SYNC}; got {max_bytes_per_sync!r}"
-            )
-        self.max_bytes_per_sync = max_bytes_per_sync
         self.poll_interval = poll_interval
         self.timeout = timeout
 
-    def _chunk_factory(self, fields: Sequence[str], identifier: str) -> Callable[[], Iterator[Chunk]]:
-        if (self.data is None) == (self.path is None):
-            raise EloquaInputError("give exactly one of data (a list of row dicts) or path (a file to upload)")
-        if self.data is not None:
-            if not isinstance(self.data, Sequence) or isinstance(self.data, str | bytes):
-                raise EloquaInputError(f"data must be a list of row dicts; got {type(self.data).__name__}")
-            return lambda: iter_json_chunks(self.data, fields, identifier, self.chunk_bytes)
-        fmt = infer_format(str(self.path), self.format)
+    def input_spec(self) -> InputSpec:
+        """What to upload, validated once the templates have rendered."""
+        return InputSpec(data=self.data, path=self.path, format=self.format)
+
+    def _chunk_factory(
+        self, source: InputSpec, fields: Sequence[str], identifier: str
+    ) -> Callable[[], Iterator[Chunk]]:
+        chunk_bytes = self.upload_spec.chunk_bytes
+        if source.data is not None:
+            rows = source.data
+            return lambda: iter_json_chunks(rows, fields, identifier, chunk_bytes)
 
         def from_file() -> Iterator[Chunk]:
-            with open_path(self.path, "rb") as stream:
-                yield from iter_file_chunks(stream, fmt, fields, identifier, self.chunk_bytes)
+            with open_path(source.path, "rb") as stream:
+                yield from iter_file_chunks(stream, source.format, fields, identifier, chunk_bytes)
 
         return from_file
 
@@ -441,14 +439,14 @@ class _UploadArgs:
             )
         fields = list(definition.get("fields") or {})
         identifier = definition.get("identifierFieldName")
-        make_chunks = self._chunk_factory(fields, identifier)
+        make_chunks = self._chunk_factory(self.input_spec(), fields, identifier)
         if reattached:
             hook.log.info("Resuming at batch %d: waiting for its sync first", reattached["batch"]["index"] + 1)
             self._end_batch(hook, context, progress, reattached["sync_uri"], reattached["batch"])
         elif _try_number(context) > 1:
             hook.log.info("Retry: clearing %s's staging area before uploading again", parsed.uri)
             hook.clear_staged_data(parsed.uri)
-        cut = [self.chunk_bytes, self.max_bytes_per_sync]
+        cut = self.upload_spec.cut
         if progress["next"] and progress.setdefault("cut", cut) != cut:
             raise EloquaInputError(
                 f"an earlier try loaded batches 1-{progress['next']} cut with chunk_bytes and max_bytes_per_sync "
@@ -465,11 +463,13 @@ class _UploadArgs:
             )
         while True:
             index = progress["next"]
-            staged = stage_input(hook, parsed.uri, make_chunks, batch=index, max_bytes=self.max_bytes_per_sync)
+            staged = stage_input(
+                hook, parsed.uri, make_chunks, batch=index, max_bytes=self.upload_spec.max_bytes_per_sync
+            )
             if staged.more and not start_sync:
                 hook.clear_staged_data(parsed.uri)
                 raise EloquaInputError(
-                    f"the input is bigger than one sync takes ({self.max_bytes_per_sync} bytes or 500 uploads); "
+                    f"the input is bigger than one sync takes ({self.upload_spec.max_bytes_per_sync} bytes or 500 uploads); "
                     "with start_sync=False it cannot be loaded in batches: set start_sync=True, or split the input"
                 )
             batch = {
@@ -639,7 +639,7 @@ class EloquaCreateSyncOperator(_EloquaOperator):
         return sync_uri
 
 
-class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
+class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
     """The one-task path: create or reuse a definition, stage the data, sync, wait, report.
 
     Give either the create-import arguments (``entity``, ``name``, ``fields``,
@@ -672,17 +672,6 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
     def __init__(
         self,
         *,
-        entity: str = "contacts",
-        name: str | None = None,
-        fields: Mapping[str, str] | None = None,
-        identifier_field_name: str | None = None,
-        parent_id: int | str | None = None,
-        update_rule: str = "always",
-        sync_actions: list[dict[str, Any]] | None = None,
-        data_retention_duration: str | None = None,
-        auto_delete_duration: str | None = None,
-        definition_extra: Mapping[str, Any] | None = None,
-        reuse_existing: bool = False,
         definition_uri: str | None = None,
         data: Sequence[Mapping[str, Any]] | None = None,
         path: str | None = None,
@@ -698,26 +687,12 @@ class EloquaImportOperator(_DefinitionArgs, _UploadArgs, _EloquaOperator):
         rejects_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        if definition_uri is None and (name is None or fields is None or identifier_field_name is None):
+        # kwargs: the definition arguments of EloquaCreateImportOperator, then BaseOperator's.
+        super().__init__(check_entity=definition_uri is None, is_sync_triggered_on_import=False, **kwargs)
+        if definition_uri is None and (self.name is None or self.fields is None or self.identifier_field_name is None):
             raise EloquaInputError(
                 "give definition_uri, or name, fields and identifier_field_name to create the definition"
             )
-        self._set_definition_args(
-            check_entity=definition_uri is None,
-            entity=entity,
-            name=name,
-            fields=fields,
-            identifier_field_name=identifier_field_name,
-            parent_id=parent_id,
-            update_rule=update_rule,
-            sync_actions=sync_actions,
-            is_sync_triggered_on_import=False,
-            data_retention_duration=data_retention_duration,
-            auto_delete_duration=auto_delete_duration,
-            definition_extra=definition_extra,
-            reuse_existing=reuse_existing,
-        )
         self._set_upload_args(
             data=data,
             path=path,

@@ -208,4 +208,4 @@ def test_max_bytes_per_sync_must_hold_a_chunk_and_stay_within_eloquas_limit():
             EloquaImportOperator(identifier_field_name="Email", chunk_bytes=1024, max_bytes_per_sync=bad, **args)
     with pytest.raises(EloquaInputError, match="max_bytes_per_sync"):
         EloquaUploadDataOperator(task_id="u", definition_uri="/contacts/imports/1", max_bytes_per_sync=10)
-    assert EloquaImportOperator(identifier_field_name="Email", **args).max_bytes_per_sync == 250_000_000
+    assert EloquaImportOperator(identifier_field_name="Email", **args).upload_spec.max_bytes_per_sync == 250_000_000

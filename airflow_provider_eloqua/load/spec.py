@@ -1,0 +1,271 @@
+"""Typed descriptions of what a load is asked to do, each validated once, when it is built.
+
+* :class:`DefinitionSpec`: the import or sync-action definition to create or reuse. Built when
+  the task runs (its name, identifier and parent id are templated), before anything is sent.
+* :class:`UploadSpec`: how an input is cut into data POSTs and syncs. Built with the operator,
+  so a bad setting fails at DAG parse time.
+* :class:`InputSpec`: what is uploaded, rows or a file. Built when the task runs (templated),
+  before anything is sent to Eloqua.
+
+Every check is a small named function taking the spec, listed in the ``*_CHECKS`` tuples in the
+order they run, so that a new rule from Oracle's documentation is one more function in a tuple.
+Each raises :class:`~airflow_provider_eloqua.exceptions.EloquaInputError` naming the argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.chunking import check_chunk_bytes, infer_format
+from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
+from airflow_provider_eloqua.definitions import (
+    CONTACT_SYNC_ACTION_STATEMENTS,
+    UPDATE_RULES,
+    check_durations,
+    check_fields,
+    check_name,
+    check_sync_actions,
+)
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
+
+IMPORTS = "imports"
+SYNC_ACTIONS = "syncActions"
+DEFAULT_UPDATE_RULE = "always"
+
+
+@dataclass(frozen=True)
+class DefinitionSpec:
+    """An import or sync-action definition as the DAG describes it; see :meth:`body` for Eloqua's JSON.
+
+    :param kind: ``"imports"`` or ``"syncActions"``.
+    :param entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ``activities``, ...
+    :param name: the definition's name (at most 100 characters).
+    :param fields: column name -> Eloqua markup statement, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
+    :param identifier_field_name: the column that identifies records; one of ``fields``.
+    :param parent_id: the custom object or event id (``customObjects`` and ``events`` only).
+    :param update_rule: imports only: ``always`` (the default), ``ifNewIsNotNull``,
+        ``ifExistingIsNull`` or ``useFieldRule``.
+    :param sync_actions: up to 10 actions run after the import (1 to 10 for a sync-action definition).
+    :param is_sync_triggered_on_import: start a sync on every data POST (the provider's uploads refuse it).
+    :param data_retention_duration: ISO-8601 duration from ``PT1H`` to ``P14D``.
+    :param auto_delete_duration: ISO-8601 duration of at least ``PT1H``.
+    :param definition_extra: other documented properties, added as they are (never overriding the above).
+    """
+
+    kind: str
+    entity: str
+    name: str
+    fields: Mapping[str, str]
+    identifier_field_name: str
+    parent_id: int | str | None = None
+    update_rule: str | None = None
+    sync_actions: Sequence[Mapping[str, Any]] | None = None
+    is_sync_triggered_on_import: bool = False
+    data_retention_duration: str | None = None
+    auto_delete_duration: str | None = None
+    definition_extra: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        checks = SYNC_ACTION_CHECKS if self.kind == SYNC_ACTIONS else IMPORT_CHECKS
+        for check in (check_kind, *checks):
+            check(self)
+
+    @property
+    def collection_path(self) -> str:
+        """Where it is created and listed: ``/contacts/imports``, ``/customObjects/9/syncActions``."""
+        return urls.definitions_path(self.entity, self.parent_id, self.kind)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of ``POST <collection_path>``."""
+        return {**self._own_body(), **(self.definition_extra or {})}
+
+    def _own_body(self) -> dict[str, Any]:
+        """The properties the spec sets itself (``definition_extra`` may add others, never these)."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "fields": dict(self.fields),
+            "identifierFieldName": self.identifier_field_name,
+            # Oracle's pages disagree on the default, so it is always sent explicitly.
+            "isSyncTriggeredOnImport": bool(self.is_sync_triggered_on_import),
+        }
+        if self.kind == IMPORTS:
+            body["updateRule"] = self.update_rule or DEFAULT_UPDATE_RULE
+        if self.sync_actions or self.kind == SYNC_ACTIONS:
+            body["syncActions"] = [dict(a) for a in self.sync_actions or ()]
+        if self.data_retention_duration:
+            body["dataRetentionDuration"] = self.data_retention_duration
+        if self.auto_delete_duration:
+            body["autoDeleteDuration"] = self.auto_delete_duration
+        return body
+
+
+# ------------------------------------------------------------------ definition checks, in order
+
+
+def check_kind(spec: DefinitionSpec) -> None:
+    if spec.kind not in (IMPORTS, SYNC_ACTIONS):
+        raise EloquaInputError(f"definition kind must be {IMPORTS!r} or {SYNC_ACTIONS!r}; got {spec.kind!r}")
+
+
+def check_import_entity(spec: DefinitionSpec) -> None:
+    try:
+        urls.entity_root(spec.entity, spec.parent_id)
+    except ValueError as exc:
+        raise EloquaInputError(str(exc)) from None
+
+
+def check_sync_action_entity(spec: DefinitionSpec) -> None:
+    try:
+        urls.sync_actions_path(spec.entity, spec.parent_id)
+    except ValueError as exc:
+        raise EloquaInputError(str(exc)) from None
+
+
+def check_spec_name(spec: DefinitionSpec) -> None:
+    check_name(spec.name)
+
+
+def check_spec_fields(spec: DefinitionSpec) -> None:
+    check_fields(spec.fields, spec.identifier_field_name)
+
+
+def check_update_rule(spec: DefinitionSpec) -> None:
+    if spec.update_rule is not None and spec.update_rule not in UPDATE_RULES:
+        raise EloquaInputError(f"update_rule must be one of {', '.join(UPDATE_RULES)}; got {spec.update_rule!r}")
+
+
+def check_import_sync_actions(spec: DefinitionSpec) -> None:
+    if check_sync_actions(spec.sync_actions) and spec.entity == "events":
+        raise EloquaInputError("sync_actions are not available for events imports")
+
+
+def check_single_field(spec: DefinitionSpec) -> None:
+    """A sync-action definition has exactly one field; for contacts, one of three identifiers."""
+    if len(spec.fields) != 1:
+        raise EloquaInputError(
+            f"a sync-action definition has exactly one field; got {len(spec.fields)}: {', '.join(spec.fields)}"
+        )
+    statement = next(iter(spec.fields.values())).strip()
+    if spec.entity == "contacts" and statement not in CONTACT_SYNC_ACTION_STATEMENTS:
+        raise EloquaInputError(
+            f"the field of a contacts sync action must be one of {', '.join(CONTACT_SYNC_ACTION_STATEMENTS)}; "
+            f"got {statement!r}"
+        )
+
+
+def check_no_update_rule(spec: DefinitionSpec) -> None:
+    if spec.update_rule is not None:
+        raise EloquaInputError(
+            f"update_rule is a property of import definitions, not sync actions; got {spec.update_rule!r}"
+        )
+
+
+def check_required_sync_actions(spec: DefinitionSpec) -> None:
+    check_sync_actions(spec.sync_actions, required=True)
+
+
+def check_spec_durations(spec: DefinitionSpec) -> None:
+    check_durations(spec.data_retention_duration, spec.auto_delete_duration)
+
+
+def check_definition_extra(spec: DefinitionSpec) -> None:
+    """Other documented properties (e.g. ``isUpdatingMultipleMatchedRecords``), never overriding ours."""
+    extra = spec.definition_extra
+    if not extra:
+        return
+    if not isinstance(extra, Mapping):
+        raise EloquaInputError(f"definition_extra must be a mapping; got {extra!r}")
+    clash = sorted(set(extra) & set(spec._own_body()))
+    if clash:
+        raise EloquaInputError(f"definition_extra repeats arguments the operator already sets: {', '.join(clash)}")
+
+
+DefinitionCheck = Callable[[DefinitionSpec], None]
+#: The checks of an import definition, in the order they run.
+IMPORT_CHECKS: tuple[DefinitionCheck, ...] = (
+    check_import_entity,
+    check_spec_name,
+    check_spec_fields,
+    check_update_rule,
+    check_import_sync_actions,
+    check_spec_durations,
+    check_definition_extra,
+)
+#: The checks of a sync-action definition, in the order they run.
+SYNC_ACTION_CHECKS: tuple[DefinitionCheck, ...] = (
+    check_sync_action_entity,
+    check_spec_fields,
+    check_single_field,
+    check_spec_name,
+    check_no_update_rule,
+    check_required_sync_actions,
+    check_spec_durations,
+    check_definition_extra,
+)
+
+
+# ------------------------------------------------------------------ uploads
+
+
+def check_max_bytes_per_sync(max_bytes_per_sync: Any, chunk_bytes: int) -> int:
+    """``max_bytes_per_sync`` if it is an int from ``chunk_bytes`` to Eloqua's per-sync limit."""
+    if (
+        isinstance(max_bytes_per_sync, bool)
+        or not isinstance(max_bytes_per_sync, int)
+        or not chunk_bytes <= max_bytes_per_sync <= MAX_STAGED_BYTES_PER_SYNC
+    ):
+        raise EloquaInputError(
+            f"max_bytes_per_sync must be an integer from chunk_bytes ({chunk_bytes}) to Eloqua's "
+            f"{MAX_STAGED_BYTES_PER_SYNC}; got {max_bytes_per_sync!r}"
+        )
+    return max_bytes_per_sync
+
+
+@dataclass(frozen=True)
+class UploadSpec:
+    """How an input is cut: into data POSTs of ``chunk_bytes`` and syncs of ``max_bytes_per_sync``.
+
+    :param chunk_bytes: the most bytes per data POST (Eloqua refuses more than 32 MB).
+    :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's 250 MB by default); a
+        bigger input, or one of more than 500 chunks, is loaded in batches, one sync each.
+    """
+
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC
+
+    def __post_init__(self) -> None:
+        check_chunk_bytes(self.chunk_bytes)
+        check_max_bytes_per_sync(self.max_bytes_per_sync, self.chunk_bytes)
+
+    @property
+    def cut(self) -> list[int]:
+        """What decides where batches end: a resumed load must be cut the same way."""
+        return [self.chunk_bytes, self.max_bytes_per_sync]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What is uploaded: ``data`` (rows, e.g. an upstream XCom) or ``path`` (a file), exactly one.
+
+    :param data: a list of row dicts.
+    :param path: a local path or ObjectStoragePath URL of a CSV, JSON array or NDJSON file.
+    :param format: ``csv``, ``json`` or ``ndjson``; for a file, inferred from its extension when
+        not given (and then set here, so it is decided once).
+    """
+
+    data: Sequence[Mapping[str, Any]] | None = None
+    path: str | None = None
+    format: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.path is None):
+            raise EloquaInputError("give exactly one of data (a list of row dicts) or path (a file to upload)")
+        if self.data is not None:
+            if not isinstance(self.data, Sequence) or isinstance(self.data, str | bytes):
+                raise EloquaInputError(f"data must be a list of row dicts; got {type(self.data).__name__}")
+        else:
+            object.__setattr__(self, "format", infer_format(str(self.path), self.format))
