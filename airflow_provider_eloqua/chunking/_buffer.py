@@ -74,30 +74,33 @@ class Body:
         self._cap = 0
         self.size = len(prefix)
 
-    def _reserve(self, cap: int) -> None:
+    def _reserve(self, bio: io.BytesIO, cap: int) -> memoryview:
         if self._view is not None:
             self._view.release()
-        self._bio.seek(cap - 1)
-        self._bio.write(b"\0")
-        self._view = self._bio.getbuffer()
+        bio.seek(cap - 1)
+        bio.write(b"\0")
+        self._view = view = bio.getbuffer()
         self._cap = cap
+        return view
 
     def write(self, data: bytes | memoryview) -> None:
         end = self.size + len(data)
-        if self._bio is None:
-            self._bio = io.BytesIO()
+        bio, view = self._bio, self._view
+        if bio is None:
+            self._bio = bio = io.BytesIO()
             first = min(self._limit, self._expected or _FIRST_BODY_BYTES)
-            self._reserve(max(first, end))
-            self._view[: len(self._prefix)] = self._prefix
-        elif end > self._cap:
-            self._reserve(max(end, min(self._limit, 2 * self._cap)))
-        self._view[self.size : end] = data
+            view = self._reserve(bio, max(first, end))
+            view[: len(self._prefix)] = self._prefix
+        elif view is None or end > self._cap:
+            view = self._reserve(bio, max(end, min(self._limit, 2 * self._cap)))
+        view[self.size : end] = data
         self.size = end
 
     def take(self) -> bytes:
         if self._bio is None:
             return self._prefix
-        self._view.release()
+        if self._view is not None:
+            self._view.release()
         self._view = None
         self._bio.truncate(self.size)
         data = self._bio.getvalue()

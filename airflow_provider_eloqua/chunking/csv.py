@@ -239,7 +239,7 @@ def _cut_records(data: bytes, skeleton: bytes) -> tuple[int, int]:
     return end + 1, sk_end
 
 
-def _raise_too_large(row: int, room: int, chunk_bytes: int, tail_parts: list[bytes]) -> None:
+def _raise_too_large(row: int, room: int, chunk_bytes: int, tail_parts: list[bytes | memoryview]) -> None:
     unclosed = sum(bytes(p).count(b'"') for p in tail_parts) & 1
     raise EloquaInputError(
         f"CSV row {row} is larger than the {room} bytes a chunk has for data (chunk_bytes={chunk_bytes} minus "
@@ -290,12 +290,13 @@ def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str
 
     # ``tail`` holds bytes read but not yet placed in a chunk, with no whole record in them
     # (except held-back blank lines); it starts at a record start.
-    tail_parts: list[bytes] = []
+    tail_parts: list[bytes | memoryview] = []
     tail_len = 0
     offset = bom + len(header)  # input byte offset of the tail's first byte
     next_row = 1  # row number of the tail's first record
 
     def new_body() -> Body:
+        expected: int | None
         if left_at_start is not None:
             expected = len(header) + max(left_at_start - offset, 0)
         else:
@@ -335,8 +336,8 @@ def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str
                 data = block[: nl + 1] if nl + 1 < len(block) else block
             rest = block[nl + 1 :]
             block = None
-            skeleton = data.translate(None, _KEEP_SHAPE)
-            end, sk_end = _cut_records(data, skeleton)
+            cut_skeleton = data.translate(None, _KEEP_SHAPE)
+            end, sk_end = _cut_records(data, cut_skeleton)
             if not end:
                 # Every newline is inside a quoted field that is still open: keep reading.
                 tail_parts = [data, rest]
@@ -348,7 +349,8 @@ def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str
                 # The last newline is inside a quoted field: the records end earlier.
                 rest = data[end:] + rest
                 data = data[:end]
-                skeleton = skeleton[:sk_end]
+                cut_skeleton = cut_skeleton[:sk_end]
+            skeleton: bytes | None = cut_skeleton
             if data.endswith((b"\n\n", b"\n\r\n")) or data.startswith((b"\n", b"\r\n")):
                 # Hold back trailing blank lines: ignored at the end of the input, rows otherwise.
                 kept = data.rstrip(b"\r\n")

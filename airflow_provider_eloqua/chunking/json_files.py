@@ -75,7 +75,9 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
         """Move past whitespace; False at the end of the input."""
         nonlocal pos
         while True:
-            pos = _WS.match(buf, pos).end()
+            blank = _WS.match(buf, pos)
+            assert blank is not None  # the pattern matches the empty string too
+            pos = blank.end()
             if pos < len(buf):
                 return True
             if eof:
