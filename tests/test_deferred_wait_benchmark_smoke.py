@@ -1,15 +1,24 @@
-"""Smoke run of the deferred-wait benchmark (real `airflow standalone`), so it cannot rot. No timing asserts."""
+"""Smoke run of the deferred-wait benchmark (real `airflow standalone`), so it cannot rot.
+
+It proves the benchmark runs and counts, not that the machine was fast: whether the probe task fit
+inside the deferral and how many status GETs fell into it depend on the machine's load, so they are
+reported by ``make bench`` and never asserted here.
+"""
 
 from __future__ import annotations
 
 from benchmarks.deferred_wait import run
 
+POLLS = 10
+
 
 def test_deferred_wait_benchmark_smoke():
-    # Long enough a deferral (about ten seconds) for the probe task to start and finish inside it.
-    result = run(polls=10, poll_seconds=1.0, limit_seconds=300)
+    result = run(polls=POLLS, poll_seconds=1.0, limit_seconds=300)
 
     assert result["dag_run"] == "success", result
-    assert "deferred" in result["sensor_states"]
-    assert result["probe_ran_inside_deferral"], result
-    assert result["sync_gets_in_deferral"] <= result["poll_intervals_in_deferral"] + 1
+    assert result["probe_state"] == "success", result
+    assert "deferred" in result["sensor_states"], result
+    # The emulated sync ends on its (POLLS + 1)th status GET: the benchmark saw every one of them.
+    assert result["sync_gets_total"] >= POLLS + 1, result
+    assert 0 <= result["sync_gets_in_deferral"] <= result["sync_gets_total"], result
+    assert isinstance(result["probe_ran_inside_deferral"], bool), result

@@ -127,6 +127,9 @@ class EmulatorState:
         self.client_secret = client_secret
         self.lock = threading.Lock()
         self.faults = FaultBook()
+        #: Bumped by every reset: a request logs itself only into the generation it started in, so
+        #: a late request of an earlier test never shows up in the next test's request log.
+        self.generation = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -155,8 +158,15 @@ class EmulatorState:
 
     def reset(self) -> None:
         with self.lock:
+            self.generation += 1
             self._reset()
         self.faults.clear()
+
+    def retire_requests(self) -> int:
+        """Start a new request generation (what ``reset`` does first); returns the retired one."""
+        with self.lock:
+            self.generation += 1
+            return self.generation - 1
 
     # ---- authentication -------------------------------------------------------------------
 
@@ -507,9 +517,11 @@ class EmulatorState:
                 "statuses": {dest: dict(by_id) for dest, by_id in self.data.statuses.items()},
             }
 
-    def log_request(self, entry: dict[str, Any]) -> None:
+    def log_request(self, entry: dict[str, Any], generation: int | None = None) -> None:
+        """Append ``entry`` unless the site was reset since its request began (``generation``)."""
         with self.lock:
-            self.request_log.append(entry)
+            if generation is None or generation == self.generation:
+                self.request_log.append(entry)
 
     def requests(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -57,25 +57,57 @@ def test_drop_after_processes_then_drops(emulator, bulk):
     assert state["definitions"][0]["staged_rows"] == 1 and len(state["uploads"]) == 1
 
 
-def test_delay_times_out_the_client_without_blocking_others(emulator, bulk):
-    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=0.6)
-    errors = []
+def delayed_get_in_flight(emulator, bulk, client_timeout: float | None) -> tuple[threading.Thread, list]:
+    """A GET /contacts/imports held by a delay fault far longer than any test (ended by a reset),
+    sent from a thread; returns once the emulator has taken the fault, i.e. holds the request."""
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=3600)
+    outcome: list = []
 
-    def slow_call():
+    def call() -> None:
         try:
-            bulk.get("/contacts/imports", timeout=0.3)
-        except requests.ReadTimeout as exc:
-            errors.append(exc)
+            outcome.append(bulk.get("/contacts/imports", timeout=client_timeout).status_code)
+        except requests.RequestException as exc:
+            outcome.append(exc)
 
-    thread = threading.Thread(target=slow_call)
+    thread = threading.Thread(target=call, daemon=True)
     thread.start()
-    time.sleep(0.05)
-    started = time.monotonic()
-    assert requests.get(bulk.base + "/contacts/fields", auth=BASIC_AUTH, timeout=5).status_code == 200
-    assert time.monotonic() - started < 0.3
-    thread.join()
-    assert len(errors) == 1
+    for _ in range(6000):  # bounded (60 s); a fault is taken when its request arrives
+        if not emulator.control.faults():
+            break
+        time.sleep(0.01)
+    assert emulator.control.faults() == [], "the delayed request never reached the emulator"
+    return thread, outcome
+
+
+def test_delay_times_out_the_client_without_blocking_others(emulator, bulk):
+    thread, outcome = delayed_get_in_flight(emulator, bulk, client_timeout=0.3)
+    thread.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], requests.ReadTimeout)
+    # The delayed request is still in flight (an hour to go), and the emulator answers others.
+    assert requests.get(bulk.base + "/contacts/fields", auth=BASIC_AUTH, timeout=30).status_code == 200
+    assert [r["path"] for r in emulator.control.requests()] == ["/api/bulk/2.0/contacts/fields"]
+
+
+def test_reset_retires_requests_in_flight(emulator, bulk):
+    """A request of a finished test never reaches the next test's site: a reset ends a pending delay
+    with a dropped connection and waits for it, and the request is logged nowhere."""
+    thread, outcome = delayed_get_in_flight(emulator, bulk, client_timeout=None)
+    emulator.control.reset()
+    thread.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], requests.ConnectionError)
+    assert emulator.control.requests() == []
     assert bulk.get("/contacts/imports").status_code == 200
+    assert [r["path"] for r in emulator.control.requests()] == ["/api/bulk/2.0/contacts/imports"]
+
+
+def test_a_request_is_logged_before_its_client_has_the_answer(emulator, bulk):
+    """No waiting needed, for answers and for dropped connections alike."""
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="drop")
+    with pytest.raises(requests.ConnectionError):
+        bulk.get("/contacts/imports")
+    assert [(r["status"], r.get("fault")) for r in emulator.control.requests()] == [(None, "drop")]
+    assert bulk.get("/contacts/imports").status_code == 200
+    assert [(r["status"], r.get("fault")) for r in emulator.control.requests()] == [(None, "drop"), (200, None)]
 
 
 def test_invalid_fault_rule_is_rejected(emulator):

@@ -154,8 +154,9 @@ def when(condition: Callable[[], bool], action: Callable[[], None], timeout: flo
     return thread
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    """Wait (bounded) for something the emulator finishes after the client gave up on it."""
+def eventually(condition: Callable[[], bool], timeout: float = 60) -> bool:
+    """Wait for something the emulator finishes after the client gave up on it (bounded generously:
+    a bound on a hung run, not on how fast the machine is)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
