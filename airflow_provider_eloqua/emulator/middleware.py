@@ -176,7 +176,7 @@ async def _drop(send: Any) -> None:
     """
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
+    if cycle is None or transport is None:
         raise RuntimeError("drop faults need the emulator app to be served directly by uvicorn")
     transport.close()
     for _ in range(100):  # uvicorn learns of the close on a later loop turn
