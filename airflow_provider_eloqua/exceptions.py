@@ -83,6 +83,10 @@ class EloquaSyncError(EloquaError):
     """A sync ended in ``error``/``errored`` (or in ``warning`` with ``on_warning="fail"``)."""
 
 
+class EloquaRowCountError(EloquaSyncError):
+    """A sync did not process exactly the rows the load staged for it (or its log has no count)."""
+
+
 class EloquaSyncTimeout(EloquaError):
     """The sync had not ended at the wall-clock deadline (the operator's or sensor's ``timeout``).
 

@@ -38,3 +38,19 @@ def output_format(path: str | Any, setting: str) -> str:
             f"{setting} must end in .csv, .ndjson, .jsonl or .json (written as NDJSON); got {str(path)!r}"
         )
     return _OUTPUT_FORMATS[suffix]
+
+
+def check_input_path(path: str | Any) -> None:
+    """Fail with the provider's input error, naming ``path``, unless it is an existing file.
+
+    Called before anything is created in Eloqua, so that a wrong path leaves nothing behind.
+    """
+    target = as_path(path)
+    try:
+        exists, is_file = target.exists(), target.is_file()
+    except OSError as exc:
+        raise EloquaInputError(f"path {str(path)!r} cannot be read: {exc}") from exc
+    if not exists:
+        raise EloquaInputError(f"path {str(path)!r} does not exist")
+    if not is_file:
+        raise EloquaInputError(f"path {str(path)!r} is not a file (a directory?)")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRowCountError, EloquaSyncError
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.syncs import FAILED_STATUSES
 
@@ -56,11 +56,13 @@ class SyncReport:
     warnings: int = 0
     #: ``"ELQ-00143 Definition deleted before sync finished."``: the sync log's errors, for the task's error.
     errors: list[str] = field(default_factory=list)
+    #: The log carried ELQ-00001 (Total records processed): ``rows_processed`` is Eloqua's count.
+    processed_logged: bool = False
 
     def summary(self) -> dict[str, Any]:
         """The XCom value: small, JSON-plain, never bulk data."""
         summary = asdict(self)
-        del summary["errors"]
+        del summary["errors"], summary["processed_logged"]
         return summary
 
 
@@ -77,6 +79,7 @@ def _tally_logs(report: SyncReport, logs: list[dict[str, Any]]) -> None:
         message = str(item.get("message") or "").lower()
         if code == PROCESSED_CODE:
             report.rows_processed = _count(item)
+            report.processed_logged = True
         elif code in CREATED_CODES or (code not in UPDATED_CODES and "created" in message):
             report.created += _count(item)
         elif code in UPDATED_CODES or "updated" in message:
@@ -186,6 +189,30 @@ def build_report(
     return report
 
 
+def check_rows_processed(report: SyncReport, expected_rows: int | None) -> None:
+    """Fail unless Eloqua processed exactly the ``expected_rows`` the load staged for this sync.
+
+    A sync takes whatever its definition's staging area holds, so a count that differs means rows
+    were staged or cleared there behind the load's back. A log without ELQ-00001 ("Total records
+    processed", Oracle's status-code list) cannot confirm anything, and a green task must prove that
+    exactly the input arrived, so it fails too. Failed syncs are reported by their status instead.
+    """
+    if expected_rows is None or report.status in FAILED_STATUSES:
+        return
+    if not report.processed_logged:
+        raise EloquaRowCountError(
+            f"Eloqua's log of sync {report.sync_uri} carries no ELQ-00001 (Total records processed) count, so "
+            f"the {expected_rows} row(s) this load staged for it cannot be confirmed to have arrived; check the "
+            "sync log above before loading again"
+        )
+    if report.rows_processed != expected_rows:
+        raise EloquaRowCountError(
+            f"Eloqua sync {report.sync_uri} processed {report.rows_processed} row(s), but this load staged "
+            f"{expected_rows} for it: rows were staged in, or cleared from, its definition by someone else. "
+            "What Eloqua processed is loaded (see the sync log above); check it before loading again"
+        )
+
+
 def enforce_outcome(report: SyncReport, on_warning: str) -> dict[str, Any]:
     """Turn the sync's end into the task's: fail on error, follow ``on_warning``; return the summary."""
     if report.status in FAILED_STATUSES:
@@ -217,8 +244,10 @@ def finish_sync(
     locate_row: RowLocator | None = None,
     earlier: Sequence[Mapping[str, Any]] = (),
     earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
+    expected_rows: int | None = None,
 ) -> dict[str, Any]:
-    """Report a finished sync (logs, rejects) and apply ``on_warning``; return the XCom summary.
+    """Report a finished sync (logs, rejects), check it processed ``expected_rows`` (the rows staged
+    for it, when known) and apply ``on_warning``; return the XCom summary.
 
     ``earlier`` holds the summaries of the syncs of a load's earlier batches: their counts are
     added in, and a warning in any of them makes the load's status ``warning``, so that
@@ -228,6 +257,7 @@ def finish_sync(
         hook, sync_uri, status, rejects_path=rejects_path, locate_row=locate_row, earlier_rejects=earlier_rejects
     )
     log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
+    check_rows_processed(report, expected_rows)
     if earlier:
         for summary in earlier:
             for name in SUMMED_COUNTS:

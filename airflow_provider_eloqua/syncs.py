@@ -74,10 +74,14 @@ class SyncWatch:
     deadline: float | None = None
     status: str | None = None
     last_error: str | None = None
+    #: The definition the sync syncs (``syncedInstanceUri``), once seen: the sensor deletes it
+    #: after the sync has ended if it is a load definition.
+    synced_instance_uri: str | None = None
 
     def saw(self, sync: Mapping[str, Any]) -> str:
         """Note an answer of ``GET /syncs/{id}``; return the sync's status."""
         self.status = sync_status(sync, self.sync_uri)
+        self.synced_instance_uri = sync.get("syncedInstanceUri") or self.synced_instance_uri
         self.last_error = None
         return self.status
 

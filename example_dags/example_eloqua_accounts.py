@@ -1,7 +1,9 @@
-"""Accounts are loaded nightly into one long-lived import definition, found again by name.
+"""Accounts are loaded nightly from one long-lived import definition, found again by name.
 
-reuse_existing=True means the first run creates the definition and every later run reuses it,
-instead of piling up one definition per run.
+reuse_existing=True means the first run creates the definition and every later run finds it again,
+instead of piling up one definition per run. It is a template: each load copies it into a
+definition of its own, stages and syncs there, and deletes the copy once its sync is reported, so
+overlapping runs, backfills or another DAG using the same definition never mix their rows.
 """
 
 from __future__ import annotations

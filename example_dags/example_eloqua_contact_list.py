@@ -40,6 +40,7 @@ def eloqua_contact_list_sync_action():
     EloquaSyncSensor(
         task_id="wait_for_list_sync",
         sync_uri=upload.output["sync_uri"],
+        expected_rows=upload.output["sync_rows"],
         poke_interval=float(os.environ.get("ELOQUA_EXAMPLE_POLL_SECONDS", "2")),
         timeout=float(os.environ.get("ELOQUA_EXAMPLE_TIMEOUT_SECONDS", "600")),
     )

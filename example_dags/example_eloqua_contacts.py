@@ -59,6 +59,7 @@ def eloqua_contacts_import():
     EloquaSyncSensor(
         task_id="wait_for_contact_sync",
         sync_uri=upload.output["sync_uri"],
+        expected_rows=upload.output["sync_rows"],  # fail unless Eloqua processed exactly these rows
         deferrable=SENSOR_MODE == "deferrable",
         mode="reschedule" if SENSOR_MODE == "reschedule" else "poke",
         poke_interval=float(os.environ.get("ELOQUA_EXAMPLE_POLL_SECONDS", "2")),

@@ -1,7 +1,8 @@
 """Event registrants exported to a CSV file are imported into an Eloqua event in one task.
 
 An upstream task writes the file (here locally; any ObjectStoragePath URL such as s3:// works the
-same) and EloquaImportOperator creates the events/{id} import, uploads, syncs and waits.
+same) and EloquaImportOperator creates an events/{id} import definition for this load alone,
+uploads, syncs, waits, checks that Eloqua processed every row, and deletes the definition.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ def eloqua_event_registrants_csv():
             "lastName": "{{Event[%d].Field[3]}}" % EVENT_ID,
         },
         identifier_field_name="emailAddress",
-        reuse_existing=True,
         path=export_registrants(),
         poll_interval=float(os.environ.get("ELOQUA_EXAMPLE_POLL_SECONDS", "2")),
         timeout=float(os.environ.get("ELOQUA_EXAMPLE_TIMEOUT_SECONDS", "600")),

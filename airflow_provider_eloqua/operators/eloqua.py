@@ -1,9 +1,14 @@
 """Operators that create Eloqua import definitions, stage data, start syncs, and do it all in one task.
 
+Every load stages into a definition of its own, its *load definition* (see
+:mod:`airflow_provider_eloqua.load_definition`): a definition the user gives is a template that is
+copied, never staged into, so no other run or task can mix, double or delete this load's rows.
+
 Retries never double anything. Each operator keeps what it created in Airflow's task state store
 (``context["task_state_store"]``, which outlives a try, unlike XCom): a retried task reuses the
-definition it created, reattaches to a sync that is still running or already succeeded instead of
-starting a second one, and clears the definition's staging area before uploading again.
+load definition it created, reattaches to a sync that is still running or already succeeded instead
+of starting a second one, and clears the load definition's staging area before uploading again.
+After every sync the rows Eloqua processed are checked against the rows staged for it.
 
 An input bigger than one sync may take (Oracle: about 250 MB and 500 uploads) is loaded in batches,
 one sync each (see :mod:`airflow_provider_eloqua.staging`). The syncs of all but the last batch are
@@ -13,12 +18,16 @@ retry resumes at the first unfinished batch instead of loading earlier ones agai
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 import pendulum
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.configuration import conf
 
@@ -35,10 +44,27 @@ from airflow_provider_eloqua.definitions import same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.spec import IMPORTS, SYNC_ACTIONS, DefinitionSpec, InputSpec, UploadSpec
+from airflow_provider_eloqua.load_definition import (
+    DEFAULT_LOAD_AUTO_DELETE,
+    LoadDefinition,
+    check_auto_delete,
+    copy_body,
+    delete_load_definition,
+    ensure_load_definition,
+    forget_load_definition,
+    load_key,
+    load_name,
+)
 from airflow_provider_eloqua.retry import may_have_taken_effect
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC, stage_input
-from airflow_provider_eloqua.storage import open_path, output_format
-from airflow_provider_eloqua.sync_report import RowLocator, build_report, check_on_warning, finish_sync
+from airflow_provider_eloqua.storage import check_input_path, open_path, output_format
+from airflow_provider_eloqua.sync_report import (
+    RowLocator,
+    build_report,
+    check_on_warning,
+    check_rows_processed,
+    finish_sync,
+)
 from airflow_provider_eloqua.syncs import (
     DEFAULT_WAIT_TIMEOUT,
     FAILED_STATUSES,
@@ -62,11 +88,6 @@ STATE_BATCHES = "eloqua_batches"
 def _state(context: Context) -> Any:
     """The task state store (Airflow 3.3+), or None where the runtime has none."""
     return context.get("task_state_store")
-
-
-def _try_number(context: Context) -> int:
-    ti = context.get("ti")
-    return int(getattr(ti, "try_number", 1) or 1)
 
 
 def _check_entity(entity: str, parent_id: Any, kind: str) -> None:
@@ -277,20 +298,23 @@ def _forget_sync(state: Any) -> None:
             state.delete(key)
 
 
-def _forget_load(state: Any) -> None:
+def _forget_load(context: Context) -> None:
     """Drop everything this task remembered of its load: it is done, a later run loads again."""
+    state = _state(context)
     _forget_sync(state)
     if state:
         state.delete(STATE_BATCHES)
+    forget_load_definition(context)
 
 
-def _load_progress(state: Any, definition_uri: str) -> dict[str, Any]:
+def _load_progress(state: Any, source: str) -> dict[str, Any]:
     """Which batches an earlier try loaded: ``next`` batch index, their totals, and ``done`` (one
-    summary per batch whose sync ended, with its ``sync_uri`` and ``first_row``)."""
+    summary per batch whose sync ended, with its ``sync_uri`` and ``first_row``). ``source`` names
+    what the load is made from (template URI or spec): progress of another source does not count."""
     progress = state.get(STATE_BATCHES) if state else None
-    if progress and progress.get("definition_uri") == definition_uri:
+    if progress and progress.get("source") == source:
         return dict(progress)
-    return {"definition_uri": definition_uri, "next": 0, "rows": 0, "chunks": 0, "bytes": 0, "done": []}
+    return {"source": source, "next": 0, "rows": 0, "chunks": 0, "bytes": 0, "done": []}
 
 
 def _find_lost_sync(hook: EloquaHook, requested: Mapping[str, Any]) -> str | None:
@@ -370,6 +394,14 @@ def _remember_sync(context: Context, sync_uri: str, upload: dict[str, Any], *, p
         context["ti"].xcom_push(key="sync_uri", value=sync_uri)
 
 
+def _push_load_keys(context: Context, result: Mapping[str, Any]) -> None:
+    """Push ``definition_uri`` and ``sync_rows`` as XCom keys of their own, so that downstream tasks
+    can template ``upload.output["definition_uri"]`` (for EloquaCreateSyncOperator) and
+    ``upload.output["sync_rows"]`` (for the sensor's ``expected_rows``), as they do ``sync_uri``."""
+    for key in ("definition_uri", "sync_rows"):
+        context["ti"].xcom_push(key=key, value=result.get(key))
+
+
 class _UploadArgs:
     """Upload arguments and the upload itself, shared by the upload and one-task import operators."""
 
@@ -384,7 +416,9 @@ class _UploadArgs:
         max_bytes_per_sync: int,
         poll_interval: float,
         timeout: float,
+        auto_delete_duration: str,
     ) -> None:
+        self.load_auto_delete_duration = check_auto_delete(auto_delete_duration)
         self.data = data
         self.path = path
         self.format = format
@@ -394,8 +428,12 @@ class _UploadArgs:
         self.timeout = timeout
 
     def input_spec(self) -> InputSpec:
-        """What to upload, validated once the templates have rendered."""
-        return InputSpec(data=self.data, path=self.path, format=self.format)
+        """What to upload, validated once the templates have rendered (a file must exist: checked
+        here, before anything is created in Eloqua, so that a wrong path leaves nothing behind)."""
+        spec = InputSpec(data=self.data, path=self.path, format=self.format)
+        if spec.path is not None:
+            check_input_path(spec.path)
+        return spec
 
     def _chunk_factory(
         self, source: InputSpec, fields: Sequence[str], identifier: str
@@ -415,37 +453,70 @@ class _UploadArgs:
         """Map a reject of ``sync_uri`` (whose batch starts after input row ``offset``) to its input row."""
         return None
 
-    def _upload(self, hook: EloquaHook, context: Context, definition_uri: str, start_sync: bool) -> dict[str, Any]:
-        """Stage the input (all or nothing per batch) and start a sync per batch, waiting for every
-        sync but the last; on a retry reattach, resume at the first unfinished batch, or clear staging.
+    def _load_source(self) -> str:
+        """What this load's definition is made from (a template URI, or a spec); see ``_ensure_load``."""
+        raise NotImplementedError
 
-        Returns the totals over all batches, ``syncs``, the last batch's ``sync_uri`` (and
-        ``sync_status`` when reattached), and ``batch``: where the last batch sits in the input.
+    def _ensure_load(self, hook: EloquaHook, context: Context) -> LoadDefinition:
+        """This load's own definition, created (or found again on a retry) before the first POST."""
+        raise NotImplementedError
+
+    def _copy_template(self, hook: EloquaHook, context: Context, template_uri: str) -> LoadDefinition:
+        """The load definition copied from ``template_uri``, which is read only when a copy is made."""
+        template = urls.parse_definition_uri(template_uri)
+
+        def make_body() -> dict[str, Any]:
+            body = hook.get_definition(template.uri)
+            if body.get("isSyncTriggeredOnImport"):
+                raise EloquaInputError(
+                    f"{template.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every "
+                    "chunk and a failed upload could not be undone; use a definition with "
+                    "is_sync_triggered_on_import=False"
+                )
+            hook.log.info("Copying %s (%s) into a load definition of this load's own", template.uri, body.get("name"))
+            return copy_body(body, load_key(context), self.load_auto_delete_duration)
+
+        return ensure_load_definition(
+            hook,
+            context,
+            source=template.uri,
+            entity=template.entity,
+            parent_id=template.parent_id,
+            kind=template.kind,
+            make_body=make_body,
+        )
+
+    def _upload(self, hook: EloquaHook, context: Context, start_sync: bool) -> dict[str, Any]:
+        """Stage the input (all or nothing per batch) into this load's own definition and start a
+        sync per batch, waiting for (and checking) every sync but the last; on a retry reattach,
+        resume at the first unfinished batch, or clear the load definition's staging.
+
+        Returns the load definition's ``definition_uri``, the totals over all batches, ``syncs``, the
+        last batch's ``sync_uri`` and ``sync_rows`` (the rows staged for it; ``sync_status`` too when
+        reattached), and ``batch``: where the last batch sits in the input.
         """
-        parsed = urls.parse_definition_uri(definition_uri)
         state = _state(context)
-        progress = _load_progress(state, parsed.uri)
+        source = self._load_source()
+        progress = _load_progress(state, source)
         reattached = _reattach(hook, context) if start_sync else None
         if reattached and reattached["sync_uri"] in {done["sync_uri"] for done in progress["done"]}:
             _forget_sync(state)  # the earlier try ended this batch but died before forgetting its sync
             reattached = None
         if reattached and (reattached.get("batch") or {}).get("last", True):
-            return {"definition_uri": definition_uri, **reattached}
-        definition = hook.get_definition(parsed.uri)
-        if definition.get("isSyncTriggeredOnImport"):
-            raise EloquaInputError(
-                f"{parsed.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every chunk "
-                "and a failed upload could not be undone; use a definition with is_sync_triggered_on_import=False"
-            )
-        fields = list(definition.get("fields") or {})
-        identifier = definition.get("identifierFieldName")
-        make_chunks = self._chunk_factory(self.input_spec(), fields, identifier)
+            return {**reattached, "sync_rows": (reattached.get("batch") or {}).get("rows")}
+        source_input = self.input_spec()
+        load = self._ensure_load(hook, context)
+        fields = list(load.body.get("fields") or {})
+        identifier = str(load.body["identifierFieldName"])
+        make_chunks = self._chunk_factory(source_input, fields, identifier)
         if reattached:
             hook.log.info("Resuming at batch %d: waiting for its sync first", reattached["batch"]["index"] + 1)
             self._end_batch(hook, context, progress, reattached["sync_uri"], reattached["batch"])
-        elif _try_number(context) > 1:
-            hook.log.info("Retry: clearing %s's staging area before uploading again", parsed.uri)
-            hook.clear_staged_data(parsed.uri)
+        elif load.reused:
+            # Nobody else stages there: whatever an earlier try left staged is this load's own.
+            hook.log.info("Retry: clearing %s's staging area before uploading again", load.uri)
+            hook.clear_staged_data(load.uri)
+        parsed = urls.parse_definition_uri(load.uri)
         cut = self.upload_spec.cut
         if progress["next"] and progress.setdefault("cut", cut) != cut:
             raise EloquaInputError(
@@ -498,13 +569,13 @@ class _UploadArgs:
                 # A downstream ``upload.output["sync_uri"]`` must resolve rather than fail on a missing
                 # XCom (Airflow treats a None XCom as missing), so "" is pushed; the sensor skips on it.
                 context["ti"].xcom_push(key="sync_uri", value="")
-                return {**upload, "sync_uri": None, "batch": batch}
+                return {**upload, "sync_uri": None, "sync_rows": staged.rows, "batch": batch}
             sync_uri = _start_sync(hook, context, parsed.uri, self.callback_url)
             upload["syncs"] += 1
             _remember_sync(context, sync_uri, {**upload, "batch": batch}, push=batch["last"])
             if batch["last"]:
                 hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
-                return {**upload, "sync_uri": sync_uri, "batch": batch}
+                return {**upload, "sync_uri": sync_uri, "sync_rows": staged.rows, "batch": batch}
             hook.log.info(
                 "Started sync %s for batch %d (input rows %d-%d); the input goes on past what one sync takes, "
                 "so the next batch is staged once this sync has ended",
@@ -536,6 +607,7 @@ class _UploadArgs:
                 + (f"Batches 1-{batch['index']} were loaded; " if batch["index"] else "")
                 + "a retry of this task resumes at this batch"
             )
+        check_rows_processed(report, batch["rows"])  # a retry reattaches to this sync and fails the same way
         hook.log.info("Batch %d (%s) loaded by sync %s (%s)", batch["index"] + 1, rows, sync_uri, status)
         progress["done"] = [
             *progress["done"],
@@ -550,9 +622,19 @@ class _UploadArgs:
 
 
 class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
-    """Stage rows in an import definition and (by default) start a sync.
+    """Stage rows in a private copy of an import or sync-action definition and (by default) sync it.
 
-    :param definition_uri: e.g. ``/contacts/imports/30`` (templated; typically the create task's XCom).
+    ``definition_uri`` is a template, never staged into, so it may be shared (by runs of one DAG,
+    backfills, other DAGs): the task reads it once and creates a copy of its own, the *load
+    definition* (same fields, identifier, update rule, sync actions and every other property; its
+    name plus ``[airflow-load <key>]``; ``auto_delete_duration``), stages there and syncs that. The
+    result's ``definition_uri`` is the copy: with ``start_sync=False`` give it to
+    :class:`EloquaCreateSyncOperator`, and pass ``sync_rows`` to the sensor's ``expected_rows``.
+    :class:`EloquaSyncSensor` deletes the copy once the sync has ended; otherwise Eloqua does when
+    ``auto_delete_duration`` has passed.
+
+    :param definition_uri: the template, e.g. ``/contacts/imports/30`` (templated; typically the
+        create task's XCom).
     :param data: a list of row dicts, e.g. an upstream task's XCom (templated).
     :param path: a local path or ObjectStoragePath URL (``file://``, ``s3://``, ...) of a CSV, JSON
         array or NDJSON file (templated). Exactly one of ``data`` and ``path``.
@@ -563,12 +645,16 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
         bigger input, or one of more than 500 chunks, is loaded in batches, one sync each.
     :param poll_interval: seconds between checks of an earlier batch's sync, waited for in the worker.
     :param timeout: the most seconds to wait for each earlier batch's sync.
+    :param callback_url: passed to Eloqua with each sync (``callbackUrl``).
+    :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
+        ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
 
     The input is streamed in chunks, never held whole. The header (or the rows' keys) is checked
     against the definition's fields before the first POST. Returns
-    ``{definition_uri, rows, chunks, bytes, syncs, sync_uri}``: the totals over all batches, how
-    many syncs were started, and the last batch's sync, which is the one left to wait for (the
-    earlier ones ended before the next batch was staged; their reports are in this task's log).
+    ``{definition_uri, rows, chunks, bytes, syncs, sync_uri, sync_rows}``: the load definition, the
+    totals over all batches, how many syncs were started, and the last batch's sync, which is the
+    one left to wait for, with the rows staged for it (the earlier syncs ended, and were checked,
+    before the next batch was staged; their reports are in this task's log).
     ``sync_uri`` is None when no sync was started. Empty input is not an error: nothing is staged,
     no sync is started, and the task logs a warning and returns ``rows=0``; its ``sync_uri`` XCom
     is then ``""``, on which :class:`EloquaSyncSensor` skips.
@@ -590,6 +676,7 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
         max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC,
         poll_interval: float = 30,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
+        auto_delete_duration: str = DEFAULT_LOAD_AUTO_DELETE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -604,21 +691,37 @@ class EloquaUploadDataOperator(_UploadArgs, _EloquaOperator):
             max_bytes_per_sync=max_bytes_per_sync,
             poll_interval=poll_interval,
             timeout=timeout,
+            auto_delete_duration=auto_delete_duration,
         )
 
+    def _load_source(self) -> str:
+        return urls.parse_definition_uri(self.definition_uri).uri
+
+    def _ensure_load(self, hook: EloquaHook, context: Context) -> LoadDefinition:
+        return self._copy_template(hook, context, self.definition_uri)
+
     def execute(self, context: Context) -> dict[str, Any]:
-        result = self._upload(self.hook, context, self.definition_uri, self.start_sync)
+        result = self._upload(self.hook, context, self.start_sync)
         result.pop("sync_status", None)
         result.pop("batch", None)
+        if self.start_sync and not result["sync_uri"]:
+            # Empty input: no sync will ever use the load definition.
+            delete_load_definition(self.hook, result["definition_uri"])
+        _push_load_keys(context, result)
         # Done: a later run of this task instance (a manual clear) must load again, not reattach.
-        _forget_load(_state(context))
+        _forget_load(context)
         return result
 
 
 class EloquaCreateSyncOperator(_EloquaOperator):
     """Start a sync of a definition whose data is staged; return the sync URI (``/syncs/66100``).
 
-    On a retry it returns the sync an earlier try started unless that sync failed.
+    After ``EloquaUploadDataOperator(start_sync=False)``, sync the upload's load definition
+    (``upload.output["definition_uri"]``), not the template it was copied from: the rows are staged
+    in the copy. On a retry it returns the sync an earlier try started unless that sync failed.
+
+    :param synced_instance_uri: the definition to sync (templated).
+    :param callback_url: passed to Eloqua (``callbackUrl``).
     """
 
     template_fields: Sequence[str] = ("synced_instance_uri", "callback_url")
@@ -640,11 +743,17 @@ class EloquaCreateSyncOperator(_EloquaOperator):
 
 
 class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
-    """The one-task path: create or reuse a definition, stage the data, sync, wait, report.
+    """The one-task path: create a load definition, stage the data, sync, wait, check, report.
 
     Give either the create-import arguments (``entity``, ``name``, ``fields``,
     ``identifier_field_name``, ...) or ``definition_uri`` of an existing definition, then the upload
-    arguments (``data`` or ``path``). With ``wait`` the task waits for the sync, in the worker
+    arguments (``data`` or ``path``). Either way the task stages into a definition of its own (the
+    *load definition*: created from the arguments, or a private copy of ``definition_uri``, which
+    is never staged into), named ``name`` plus ``[airflow-load <key>]`` and carrying
+    ``auto_delete_duration``; it deletes it once the last sync has ended and been reported. After
+    every sync it checks that Eloqua processed exactly the rows staged for it, and fails naming both
+    numbers when not. ``reuse_existing`` is deprecated and ignored: a load never shares its
+    definition. With ``wait`` the task waits for the sync, in the worker
     (``poll_interval``) or, with ``deferrable``, in the triggerer; ``timeout`` bounds the wait.
     ``on_warning`` and ``rejects_path`` work as on :class:`EloquaSyncSensor`.
 
@@ -655,7 +764,14 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
     them makes the status ``warning``, and ``rejects_path`` gets the rejects of every batch.
 
     Returns ``{sync_uri, status, rows_processed, created, updated, rejected, warnings}`` plus
-    ``definition_uri, rows, chunks, bytes, syncs``; ``sync_uri`` is the last batch's sync.
+    ``definition_uri, rows, chunks, bytes, syncs, sync_rows``; ``sync_uri`` is the last batch's sync
+    and ``definition_uri`` the load definition (deleted once reported). With ``wait=False`` nothing
+    is checked or deleted: wait with :class:`EloquaSyncSensor` (``expected_rows=...["sync_rows"]``),
+    which deletes the load definition; otherwise Eloqua deletes it after ``auto_delete_duration``.
+
+    :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
+        ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
+    :param reuse_existing: deprecated, ignored (every load stages into a definition of its own).
     """
 
     template_fields: Sequence[str] = (
@@ -672,6 +788,8 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
     def __init__(
         self,
         *,
+        auto_delete_duration: str = DEFAULT_LOAD_AUTO_DELETE,
+        reuse_existing: bool = False,
         definition_uri: str | None = None,
         data: Sequence[Mapping[str, Any]] | None = None,
         path: str | None = None,
@@ -688,10 +806,22 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
         **kwargs: Any,
     ) -> None:
         # kwargs: the definition arguments of EloquaCreateImportOperator, then BaseOperator's.
-        super().__init__(check_entity=definition_uri is None, is_sync_triggered_on_import=False, **kwargs)
+        super().__init__(
+            check_entity=definition_uri is None,
+            is_sync_triggered_on_import=False,
+            auto_delete_duration=auto_delete_duration,
+            **kwargs,
+        )
         if definition_uri is None and (self.name is None or self.fields is None or self.identifier_field_name is None):
             raise EloquaInputError(
                 "give definition_uri, or name, fields and identifier_field_name to create the definition"
+            )
+        if reuse_existing:
+            warnings.warn(
+                "EloquaImportOperator(reuse_existing=True) is ignored and deprecated: every load stages into a "
+                "definition of its own, so that no other run or task can mix, double or delete its rows",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
             )
         self._set_upload_args(
             data=data,
@@ -702,6 +832,7 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
             max_bytes_per_sync=max_bytes_per_sync,
             poll_interval=poll_interval,
             timeout=timeout,
+            auto_delete_duration=auto_delete_duration,
         )
         self.definition_uri = definition_uri
         self.wait = wait
@@ -711,10 +842,30 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
         if rejects_path:
             output_format(rejects_path, "rejects_path")
 
+    def _load_source(self) -> str:
+        if self.definition_uri is not None:
+            return urls.parse_definition_uri(self.definition_uri).uri
+        spec = json.dumps(self.definition_spec().body(), sort_keys=True, default=str)
+        return "spec " + hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+    def _ensure_load(self, hook: EloquaHook, context: Context) -> LoadDefinition:
+        if self.definition_uri is not None:
+            return self._copy_template(hook, context, self.definition_uri)
+        spec = self.definition_spec()
+        body = {**spec.body(), "name": load_name(spec.name, load_key(context))}
+        return ensure_load_definition(
+            hook,
+            context,
+            source=self._load_source(),
+            entity=spec.entity,
+            parent_id=spec.parent_id,
+            kind=spec.kind,
+            make_body=lambda: body,
+        )
+
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.hook
-        definition_uri = self.definition_uri or self.ensure_definition(hook, context)
-        upload = self._upload(hook, context, definition_uri, start_sync=True)
+        upload = self._upload(hook, context, start_sync=True)
         status = upload.pop("sync_status", "pending")
         batch = upload.pop("batch", None) or {}
         sync_uri = upload["sync_uri"]
@@ -723,6 +874,7 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
         if not self.wait:
             if state := _state(context):
                 state.delete(STATE_BATCHES)  # earlier batches are done; the last sync is the caller's to watch
+            _push_load_keys(context, upload)
             return {**upload, "status": status}
         deadline = time.time() + self.timeout
         if self.deferrable:
@@ -756,23 +908,31 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
     ) -> dict[str, Any]:
         """Report the last sync, with the counts and rejects of the earlier batches' syncs added in."""
         state = _state(context)
-        earlier = _load_progress(state, upload.get("definition_uri") or "")["done"] if state else []
+        earlier = _load_progress(state, self._load_source())["done"] if state else []
         earlier_rejects = (
             [(done["sync_uri"], self._row_locator(done["sync_uri"], done["first_row"] - 1)) for done in earlier]
             if self.rejects_path
             else []
         )
-        summary = finish_sync(
-            self.hook,
-            sync_uri,
-            status,
-            on_warning=self.on_warning,
-            rejects_path=self.rejects_path,
-            locate_row=self._row_locator(sync_uri, max(int(batch.get("first_row") or 1) - 1, 0)),
-            earlier=earlier,
-            earlier_rejects=earlier_rejects,
-        )
-        _forget_load(state)  # reported: a later run of this task instance loads again
+        try:
+            summary = finish_sync(
+                self.hook,
+                sync_uri,
+                status,
+                on_warning=self.on_warning,
+                rejects_path=self.rejects_path,
+                locate_row=self._row_locator(sync_uri, max(int(batch.get("first_row") or 1) - 1, 0)),
+                earlier=earlier,
+                earlier_rejects=earlier_rejects,
+                expected_rows=batch.get("rows"),
+            )
+        finally:
+            # The last sync has ended and is reported (whatever it says): the load definition has
+            # served. A retry that loads again creates a new one.
+            if upload.get("definition_uri"):
+                delete_load_definition(self.hook, upload["definition_uri"])
+            forget_load_definition(context)
+        _forget_load(context)  # reported: a later run of this task instance loads again
         return {**upload, **summary}
 
     def _row_locator(self, sync_uri: str, offset: int = 0) -> RowLocator | None:

@@ -11,8 +11,10 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_eloqua.exceptions import EloquaSyncTimeout
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.load_definition import delete_load_definition as delete_definition
+from airflow_provider_eloqua.load_definition import is_load_definition
 from airflow_provider_eloqua.sync_report import check_on_warning, finish_sync
 from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, TERMINAL_STATUSES, SyncWatch, look, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
@@ -26,9 +28,19 @@ class EloquaSyncSensor(BaseSensorOperator):
     ``on_warning`` (``succeed``, ``fail`` or ``skip``). The XCom value is a small summary:
     ``sync_uri, status, rows_processed, created, updated, rejected, warnings``.
 
+    The sensor never sees the input, so it checks the rows only when told how many were staged for
+    the sync (``expected_rows``): then a sync that processed another number of rows, or whose log
+    carries no ELQ-00001 count, fails the task naming both numbers. Once the sync has ended and been
+    reported, the sensor deletes its definition if it is a load definition (one an upload task
+    created for itself, its name ending ``[airflow-load <key>]``); a user's definition is never deleted.
+
     :param sync_uri: e.g. ``/syncs/66100`` (templated; typically the upload task's ``sync_uri``).
         Empty (the upload had no rows, so it started no sync): the sensor skips.
+    :param expected_rows: the rows staged for this sync (templated; typically
+        ``upload.output["sync_rows"]``, which is ``rows`` unless the input was loaded in batches).
+        None: not checked.
     :param on_warning: what a ``warning`` sync does to the task: ``succeed``, ``fail`` or ``skip``.
+    :param delete_load_definition: delete the sync's load definition once the sync is reported.
     :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``), templated.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
@@ -39,7 +51,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         fails with a message naming the sync and the status last seen.
     """
 
-    template_fields: Sequence[str] = ("sync_uri", "rejects_path")
+    template_fields: Sequence[str] = ("sync_uri", "rejects_path", "expected_rows")
     ui_color = "#c5e3f6"
 
     def __init__(
@@ -52,10 +64,14 @@ class EloquaSyncSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 30,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
+        expected_rows: int | str | None = None,
+        delete_load_definition: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.sync_uri = sync_uri
+        self.expected_rows = expected_rows
+        self.delete_load_definition = delete_load_definition
         self.on_warning = check_on_warning(on_warning)
         self.rejects_path = rejects_path
         self.eloqua_conn_id = eloqua_conn_id
@@ -65,8 +81,52 @@ class EloquaSyncSensor(BaseSensorOperator):
     def hook(self) -> EloquaHook:
         return EloquaHook(self.eloqua_conn_id)
 
-    def _finish(self, status: str) -> dict[str, Any]:
-        return finish_sync(self.hook, self.sync_uri, status, on_warning=self.on_warning, rejects_path=self.rejects_path)
+    def _expected_rows(self) -> int | None:
+        """``expected_rows`` after templating (a rendered template is a string); None: not checked."""
+        value = self.expected_rows
+        if value is None or value == "":
+            return None
+        try:
+            rows = int(value)
+        except (TypeError, ValueError):
+            rows = -1
+        if isinstance(value, bool) or rows < 0 or (isinstance(value, float) and value != rows):
+            raise EloquaInputError(f"expected_rows must be a whole number of rows, or None; got {value!r}")
+        return rows
+
+    def _finish(self, status: str, definition_uri: str | None = None) -> dict[str, Any]:
+        """Report the ended sync, check its rows, then delete its load definition (``definition_uri``
+        is the sync's ``syncedInstanceUri`` when the caller has just read the sync)."""
+        expected = self._expected_rows()
+        try:
+            return finish_sync(
+                self.hook,
+                self.sync_uri,
+                status,
+                on_warning=self.on_warning,
+                rejects_path=self.rejects_path,
+                expected_rows=expected,
+            )
+        finally:
+            if self.delete_load_definition:
+                self._delete_load_definition(definition_uri)
+
+    def _delete_load_definition(self, uri: str | None) -> None:
+        """Delete the ended sync's definition if a load created it for itself (best effort)."""
+        try:
+            uri = uri or self.hook.get_sync(self.sync_uri).get("syncedInstanceUri")
+            if not uri:
+                return
+            definition = self.hook.get_definition(uri)
+        except EloquaApiError as exc:
+            if exc.status != 404:
+                self.log.warning("Could not look up the definition of %s to delete it: %s", self.sync_uri, exc)
+            return
+        except EloquaError as exc:
+            self.log.warning("Could not look up the definition of %s to delete it: %s", self.sync_uri, exc)
+            return
+        if is_load_definition(definition):
+            delete_definition(self.hook, uri)
 
     @cached_property
     def _watch(self) -> SyncWatch:
@@ -79,12 +139,13 @@ class EloquaSyncSensor(BaseSensorOperator):
             self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
         if status not in TERMINAL_STATUSES:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(status))
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(status, self._watch.synced_instance_uri))
 
     def execute(self, context: Context) -> Any:
         if not self.sync_uri:
             # The upload staged no rows (an empty input is not an error), so it started no sync.
             raise AirflowSkipException("Eloqua: no sync to wait for (the upstream upload staged no rows)")
+        self._expected_rows()  # a bad value fails now, not after the wait
         if not self.deferrable:
             try:
                 return super().execute(context)

@@ -126,30 +126,54 @@ def test_upload_reads_files_through_object_storage_urls(airflow_db, eloqua_conn,
     assert len(eloqua_conn.control.records("/contacts")) == 200
 
 
-def test_staging_without_sync_then_create_sync_operator(airflow_db, eloqua_conn):
-    path = dag_file(
-        "op_separate_sync",
-        """
+def _two_step_dag(name: str, synced: str) -> str:
+    return dag_file(
+        name,
+        f"""
         definition = EloquaCreateImportOperator(
             task_id="define", entity="contacts", name="two step", fields=CONTACT_FIELDS, identifier_field_name="Email"
         )
         stage = EloquaUploadDataOperator(
             task_id="stage", definition_uri=definition.output, start_sync=False,
-            data=[{"Email": "a@example.com", "FirstName": "A"}, {"Email": "b@example.com", "FirstName": "B"}],
+            data=[{{"Email": "a@example.com", "FirstName": "A"}}, {{"Email": "b@example.com", "FirstName": "B"}}],
         )
-        sync = EloquaCreateSyncOperator(task_id="sync", synced_instance_uri=definition.output)
+        sync = EloquaCreateSyncOperator(task_id="sync", synced_instance_uri={synced})
         stage >> sync
-        EloquaSyncSensor(task_id="wait", sync_uri=sync.output, poke_interval=0.2, timeout=60, mode="reschedule")
+        EloquaSyncSensor(
+            task_id="wait", sync_uri=sync.output, expected_rows=stage.output["sync_rows"],
+            poke_interval=0.2, timeout=60, mode="reschedule",
+        )
         """,
     )
+
+
+def test_staging_without_sync_then_create_sync_operator(airflow_db, eloqua_conn):
+    """The rows are staged in the upload's own copy of the definition: that copy is what is synced,
+    and the sensor deletes it afterwards (the template stays)."""
+    path = _two_step_dag("op_separate_sync", 'stage.output["definition_uri"]')
 
     result = run_dag(path, "op_separate_sync")
 
     assert result.state == "success"
-    assert result["stage"].return_value["sync_uri"] is None
+    stage = result["stage"].return_value
+    assert stage["sync_uri"] is None and stage["sync_rows"] == 2
+    assert stage["definition_uri"] != result["define"].return_value
     assert result["sync"].return_value.startswith("/syncs/")
     assert result["wait"].return_value["rows_processed"] == 2
     assert len(eloqua_conn.control.state()["syncs"]) == 1
+    assert [d["uri"] for d in eloqua_conn.control.state()["definitions"]] == [result["define"].return_value]
+    assert len(eloqua_conn.control.records("/contacts")) == 2
+
+
+def test_syncing_the_template_instead_of_the_copy_fails_naming_both_counts(airflow_db, eloqua_conn, capfd):
+    path = _two_step_dag("op_sync_template", "definition.output")
+
+    result = run_dag(path, "op_sync_template")
+
+    assert result["wait"].state == "failed"
+    out, err = capfd.readouterr()
+    assert "processed 0 row(s), but this load staged 2 for it" in out + err
+    assert eloqua_conn.control.records("/contacts") == []
 
 
 def test_unknown_sync_status_fails_clearly(airflow_db, eloqua_conn):
