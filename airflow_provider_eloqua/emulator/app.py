@@ -181,6 +181,14 @@ def _control_routes(state: EmulatorState) -> APIRouter:
     async def list_faults() -> dict[str, Any]:
         return {"faults": state.faults.list()}
 
+    @router.get("/faults/held")
+    async def held_requests() -> dict[str, Any]:
+        return {"held": state.faults.held}
+
+    @router.post("/faults/release")
+    async def release_held() -> dict[str, Any]:
+        return {"released": state.faults.release()}
+
     @router.delete("/faults", status_code=204)
     async def clear_faults() -> Response:
         state.faults.clear()

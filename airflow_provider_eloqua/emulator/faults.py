@@ -3,6 +3,10 @@
 A rule matches a method and a regular expression (``re.search``) over the path after the Bulk
 base (``/contacts/imports/3/data``), or the full path for ``/id`` and ``/auth/oauth2/token``,
 and is consumed after ``times`` matches (``None``: forever).
+
+``hold`` parks the request until the control API releases held requests (or a reset drops it):
+a test can stop one client mid-upload at an exact point, let another act, then let it go on,
+without depending on timing.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from airflow_provider_eloqua.emulator.errors import ApiError
 
-ACTIONS = ("status", "drop", "drop_after", "delay")
+ACTIONS = ("status", "drop", "drop_after", "delay", "hold")
 
 
 @dataclass
@@ -60,6 +64,15 @@ class FaultBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
+        #: Requests parked by ``hold`` rules right now, and how many releases there have been.
+        self.held = 0
+        self.releases = 0
+
+    def release(self) -> int:
+        """Let every held request go on; returns how many were held."""
+        with self._lock:
+            self.releases += 1
+            return self.held
 
     def add(self, rule: FaultRule) -> None:
         with self._lock:

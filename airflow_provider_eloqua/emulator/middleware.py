@@ -135,6 +135,11 @@ class EmulatorMiddleware:
                 await self.app(scope, receive, recording_send)
             else:  # the emulator was reset meanwhile: the request belongs to a finished test
                 await drop()
+        elif rule.action == "hold":
+            if await self._held_until_released():
+                await self.app(scope, receive, recording_send)
+            else:
+                await drop()
         elif rule.action == "drop":
             await drop()
         else:  # drop_after: the request takes effect, the client never learns of it
@@ -144,6 +149,21 @@ class EmulatorMiddleware:
 
             await self.app(scope, receive, discard)
             await drop()
+
+    async def _held_until_released(self) -> bool:
+        """Park a ``hold`` request until the control API releases it (True) or a reset retires it (False)."""
+        faults = self.state.faults
+        releases = faults.releases
+        retired = self._retired_event()
+        faults.held += 1
+        try:
+            while faults.releases == releases:
+                if retired.is_set():
+                    return False
+                await asyncio.sleep(0.01)
+            return True
+        finally:
+            faults.held -= 1
 
 
 def _content_length(scope: dict[str, Any]) -> int:

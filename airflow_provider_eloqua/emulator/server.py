@@ -144,6 +144,14 @@ class EmulatorControl:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def held(self) -> int:
+        """How many requests ``hold`` faults are parking right now."""
+        return self._call("GET", "/faults/held")["held"]
+
+    def release_held(self) -> int:
+        """Let every held request go on; returns how many were held."""
+        return self._call("POST", "/faults/release")["released"]
+
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings (see EmulatorState.configure); returns the resulting settings."""
         return self._call("POST", "/config", json=settings)

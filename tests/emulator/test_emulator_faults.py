@@ -145,3 +145,27 @@ def test_reset_restores_a_fresh_site(emulator, bulk):
     assert emulator.control.faults() == [] and emulator.control.refresh_token() == "emulator-refresh-token-0"
     assert bulk.get("/contacts/imports").status_code == 200
     assert bulk.create()["uri"] == "/contacts/imports/1"
+
+
+def test_hold_parks_a_request_until_released(emulator, bulk):
+    """``hold`` stops a client at an exact request (no timing): it is staged only once released."""
+    uri = bulk.create()["uri"]
+    emulator.control.add_fault(method="POST", path="/data$", action="hold")
+    answers: list[int] = []
+    client = threading.Thread(
+        target=lambda: answers.append(bulk.post(uri + "/data", json=[{"Email": "a@x.io"}]).status_code)
+    )
+    client.start()
+    deadline = time.monotonic() + 10
+    while emulator.control.held() != 1:
+        assert time.monotonic() < deadline, "the request was never held"
+        time.sleep(0.01)
+    assert emulator.control.state()["uploads"] == [] and answers == []
+    bulk.stage(uri, [{"Email": "b@x.io"}])  # other requests go through meanwhile
+
+    assert emulator.control.release_held() == 1
+    client.join(10)
+
+    assert answers == [204]
+    assert emulator.control.held() == 0
+    assert [u["rows"] for u in emulator.control.state()["uploads"]] == [1, 1]

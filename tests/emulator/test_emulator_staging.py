@@ -77,3 +77,31 @@ def test_sync_triggered_on_import_answers_201_with_a_sync(emulator, bulk):
     assert sync["status"] == "pending" and sync["syncedInstanceUri"] == uri
     assert bulk.wait(sync["uri"])["status"] == "success"
     assert len(emulator.control.records("/contacts")) == 1
+
+
+def test_staging_belongs_to_the_definition_shared_by_every_post_and_swept_by_a_sync(emulator, bulk):
+    """As on Eloqua: every client's POST to a definition adds to one staging area, a sync takes all
+    of it (whoever staged it) and leaves it empty, a DELETE clears all of it, and another
+    definition's staging is untouched throughout. The provider's load definitions rely on this."""
+    shared, other = bulk.create()["uri"], bulk.create()["uri"]
+    second_client = type(bulk)(emulator.url)
+    bulk.stage(shared, [{"Email": "a@example.com", "First": "A"}])
+    second_client.stage(shared, [{"Email": "b@example.com", "First": "B"}, {"Email": "c@example.com", "First": "C"}])
+    bulk.stage(other, [{"Email": "z@example.com", "First": "Z"}])
+    assert (_staged(emulator, shared)["staged_rows"], _staged(emulator, other)["staged_rows"]) == (3, 1)
+
+    first = bulk.start_sync(shared)
+    assert _staged(emulator, shared)["staged_rows"] == 0  # swept into the sync at once
+    bulk.stage(shared, [{"Email": "d@example.com", "First": "D"}])  # staged while the sync runs: for the next one
+    assert bulk.wait(first)["status"] == "success"
+    synced = [s for s in emulator.control.state()["syncs"] if s["uri"] == first]
+    assert [s["rows"] for s in synced] == [3]
+    processed = [log["count"] for log in bulk.items(first + "/logs") if log["statusCode"] == "ELQ-00001"]
+    assert processed == [3]
+    assert _staged(emulator, shared)["staged_rows"] == 1
+
+    assert bulk.delete(shared + "/data").status_code == 204
+    assert _staged(emulator, shared)["staged_rows"] == 0
+    assert _staged(emulator, other)["staged_rows"] == 1
+    emails = {r["identifier"] for r in emulator.control.records("/contacts")}
+    assert emails == {"a@example.com", "b@example.com", "c@example.com"}
