@@ -54,8 +54,8 @@ class EloquaApiError(EloquaError):
         elif self.body not in (None, "", b""):
             body = self.body if isinstance(self.body, str) else repr(self.body)
             text += f"; body: {body[:_BODY_LIMIT]}"
-        if hint:
-            text += f". {hint}"
+        if hint:  # a body such as "Not authenticated." brings its own full stop
+            text += f" {hint}" if text.endswith(".") else f". {hint}"
         return text
 
 

@@ -152,6 +152,17 @@ def data_path(definition_uri: str) -> str:
 
 
 SYNCS_PATH = "/syncs"
+#: ``orderBy`` for a list, newest first (Oracle documents ``orderBy=term ASC | DESC`` on every list).
+NEWEST_FIRST = "createdAt DESC"
+
+
+def search_criterion(term: str, value: str) -> str:
+    """A ``q`` criterion ``term='value'`` (Oracle: ``q`` is ``term operator value``, ``*`` a wildcard).
+
+    Oracle documents no way to escape a quote inside the value, so a quote becomes the ``*``
+    wildcard: the search then matches a little more, and callers compare the items they get back.
+    """
+    return f"{term}='{value.replace(chr(39), '*')}'"
 
 
 def check_sync_uri(sync_uri: str) -> str:

@@ -144,7 +144,8 @@ def test_airflow_connections_test_failure_hides_the_password(emulator, tmp_path)
     result = _airflow(["connections", "test", "eloqua_default"], tmp_path, env)
     assert result.returncode == 1
     assert "Connection failed!" in result.stdout
-    assert "401" in result.stdout
+    # /id refuses bad credentials with 200 "Not authenticated." (Oracle); the hint follows it
+    assert "Not authenticated. Check the user and password" in " ".join(result.stdout.split())
     assert "Wr0ng-pass!" not in result.stdout + result.stderr
 
 

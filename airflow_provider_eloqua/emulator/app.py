@@ -18,12 +18,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_eloqua.emulator.errors import ApiError, failure, validation_error
+from airflow_provider_eloqua.emulator.errors import NOT_AUTHENTICATED, ApiError, failure, validation_error
 from airflow_provider_eloqua.emulator.faults import FaultRule
 from airflow_provider_eloqua.emulator.fields import fields_for
 from airflow_provider_eloqua.emulator.middleware import POD_SCOPE_KEY, EmulatorMiddleware
+from airflow_provider_eloqua.emulator.resources import BULK_API_PATH, FIELD_ENTITIES
 from airflow_provider_eloqua.emulator.state import EmulatorState
-from airflow_provider_eloqua.urls import BULK_API_PATH, FIELD_ENTITIES
 
 MAX_PAGE = 1000
 
@@ -64,10 +64,11 @@ def create_app(state: EmulatorState | None = None) -> EmulatorApp:
 def _login_routes(state: EmulatorState) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/id")
-    async def identity(request: Request) -> dict[str, Any]:
-        state.authenticate(request.headers.get("authorization"))
-        body = state.identity()
+    @router.get("/id", response_model=None)
+    async def identity(request: Request) -> dict[str, Any] | JSONResponse:
+        body = state.identity(request.headers.get("authorization"))
+        if body is None:  # Oracle: 200 with "Not authenticated." for bad credentials, not 401
+            return JSONResponse(NOT_AUTHENTICATED, status_code=200)
         pod = body.pop("pod")
         base = str(request.base_url).rstrip("/") + (f"/{pod}" if pod else "")
         body["urls"] = {
@@ -105,7 +106,8 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
 
     @router.get("/syncs")
     async def list_syncs(request: Request) -> dict[str, Any]:
-        return _page(state.list_syncs(), request)
+        params = request.query_params
+        return _page(state.list_syncs(params.get("q"), params.get("orderBy")), request)
 
     # A plain def runs in the threadpool: the poll that finishes a sync applies all its rows.
     @router.get("/syncs/{sync_id:int}")
@@ -162,7 +164,8 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
 
     @router.get("/{root:path}/{kind}")
     async def list_definitions(root: str, kind: str, request: Request) -> dict[str, Any]:
-        return _page(state.list_definitions("/" + root, kind, request.query_params.get("q")), request)
+        params = request.query_params
+        return _page(state.list_definitions("/" + root, kind, params.get("q"), params.get("orderBy")), request)
 
     return router
 

@@ -19,6 +19,7 @@ _CONTACT_FIELDS: list[_Field] = [
     ("Country", "C_Country", "{{Contact.Field(C_Country)}}", "string", False, False),
     ("Contact ID (External)", "ContactIDExt", "{{Contact.Field(ContactIDExt)}}", "string", False, True),
     ("Eloqua Contact ID", "Id", "{{Contact.Id}}", "number", True, True),
+    ("Last Purchase Date", "C_Last_Purchase_Date1", "{{Contact.Field(C_Last_Purchase_Date1)}}", "date", False, False),
 ]
 _ACCOUNT_FIELDS: list[_Field] = [
     ("Company Name", "M_CompanyName", "{{Account.Field(M_CompanyName)}}", "string", False, False),
@@ -34,23 +35,43 @@ _ACTIVITY_FIELDS: list[_Field] = [
     ("Contact ID", "ContactId", "{{Activity.Contact.Id}}", "number", False, False),
     ("External ID", "ExternalId", "{{Activity.Field(ExternalId)}}", "string", False, False),
 ]
+#: Statements from Oracle's opportunity import tutorial; Id, Name, Stage and Amount are required.
 _OPPORTUNITY_FIELDS: list[_Field] = [
-    ("Opportunity ID", "OpportunityID", "{{Opportunity.Field(OpportunityID)}}", "string", False, True),
-    ("Opportunity Name", "OpportunityName", "{{Opportunity.Field(OpportunityName)}}", "string", False, False),
+    ("Opportunity ID", "RemoteOpportunityID", "{{Opportunity.Id}}", "string", False, False),
+    ("Opportunity Name", "OpportunityName", "{{Opportunity.Field(Name)}}", "string", False, False),
+    ("Created Date", "CreatedDate", "{{Opportunity.CreatedAt}}", "date", False, False),
+    ("Stage", "OpportunityStageID", "{{Opportunity.Field(Stage)}}", "string", False, False),
     ("Amount", "Amount", "{{Opportunity.Field(Amount)}}", "number", False, False),
-    ("Stage", "Stage", "{{Opportunity.Field(Stage)}}", "string", False, False),
+    ("Account Name", "AccountName", "{{Opportunity.Field(AccountName)}}", "string", False, False),
     ("Close Date", "CloseDate", "{{Opportunity.Field(CloseDate)}}", "date", False, False),
+    ("Currency", "Currency", "{{Opportunity.Field(Currency)}}", "string", False, False),
+    (
+        "Forecast To Close Date",
+        "ForecastToCloseDate",
+        "{{Opportunity.Field(ForecastToCloseDate)}}",
+        "date",
+        False,
+        False,
+    ),
+    ("Territory", "Territory", "{{Opportunity.Field(Territory)}}", "string", False, False),
 ]
 
 
 def _parented_fields(kind: str, parent_id: str) -> list[_Field]:
-    """Generic fields of custom object / event ``parent_id``: an external id plus two data fields."""
+    """Generic fields of custom object / event ``parent_id``: record ids plus four data fields."""
     return [
+        ("Record ID", "Id", f"{{{{{kind}[{parent_id}].Id}}}}", "number", True, True),
         ("External ID", "ExternalId", f"{{{{{kind}[{parent_id}].ExternalId}}}}", "string", False, True),
         ("Email Address", "Field1", f"{{{{{kind}[{parent_id}].Field[1]}}}}", "emailAddress", False, False),
         ("Name", "Field2", f"{{{{{kind}[{parent_id}].Field[2]}}}}", "string", False, False),
-        ("Date", "Field3", f"{{{{{kind}[{parent_id}].Field[3]}}}}", "date", False, False),
+        ("Last Name", "Field3", f"{{{{{kind}[{parent_id}].Field[3]}}}}", "string", False, False),
+        ("Date", "Field4", f"{{{{{kind}[{parent_id}].Field[4]}}}}", "date", False, False),
     ]
+
+
+def date_statements(root: str) -> frozenset[str]:
+    """The statements of date fields under an entity root (their values are checked on import)."""
+    return frozenset(item["statement"] for item in fields_for(root) or [] if item["dataType"] == "date")
 
 
 def fields_for(root: str) -> list[dict[str, Any]] | None:

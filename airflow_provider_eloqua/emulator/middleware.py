@@ -22,8 +22,8 @@ from collections import Counter
 from typing import Any
 
 from airflow_provider_eloqua.emulator.faults import FaultRule
+from airflow_provider_eloqua.emulator.resources import BULK_API_PATH
 from airflow_provider_eloqua.emulator.state import EmulatorState
-from airflow_provider_eloqua.urls import BULK_API_PATH
 
 CONTROL_PREFIX = "/_emulator"
 #: ``[/<pod>]/api/bulk/2.0[/rest]`` in any letter case (``/id`` advertises ``/API/Bulk/``).
@@ -90,6 +90,7 @@ class EmulatorMiddleware:
         entry = {
             "method": scope["method"],
             "path": original_path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
             "status": None,
             "content_length": _content_length(scope),
             "ts": time.time(),

@@ -1,11 +1,15 @@
-"""What a finished sync does to the in-memory site: upsert records, apply sync actions, and
-produce the logs and rejects Eloqua would report.
+"""What a finished sync does to the in-memory site: upsert records, link opportunities, apply sync
+actions, and produce the logs and rejects Eloqua would report.
 
-Log codes follow Oracle's status-code list. Created/updated per entity: contacts ELQ-00004/00022,
-accounts ELQ-00005/00023, custom objects ELQ-00007/00012, events ELQ-00077/00079, activities
-ELQ-00069 (they never update), opportunities ELQ-00049 "Total new records." (Eloqua documents no
-"updated" code for them, so updates are not logged). A row without an identifier value is rejected
-with ELQ-00061 "Rejected records (missing fields)." (the emulator's choice).
+Log codes follow Oracle's status-code list (docs/eloqua-behaviour.md, "Sync logs"). Created/updated
+per entity: contacts ELQ-00004/00022, accounts ELQ-00005/00023, custom objects ELQ-00007/00012,
+events ELQ-00077/00079, activities ELQ-00069 (they never update), opportunities ELQ-00049 "Total new
+records." (Oracle lists no "updated" code for them, so updates are not logged), e-mail addresses
+ELQ-00033/00035 (addresses, not records). Opportunity links that find no opportunity or contact are
+rejected with ELQ-00084/00085. The emulator's own choices, where Oracle is silent: a row without an
+identifier value is rejected with ELQ-00061 "Rejected records (missing fields).", a date value Eloqua
+would not read with ELQ-00032 "Malformed records."; phone-number and campaign-response imports log
+no created/updated counts (Oracle lists no codes for them).
 """
 
 from __future__ import annotations
@@ -14,9 +18,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_eloqua.emulator.dates import is_accepted_date
+from airflow_provider_eloqua.emulator.fields import date_statements
+from airflow_provider_eloqua.emulator.resources import Collection
+
 EMAIL_STATEMENT = "{{Contact.Field(C_EmailAddress)}}"
+EMAIL_ADDRESS_STATEMENT = "{{EmailAddress.Field(EmailAddress)}}"
+#: Statements holding an e-mail address: checked for plausibility, matched case-insensitively.
+EMAIL_STATEMENTS = frozenset({EMAIL_STATEMENT, EMAIL_ADDRESS_STATEMENT})
 _PLAUSIBLE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTACT_LIST = re.compile(r"^\{\{ContactList\[(\d+)\]\}\}$")
+#: Oracle's "Creating new custom object records": a blank record Id or ExternalId creates a record.
+_NEW_RECORD_IDENTIFIER = re.compile(r"^\{\{CustomObject\[\d+\]\.(?:Id|ExternalId)\}\}$")
 
 _CREATED_UPDATED: dict[str, tuple[tuple[str, str], tuple[str, str] | None]] = {
     "contacts": (("ELQ-00004", "Contacts created."), ("ELQ-00022", "Contacts updated.")),
@@ -25,6 +38,7 @@ _CREATED_UPDATED: dict[str, tuple[tuple[str, str], tuple[str, str] | None]] = {
     "events": (("ELQ-00077", "Event data created."), ("ELQ-00079", "Event data updated.")),
     "activities": (("ELQ-00069", "Activities created."), None),
     "opportunities": (("ELQ-00049", "Total new records."), None),
+    "emailAddresses": (("ELQ-00033", "Email addresses created."), ("ELQ-00035", "Email addresses updated.")),
 }
 
 
@@ -65,7 +79,7 @@ def _empty(value: Any) -> bool:
 def _identity(value: Any, statement: str) -> str:
     """Record key for an identifier value: e-mail addresses match case-insensitively, as in Eloqua."""
     text = str(value).strip()
-    return text.casefold() if statement == EMAIL_STATEMENT else text
+    return text.casefold() if statement in EMAIL_STATEMENTS else text
 
 
 def _merge(existing: dict[str, Any], new: dict[str, Any], definition: dict[str, Any]) -> None:
@@ -92,69 +106,142 @@ def _reject(row: dict[str, Any], index: int, invalid: list[str], code: str, mess
     }
 
 
-def process(site: Site, root: str, kind: str, definition: dict[str, Any], rows: list[dict[str, Any]]) -> Outcome:
-    """Apply ``rows`` staged for a definition; ``recordIndex`` in rejects is 1-based."""
-    fields: dict[str, str] = definition["fields"]
-    id_column = definition["identifierFieldName"]
-    entity = root.strip("/").split("/")[0]
-    never_updates = entity == "activities"
-    store = site.records.setdefault(root, {})
-    unknown: set[str] = set()
-    missing: set[str] = set()
-    rejects: list[dict[str, Any]] = []
-    accepted: list[str] = []
-    invalid_emails = created = updated = 0
+@dataclass
+class _Run:
+    """One sync's pass over its rows: what it counted and rejected."""
 
-    for index, row in enumerate(rows, start=1):
-        unknown.update(str(key) for key in row if key not in fields)
-        missing.update(col for col in fields if col not in row)
-        values = {fields[col]: row[col] for col in fields if col in row}
+    collection: Collection
+    definition: dict[str, Any]
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    unknown: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return self.definition["fields"]
+
+    def count(self, code: str, by: int = 1) -> None:
+        self.counts[code] = self.counts.get(code, 0) + by
+
+    def reject(self, row: dict[str, Any], index: int, invalid: list[str], code: str, message: str) -> None:
+        self.rejects.append(_reject(row, index, invalid, code, message))
+
+    def invalid_value(self, row: dict[str, Any], index: int, dates: frozenset[str]) -> bool:
+        """Reject a row with an implausible e-mail address or a date Eloqua would not read."""
         bad_emails = [
             col
-            for col, statement in fields.items()
-            if statement == EMAIL_STATEMENT and not _empty(row.get(col)) and not _PLAUSIBLE_EMAIL.match(str(row[col]))
+            for col, statement in self.fields.items()
+            if statement in EMAIL_STATEMENTS and not _empty(row.get(col)) and not _PLAUSIBLE_EMAIL.match(str(row[col]))
         ]
         if bad_emails:
-            invalid_emails += 1
-            rejects.append(_reject(row, index, bad_emails, "ELQ-00002", "Invalid email address."))
-            continue
-        if not never_updates and _empty(row.get(id_column)):
-            rejects.append(_reject(row, index, [id_column], "ELQ-00061", "Identifier field value is missing."))
-            continue
-        if never_updates:
-            store[f"#{len(store) + 1}"] = values
-            created += 1
-            continue
-        key = _identity(row[id_column], fields[id_column])
-        accepted.append(key)
-        if kind == "syncActions":
-            continue
-        if key in store:
-            _merge(store[key], values, definition)
-            updated += 1
-        else:
-            store[key] = values
-            created += 1
+            self.count("ELQ-00002")
+            self.reject(row, index, bad_emails, "ELQ-00002", "Invalid email address.")
+            return True
+        bad_dates = [col for col, st in self.fields.items() if st in dates and not is_accepted_date(row.get(col))]
+        if bad_dates:
+            self.count("ELQ-00032")
+            self.reject(row, index, bad_dates, "ELQ-00032", "Invalid date value.")
+            return True
+        return False
 
-    _apply_sync_actions(site, definition.get("syncActions") or [], accepted)
-    logs = [_log("information", "ELQ-00001", "Total records processed.", len(rows))]
-    if kind == "imports" and entity in _CREATED_UPDATED:
-        created_code, updated_code = _CREATED_UPDATED[entity]
-        logs.append(_log("information", *created_code, created))
+
+def process(site: Site, collection: Collection, definition: dict[str, Any], rows: list[dict[str, Any]]) -> Outcome:
+    """Apply ``rows`` staged for a definition of ``collection``; ``recordIndex`` in rejects is 1-based."""
+    run = _Run(collection, definition)
+    dates = date_statements(collection.root)
+    for index, row in enumerate(rows, start=1):
+        run.unknown.update(str(key) for key in row if key not in run.fields)
+        run.missing.update(col for col in run.fields if col not in row)
+        if run.invalid_value(row, index, dates):
+            continue
+        if collection.entity == "opportunities/contacts":
+            _link_opportunity(site, run, row, index)
+        else:
+            _upsert(site, run, row, index)
+    _apply_sync_actions(site, definition.get("syncActions") or [], run.accepted)
+    return _outcome(run, len(rows))
+
+
+def _upsert(site: Site, run: _Run, row: dict[str, Any], index: int) -> None:
+    """Create or update one record (or, for a sync action, only note its identifier)."""
+    fields, id_column = run.fields, run.definition["identifierFieldName"]
+    store = site.records.setdefault(run.collection.root, {})
+    values = {fields[col]: row[col] for col in fields if col in row}
+    created_code = _CREATED_UPDATED.get(run.collection.entity, (("", ""), None))[0][0]
+    if run.collection.entity == "activities" or (
+        _empty(row.get(id_column)) and _NEW_RECORD_IDENTIFIER.match(fields[id_column])
+    ):
+        store[f"#{len(store) + 1}"] = values  # activities never update; a blank record id creates one
+        run.count(created_code)
+        return
+    if _empty(row.get(id_column)):
+        run.reject(row, index, [id_column], "ELQ-00061", "Identifier field value is missing.")
+        return
+    key = _identity(row[id_column], fields[id_column])
+    run.accepted.append(key)
+    if run.collection.kind == "syncActions":
+        return
+    if key in store:
+        _merge(store[key], values, run.definition)
+        run.count("updated")
+    else:
+        store[key] = values
+        run.count(created_code)
+
+
+def _link_opportunity(site: Site, run: _Run, row: dict[str, Any], index: int) -> None:
+    """Link an opportunity to the contact (or account) the row names; reject what matches nothing."""
+    definition = run.definition
+    match_column = definition["linkOpportunitiesMatchFieldName"]
+    source_column = definition["linkOpportunitiesSourceField"]
+    target_root = "/accounts" if definition["linkOpportunitiesEntityType"] == "Account" else "/contacts"
+    opportunity = str(row.get(match_column) or "").strip()
+    source_statement = run.fields.get(source_column, "")
+    target = _identity(row.get(source_column) or "", EMAIL_STATEMENT if "C_EmailAddress" in source_statement else "")
+    if opportunity not in site.records.get("/opportunities", {}):
+        run.count("ELQ-00084")
+        run.reject(row, index, [match_column], "ELQ-00084", "Opportunity does not exist.")
+    elif target not in site.records.get(target_root, {}):
+        run.count("ELQ-00085")
+        run.reject(row, index, [source_column], "ELQ-00085", "Contact does not exist.")
+    else:
+        site.records.setdefault("/opportunities/contacts", {})[f"{opportunity}|{target}"] = {
+            "opportunity": opportunity,
+            target_root.strip("/"): target,
+        }
+
+
+_WARNINGS = {
+    "ELQ-00002": "Invalid email addresses.",
+    "ELQ-00032": "Malformed records.",
+    "ELQ-00084": "Opportunity does not exist.",
+    "ELQ-00085": "Contact does not exist.",
+}
+
+
+def _outcome(run: _Run, total: int) -> Outcome:
+    """The sync log Oracle's status codes describe, and the sync's status."""
+    logs = [_log("information", "ELQ-00001", "Total records processed.", total)]
+    if run.collection.kind == "imports" and run.collection.entity in _CREATED_UPDATED:
+        created_code, updated_code = _CREATED_UPDATED[run.collection.entity]
+        logs.append(_log("information", *created_code, run.counts.get(created_code[0], 0)))
         if updated_code:
-            logs.append(_log("information", *updated_code, updated))
-    if invalid_emails:
-        logs.append(_log("warning", "ELQ-00002", "Invalid email addresses.", invalid_emails))
-    if rejects:
-        logs.append(_log("warning", "ELQ-00060", "Total rejected records.", len(rejects)))
-    if unknown:
-        message = f"Fields not in the definition were ignored: {', '.join(sorted(unknown))}."
-        logs.append(_log("warning", "ELQ-00111", message, len(unknown)))
-    if missing:
-        message = f"Definition fields missing from the data: {', '.join(sorted(missing))}."
-        logs.append(_log("warning", "ELQ-00121", message, len(missing)))
-    status = "warning" if rejects or unknown or missing else "success"
-    return Outcome(status=status, logs=logs, rejects=rejects)
+            logs.append(_log("information", *updated_code, run.counts.get("updated", 0)))
+    logs += [
+        _log("warning", code, message, run.counts[code]) for code, message in _WARNINGS.items() if code in run.counts
+    ]
+    if run.rejects:
+        logs.append(_log("warning", "ELQ-00060", "Total rejected records.", len(run.rejects)))
+    if run.unknown:
+        message = f"Fields not in the definition were ignored: {', '.join(sorted(run.unknown))}."
+        logs.append(_log("warning", "ELQ-00111", message, len(run.unknown)))
+    if run.missing:
+        message = f"Definition fields missing from the data: {', '.join(sorted(run.missing))}."
+        logs.append(_log("warning", "ELQ-00121", message, len(run.missing)))
+    status = "warning" if run.rejects or run.unknown or run.missing else "success"
+    return Outcome(status=status, logs=logs, rejects=run.rejects)
 
 
 def _apply_sync_actions(site: Site, actions: list[dict[str, Any]], members: list[str]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
 import threading
 from collections import deque
@@ -25,8 +24,9 @@ from airflow_provider_eloqua.emulator.errors import (
     validation_error,
 )
 from airflow_provider_eloqua.emulator.faults import FaultBook
+from airflow_provider_eloqua.emulator.query import filter_items, order_items
+from airflow_provider_eloqua.emulator.resources import Collection, parse_collection
 from airflow_provider_eloqua.emulator.validation import READ_ONLY, validate_definition
-from airflow_provider_eloqua.urls import SYNC_ACTION_ENTITIES, parse_definition_uri
 
 DEFAULT_SITE = "AcmeCorp"
 DEFAULT_USER = "API.User"
@@ -43,8 +43,12 @@ SITE_ID = 42
 USER_ID = 7
 TERMINAL_STATUSES = ("success", "warning", "error", "errored")
 REQUEST_LOG_LIMIT = 10_000
-
-_NAME_FILTER = re.compile(r"""^\s*name\s*=\s*['"]?(?P<value>.*?)['"]?\s*$""")
+#: The properties ``q`` and ``orderBy`` accept on ``GET /syncs`` (those of a sync item).
+SYNC_TERMS = frozenset(
+    {"uri", "status", "syncedInstanceUri", "createdAt", "createdBy", "syncStartedAt", "syncEndedAt", "callbackUrl"}
+)
+#: The properties ``q`` and ``orderBy`` accept on a definition list.
+DEFINITION_TERMS = frozenset({"name", "uri", "createdAt", "createdBy", "updatedAt", "updatedBy"})
 
 
 def now_iso() -> str:
@@ -55,13 +59,20 @@ def now_iso() -> str:
 @dataclass
 class Definition:
     uri: str
-    root: str
-    kind: str
+    collection: Collection
     body: dict[str, Any]
     staged: list[dict[str, Any]] = field(default_factory=list)
     staged_bytes: int = 0
     uploads: int = 0
     deleted: bool = False
+
+    @property
+    def root(self) -> str:
+        return self.collection.root
+
+    @property
+    def kind(self) -> str:
+        return self.collection.kind
 
 
 @dataclass
@@ -101,14 +112,12 @@ class Sync:
         return body
 
 
-def check_root(root: str, kind: str) -> None:
-    """404 unless ``root``/``kind`` is a definition collection Eloqua has (``/events/3/imports``)."""
-    try:
-        parsed = parse_definition_uri(f"{root}/{kind}/1")
-    except ValueError:
-        raise not_found(f"{root}/{kind}") from None
-    if kind == "syncActions" and parsed.entity not in SYNC_ACTION_ENTITIES:
+def check_root(root: str, kind: str) -> Collection:
+    """The collection at ``root``/``kind``; 404 unless Eloqua has it (``/events/3/imports``)."""
+    collection = parse_collection(root, kind)
+    if collection is None:
         raise not_found(f"{root}/{kind}")
+    return collection
 
 
 class EmulatorState:
@@ -179,18 +188,26 @@ class EmulatorState:
         with self.lock:
             if pod is not None and pod.lower() != self.pod.lower():
                 raise unauthorized()
-            scheme, _, credentials = (authorization or "").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip() in self.access_tokens:
-                return
-            if scheme.lower() == "basic" and _decode_basic(credentials) == (
-                f"{self.site}\\{self.user}",
-                self.password,
-            ):
+            if self._credentials_ok(authorization):
                 return
         raise unauthorized()
 
-    def identity(self) -> dict[str, Any]:
+    def _credentials_ok(self, authorization: str | None) -> bool:
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer":
+            return credentials.strip() in self.access_tokens
+        return scheme.lower() == "basic" and _decode_basic(credentials) == (f"{self.site}\\{self.user}", self.password)
+
+    def identity(self, authorization: str | None) -> dict[str, Any] | None:
+        """The ``/id`` answer for these credentials, or None when they are not valid.
+
+        ``/id`` is not pod-scoped, and Oracle documents that it answers bad credentials (also a
+        disabled user or a blocked IP) with 200 and the body ``"Not authenticated."``, not a 401:
+        the route turns None into that answer.
+        """
         with self.lock:
+            if not self._credentials_ok(authorization):
+                return None
             return {
                 "site": {"id": SITE_ID, "name": self.site},
                 "user": {
@@ -236,8 +253,8 @@ class EmulatorState:
     # ---- definitions ----------------------------------------------------------------------
 
     def create_definition(self, root: str, kind: str, body: Any) -> dict[str, Any]:
-        check_root(root, kind)
-        failures = validate_definition(body, kind)
+        collection = check_root(root, kind)
+        failures = validate_definition(body, collection)
         if failures:
             raise validation_error(failures)
         with self.lock:
@@ -251,29 +268,17 @@ class EmulatorState:
                 "updatedAt": stamp,
                 "updatedBy": self.user,
             }
-            self.definitions[uri] = Definition(uri=uri, root=root, kind=kind, body=stored)
+            self.definitions[uri] = Definition(uri=uri, collection=collection, body=stored)
             return dict(stored)
 
-    def list_definitions(self, root: str, kind: str, query: str | None) -> list[dict[str, Any]]:
-        """Definitions of one collection; ``q`` supports Eloqua's ``name='X'`` with ``*`` wildcards."""
-        check_root(root, kind)
-        pattern = None
-        if query:
-            match = _NAME_FILTER.match(query)
-            if not match:
-                raise validation_error([failure("q", query, "Only name='value' filters are supported.")])
-            pattern = re.compile(
-                "^" + ".*".join(re.escape(part) for part in match["value"].split("*")) + "$", re.IGNORECASE
-            )
-        prefix = f"{root}/{kind}/"
+    def list_definitions(
+        self, root: str, kind: str, q: str | None = None, order_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Definitions of one collection, filtered by ``q`` (``name='X'``, ``*`` wildcards) and sorted by ``orderBy``."""
+        collection = check_root(root, kind)
         with self.lock:
-            return [
-                dict(d.body)
-                for uri, d in self.definitions.items()
-                if uri.startswith(prefix)
-                and uri[len(prefix) :].isdigit()
-                and (not pattern or pattern.match(d.body["name"]))
-            ]
+            items = [dict(d.body) for d in self.definitions.values() if d.collection == collection]
+        return order_items(filter_items(items, q, DEFINITION_TERMS), order_by, DEFINITION_TERMS)
 
     def _definition(self, uri: str) -> Definition:
         definition = self.definitions.get(uri)
@@ -289,7 +294,7 @@ class EmulatorState:
         """PUT: the body replaces the definition, so it must pass the same validation as a create."""
         with self.lock:
             definition = self._definition(uri)
-        failures = validate_definition(body, definition.kind)
+        failures = validate_definition(body, definition.collection)
         if failures:
             raise validation_error(failures)
         with self.lock:
@@ -412,7 +417,7 @@ class EmulatorState:
             status = sync.forced
             logs = []
         else:
-            outcome = processing.process(self.data, definition.root, definition.kind, definition.body, sync.rows)
+            outcome = processing.process(self.data, definition.collection, definition.body, sync.rows)
             status = sync.forced or outcome.status
             logs, sync.rejects = outcome.logs, outcome.rejects
         message = f"Sync processed for sync {sync.uri}, resulting in {status.capitalize()} status."
@@ -431,9 +436,11 @@ class EmulatorState:
         with self.lock:
             return list(self._sync(uri).rejects)
 
-    def list_syncs(self) -> list[dict[str, Any]]:
+    def list_syncs(self, q: str | None = None, order_by: str | None = None) -> list[dict[str, Any]]:
+        """Every sync of the site (creation order), filtered by ``q`` and sorted by ``orderBy``."""
         with self.lock:
-            return [sync.as_json() for sync in self.syncs.values()]
+            items = [sync.as_json() for sync in self.syncs.values()]
+        return order_items(filter_items(items, q, SYNC_TERMS), order_by, SYNC_TERMS)
 
     # ---- control --------------------------------------------------------------------------
 

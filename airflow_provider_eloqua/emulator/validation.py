@@ -11,10 +11,20 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_eloqua.emulator.errors import failure
+from airflow_provider_eloqua.emulator.resources import Collection
 
 MARKUP = re.compile(r"^\{\{.+\}\}$", re.DOTALL)
 UPDATE_RULES = ("always", "ifNewIsNotNull", "ifExistingIsNull", "useFieldRule")
 SYNC_ACTION_TYPES = ("add", "remove", "setStatus")
+#: Boolean definition properties of Oracle's import schemas.
+BOOLEAN_PROPERTIES = (
+    "isSyncTriggeredOnImport",
+    "isUpdatingMultipleMatchedRecords",
+    "isIdentifierFieldCaseSensitive",
+    "nullIdentifierFieldName",
+    "mapDataCards",
+    "mapDataCardsCaseSensitiveMatch",
+)
 #: Properties Eloqua computes itself: ignored when a client sends them.
 READ_ONLY = frozenset({"uri", "createdAt", "createdBy", "updatedAt", "updatedBy", "kbUsed"})
 
@@ -34,8 +44,9 @@ def parse_duration(text: Any) -> timedelta | None:
     return timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
 
 
-def validate_definition(body: Any, kind: str) -> list[dict[str, Any]]:
-    """Every failure of an import (``kind="imports"``) or sync-action definition body."""
+def validate_definition(body: Any, collection: Collection) -> list[dict[str, Any]]:
+    """Every failure of an import or sync-action definition body posted to ``collection``."""
+    kind = collection.kind
     if not isinstance(body, dict):
         return [failure("body", body, "Must be a JSON object.")]
     failures: list[dict[str, Any]] = []
@@ -64,9 +75,12 @@ def validate_definition(body: Any, kind: str) -> list[dict[str, Any]]:
     if "updateRule" in body and body["updateRule"] not in UPDATE_RULES:
         failures.append(failure("updateRule", body["updateRule"], f"Must be one of {', '.join(UPDATE_RULES)}."))
     failures += _durations(body)
-    for flag in ("isSyncTriggeredOnImport", "isUpdatingMultipleMatchedRecords"):
-        if flag in body and not isinstance(body[flag], bool):
+    for flag in BOOLEAN_PROPERTIES:
+        if flag in body and not _is_boolean(body[flag]):
             failures.append(failure(flag, body[flag], "Must be a boolean."))
+    if body.get("updateRule") == "useFieldRule" and not isinstance(body.get("updateRuleByField"), dict):
+        message = "Is required (a field name to update rule map) when updateRule is useFieldRule."
+        failures.append(failure("updateRuleByField", body.get("updateRuleByField"), message))
     failures += _sync_actions(body.get("syncActions"))
 
     if kind == "syncActions":
@@ -74,7 +88,83 @@ def validate_definition(body: Any, kind: str) -> list[dict[str, Any]]:
             failures.append(failure("fields", len(fields), "A sync action definition has exactly one field."))
         if not body.get("syncActions"):
             failures.append(failure("syncActions", body.get("syncActions"), "Must contain at least one action."))
+        failures += _sync_action_identifier(fields, collection)
+    elif collection.entity == "opportunities":
+        failures += _opportunity_fields(fields, identifier)
+    elif collection.entity == "opportunities/contacts":
+        failures += _opportunity_linkage(body, fields)
+    if "syncActions" in body and collection.entity == "events":
+        failures.append(failure("syncActions", body["syncActions"], "There are no sync actions for events."))
     return failures
+
+
+#: Oracle's reference: the one field of a sync-action definition identifies the record with one of these.
+SYNC_ACTION_IDENTIFIERS = {
+    "contacts": ("{{Contact.Field(C_EmailAddress)}}", "{{Contact.Field(ContactIDExt)}}", "{{Contact.Id}}"),
+    "accounts": ("{{Account.Field(CompanyIDExt)}}", "{{Account.Field(M_CompanyName)}}", "{{Account.Id}}"),
+}
+#: Oracle's opportunity import tutorial: statements every opportunity import must map.
+OPPORTUNITY_REQUIRED = (
+    "{{Opportunity.Id}}",
+    "{{Opportunity.Field(Name)}}",
+    "{{Opportunity.Field(Stage)}}",
+    "{{Opportunity.Field(Amount)}}",
+)
+LINK_ENTITY_TYPES = ("Contact", "Account")
+_LINK_FLAGS = (
+    "linkOpportunitiesCaseSensitiveMatchField",
+    "linkOpportunitiesCaseSensitiveSourceField",
+    "linkOpportunitiesMultipleSourceMatches",
+)
+
+
+def _sync_action_identifier(fields: dict[str, Any], collection: Collection) -> list[dict[str, Any]]:
+    if collection.entity == "customObjects":
+        allowed: tuple[str, ...] = (f"{{{{CustomObject[{collection.parent_id}].ExternalId}}}}",)
+    else:
+        allowed = SYNC_ACTION_IDENTIFIERS.get(collection.entity, ())
+    return [
+        failure(f"fields.{column}", statement, f"A sync action identifies records with one of {', '.join(allowed)}.")
+        for column, statement in fields.items()
+        if allowed and statement not in allowed
+    ]
+
+
+def _opportunity_fields(fields: dict[str, Any], identifier: Any) -> list[dict[str, Any]]:
+    statements = set(fields.values())
+    failures = [
+        failure("fields", statement, "Is required for an opportunity import.")
+        for statement in OPPORTUNITY_REQUIRED
+        if statement not in statements
+    ]
+    if isinstance(identifier, str) and identifier in fields and fields[identifier] != "{{Opportunity.Id}}":
+        failures.append(failure("identifierFieldName", identifier, "Must name the {{Opportunity.Id}} field."))
+    return failures
+
+
+def _opportunity_linkage(body: dict[str, Any], fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``linkOpportunities*`` properties of an opportunity-contact linkage import."""
+    failures = []
+    if "{{Opportunity.Id}}" not in fields.values():
+        failures.append(failure("fields", None, "Must map {{Opportunity.Id}} to link opportunities."))
+    entity_type = body.get("linkOpportunitiesEntityType")
+    if entity_type not in LINK_ENTITY_TYPES:
+        failures.append(
+            failure("linkOpportunitiesEntityType", entity_type, f"Must be one of {', '.join(LINK_ENTITY_TYPES)}.")
+        )
+    for name in ("linkOpportunitiesMatchFieldName", "linkOpportunitiesSourceField"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            failures.append(failure(name, value, "Is required to link opportunities."))
+    for flag in _LINK_FLAGS:
+        if flag in body and not _is_boolean(body[flag]):
+            failures.append(failure(flag, body[flag], "Must be a boolean."))
+    return failures
+
+
+def _is_boolean(value: Any) -> bool:
+    """Eloqua's examples send booleans as JSON booleans and as the strings "true"/"false"."""
+    return isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))
 
 
 def _durations(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import json
 import ssl
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, BinaryIO
 
@@ -33,6 +34,8 @@ from airflow_provider_eloqua.settings import EloquaSettings, settings_from_conne
 
 USER_AGENT = f"airflow-provider-eloqua/{__version__}"
 PAGE_LIMIT = 1000
+#: The body of Eloqua's refusal of credentials (a 401's, and ``/id``'s 200).
+NOT_AUTHENTICATED = "Not authenticated."
 TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a URL path, not a secret
 
 _AUTH_HINT = (
@@ -102,8 +105,28 @@ def _raise_if_redirect_or_transient(method: str, path: str, status: int, headers
         raise _error_for(method, path, status, headers, content)
 
 
-def _answer(method: str, path: str, response: requests.Response | httpx.Response) -> Any:
+def _refused_by_id(url: str | None, response: requests.Response | httpx.Response) -> bool:
+    """True for ``/id``'s answer to bad credentials: 200 with the body ``"Not authenticated."``.
+
+    Oracle documents that ``GET https://login.eloqua.com/id`` answers a failure (wrong credentials,
+    a disabled user, an IP outside the allow-list) with 200 OK and that JSON string, not a 401.
+    ``url`` is only set for the ``/id`` call.
+    """
+    if url is None or response.status_code != 200:
+        return False
+    body = _decode_body(response.content, response.headers.get("content-type"))
+    return isinstance(body, str) and body.strip().strip('"') == NOT_AUTHENTICATED
+
+
+def _meaning(url: str | None, response: requests.Response | httpx.Response) -> int:
+    """The status an answer stands for: ``/id``'s 200 "Not authenticated." is a 401 in all but name."""
+    return 401 if _refused_by_id(url, response) else response.status_code
+
+
+def _answer(method: str, path: str, response: requests.Response | httpx.Response, url: str | None = None) -> Any:
     """The decoded body of a final answer, or the error it stands for (shared by sync and async)."""
+    if _refused_by_id(url, response):
+        raise EloquaAuthError(method, path, response.status_code, NOT_AUTHENTICATED, hint=_AUTH_HINT)
     if response.status_code >= 400:
         raise _error_for(method, path, response.status_code, response.headers, response.content)
     return _decode_body(response.content, response.headers.get("content-type"))
@@ -402,14 +425,18 @@ class EloquaHook(BaseHook):
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def _renew_after_401(self, method: str, path: str, url: str | None, status: int, renewed: bool) -> bool:
-        """True when this answer is a 401 to renew after: once, with the token renewed and the pod
-        re-discovered (tokens expire and sites move pods). Shared by ``_call`` and ``_acall``."""
-        if status != 401 or renewed:
+    def _renew_after_401(
+        self, method: str, path: str, url: str | None, response: requests.Response | httpx.Response, renewed: bool
+    ) -> bool:
+        """True when this answer is a 401 (or ``/id``'s 200 "Not authenticated.") to renew after: once,
+        with the token renewed and the pod re-discovered (tokens expire and sites move pods). Shared
+        by ``_call`` and ``_acall``."""
+        if _meaning(url, response) != 401 or renewed:
             return False
         if url is None and not self.settings.base_url:
             self._base_url = None
-        self.log.info("Eloqua answered 401 to %s %s; renewing authentication once", method, path)
+        answered = "401" if response.status_code == 401 else f'{response.status_code} "{NOT_AUTHENTICATED}"'
+        self.log.info("Eloqua answered %s to %s %s; renewing authentication once", answered, method, path)
         return True
 
     def _call(
@@ -445,10 +472,30 @@ class EloquaHook(BaseHook):
             response = self._send(
                 method, target, path, headers=headers, data=data, params=params, idempotent=idempotent
             )
-            if self._renew_after_401(method, path, url, response.status_code, renewed):
+            if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
                 continue
-            return _answer(method, path, response)
+            return _answer(method, path, response, url)
+
+    def _iter_searched(self, path: str, *searches: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a list searched with the first of ``searches`` Eloqua accepts.
+
+        Oracle documents ``q`` and ``orderBy`` on every list but not which terms each accepts; a
+        search refused with 400 before its first item falls back to the next (the last is plain).
+        Callers check the items themselves either way.
+        """
+        for search in searches:
+            started = False
+            try:
+                for item in self._iter_items(path, search):
+                    started = True
+                    yield item
+                return
+            except EloquaApiError as exc:
+                if started or exc.status != 400:
+                    raise
+                self.log.info("Eloqua refused the search %s on %s (%s); asking with less", search, path, exc)
+        yield from self._iter_items(path)
 
     def _iter_items(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following ``hasMore`` with ``limit``/``offset``."""
@@ -479,9 +526,17 @@ class EloquaHook(BaseHook):
         return self.create_definition(entity, body, parent_id, "syncActions")
 
     def list_definitions(
-        self, entity: str, parent_id: int | str | None = None, kind: str = "imports"
+        self, entity: str, parent_id: int | str | None = None, kind: str = "imports", *, name: str | None = None
     ) -> Iterator[dict[str, Any]]:
-        return self._iter_items(urls.definitions_path(entity, parent_id, kind))
+        """Definitions of a collection; with ``name``, those Eloqua finds for ``q=name='<name>'``.
+
+        The name search may return more than the exact name (quotes become wildcards, and a server
+        refusing the search is asked for the whole list): callers compare names themselves.
+        """
+        path = urls.definitions_path(entity, parent_id, kind)
+        if name is None:
+            return self._iter_items(path)
+        return self._iter_searched(path, {"q": urls.search_criterion("name", name)})
 
     def get_definition(self, definition_uri: str) -> dict[str, Any]:
         return self._call("GET", urls.parse_definition_uri(definition_uri).uri)
@@ -537,21 +592,31 @@ class EloquaHook(BaseHook):
     def iter_sync_rejects(self, sync_uri: str) -> Iterator[dict[str, Any]]:
         return self._iter_items(urls.sync_rejects_path(sync_uri))
 
-    def iter_syncs_newest_first(self) -> Iterator[dict[str, Any]]:
-        """Every sync of the site, last page first (``GET /syncs`` lists oldest first).
+    def find_syncs(self, synced_instance_uri: str, since: datetime) -> list[dict[str, Any]]:
+        """The syncs of one definition created at or after ``since``, newest first.
 
-        Used only to recover a sync whose creation answer was lost, so the caller stops early.
+        Used to recover a sync whose creation answer was lost. Eloqua is asked for that definition's
+        syncs newest first (``q=syncedInstanceUri='…'``, ``orderBy=createdAt DESC``, both documented
+        on ``GET /syncs``); the listing stops at the first older sync while the answer is in that
+        order. A server that refuses the search is asked with less (see ``_iter_searched``), and
+        every item is checked here, so a looser answer costs pages, never a wrong sync.
         """
-        total = int(
-            (self._call("GET", urls.SYNCS_PATH, params={"limit": 1, "offset": 0}) or {}).get("totalResults") or 0
-        )
-        offset = max(0, total - PAGE_LIMIT)
-        while True:
-            page = self._call("GET", urls.SYNCS_PATH, params={"limit": PAGE_LIMIT, "offset": offset}) or {}
-            yield from reversed(page.get("items") or [])
-            if offset == 0:
-                return
-            offset = max(0, offset - PAGE_LIMIT)
+        criterion = urls.search_criterion("syncedInstanceUri", synced_instance_uri)
+        searches = ({"q": criterion, "orderBy": urls.NEWEST_FIRST}, {"orderBy": urls.NEWEST_FIRST})
+        found: list[tuple[datetime, dict[str, Any]]] = []
+        previous: datetime | None = None
+        in_order = True
+        for sync in self._iter_searched(urls.SYNCS_PATH, *searches):
+            created = _parse_time(sync.get("createdAt"))
+            if created is None:
+                continue
+            in_order = in_order and (previous is None or created <= previous)
+            previous = created
+            if created < since and in_order:
+                break
+            if created >= since and sync.get("syncedInstanceUri") == synced_instance_uri:
+                found.append((created, sync))
+        return [sync for _, sync in sorted(found, key=lambda pair: pair[0], reverse=True)]
 
     # ------------------------------------------------------------------ connection test
 
@@ -656,10 +721,10 @@ class EloquaHook(BaseHook):
                 self._base_url = self.settings.base_url or await self._adiscover_base_url(renew_on_401=not renewed)
             target = url or self._base_url + path
             response = await self._asend(method, target, path, headers=headers)
-            if self._renew_after_401(method, path, url, response.status_code, renewed):
+            if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
                 continue
-            return _answer(method, path, response)
+            return _answer(method, path, response, url)
 
     async def _adiscover_base_url(self, *, renew_on_401: bool = True) -> str:
         body = await self._acall("GET", "/id", url=urls.id_url(self.settings.login_url), renew_on_401=renew_on_401)
@@ -670,6 +735,17 @@ class EloquaHook(BaseHook):
     async def aget_sync(self, sync_uri: str) -> dict[str, Any]:
         """Read a sync without blocking the event loop (for the deferrable trigger)."""
         return await self._acall("GET", urls.check_sync_uri(sync_uri))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An Eloqua timestamp (ISO-8601, e.g. ``2026-11-29T15:04:05.123Z``) as an aware datetime; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _connection_reason(exc: requests.exceptions.ConnectionError) -> str:

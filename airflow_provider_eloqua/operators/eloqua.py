@@ -114,7 +114,7 @@ def find_or_create_definition(hook: EloquaHook, context: Context, spec: Definiti
             if exc.status != 404:
                 raise
     if reuse_existing:
-        for existing in hook.list_definitions(spec.entity, spec.parent_id, spec.kind):
+        for existing in hook.list_definitions(spec.entity, spec.parent_id, spec.kind, name=spec.name):
             if same_definition(existing, body):
                 hook.log.info("Reusing existing definition %s (%s)", existing["uri"], existing["name"])
                 return existing["uri"]
@@ -320,24 +320,19 @@ def _load_progress(state: Any, source: str) -> dict[str, Any]:
 def _find_lost_sync(hook: EloquaHook, requested: Mapping[str, Any]) -> str | None:
     """The sync an earlier try asked for but never heard back about, if Eloqua created it.
 
-    Syncs are scanned newest first and the scan stops at syncs older than the request (less a
-    margin for clock skew between the worker and Eloqua).
+    Only syncs of that definition created since the request (less a margin for clock skew between
+    the worker and Eloqua) count; the newest is the one.
     """
     cutoff = pendulum.parse(requested["at"]).subtract(minutes=10)
     try:
-        for sync in hook.iter_syncs_newest_first():
-            created = sync.get("createdAt")
-            if created and pendulum.parse(created) < cutoff:
-                return None
-            if sync.get("syncedInstanceUri") == requested["definition_uri"]:
-                return sync.get("uri")
+        syncs = hook.find_syncs(requested["definition_uri"], since=cutoff)
+        return syncs[0].get("uri") if syncs else None
     except EloquaApiError as exc:
         raise EloquaError(
             f"An earlier try asked Eloqua to sync {requested['definition_uri']} but its answer was lost, and "
             f"the syncs could not be listed to find out whether it started ({exc}). Loading again could "
             "load the rows twice, so this try stops; check the definition's syncs in Eloqua."
         ) from exc
-    return None
 
 
 def _reattach(hook: EloquaHook, context: Context) -> dict[str, Any] | None:

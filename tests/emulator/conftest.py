@@ -74,7 +74,10 @@ class Bulk:
         return self.wait(self.start_sync(definition_uri))
 
     def items(self, path: str) -> list[dict[str, Any]]:
-        response = self.get(path)
+        return self.items_with(path, {})
+
+    def items_with(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        response = self.get(path, params=params)
         assert response.status_code == 200, response.text
         return response.json()["items"]
 

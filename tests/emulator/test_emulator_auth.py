@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+
+import pytest
 import requests
 
 from airflow_provider_eloqua.emulator import (
@@ -46,9 +49,21 @@ def test_id_discovery_shape_and_capitalised_bulk_prefix(emulator):
         assert requests.get(prefix + "/contacts/fields", auth=BASIC_AUTH, timeout=10).status_code == 200
 
 
-def test_id_requires_auth(emulator):
-    response = requests.get(emulator.url + "/id", auth=(BASIC_AUTH[0], "nope"), timeout=10)
-    assert response.status_code == 401
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Basic " + base64.b64encode(f"{BASIC_AUTH[0]}:nope".encode()).decode()},
+        {"Authorization": "Bearer not-a-token"},
+        {},
+    ],
+    ids=["wrong-password", "unknown-token", "no-credentials"],
+)
+def test_id_answers_bad_credentials_with_200_not_authenticated(emulator, headers):
+    """Oracle's "Determining base URLs": a failure is ``HTTP/1.1 200 OK`` with ``"Not authenticated."``."""
+    response = requests.get(emulator.url + "/id", headers=headers, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.content == b'"Not authenticated."'
 
 
 def test_pod_move(emulator, bulk):

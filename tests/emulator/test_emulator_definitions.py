@@ -119,3 +119,31 @@ def test_fields_listing(bulk):
     assert any(f["statement"] == "{{CustomObject[12].Field[1]}}" for f in custom)
     assert any(f["statement"].startswith("{{Event[4]") for f in bulk.items("/events/4/fields"))
     assert bulk.get("/widgets/fields").status_code == 404
+
+
+def test_definition_lists_take_orderby_and_q_as_oracle_documents(bulk):
+    for name in ("beta", "alpha", "Gamma test"):
+        bulk.create(name=name)
+
+    def names(params):
+        return [d["name"] for d in bulk.items_with("/contacts/imports", params)]
+
+    assert names({"orderBy": "name ASC"}) == ["Gamma test", "alpha", "beta"]  # plain text order
+    assert names({"orderBy": "name DESC"}) == ["beta", "alpha", "Gamma test"]
+    assert names({"q": '"name=*test*"'}) == ["Gamma test"]  # Oracle's example: quoted, "*" wildcards
+    assert names({"q": "name!='beta'", "orderBy": "createdAt DESC"}) == ["Gamma test", "alpha"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "colour='red'"}, "q"),  # not a property of a definition
+        ({"q": "name~'x'"}, "q"),  # an operator Oracle does not document
+        ({"orderBy": "colour ASC"}, "orderBy"),
+        ({"orderBy": "name SIDEWAYS"}, "orderBy"),
+    ],
+)
+def test_unsupported_search_or_order_is_a_400_naming_the_parameter(bulk, params, field):
+    response = bulk.get("/contacts/imports", params=params)
+    assert response.status_code == 400
+    assert response.json()["failures"][0]["field"] == field

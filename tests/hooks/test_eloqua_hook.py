@@ -14,7 +14,9 @@ import io
 import json
 import socket
 import time
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -77,12 +79,24 @@ ENTITY_BODIES: dict[tuple[str, int | None], dict[str, Any]] = {
         "identifierFieldName": "ExtId",
     },
     ("opportunities", None): {
-        "fields": {"OppId": "{{Opportunity.Field(OpportunityID)}}", "Name": "{{Opportunity.Field(OpportunityName)}}"},
+        # Oracle's opportunity import tutorial: Id, Name, Stage and Amount are required, keyed on the Id
+        "fields": {
+            "OppId": "{{Opportunity.Id}}",
+            "Name": "{{Opportunity.Field(Name)}}",
+            "Stage": "{{Opportunity.Field(Stage)}}",
+            "Amount": "{{Opportunity.Field(Amount)}}",
+        },
         "identifierFieldName": "OppId",
     },
     ("opportunities/contacts", None): {
-        "fields": {"OppId": "{{Opportunity.Field(OpportunityID)}}", "Email": EMAIL},
-        "identifierFieldName": "OppId",
+        "fields": {"OppId": "{{Opportunity.Id}}", "Email": "{{Opportunity.Contact.Field(C_EmailAddress)}}"},
+        "identifierFieldName": "Email",
+        "linkOpportunitiesEntityType": "Contact",
+        "linkOpportunitiesMatchFieldName": "OppId",
+        "linkOpportunitiesSourceField": "Email",
+        "linkOpportunitiesCaseSensitiveMatchField": False,
+        "linkOpportunitiesCaseSensitiveSourceField": False,
+        "linkOpportunitiesMultipleSourceMatches": True,
     },
 }
 
@@ -328,6 +342,58 @@ def test_iter_sync_rejects_over_several_pages(make_hook, emulator):
     assert {r["statusCode"] for r in rejects} == {"ELQ-00002"}
     assert rejects[-1]["fieldValues"]["Email"] == "not-an-email-2499"  # the last page was read
     assert len(calls(emulator, "GET", sync["uri"] + "/rejects")) == 3  # 1000 + 1000 + 500
+
+
+# ---------------------------------------------------------------------------------------- searches
+
+
+def _query(entry: dict[str, Any]) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(entry["query"]).items()}
+
+
+def test_find_syncs_asks_for_one_definitions_syncs_newest_first(make_hook, emulator):
+    hook = make_hook()
+    mine, other = new_contacts_definition(hook, name="mine"), new_contacts_definition(hook, name="other")
+    older = hook.create_sync(mine)
+    hook.create_sync(other)
+    newer = hook.create_sync(mine)
+    emulator.control.clear_requests()
+
+    found = hook.find_syncs(mine, since=datetime(2000, 1, 1, tzinfo=UTC))
+    assert [s["uri"] for s in found] == [newer["uri"], older["uri"]]
+    # the documented search and order on GET /syncs, not a scan of every sync of the site
+    [listing] = [_query(r) for r in calls(emulator, "GET", "/syncs")]
+    assert (listing["q"], listing["orderBy"]) == (f"syncedInstanceUri='{mine}'", "createdAt DESC")
+    since = datetime.fromisoformat(newer["createdAt"].replace("Z", "+00:00"))
+    assert [s["uri"] for s in hook.find_syncs(mine, since=since)] == [newer["uri"]]
+
+
+def test_find_syncs_asks_with_less_when_eloqua_refuses_the_search(make_hook, emulator):
+    hook = make_hook()
+    mine, other = new_contacts_definition(hook, name="mine"), new_contacts_definition(hook, name="other")
+    wanted = hook.create_sync(mine)
+    hook.create_sync(other)
+    emulator.control.clear_requests()
+    body = {"failures": [{"field": "q", "value": "?", "constraint": "Unsupported search term."}]}
+    emulator.control.add_fault(method="GET", path="^/syncs$", status=400, body=body, times=1)
+
+    assert [s["uri"] for s in hook.find_syncs(mine, since=datetime(2000, 1, 1, tzinfo=UTC))] == [wanted["uri"]]
+    asked = [_query(r) for r in calls(emulator, "GET", "/syncs")]
+    assert [("q" in q, q.get("orderBy")) for q in asked] == [(True, "createdAt DESC"), (False, "createdAt DESC")]
+
+
+def test_list_definitions_by_name_uses_the_documented_name_search(make_hook, emulator):
+    hook = make_hook()
+    for name in ("nightly", "O'Brien's import", "nightly copy"):
+        new_contacts_definition(hook, name=name)
+    emulator.control.clear_requests()
+    assert [d["name"] for d in hook.list_definitions("contacts", name="nightly")] == ["nightly"]
+    # Oracle documents no escape for a quote: it becomes the "*" wildcard, callers compare names
+    assert [d["name"] for d in hook.list_definitions("contacts", name="O'Brien's import")] == ["O'Brien's import"]
+    assert [_query(r)["q"] for r in calls(emulator, "GET", "/contacts/imports")] == [
+        "name='nightly'",
+        "name='O*Brien*s import'",
+    ]
 
 
 # ---------------------------------------------------------------------------------------- auth
@@ -618,19 +684,37 @@ def test_changed_password_fails_fast_after_one_renewal(make_hook, emulator):
 
     with pytest.raises(EloquaAuthError) as info:
         hook.get_definition(uri)
-    assert info.value.status == 401
     assert "not retried" in str(info.value)
-    # the call, then one renewal (re-discovery), then the error: no retry storm
-    assert [(r["path"], r["status"]) for r in calls(emulator)] == [(f"/API/Bulk/2.0{uri}", 401), ("/id", 401)]
+    # the call, then one renewal (re-discovery, which Eloqua refuses with 200 "Not authenticated."),
+    # then the error: no retry storm
+    assert [(r["path"], r["status"]) for r in calls(emulator)] == [(f"/API/Bulk/2.0{uri}", 401), ("/id", 200)]
     assert_no_secret(str(info.value), repr(info.value))
 
 
 def test_wrong_password_on_a_fresh_hook_fails_fast(make_hook, emulator):
     emulator.control.configure(password=CHANGED_PASSWORD)
     hook = make_hook()
-    with pytest.raises(EloquaAuthError):
+    with pytest.raises(EloquaAuthError) as info:
         list(hook.list_definitions("contacts"))
-    assert [(r["path"], r["status"]) for r in calls(emulator)] == [("/id", 401), ("/id", 401)]
+    # /id refuses bad credentials with 200 "Not authenticated." (Oracle's "Determining base URLs"):
+    # the hook takes it for the 401 it means, renews once, then fails with the auth hint
+    assert [(r["path"], r["status"]) for r in calls(emulator)] == [("/id", 200), ("/id", 200)]
+    assert str(info.value) == (
+        "Eloqua answered 200 to GET /id; body: Not authenticated. Check the user and password (changed or "
+        "rotated?), the site name, the OAuth client and tokens, the site's IP allow-list, and that the user "
+        "is enabled; not retried"
+    )
+    assert_no_secret(str(info.value), repr(info.value))
+
+
+def test_a_bulk_401_message_has_one_full_stop_before_the_hint(make_hook, emulator):
+    hook = make_hook(host=emulator.url)  # no discovery: the Bulk call's own 401 is the error
+    emulator.control.configure(password=CHANGED_PASSWORD)
+    with pytest.raises(EloquaAuthError) as info:
+        list(hook.list_definitions("contacts"))
+    assert info.value.status == 401
+    assert "body: Not authenticated. Check the user and password" in str(info.value)
+    assert ".." not in str(info.value)
 
 
 def test_oauth2_changed_password_fails_fast(make_hook, emulator):
@@ -909,7 +993,7 @@ def test_test_connection_succeeds(make_hook, emulator):
 def test_test_connection_with_a_bad_password_reports_without_the_password(make_hook):
     ok, message = make_hook(password=CHANGED_PASSWORD).test_connection()
     assert ok is False
-    assert "401" in message
+    assert "Not authenticated. Check the user and password" in message
     assert_no_secret(message)
 
 

@@ -267,10 +267,14 @@ def test_rotated_password_fails_fast_with_a_clear_message(env, monkeypatch, capf
 
     assert result.state == "failed"
     output = captured(capfd, caplog)
-    assert "Eloqua answered 401" in output
+    # /id refuses the rotated password with 200 "Not authenticated." (Oracle): the same clear message
+    assert "Eloqua answered 200 to GET /id; body: Not authenticated. Check the user and password" in output
     assert "changed or rotated?" in output
-    # one try and one re-discovery after the 401, then stop: no retry storm
-    assert [(r["method"], r["status"]) for r in api_requests(env)] == [("GET", 401), ("GET", 401)]
+    # one discovery, one renewal after its refusal, then stop: no retry storm
+    assert [(r["method"], r["path"], r["status"]) for r in env.control.requests()] == [
+        ("GET", "/id", 200),
+        ("GET", "/id", 200),
+    ]
     assert staged_rows(env) == {}
 
 

@@ -183,7 +183,7 @@ def test_no_secret_appears_anywhere_on_any_error_path(env, secret_site, monkeypa
         "Eloqua answered 503",
         "ended with status 'error'",
         "Waiting for /syncs/",
-        "Eloqua answered 401",
+        "body: Not authenticated. Check the user",  # /id's 200 refusal of the rotated password
     ):
         assert expected in output, expected
 
