@@ -297,7 +297,7 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
     for values in reader:
         if not values:  # blank line
             continue
-        row = dict(zip(header, values, strict=False))
+        row: dict[str, Any] = dict(zip(header, values, strict=False))
         if len(values) < len(header):
             row.update(dict.fromkeys(header[len(values) :]))
         rows.append(row)

@@ -69,6 +69,14 @@ def _parented_fields(kind: str, parent_id: str) -> list[_Field]:
     ]
 
 
+_CATALOGUES: dict[str, list[_Field]] = {
+    "contacts": _CONTACT_FIELDS,
+    "accounts": _ACCOUNT_FIELDS,
+    "activities": _ACTIVITY_FIELDS,
+    "opportunities": _OPPORTUNITY_FIELDS,
+}
+
+
 def date_statements(root: str) -> frozenset[str]:
     """The statements of date fields under an entity root (their values are checked on import)."""
     return frozenset(item["statement"] for item in fields_for(root) or [] if item["dataType"] == "date")
@@ -77,19 +85,15 @@ def date_statements(root: str) -> frozenset[str]:
 def fields_for(root: str) -> list[dict[str, Any]] | None:
     """Field items for an entity root such as ``/contacts`` or ``/events/12``; None if it has none."""
     parts = root.strip("/").split("/")
+    catalogue: list[_Field] | None
     if parts[0] == "customObjects" and len(parts) == 2:
         catalogue = _parented_fields("CustomObject", parts[1])
     elif parts[0] == "events" and len(parts) == 2:
         catalogue = _parented_fields("Event", parts[1])
     else:
-        catalogue = {
-            "contacts": _CONTACT_FIELDS,
-            "accounts": _ACCOUNT_FIELDS,
-            "activities": _ACTIVITY_FIELDS,
-            "opportunities": _OPPORTUNITY_FIELDS,
-        }.get(root.strip("/"))
-        if catalogue is None:
-            return None
+        catalogue = _CATALOGUES.get(root.strip("/"))
+    if catalogue is None:
+        return None
     return [
         {
             "name": name,

@@ -204,4 +204,5 @@ async def _drop(send: Any) -> None:
         if getattr(cycle, "disconnected", True):
             return
         await asyncio.sleep(0.001)
-    cycle.disconnected = True
+    if cycle is not None:
+        cycle.disconnected = True

@@ -23,6 +23,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -323,7 +324,7 @@ def _find_lost_sync(hook: EloquaHook, requested: Mapping[str, Any]) -> str | Non
     Only syncs of that definition created since the request (less a margin for clock skew between
     the worker and Eloqua) count; the newest is the one.
     """
-    cutoff = pendulum.parse(requested["at"]).subtract(minutes=10)
+    cutoff = datetime.fromisoformat(requested["at"]) - timedelta(minutes=10)
     try:
         syncs = hook.find_syncs(requested["definition_uri"], since=cutoff)
         return syncs[0].get("uri") if syncs else None
