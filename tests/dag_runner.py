@@ -6,8 +6,15 @@ session's dags folder (set in conftest.py) and parsed from there.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,3 +94,72 @@ def run_dag(dag_file: Path, dag_id: str, run_conf: dict[str, Any] | None = None)
         for ti in run.get_task_instances()
     }
     return DagResult(state=run.state, run_id=run.run_id, tasks=tasks)
+
+
+CHILD_CODE = """
+import json, sys
+from pathlib import Path
+from tests.dag_runner import run_dag
+
+result = run_dag(Path(sys.argv[1]), sys.argv[2])
+plain = lambda value: getattr(value, "value", value)
+tasks = {
+    task_id: {"state": plain(task.state), "try_number": task.try_number, "return_value": task.return_value}
+    for task_id, task in result.tasks.items()
+}
+Path(sys.argv[3]).write_text(json.dumps({"state": plain(result.state), "tasks": tasks}, default=str))
+"""
+
+
+@dataclass
+class DagProcess:
+    """A DAG run in a process of its own, for a run that overlaps one in the test's process (two
+    Airflow workers on one Eloqua site) or that is killed. It has its own AIRFLOW_HOME with a copy
+    of the session's metadata DB: what the two runs share is the Eloqua site, as in production."""
+
+    process: subprocess.Popen
+    home: Path
+
+    @property
+    def log(self) -> str:
+        return (self.home / "run.log").read_text(errors="replace")
+
+    def result(self, timeout: float = 300) -> dict[str, Any]:
+        """``{"state", "tasks": {task_id: {"state", "try_number", "return_value"}}}`` once it has ended."""
+        self.process.wait(timeout)
+        result_file = self.home / "result.json"
+        assert result_file.exists(), f"the DAG run process exited {self.process.returncode}:\n{self.log[-5000:]}"
+        return json.loads(result_file.read_text())
+
+    def kill(self) -> None:
+        """SIGKILL: the run gets no chance to clean up, as when a worker is killed."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(60)
+
+
+def start_dag_process(dag_file: Path, dag_id: str, env: dict[str, str]) -> DagProcess:
+    """Start ``dag_id`` of ``dag_file`` (run with ``dag.test()``) in a child process; ``env`` adds to ours."""
+    home = Path(tempfile.mkdtemp(prefix="eloqua-tests-airflow-child-"))
+    (home / "dags").mkdir()
+    # A consistent copy of the migrated metadata DB (SQLite in WAL mode: copy through the backup API).
+    with (
+        closing(sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")) as source,
+        closing(sqlite3.connect(home / "airflow.db")) as target,
+    ):
+        source.backup(target)
+    child_env = {
+        **os.environ,
+        **env,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
+    with (home / "run.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", CHILD_CODE, str(dag_file), dag_id, str(home / "result.json")],
+            cwd=REPO,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return DagProcess(process=process, home=home)

@@ -246,3 +246,18 @@ def test_impossible_entity_fails_at_dag_parse(env, monkeypatch, spec, message, m
     (error,) = bag.import_errors.values()
     assert "EloquaInputError" in error and message in error
     assert api_requests(env) == []
+
+
+@pytest.mark.parametrize("where", ["missing", "directory"])
+def test_an_input_path_that_is_not_a_file_fails_before_any_definition_is_created(
+    env, monkeypatch, tmp_path, capfd, caplog, where
+):
+    path = tmp_path / "no-such.csv" if where == "missing" else tmp_path / "a-directory.csv"
+    if where == "directory":
+        path.mkdir()
+
+    result = run_matrix(monkeypatch, mode="import", path=str(path))
+
+    message = "does not exist" if where == "missing" else "is not a file (a directory?)"
+    _assert_failed_without_staging(env, result, captured(capfd, caplog), "EloquaInputError", str(path), message)
+    assert api_requests(env) == []  # nothing at all was sent: no definition left behind

@@ -7,10 +7,13 @@ it before each run), so one file serves every case:
 * ``mode="split"``: ``create`` (EloquaCreateImportOperator) -> ``upload`` (EloquaUploadDataOperator)
   -> ``wait`` (EloquaSyncSensor).
 * ``mode="upload"``: one EloquaUploadDataOperator task ``upload`` for an existing ``definition_uri``.
+* ``mode="template"``: ``create`` (EloquaCreateImportOperator, ``reuse_existing=True``) ->
+  ``import`` (EloquaImportOperator with ``definition_uri=create.output``), as
+  example_eloqua_accounts.py does: one long-lived definition shared by every run.
 
-Keys: entity, parent_id, name, fields, identifier, definition_uri, data, path, format,
+Keys: dag_id, entity, parent_id, name, fields, identifier, definition_uri, data, path, format,
 chunk_bytes, max_bytes_per_sync, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning,
-wait, rejects_path.
+wait, rejects_path, reuse_existing (split mode's create task).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ wait_args = {
 }
 
 with DAG(
-    dag_id="eloqua_matrix",
+    dag_id=SPEC.get("dag_id", "eloqua_matrix"),
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -79,13 +82,16 @@ with DAG(
             **wait_args,
         )
     elif mode == "split":
-        create = EloquaCreateImportOperator(task_id="create", **definition_args)
+        create = EloquaCreateImportOperator(
+            task_id="create", reuse_existing=SPEC.get("reuse_existing", False), **definition_args
+        )
         upload = EloquaUploadDataOperator(
             task_id="upload", definition_uri=create.output, **upload_args, **batch_wait_args
         )
         EloquaSyncSensor(
             task_id="wait",
             sync_uri=upload.output["sync_uri"],
+            expected_rows=upload.output["sync_rows"],
             mode=SPEC.get("sensor_mode", "poke"),
             poke_interval=SPEC.get("poll_interval", 0.05),
             **wait_args,
@@ -97,6 +103,15 @@ with DAG(
             start_sync=SPEC.get("start_sync", True),
             **upload_args,
             **batch_wait_args,
+        )
+    elif mode == "template":
+        template = EloquaCreateImportOperator(task_id="create", reuse_existing=True, **definition_args)
+        EloquaImportOperator(
+            task_id="import",
+            definition_uri=template.output,
+            poll_interval=SPEC.get("poll_interval", 0.05),
+            **upload_args,
+            **wait_args,
         )
     else:
         raise ValueError(f"unknown ELOQUA_MATRIX_SPEC mode {mode!r}")

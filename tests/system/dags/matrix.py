@@ -45,10 +45,10 @@ def contacts(n: int, start: int = 1) -> list[dict[str, Any]]:
     ]
 
 
-def activities(n: int) -> list[dict[str, Any]]:
+def activities(n: int, start: int = 1) -> list[dict[str, Any]]:
     return [
         {"ExternalId": f"act-{i}", "ActivityType": "FormSubmit", "AssetName": f"Form {i}", "ContactId": str(i)}
-        for i in range(1, n + 1)
+        for i in range(start, start + n)
     ]
 
 
