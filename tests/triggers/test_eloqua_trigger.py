@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from airflow_provider_eloqua import __version__
+from airflow_provider_eloqua import syncs as syncs_module
 from airflow_provider_eloqua.emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -97,7 +98,8 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
         clock.now += seconds
         await real_sleep(0)
 
-    monkeypatch.setattr(trigger_module, "time", types.SimpleNamespace(time=lambda: clock.now))
+    # The deadline arithmetic lives in syncs.SyncWatch (shared by every wait mode).
+    monkeypatch.setattr(syncs_module, "time", types.SimpleNamespace(time=lambda: clock.now, sleep=time.sleep))
     monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=sleep, wait_for=asyncio.wait_for))
     return clock
 
