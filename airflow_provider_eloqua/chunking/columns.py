@@ -58,3 +58,18 @@ def check_columns(columns: Sequence[str], fields: Collection[str], identifier: s
         )
     if identifier not in seen:
         raise EloquaInputError(f"{where} lacks the identifier column {identifier!r} (columns: {listed(columns)})")
+
+
+def blank_identifier(value: Any) -> bool:
+    """True for an identifier value that names no record: missing (None), empty or whitespace only.
+
+    The one rule every input format applies (rows given as data, JSON and NDJSON files, CSV, where
+    an empty field and ``""`` are both the empty string), so that they agree on what is refused.
+    """
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_identifier(value: Any, identifier: str, where: str) -> None:
+    """Refuse a row whose identifier is blank, naming the row (``where``) and the column."""
+    if blank_identifier(value):
+        raise EloquaInputError(f"{where}: the identifier {identifier!r} is empty")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Collection, Iterator
+from operator import itemgetter, methodcaller
 from typing import BinaryIO
 
 from airflow_provider_eloqua.chunking._buffer import BOM, BinaryReader, Body
-from airflow_provider_eloqua.chunking.columns import check_columns, definition_fields
+from airflow_provider_eloqua.chunking.columns import check_columns, check_identifier, definition_fields
 from airflow_provider_eloqua.content import CSV_CONTENT_TYPE, DEFAULT_CHUNK_BYTES, Chunk, check_chunk_bytes
 from airflow_provider_eloqua.exceptions import EloquaInputError
 
@@ -130,13 +132,56 @@ def _shape(piece: bytes, row0: int, skeleton: bytes | None = None) -> bytes:
     return shape
 
 
+#: A field that starts (ends) a line and is empty, blank or quoted, found in C: after a newline in
+#: the piece, or after a newline in the reversed piece.
+_FIRST_FIELD_SUSPECT = re.compile(rb'\n[,\t "]')
+_LAST_FIELD_SUSPECT = re.compile(rb'\n\r?[,\t "]')
+_EDGE_SUSPECTS = (b",", b" ", b"\t", b'"')
+
+
+def _identifier_suspect(piece: bytes, col: int, ncols: int) -> bool:
+    """False when no record of ``piece`` can have a blank identifier (field ``col``); True when
+    one may (it is empty, blank or quoted somewhere). Runs in C (regular expressions, ``map`` over
+    ``bytes`` methods): no Python bytecode per record."""
+    if col == 0:
+        return piece[:1] in _EDGE_SUSPECTS or _FIRST_FIELD_SUSPECT.search(piece) is not None
+    if col == ncols - 1:
+        end = piece.rstrip(b"\r\n")[-1:]
+        return end in _EDGE_SUSPECTS or not end or _LAST_FIELD_SUSPECT.search(piece[::-1]) is not None
+    # A field between others: take it from each line (quoted content cut out first).
+    lines = _outside_quotes(piece).split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # after the last newline
+    values = list(map(itemgetter(col), map(methodcaller("split", b",", col + 1), lines)))
+    return b'"' in values or not all(map(bytes.strip, values))
+
+
+def _check_identifiers(piece: bytes, col: int, ncols: int, identifier: str, row0: int) -> None:
+    """Refuse a record whose identifier (field ``col``) is blank, as JSON rows are (``check_identifier``).
+
+    Only a piece where one may be blank is read again with the ``csv`` module, which gives the
+    exact values and names the row.
+    """
+    if not _identifier_suspect(piece, col, ncols):
+        return
+    for index, record in enumerate(csv.reader(io.StringIO(piece.decode("utf-8"), newline=""))):
+        check_identifier(record[col], identifier, f"CSV row {row0 + index}")
+
+
 def _check_records(
-    piece: bytes, ncols: int, pattern: bytes, row0: int, offset0: int, skeleton: bytes | None = None
+    piece: bytes,
+    ncols: int,
+    pattern: bytes,
+    row0: int,
+    offset0: int,
+    skeleton: bytes | None = None,
+    identifier: tuple[int, str] | None = None,
 ) -> int:
     """Validate whole CSV records; return how many there are.
 
     ``piece`` starts at a record start and ends after a record's newline (or at the end of the
-    input). Checks UTF-8, quoting, line endings, and that every record has ``ncols`` fields.
+    input). Checks UTF-8, quoting, line endings, that every record has ``ncols`` fields, and that
+    the ``identifier`` column (its index and name) is never blank.
     """
     if not piece.isascii():
         try:
@@ -168,6 +213,8 @@ def _check_records(
                 raise EloquaInputError(f"CSV row {row0 + outside.count(_NL, 0, at + 1)} is blank")
         if outside.startswith((b"\n", b"\r\n")):
             raise EloquaInputError(f"CSV row {row0} is blank")
+    if identifier is not None:
+        _check_identifiers(piece, identifier[0], ncols, identifier[1], row0)
     return rows
 
 
@@ -282,6 +329,7 @@ def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str
             f"the CSV header is malformed: its quoting could not be read the same way twice ({columns!r})"
         )
     pattern = b"," * (ncols - 1) + b"\n"
+    id_column = (columns.index(identifier), identifier)
     room = chunk_bytes - len(header)
     if room < 2:
         raise EloquaInputError(
@@ -387,7 +435,7 @@ def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str
                     )
             whole = start == 0 and end == len(data)
             part = data if whole else data[start:end]
-            rows = _check_records(part, ncols, pattern, next_row, offset, skeleton if whole else None)
+            rows = _check_records(part, ncols, pattern, next_row, offset, skeleton if whole else None, id_column)
             body.write(part)
             chunk_rows += rows
             next_row += rows

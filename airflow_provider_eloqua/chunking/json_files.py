@@ -23,6 +23,12 @@ def _not_an_object(row: int, value: Any) -> EloquaInputError:
     )
 
 
+def _ran_out(exc: json.JSONDecodeError, end: int) -> bool:
+    """True when the decoder failed only because the row goes on past ``end`` (the text read so
+    far): inside a string that is still open, or at the very end of the text."""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= end - 16
+
+
 def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     """Stream the objects of a UTF-8 JSON file holding one array of objects, one at a time.
 
@@ -146,6 +152,10 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
                 # Maybe only the rest of the row has not been read yet.
                 if eof or len(buf) - pos > MAX_CHUNK_BYTES:
                     check_utf8(len(buf))
+                    if not eof and _ran_out(exc, len(buf)):
+                        raise EloquaInputError(
+                            f"JSON row {row} is larger than {MAX_CHUNK_BYTES} bytes, the most one data POST may carry"
+                        ) from None
                     raise EloquaInputError(f"JSON row {row} is not valid JSON: {exc.msg}") from None
             more()
         check_utf8(end)

@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from airflow_provider_eloqua.chunking._buffer import Body
-from airflow_provider_eloqua.chunking.columns import definition_fields, listed
+from airflow_provider_eloqua.chunking.columns import check_identifier, definition_fields, listed
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES, JSON_CONTENT_TYPE, Chunk, check_chunk_bytes
 from airflow_provider_eloqua.exceptions import EloquaInputError
 
@@ -98,9 +98,7 @@ def _check_row(row: Any, number: int, fields: frozenset[str], identifier: str) -
                 f"booleans, dates/datetimes, Decimals and null can be (nested values cannot be sent to Eloqua)",
             )
         out[key] = value
-    ident = out[identifier]
-    if ident is None or (isinstance(ident, str) and not ident.strip()):
-        raise _row_error(number, f"the identifier {identifier!r} is empty")
+    check_identifier(out[identifier], identifier, f"row {number}")
     return out
 
 
@@ -124,6 +122,7 @@ def _encode_batch(batch: list[Any], first: int, fields: frozenset[str], identifi
             raise _NeedsRowCheck
         if not set().union(*batch) <= fields:
             raise _NeedsRowCheck
+        # Any blank-looking identifier takes the slow path, where check_identifier decides.
         ids = list(map(_get(identifier), batch))
         id_types = set(map(type, ids))
         if str in id_types:

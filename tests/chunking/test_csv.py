@@ -12,6 +12,7 @@ from airflow_provider_eloqua.chunking import (
     Chunk,
     _buffer,
     iter_csv_chunks,
+    iter_json_chunks,
 )
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from tests.chunking.helpers import (
@@ -280,9 +281,12 @@ def test_csv_blank_line_with_one_column():
     data = b"Email\na@b.c\n\nc@d.e\n"
     with pytest.raises(EloquaInputError, match=r"^CSV row 2 is blank$"):
         list(iter_csv_chunks(io.BytesIO(data), ["Email"], "Email"))
-    # A quoted empty value is not a blank line, and a quoted blank line is data.
-    ok = b'Email\n""\n"\n\n"\n'
+    # A quoted value holding a blank line is data; a quoted empty (or blank) value is a blank identifier.
+    ok = b'Email\n"a\n\nb"\nc@d.e\n'
     assert [c.rows for c in iter_csv_chunks(io.BytesIO(ok), ["Email"], "Email")] == [2]
+    for blank in (b'""', b'"\n\n"', b'"  "'):
+        with pytest.raises(EloquaInputError, match=r"^CSV row 2: the identifier 'Email' is empty$"):
+            list(iter_csv_chunks(io.BytesIO(b"Email\na@b.c\n" + blank + b"\n"), ["Email"], "Email"))
 
 
 @pytest.mark.parametrize("record", [b'a@b.c,Jo"hn,L,C,D\n', b'a@b.c,"John"x,L,C,D\n', b'a@b.c,"John" ,L,C,D\n'])
@@ -392,3 +396,45 @@ def test_csv_blank_lines_across_reads(step):
     assert [c.rows for c in chunks_of(data, step=step)] == [3]
     bad = HEADER + b"".join(csv_rows(3)) + b"\n\n" + b"".join(csv_rows(1))
     assert csv_error(bad, step=step).startswith("CSV row 4 has 1 field")
+
+
+@pytest.mark.parametrize(
+    ("header", "record"),
+    [
+        (b"Email,First,Last\n", b",F,L\n"),
+        (b"Email,First,Last\n", b'"",F,L\n'),
+        (b"Email,First,Last\n", b"   ,F,L\n"),
+        (b"First,Email,Last\n", b"F,,L\n"),
+        (b"First,Email,Last\n", b'F," ",L\n'),
+        (b"First,Last,Email\n", b"F,L,\n"),
+        (b"First,Last,Email\n", b"F,L,\r\n"),
+        (b"First,Last,Email\n", b'F,L,""'),
+    ],
+    ids=[
+        "first-empty",
+        "first-quoted-empty",
+        "first-spaces",
+        "middle-empty",
+        "middle-quoted-space",
+        "last-empty",
+        "last-empty-crlf",
+        "last-quoted-empty-at-eof",
+    ],
+)
+def test_csv_blank_identifier_is_refused_like_a_json_row(header, record):
+    """CSV and JSON rows agree: a blank identifier (empty, quoted empty, whitespace) names its row."""
+    fields = ["Email", "First", "Last"]
+    good = b"".join(header.replace(b"Email", b"x@y.z").replace(b"First", b"F").replace(b"Last", b"L") for _ in range(3))
+    data = header + good + record
+    with pytest.raises(EloquaInputError) as csv_info:
+        list(iter_csv_chunks(io.BytesIO(data), fields, "Email"))
+    assert str(csv_info.value) == "CSV row 4: the identifier 'Email' is empty"
+    rows = [{"Email": "x@y.z", "First": "F", "Last": "L"}] * 3 + [{"Email": "  ", "First": "F", "Last": "L"}]
+    with pytest.raises(EloquaInputError) as json_info:
+        list(iter_json_chunks(rows, fields, "Email"))
+    assert str(json_info.value) == "row 4: the identifier 'Email' is empty"
+
+
+def test_csv_fields_that_only_look_blank_pass():
+    data = b'First,Email,Last\nF, a@b.c ,L\n,x@y.z,\n"","q,r",\n'
+    assert [c.rows for c in iter_csv_chunks(io.BytesIO(data), ["Email", "First", "Last"], "Email")] == [3]

@@ -106,3 +106,27 @@ def test_ndjson_errors(data, message):
     with pytest.raises(EloquaInputError) as info:
         list(iter_ndjson_rows(io.BytesIO(data)))
     assert str(info.value).startswith(message)
+
+
+def test_a_row_larger_than_a_data_post_is_too_large_in_json_files_as_in_ndjson():
+    """A 40 MB row can never be sent (at most 32 MB a POST): a JSON array file says so, as NDJSON
+    does, instead of "not valid JSON" (the parser gives up reading the row at the POST limit)."""
+    huge = {"Email": "a@example.com", "Note": "x" * (40 * 1024 * 1024)}
+    rows = [{"Email": "first@example.com"}, huge, {"Email": "last@example.com"}]
+    array = io.BytesIO(json.dumps(rows).encode())
+    ndjson = io.BytesIO("\n".join(json.dumps(row) for row in rows).encode())
+
+    with pytest.raises(EloquaInputError, match=r"^JSON row 2 is larger than 32000000 bytes"):
+        list(iter_json_file_rows(array))
+    with pytest.raises(EloquaInputError, match=r"^NDJSON row 2 \(line 2\) is larger than 32000000 bytes"):
+        list(iter_ndjson_rows(ndjson))
+
+
+def test_a_bad_row_before_much_more_data_is_still_not_valid_json():
+    """Past the POST limit, only a row that is still open is "too large"; a syntax error is named."""
+    bad = '{"Email": "a@example.com" "Note": 1}'
+    good = json.dumps({"Email": "b@example.com", "Note": "y" * (1024 * 1024)})
+    data = ("[" + bad + "," + ",".join([good] * 40) + "]").encode()
+
+    with pytest.raises(EloquaInputError, match=r"^JSON row 1 is not valid JSON: Expecting ',' delimiter"):
+        list(iter_json_file_rows(io.BytesIO(data)))
