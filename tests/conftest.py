@@ -38,6 +38,16 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
     return emulator_server
 
 
+@pytest.fixture(autouse=True)
+def fresh_shared_sessions() -> Iterator[None]:
+    """Every test starts without the pods and tokens an earlier test's hooks shared (a fresh process)."""
+    from airflow_provider_eloqua.hooks.session import forget_sessions
+
+    forget_sessions()
+    yield
+    forget_sessions()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     """A migrated SQLite metadata DB in the session's throwaway AIRFLOW_HOME."""

@@ -7,10 +7,7 @@ one place (``retry.py`` decides what is transient; ``urls.py`` spells every path
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,7 +18,7 @@ import requests
 from airflow.sdk import BaseHook
 from asgiref.sync import sync_to_async
 
-from airflow_provider_eloqua import __version__, urls
+from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.content import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
@@ -29,10 +26,11 @@ from airflow_provider_eloqua.exceptions import (
     EloquaError,
     EloquaTransportError,
 )
+from airflow_provider_eloqua.hooks.session import USER_AGENT as USER_AGENT
+from airflow_provider_eloqua.hooks.session import SiteSession, TokenState, site_session
 from airflow_provider_eloqua.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from airflow_provider_eloqua.settings import EloquaSettings, settings_from_connection
 
-USER_AGENT = f"airflow-provider-eloqua/{__version__}"
 PAGE_LIMIT = 1000
 #: The body of Eloqua's refusal of credentials (a 401's, and ``/id``'s 200).
 NOT_AUTHENTICATED = "Not authenticated."
@@ -145,31 +143,6 @@ def _token_refusal(grant: dict[str, str], status: int, headers: Any, content: by
     )
 
 
-def _async_client(settings: EloquaSettings) -> httpx.AsyncClient:
-    """The triggerer's client; blocking (it loads CA certificates), so built in a worker thread."""
-    verify: bool | ssl.SSLContext = settings.verify_tls
-    if isinstance(verify, str):
-        verify = ssl.create_default_context(cafile=verify)
-    return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
-        timeout=httpx.Timeout(settings.timeout, connect=settings.timeouts[0]),
-        verify=verify,
-        trust_env=False,
-        follow_redirects=False,
-    )
-
-
-class _TokenState:
-    """OAuth tokens for one hook: the access token and the newest (rotated) refresh token."""
-
-    def __init__(self, refresh_token: str | None) -> None:
-        self.access_token: str | None = None
-        self.refresh_token = refresh_token
-        #: True once Eloqua gave this hook a refresh token (as opposed to one read from settings).
-        self.issued_here = False
-        self.lock = threading.Lock()
-
-
 class EloquaHook(BaseHook):
     """Talks to Oracle Eloqua's Bulk API 2.0 for one ``eloqua`` connection.
 
@@ -179,12 +152,16 @@ class EloquaHook(BaseHook):
         connection errors, and 500 with ``Retry-After``).
 
     The Bulk API base URL is the connection host when set, otherwise it is discovered from
-    ``<login_url>/id`` and cached for the life of the hook; after a 401 it is discovered once more
-    (sites move between pods) before the call fails. With OAuth2, Eloqua rotates the refresh token
-    on every use: the hook keeps the newest one for its whole life and, when the connection names a
-    ``token_store_variable``, writes it to that Airflow Variable so the next run starts from it. When
-    Eloqua refuses the refresh token, the hook reads that Variable once more and retries once with it
-    if another task (or the triggerer) sharing the store has rotated the token in the meantime.
+    ``<login_url>/id``; after a 401 it is discovered once more (sites move between pods) before the
+    call fails. With OAuth2, Eloqua rotates the refresh token on every use: the newest one is kept
+    and, when the connection names a ``token_store_variable``, written to that Airflow Variable so
+    the next run starts from it. When Eloqua refuses the refresh token, the hook reads that Variable
+    once more and retries once with it if another process sharing the store has rotated it.
+
+    Every hook of the same connection in one process shares one session (``hooks/session.py``):
+    its HTTP clients, the discovered pod and the tokens, each renewed once for all hooks after a
+    401. So a thousand triggers in the triggerer, or a task waiting on several syncs, make one
+    discovery and one token grant, over a small pool of connections.
     """
 
     conn_name_attr = "eloqua_conn_id"
@@ -205,9 +182,9 @@ class EloquaHook(BaseHook):
         if isinstance(retry_policy, dict):
             retry_policy = RetryPolicy(**retry_policy)
         self.retry_policy = retry_policy or RetryPolicy()
-        self._base_url: str | None = None
-        self._tokens: _TokenState | None = None
-        self._aclient: httpx.AsyncClient | None = None
+        self._site: SiteSession | None = None
+        #: True while this hook counts as a holder of its session's event-loop client.
+        self._holding = False
 
     def __repr__(self) -> str:
         return f"EloquaHook(eloqua_conn_id={self.eloqua_conn_id!r})"
@@ -221,24 +198,26 @@ class EloquaHook(BaseHook):
             _mask(secret)
         return settings
 
+    def _site_session(self) -> SiteSession:
+        """This hook's shared session: chosen once, so a hook never switches sessions halfway."""
+        if self._site is None:
+            self._site = site_session(self.eloqua_conn_id, self.settings)
+        return self._site
+
     @cached_property
     def session(self) -> requests.Session:
-        session = requests.Session()
-        session.headers.update({"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE})
-        session.verify = self.settings.verify_tls
-        # Environment proxies/netrc must not receive or override Eloqua credentials.
-        session.trust_env = False
-        return session
+        """The process's ``requests.Session`` for this connection, shared with the other hooks."""
+        return self._site_session().requests_session
+
+    @property
+    def _tokens(self) -> TokenState | None:
+        """The shared OAuth tokens (None until the first grant)."""
+        return self._site_session().tokens
 
     def get_conn(self) -> requests.Session:
         return self.session
 
     # ------------------------------------------------------------------ auth
-
-    def _token_state(self) -> _TokenState:
-        if self._tokens is None:
-            self._tokens = _TokenState(self._stored_refresh_token() or self.settings.refresh_token)
-        return self._tokens
 
     def _stored_refresh_token(self) -> str | None:
         name = self.settings.token_store_variable
@@ -273,7 +252,7 @@ class EloquaHook(BaseHook):
 
             CoreVariable.set(name, token, description=description)
 
-    def token_request_body(self, tokens: _TokenState) -> dict[str, str]:
+    def token_request_body(self, tokens: TokenState) -> dict[str, str]:
         """The grant to ask for.
 
         With a user and password the first token comes from the password grant (nothing to keep
@@ -293,7 +272,7 @@ class EloquaHook(BaseHook):
         return {"grant_type": "password", "scope": "full", "username": s.site_user, "password": s.password}
 
     @staticmethod
-    def accept_token_answer(tokens: _TokenState, answer: dict[str, Any]) -> str | None:
+    def accept_token_answer(tokens: TokenState, answer: dict[str, Any]) -> str | None:
         """Keep the new access token and the rotated refresh token; return the latter if it changed.
 
         The caller masks both (``_mask`` or, on the event loop, ``_amask``).
@@ -313,7 +292,7 @@ class EloquaHook(BaseHook):
         """True when a refused refresh token may have been rotated by another task using the same store."""
         return refused["grant_type"] == "refresh_token" and bool(self.settings.token_store_variable) and not reread
 
-    def _retry_after_refusal(self, tokens: _TokenState, refused: dict[str, str], stored: str | None) -> bool:
+    def _retry_after_refusal(self, tokens: TokenState, refused: dict[str, str], stored: str | None) -> bool:
         """After a refused grant: True to ask again, with the store's newer refresh token or the password grant.
 
         ``stored`` is the token store's value re-read after the refusal (None when not re-read). Another
@@ -333,13 +312,13 @@ class EloquaHook(BaseHook):
         tokens.issued_here = False
         return True
 
-    def _token_request(self, tokens: _TokenState) -> tuple[dict[str, str], str, dict[str, str], bytes]:
+    def _token_request(self, tokens: TokenState) -> tuple[dict[str, str], str, dict[str, str], bytes]:
         """The grant, URL, headers and body of the next token request (shared by sync and async)."""
         grant = self.token_request_body(tokens)
         headers = {"Authorization": self.settings.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE}
         return grant, urls.token_url(self.settings.login_url), headers, json.dumps(grant).encode()
 
-    def _obtain_token(self, tokens: _TokenState) -> None:
+    def _obtain_token(self, tokens: TokenState) -> None:
         reread = False
         while True:
             grant, url, headers, content = self._token_request(tokens)
@@ -359,23 +338,40 @@ class EloquaHook(BaseHook):
             _mask(rotated)
             self._store_refresh_token(rotated)
 
-    def _auth_header(self, renew: bool = False) -> str:
+    def _new_access_token(self, site: SiteSession) -> str:
+        """One grant for the whole session (called under its single flight)."""
+        if site.tokens is None:
+            site.tokens = TokenState(self._stored_refresh_token() or self.settings.refresh_token)
+        site.tokens.access_token = None
+        self._obtain_token(site.tokens)
+        return str(site.tokens.access_token)
+
+    def _auth(self, stale: int | None = None) -> tuple[str, int | None]:
+        """The Authorization header and the generation of the token in it (None for basic auth).
+
+        :param stale: the generation of a token Eloqua answered 401 to: a newer one is used.
+        """
         if self.settings.auth_type == "basic":
-            return self.settings.basic_header()
-        tokens = self._token_state()
-        with tokens.lock:
-            if renew or not tokens.access_token:
-                tokens.access_token = None
-                self._obtain_token(tokens)
-            return f"Bearer {tokens.access_token}"
+            return self.settings.basic_header(), None
+        site = self._site_session()
+        token, generation = site.access_token.get(lambda: self._new_access_token(site), stale)
+        return f"Bearer {token}", generation
 
     # ------------------------------------------------------------------ base URL
 
     @property
     def base_url(self) -> str:
-        if self._base_url is None:
-            self._base_url = self.settings.base_url or self.discover_base_url()
-        return self._base_url
+        return self._bulk_base()[0]
+
+    def _bulk_base(self, stale: int | None = None, *, renew_on_401: bool = True) -> tuple[str, int | None]:
+        """The Bulk API base URL and its discovery generation (None for a configured host).
+
+        :param stale: the generation of a base URL Eloqua answered 401 to: it is discovered again.
+        :param renew_on_401: whether the discovery's own ``/id`` call may renew the token.
+        """
+        if self.settings.base_url:
+            return self.settings.base_url, None
+        return self._site_session().base_url.get(lambda: self.discover_base_url(renew_on_401=renew_on_401), stale)
 
     def discover_base_url(self, *, renew_on_401: bool = True) -> str:
         """Ask ``<login_url>/id`` which pod serves the site; return its Bulk API 2.0 base URL."""
@@ -430,11 +426,10 @@ class EloquaHook(BaseHook):
     ) -> bool:
         """True when this answer is a 401 (or ``/id``'s 200 "Not authenticated.") to renew after: once,
         with the token renewed and the pod re-discovered (tokens expire and sites move pods). Shared
-        by ``_call`` and ``_acall``."""
+        by ``_call`` and ``_acall``; the caller passes the generations it used, so a burst of 401s
+        renews once for all hooks."""
         if _meaning(url, response) != 401 or renewed:
             return False
-        if url is None and not self.settings.base_url:
-            self._base_url = None
         answered = "401" if response.status_code == 401 else f'{response.status_code} "{NOT_AUTHENTICATED}"'
         self.log.info("Eloqua answered %s to %s %s; renewing authentication once", answered, method, path)
         return True
@@ -462,18 +457,22 @@ class EloquaHook(BaseHook):
             data = json.dumps(json_body).encode("utf-8")
             content_type = JSON_CONTENT_TYPE
         renewed = not renew_on_401
+        stale_token = stale_base = None
         while True:
-            headers = {"Authorization": self._auth_header(renew=renewed and renew_on_401)}
+            auth, token_generation = self._auth(stale_token)
+            headers = {"Authorization": auth}
             if content_type:
                 headers["Content-Type"] = content_type
-            if url is None and self._base_url is None:
-                self._base_url = self.settings.base_url or self.discover_base_url(renew_on_401=not renewed)
-            target = url or self._base_url + path
+            base_generation = None
+            if url is None:
+                base, base_generation = self._bulk_base(stale_base, renew_on_401=not renewed)
+            target = url or base + path
             response = self._send(
                 method, target, path, headers=headers, data=data, params=params, idempotent=idempotent
             )
             if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
+                stale_token, stale_base = token_generation, base_generation
                 continue
             return _answer(method, path, response, url)
 
@@ -633,6 +632,7 @@ class EloquaHook(BaseHook):
     # the sync path and reuses its pieces (grants, error shaping, retry policy, URLs).
 
     async def _aprepare(self) -> httpx.AsyncClient:
+        """The session's client on this loop; the first call makes this hook one of its holders."""
         if "settings" not in self.__dict__:
             from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
@@ -643,15 +643,18 @@ class EloquaHook(BaseHook):
             for secret in settings.secrets():
                 await _amask(secret)
             self.__dict__["settings"] = settings
-        if self._aclient is None:
-            # Built in a worker thread: loading the CA bundle for TLS blocks for tens of milliseconds.
-            self._aclient = await asyncio.to_thread(_async_client, self.settings)
-        return self._aclient
+        site = self._site_session()
+        if self._holding:
+            return await site.client()
+        client = await site.acquire()
+        self._holding = True
+        return client
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        """Let go of the shared client: the last holder on the loop closes it; pod and tokens stay."""
+        if self._holding:
+            self._holding = False
+            await self._site_session().release()
 
     async def _asend(
         self,
@@ -668,7 +671,9 @@ class EloquaHook(BaseHook):
         async for attempt in self.retry_policy.async_retrying(idempotent=idempotent):
             with attempt:
                 try:
-                    response = await client.request(method, url, headers=headers, content=content, params=params)
+                    response = await client.request(
+                        method, url, headers=headers, content=content, params=params, timeout=self._atimeout
+                    )
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     raise EloquaTransportError(method, path, type(exc).__name__, connect_phase=True) from exc
                 except httpx.TimeoutException as exc:
@@ -679,19 +684,38 @@ class EloquaHook(BaseHook):
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _aauth_header(self, renew: bool) -> str:
-        if self.settings.auth_type == "basic":
-            return self.settings.basic_header()
-        if self._tokens is None:
-            stored = await sync_to_async(self._stored_refresh_token)()
-            self._tokens = _TokenState(stored or self.settings.refresh_token)
-        tokens = self._tokens
-        if renew or not tokens.access_token:
-            tokens.access_token = None
-            await self._aobtain_token(tokens)
-        return f"Bearer {tokens.access_token}"
+    @cached_property
+    def _atimeout(self) -> httpx.Timeout:
+        """This hook's timeouts, sent with each request (the client is shared by hooks that differ)."""
+        connect, read = self.settings.timeouts
+        return httpx.Timeout(read, connect=connect)
 
-    async def _aobtain_token(self, tokens: _TokenState) -> None:
+    async def _anew_access_token(self, site: SiteSession) -> str:
+        """``_new_access_token`` for the event loop; the token store is read in a worker thread."""
+        if site.tokens is None:
+            stored = await sync_to_async(self._stored_refresh_token)()
+            site.tokens = TokenState(stored or self.settings.refresh_token)
+        site.tokens.access_token = None
+        await self._aobtain_token(site.tokens)
+        return str(site.tokens.access_token)
+
+    async def _aauth(self, stale: int | None = None) -> tuple[str, int | None]:
+        """``_auth`` for the event loop: one grant at a time for every hook of the session."""
+        if self.settings.auth_type == "basic":
+            return self.settings.basic_header(), None
+        site = self._site_session()
+        token, generation = await site.access_token.aget(lambda: self._anew_access_token(site), stale)
+        return f"Bearer {token}", generation
+
+    async def _abulk_base(self, stale: int | None = None, *, renew_on_401: bool = True) -> tuple[str, int | None]:
+        """``_bulk_base`` for the event loop: one discovery at a time for every hook of the session."""
+        if self.settings.base_url:
+            return self.settings.base_url, None
+        return await self._site_session().base_url.aget(
+            lambda: self._adiscover_base_url(renew_on_401=renew_on_401), stale
+        )
+
+    async def _aobtain_token(self, tokens: TokenState) -> None:
         """``_obtain_token`` for the event loop: the same grants and decisions, non-blocking I/O."""
         reread = False
         while True:
@@ -715,14 +739,17 @@ class EloquaHook(BaseHook):
     async def _acall(self, method: str, path: str, *, url: str | None = None, renew_on_401: bool = True) -> Any:
         await self._aprepare()
         renewed = not renew_on_401
+        stale_token = stale_base = None
         while True:
-            headers = {"Authorization": await self._aauth_header(renewed and renew_on_401)}
-            if url is None and self._base_url is None:
-                self._base_url = self.settings.base_url or await self._adiscover_base_url(renew_on_401=not renewed)
-            target = url or self._base_url + path
-            response = await self._asend(method, target, path, headers=headers)
+            auth, token_generation = await self._aauth(stale_token)
+            base_generation = None
+            if url is None:
+                base, base_generation = await self._abulk_base(stale_base, renew_on_401=not renewed)
+            target = url or base + path
+            response = await self._asend(method, target, path, headers={"Authorization": auth})
             if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
+                stale_token, stale_base = token_generation, base_generation
                 continue
             return _answer(method, path, response, url)
 

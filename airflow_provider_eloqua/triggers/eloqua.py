@@ -14,6 +14,10 @@ from airflow_provider_eloqua.syncs import TERMINAL_STATUSES, SyncWatch, error_ev
 #: How long a look at the sync may take once the deadline is (nearly) reached: one last look is
 #: still made, so a sync that ended just in time is reported, but its retries stop here.
 LAST_LOOK_SECONDS = 5.0
+#: While the status stays the same, a "still ..." line is logged about this often (every
+#: ``max(1, round(STILL_LOG_SECONDS / poll_interval))`` polls): a six-hour wait logs tens of lines,
+#: not thousands. Every change of status is logged as it is seen.
+STILL_LOG_SECONDS = 600.0
 
 
 class EloquaSyncTrigger(BaseTrigger):
@@ -68,9 +72,24 @@ class EloquaSyncTrigger(BaseTrigger):
             },
         )
 
+    def _log_status(self, status: str, previous: str | None, polls: int, since: int) -> int:
+        """Log a status the wait sees: each change, then a periodic reminder; returns the polls
+        counted towards the next reminder."""
+        if status != previous:
+            self.log.info("Sync %s is %s (poll %d)", self.sync_uri, status, polls)
+            return 0
+        since += 1
+        if since >= max(1, round(STILL_LOG_SECONDS / max(self.poll_interval, 1e-3))):
+            self.log.info("Sync %s still %s after %d polls", self.sync_uri, status, polls)
+            return 0
+        return since
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        # The hook holds no client of its own: every trigger of the connection in this triggerer
+        # shares one session (pool, pod, token); see hooks/session.py.
         hook = EloquaHook(self.eloqua_conn_id, retry_policy=self.retry_policy, timeout=self.request_timeout)
         watch = SyncWatch(self.sync_uri, self.end_time)
+        polls = since_logged = 0
         try:
             while True:
                 try:
@@ -86,7 +105,10 @@ class EloquaSyncTrigger(BaseTrigger):
                 except Exception as exc:
                     watch.missed(exc)  # transient: the wait goes on until the deadline; otherwise re-raised
                 else:
+                    previous = watch.status
                     status = watch.saw(sync)
+                    polls += 1
+                    since_logged = self._log_status(status, previous, polls, since_logged)
                     if status in TERMINAL_STATUSES:
                         yield TriggerEvent(terminal_event(self.sync_uri, status))
                         return

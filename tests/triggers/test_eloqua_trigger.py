@@ -32,6 +32,7 @@ from airflow_provider_eloqua.emulator import (
 )
 from airflow_provider_eloqua.exceptions import EloquaAuthError, EloquaError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.hooks.session import forget_sessions
 from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
@@ -70,6 +71,7 @@ def start_sync(emulator: EmulatorServer) -> str:
     hook.upload_rows(uri, [{"Email": "ann@example.com"}])
     sync_uri = hook.create_sync(uri)["uri"]
     emulator.control.clear_requests()
+    forget_sessions()  # the triggerer is another process: it shares nothing with the task's hook
     return sync_uri
 
 
@@ -348,6 +350,7 @@ async def test_async_hook_recovers_a_refresh_token_rotated_by_another_hook(conn,
     try:
         await in_trigger.aget_sync(sync_uri)
         held = in_trigger._tokens.refresh_token
+        forget_sessions()  # the task runs in another process: its hook shares nothing with the trigger's
         await asyncio.to_thread(EloquaHook(CONN_ID, retry_policy=FAST).get_sync, sync_uri)  # a task rotates it
         emulator.control.configure(expire_access_tokens=True)
         emulator.control.clear_requests()
