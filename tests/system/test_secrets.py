@@ -24,6 +24,7 @@ import requests
 from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_SITE, DEFAULT_USER
 from airflow_provider_eloqua.exceptions import EloquaError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.hooks.session import forget_sessions
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from tests.dag_runner import connection_json
 from tests.system.dags.matrix import api_requests, captured, contacts, run_matrix, skip_first, syncs
@@ -113,6 +114,7 @@ def test_no_secret_appears_anywhere_on_any_error_path(env, secret_site, monkeypa
     outcomes: dict[str, str] = {}
 
     def run(case: str, **spec):
+        forget_sessions()  # each run as a fresh worker process: it obtains (and can leak) its own tokens
         result = run_matrix(monkeypatch, data=contacts(3), retries=0, **spec)
         outcomes[case] = result.state
         return result
@@ -163,8 +165,9 @@ def test_no_secret_appears_anywhere_on_any_error_path(env, secret_site, monkeypa
     issued_before = len(env.state.issued_tokens)
     result = run("refresh-only", mode="split", deferrable=True)
     assert (result["create"].state, result["upload"].state) == ("success", "success"), result.tasks
-    # create, upload, the poke, the trigger and the resumed sensor: a refresh grant each, none refused
-    assert (len(env.state.issued_tokens) - issued_before) // 2 >= 4
+    # create, upload, the poke, the trigger and the resumed sensor all run in this one process under
+    # dag.test(), so they share one session (hooks/session.py): its grant serves them all, none refused
+    assert (len(env.state.issued_tokens) - issued_before) // 2 >= 1
     assert Variable.get(store) == env.state.refresh_token != secret_site["refresh_token"]
     # 7. basic auth with a rotated password (the password goes out in every Authorization header)
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(env, password=secret_site["password"]))
