@@ -668,12 +668,14 @@ class EloquaHook(BaseHook):
         idempotent: bool = True,
     ) -> httpx.Response:
         client = await self._aprepare()
+        gate = self._site_session().gate()
         async for attempt in self.retry_policy.async_retrying(idempotent=idempotent):
             with attempt:
                 try:
-                    response = await client.request(
-                        method, url, headers=headers, content=content, params=params, timeout=self._atimeout
-                    )
+                    async with gate:
+                        response = await client.request(
+                            method, url, headers=headers, content=content, params=params, timeout=self._atimeout
+                        )
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     raise EloquaTransportError(method, path, type(exc).__name__, connect_phase=True) from exc
                 except httpx.TimeoutException as exc:

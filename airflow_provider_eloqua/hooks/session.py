@@ -162,6 +162,11 @@ class _LoopClient:
         self.client: httpx.AsyncClient | None = None
         self.building: asyncio.Task[httpx.AsyncClient] | None = None
         self.holders = 0
+        #: Admits as many requests into the client as it has connections. httpcore's pool re-scans
+        #: every queued request whenever a connection frees up, so a thousand requests queued inside
+        #: it cost quadratic CPU (seconds per round of polls, blocking the loop); queued here, in a
+        #: FIFO semaphore, each costs O(1).
+        self.gate = asyncio.Semaphore(POOL_CONNECTIONS)
 
 
 class SiteSession:
@@ -226,6 +231,10 @@ class SiteSession:
     async def client(self) -> httpx.AsyncClient:
         """This loop's client for a holder (it is rebuilt if it was closed while idle)."""
         return await self._aclient(self._loop_client())
+
+    def gate(self) -> asyncio.Semaphore:
+        """Hold this while a request is in this loop's client: at most ``POOL_CONNECTIONS`` at once."""
+        return self._loop_client().gate
 
     async def _aclient(self, part: _LoopClient) -> httpx.AsyncClient:
         if part.client is not None:
