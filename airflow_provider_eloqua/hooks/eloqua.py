@@ -27,7 +27,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaTransportError,
 )
 from airflow_provider_eloqua.hooks.session import USER_AGENT as USER_AGENT
-from airflow_provider_eloqua.hooks.session import SiteSession, TokenState, site_session
+from airflow_provider_eloqua.hooks.session import SiteSession, TokenState, shared_lookup, site_session
 from airflow_provider_eloqua.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from airflow_provider_eloqua.settings import EloquaSettings, settings_from_connection
 
@@ -634,21 +634,25 @@ class EloquaHook(BaseHook):
     async def _aprepare(self) -> httpx.AsyncClient:
         """The session's client on this loop; the first call makes this hook one of its holders."""
         if "settings" not in self.__dict__:
-            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
-            conn = await get_async_connection(self.eloqua_conn_id, hook=self)
-            # extra_dejson would mask the extra's secrets with a synchronous supervisor call.
-            extra = await get_async_extra_dejson(conn)
-            settings = settings_from_connection(conn, self._timeout, extra=extra)
-            for secret in settings.secrets():
-                await _amask(secret)
-            self.__dict__["settings"] = settings
+            conn, extra = await shared_lookup(self.eloqua_conn_id, self._alookup)
+            self.__dict__["settings"] = settings_from_connection(conn, self._timeout, extra=extra)
         site = self._site_session()
         if self._holding:
             return await site.client()
         client = await site.acquire()
         self._holding = True
         return client
+
+    async def _alookup(self) -> tuple[Any, dict[str, Any]]:
+        """The connection and its decoded extra, its secrets masked (shared by concurrent hooks)."""
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+        conn = await get_async_connection(self.eloqua_conn_id, hook=self)
+        # extra_dejson would mask the extra's secrets with a synchronous supervisor call.
+        extra = await get_async_extra_dejson(conn)
+        for secret in settings_from_connection(conn, None, extra=extra).secrets():
+            await _amask(secret)
+        return conn, extra
 
     async def aclose(self) -> None:
         """Let go of the shared client: the last holder on the loop closes it; pod and tokens stay."""

@@ -31,7 +31,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import requests
@@ -263,9 +263,11 @@ class SiteSession:
 
 def async_client(settings: EloquaSettings) -> httpx.AsyncClient:
     """A session's client for one loop; blocking (it loads CA certificates), so built in a worker thread."""
-    verify: bool | ssl.SSLContext = settings.verify_tls
-    if isinstance(verify, str):
-        verify = ssl.create_default_context(cafile=verify)
+    verify: bool | ssl.SSLContext = (
+        ssl.create_default_context(cafile=settings.verify_tls)
+        if isinstance(settings.verify_tls, str)
+        else settings.verify_tls
+    )
     return httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
         timeout=httpx.Timeout(settings.timeout, connect=settings.timeouts[0]),
@@ -284,6 +286,30 @@ def session_key(conn_id: str, settings: EloquaSettings) -> str:
     """A digest of the connection id and every setting but the timeout (so no secret sits in a key)."""
     parts = [conn_id] + [repr(getattr(settings, f.name)) for f in fields(settings) if f.name != "timeout"]
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+T = TypeVar("T")
+_lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task]] = weakref.WeakKeyDictionary()
+
+
+async def shared_lookup(conn_id: str, fetch: Callable[[], Awaitable[T]]) -> T:
+    """Concurrent lookups of one connection on one loop share one call of ``fetch``.
+
+    A thousand triggers started together (a triggerer restart) would otherwise make a thousand
+    secrets-backend calls, each a hop to a worker thread. Only lookups in flight are shared: a hook
+    created later looks the connection up again, so a changed connection is seen.
+
+    :param conn_id: the Airflow connection id.
+    :param fetch: looks the connection up without blocking the loop.
+    """
+    loop = asyncio.get_running_loop()
+    flights = _lookups.setdefault(loop, {})
+    task = flights.get(conn_id)
+    if task is None:
+        task = flights[conn_id] = loop.create_task(fetch())
+        task.add_done_callback(_consume_exception)
+        task.add_done_callback(lambda done: flights.pop(conn_id) if flights.get(conn_id) is done else None)
+    return await asyncio.shield(task)
 
 
 _registry: dict[str, SiteSession] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,12 @@ LAST_LOOK_SECONDS = 5.0
 #: ``max(1, round(STILL_LOG_SECONDS / poll_interval))`` polls): a six-hour wait logs tens of lines,
 #: not thousands. Every change of status is logged as it is seen.
 STILL_LOG_SECONDS = 600.0
+#: The first pause is shortened by up to this fraction of ``poll_interval``, by an amount fixed per
+#: sync (a hash of its URI); later pauses are the full interval. Triggers that started together (a
+#: triggerer restart, a batch of tasks deferring at once) then poll spread over the interval instead
+#: of in the same millisecond for the rest of their waits, which would block the triggerer's loop
+#: and burst at Eloqua. No pause is longer than ``poll_interval``, so no end is noticed later.
+FIRST_PAUSE_SPREAD = 0.5
 
 
 class EloquaSyncTrigger(BaseTrigger):
@@ -84,12 +91,19 @@ class EloquaSyncTrigger(BaseTrigger):
             return 0
         return since
 
+    def _pause(self, looks: int) -> float:
+        """Seconds to wait after a look: the first pause is spread (``FIRST_PAUSE_SPREAD``)."""
+        if looks > 1:
+            return self.poll_interval
+        fraction = zlib.crc32(self.sync_uri.encode("utf-8")) / 2**32
+        return self.poll_interval * (1 - FIRST_PAUSE_SPREAD * fraction)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         # The hook holds no client of its own: every trigger of the connection in this triggerer
         # shares one session (pool, pod, token); see hooks/session.py.
         hook = EloquaHook(self.eloqua_conn_id, retry_policy=self.retry_policy, timeout=self.request_timeout)
         watch = SyncWatch(self.sync_uri, self.end_time)
-        polls = since_logged = 0
+        looks = polls = since_logged = 0
         try:
             while True:
                 try:
@@ -116,7 +130,8 @@ class EloquaSyncTrigger(BaseTrigger):
                 if remaining <= 0:
                     yield TriggerEvent(timeout_event(watch))
                     return
-                await asyncio.sleep(min(self.poll_interval, remaining))
+                looks += 1
+                await asyncio.sleep(min(self._pause(looks), remaining))
         except Exception as exc:  # every failure becomes the one event; the task decides what it means
             yield TriggerEvent(error_event(self.sync_uri, f"Waiting for {self.sync_uri} failed: {exc}"))
         finally:

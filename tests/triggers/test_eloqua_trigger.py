@@ -102,6 +102,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
 
     # The deadline arithmetic lives in syncs.SyncWatch (shared by every wait mode).
     monkeypatch.setattr(syncs_module, "time", types.SimpleNamespace(time=lambda: clock.now, sleep=time.sleep))
+    monkeypatch.setattr(trigger_module, "FIRST_PAUSE_SPREAD", 0.0)  # every pause the full interval
     monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=sleep, wait_for=asyncio.wait_for))
     return clock
 
@@ -216,7 +217,19 @@ async def test_polls_sleep_the_full_interval_between_gets(conn, emulator, monkey
     events = await collect(make_trigger(sync_uri, poll_interval=60, end_time=time.time() + 3600))
     assert events[0]["sync_status"] == "success"
     assert len(sync_gets(emulator, sync_uri)) == 6 == len(slept) + 1
-    assert slept == [60.0] * 5
+    # the first pause is shortened by a fixed amount per sync (up to half), so that triggers started
+    # together spread their polls; every later pause is the full interval
+    assert slept[1:] == [60.0] * 4
+    assert slept[0] == trigger_module.EloquaSyncTrigger(sync_uri, CONN_ID, 60, 0)._pause(1)
+    assert 30.0 <= slept[0] <= 60.0
+
+
+def test_first_pauses_spread_over_half_the_interval():
+    pauses = [EloquaSyncTrigger(f"/syncs/{n}", CONN_ID, 10, 0)._pause(1) for n in range(1000, 2000)]
+    assert all(5.0 <= p <= 10.0 for p in pauses)
+    # a thousand syncs numbered in a row land spread: every half-second slot of the range is used
+    assert len({int(p * 2) for p in pauses}) == 10
+    assert EloquaSyncTrigger("/syncs/1500", CONN_ID, 10, 0)._pause(2) == 10.0
 
 
 async def test_transient_503s_are_survived(conn, emulator):
