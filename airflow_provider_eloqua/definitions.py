@@ -10,7 +10,7 @@ without a round trip (and without a half-created definition to clean up). The ch
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +41,28 @@ CONTACT_SYNC_ACTION_STATEMENTS = (
     "{{Contact.Field(ContactIDExt)}}",
 )
 
+#: Oracle's sync-action schemas: the statements that may identify the records of each entity
+#: (custom objects: their ``{{CustomObject[<id>].ExternalId}}``, see :func:`sync_action_identifiers`).
+SYNC_ACTION_IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    "contacts": CONTACT_SYNC_ACTION_STATEMENTS,
+    "accounts": ("{{Account.Field(CompanyIDExt)}}", "{{Account.Field(M_CompanyName)}}", "{{Account.Id}}"),
+}
+#: Import kinds whose schema in Oracle's reference has ``syncActions`` (activities, events,
+#: opportunities, their contact links and campaign responses have none).
+SYNC_ACTION_IMPORT_ENTITIES = frozenset({"contacts", "accounts", "customObjects", "emailAddresses", "phoneNumbers"})
+#: Oracle's opportunity import tutorial: the statements every opportunity import maps, keyed on the Id.
+OPPORTUNITY_ID = "{{Opportunity.Id}}"
+OPPORTUNITY_REQUIRED = (
+    OPPORTUNITY_ID,
+    "{{Opportunity.Field(Name)}}",
+    "{{Opportunity.Field(Stage)}}",
+    "{{Opportunity.Field(Amount)}}",
+)
+#: ``/opportunities/contacts/imports``: the properties that say how an opportunity finds its contacts.
+LINK_PROPERTIES = ("linkOpportunitiesEntityType", "linkOpportunitiesMatchFieldName", "linkOpportunitiesSourceField")
+
 _STATEMENT = re.compile(r"^\{\{.+\}\}$", re.S)
+_PRIORITY_URI = re.compile(r"^/imports/priorities/[1-9]\d*$")
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
 )
@@ -130,6 +151,109 @@ def check_durations(data_retention_duration: str | None, auto_delete_duration: s
             )
 
 
+def sync_action_identifiers(entity: str, parent_id: int | str | None) -> tuple[str, ...]:
+    """The statements Oracle allows as the one field of a sync-action definition of ``entity``."""
+    if entity == "customObjects":
+        return (f"{{{{CustomObject[{parent_id}].ExternalId}}}}",)
+    return SYNC_ACTION_IDENTIFIERS.get(entity, ())
+
+
+def is_boolean(value: Any) -> bool:
+    """A JSON boolean, or the strings ``"true"``/``"false"`` that Oracle's own examples send."""
+    return isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_rule_map(value: Any) -> bool:
+    rules = [rule for rule in UPDATE_RULES if rule != "useFieldRule"]
+    return isinstance(value, Mapping) and all(isinstance(k, str) and v in rules for k, v in value.items())
+
+
+#: Documented properties a DAG passes through ``definition_extra``: (what it must be, its check,
+#: the entities whose import schema has it, or None for every entity). Oracle's reference pages
+#: and "Using import and export parameters"; see docs/eloqua-behaviour.md, "Definition properties".
+EXTRA_PROPERTIES: dict[str, tuple[str, Callable[[Any], bool], frozenset[str] | None]] = {
+    "isUpdatingMultipleMatchedRecords": ("a boolean", is_boolean, None),
+    "nullIdentifierFieldName": ("a boolean", is_boolean, None),
+    "isIdentifierFieldCaseSensitive": ("a boolean", is_boolean, None),
+    "importPriorityUri": (
+        "a URI like /imports/priorities/1",
+        lambda v: isinstance(v, str) and bool(_PRIORITY_URI.match(v)),
+        None,
+    ),
+    "externalSystemId": ("an integer", _is_integer, None),
+    "updateRuleByField": ("a mapping of column name to update rule", _is_rule_map, None),
+    "linkUsers": ("a boolean", is_boolean, frozenset({"accounts"})),
+    "mapDataCards": ("a boolean", is_boolean, frozenset({"customObjects", "events"})),
+    "mapDataCardsCaseSensitiveMatch": ("a boolean", is_boolean, frozenset({"customObjects", "events"})),
+    "mapDataCardsEntityField": (
+        "an Eloqua markup statement",
+        lambda v: isinstance(v, str) and bool(_STATEMENT.match(v.strip())),
+        frozenset({"customObjects", "events"}),
+    ),
+    "mapDataCardsSourceField": (
+        "a column name",
+        lambda v: isinstance(v, str) and bool(v),
+        frozenset({"customObjects", "events"}),
+    ),
+    "mapDataCardsEntityType": (
+        "Contact or Company",
+        lambda v: v in ("Contact", "Company"),
+        frozenset({"customObjects", "events"}),
+    ),
+    "linkOpportunitiesEntityType": (
+        "Contact or Account",
+        lambda v: v in ("Contact", "Account"),
+        frozenset({"opportunities/contacts"}),
+    ),
+    "linkOpportunitiesMatchFieldName": (
+        "a column name",
+        lambda v: isinstance(v, str) and bool(v),
+        frozenset({"opportunities/contacts"}),
+    ),
+    "linkOpportunitiesSourceField": (
+        "a column name",
+        lambda v: isinstance(v, str) and bool(v),
+        frozenset({"opportunities/contacts"}),
+    ),
+    "linkOpportunitiesCaseSensitiveMatchField": ("a boolean", is_boolean, frozenset({"opportunities/contacts"})),
+    "linkOpportunitiesCaseSensitiveSourceField": ("a boolean", is_boolean, frozenset({"opportunities/contacts"})),
+    "linkOpportunitiesMultipleSourceMatches": ("a boolean", is_boolean, frozenset({"opportunities/contacts"})),
+}
+
+
+def check_extra_property(name: str, value: Any, entity: str) -> None:
+    """Refuse a documented ``definition_extra`` property of the wrong type, or on the wrong entity.
+
+    Properties this table does not know are passed through unchecked (Oracle adds properties).
+    """
+    if name not in EXTRA_PROPERTIES:
+        return
+    expected, valid, entities = EXTRA_PROPERTIES[name]
+    if entities is not None and entity not in entities:
+        raise EloquaInputError(
+            f"definition_extra[{name!r}] is a property of {', '.join(sorted(entities))} imports, not {entity!r}"
+        )
+    if not valid(value):
+        raise EloquaInputError(f"definition_extra[{name!r}] must be {expected}; got {value!r}")
+
+
+def meaning(value: Any) -> Any:
+    """A property value as Eloqua means it: ``"true"``/``"false"`` are booleans (Oracle's examples
+    send both forms), statements compare without surrounding spaces, containers compare by content."""
+    if isinstance(value, str):
+        text = value.strip()
+        return text.lower() == "true" if text.lower() in ("true", "false") else text
+    if isinstance(value, Mapping):
+        return {str(key).strip(): meaning(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [meaning(item) for item in value]
+    return value
+
+
 #: What Eloqua assumes for a property a definition does not carry, so that "absent" and "default" compare equal.
 _DEFAULTS: dict[str, Any] = {
     "updateRule": "always",
@@ -146,8 +270,10 @@ def same_definition(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> b
     Every property the operator would send must match (name, fields, identifier, update rule,
     sync actions, durations and any ``definition_extra``), and so must the defaulted ones it leaves
     out: reusing a definition that differs in, say, its update rule or sync actions would load the
-    data with rules the DAG does not ask for.
+    data with rules the DAG does not ask for. Values compare by :func:`meaning`, so that Eloqua
+    answering ``"false"`` for a ``False`` the DAG sent is no reason to pile up a new definition.
     """
     return all(
-        existing.get(key, _DEFAULTS.get(key)) == wanted.get(key, _DEFAULTS.get(key)) for key in {*wanted, *_DEFAULTS}
+        meaning(existing.get(key, _DEFAULTS.get(key))) == meaning(wanted.get(key, _DEFAULTS.get(key)))
+        for key in {*wanted, *_DEFAULTS}
     )

@@ -26,15 +26,22 @@ log = logging.getLogger(__name__)
 
 ON_WARNING_CHOICES = ("succeed", "fail", "skip")
 
-#: Log status codes that count records: created and updated, per Oracle's list.
-CREATED_CODES = frozenset({"ELQ-00004", "ELQ-00005"})
-UPDATED_CODES = frozenset({"ELQ-00022", "ELQ-00023"})
+#: Oracle's status codes (docs/eloqua-behaviour.md, "Sync logs") whose count is of records created:
+#: contacts, accounts, custom object data, opportunities ("Total new records."), activities, event data.
+CREATED_CODES = frozenset({"ELQ-00004", "ELQ-00005", "ELQ-00007", "ELQ-00049", "ELQ-00069", "ELQ-00077"})
+#: ... of records updated: contacts, accounts, custom object data, event data.
+UPDATED_CODES = frozenset({"ELQ-00022", "ELQ-00023", "ELQ-00012", "ELQ-00079"})
+#: ... of records linked (custom object data and event data mapped to contacts or accounts).
+LINKED_CODES = frozenset({"ELQ-00025", "ELQ-00078"})
+#: Codes that restate the status (ELQ-00101) or count rejected rows (kept in ``rejected``, from the
+#: rejects themselves): not repeated in ``other_counts``.
+_NOT_OTHER = frozenset({"ELQ-00101", "ELQ-00060"})
 PROCESSED_CODE = "ELQ-00001"
 REJECT_COLUMNS = ("input_row", "record_index", "status_code", "message", "invalid_fields", "field_values")
 #: Rejects shown in the task log as examples; the rest are counted and written to rejects_path.
 REJECTS_IN_LOG = 10
 #: The counts a load of several syncs (one per batch) adds up.
-SUMMED_COUNTS = ("rows_processed", "created", "updated", "rejected", "warnings")
+SUMMED_COUNTS = ("rows_processed", "created", "updated", "linked", "rejected", "log_warnings")
 
 RowLocator = Callable[[Mapping[str, Any]], int | None]
 
@@ -47,13 +54,25 @@ def check_on_warning(on_warning: str) -> str:
 
 @dataclass
 class SyncReport:
+    """What a sync did, from its log's status codes (never from the words of its messages).
+
+    ``created``, ``updated`` and ``linked`` count records, by Oracle's codes for them;
+    ``other_counts`` keeps every other counting code by code (e-mail addresses created, ELQ-00033,
+    are addresses, not records); ``rejected`` counts rejected rows; ``log_warnings`` counts the
+    *entries* of severity ``warning`` in the sync log (one entry may stand for many rows, or for
+    none: it is not a row count); ``actions`` says what each sync action of the definition did.
+    """
+
     sync_uri: str
     status: str
     rows_processed: int = 0
     created: int = 0
     updated: int = 0
+    linked: int = 0
     rejected: int = 0
-    warnings: int = 0
+    log_warnings: int = 0
+    other_counts: dict[str, int] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
     #: ``"ELQ-00143 Definition deleted before sync finished."``: the sync log's errors, for the task's error.
     errors: list[str] = field(default_factory=list)
     #: The log carried ELQ-00001 (Total records processed): ``rows_processed`` is Eloqua's count.
@@ -75,17 +94,20 @@ def _count(item: Mapping[str, Any]) -> int:
 
 def _tally_logs(report: SyncReport, logs: list[dict[str, Any]]) -> None:
     for item in logs:
-        code = item.get("statusCode")
-        message = str(item.get("message") or "").lower()
+        code = str(item.get("statusCode") or "")
         if code == PROCESSED_CODE:
             report.rows_processed = _count(item)
             report.processed_logged = True
-        elif code in CREATED_CODES or (code not in UPDATED_CODES and "created" in message):
+        elif code in CREATED_CODES:
             report.created += _count(item)
-        elif code in UPDATED_CODES or "updated" in message:
+        elif code in UPDATED_CODES:
             report.updated += _count(item)
+        elif code in LINKED_CODES:
+            report.linked += _count(item)
+        elif code and code not in _NOT_OTHER:
+            report.other_counts[code] = report.other_counts.get(code, 0) + _count(item)
         if item.get("severity") == "warning":
-            report.warnings += 1
+            report.log_warnings += 1
         elif item.get("severity") == "error" and code != "ELQ-00101":  # 00101 only restates the status
             report.errors.append(f"{code or '?'} {item.get('message') or ''}".strip())
 
@@ -143,6 +165,19 @@ def _reject_writer(rejects_path: str | None):
         yield write
 
 
+def _action_results(report: SyncReport, sync_actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each sync action with the number of records it was applied to.
+
+    Oracle's sync log has no per-action code: a sync's actions apply to every record it accepted,
+    which is the rows it processed less the rows it rejected.
+    """
+    applied = max(report.rows_processed - report.rejected, 0)
+    return [
+        {**{key: action[key] for key in ("action", "destination", "status") if key in action}, "records": applied}
+        for action in sync_actions
+    ]
+
+
 def build_report(
     hook: EloquaHook,
     sync_uri: str,
@@ -151,12 +186,15 @@ def build_report(
     rejects_path: str | None = None,
     locate_row: RowLocator | None = None,
     earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
+    sync_actions: Sequence[Mapping[str, Any]] | None = None,
 ) -> SyncReport:
     """Fetch the logs and every page of rejects of a finished sync; log them and write the rejects file.
 
     ``earlier_rejects`` names the syncs of a load's earlier batches (with their row locators): their
     rejects go first into the same file, written in one go at the end so that a retried task never
     leaves a batch's rejects in it twice. They were counted and logged when their batch ended.
+    ``sync_actions`` are the synced definition's actions, reported in ``actions`` (see
+    :func:`_action_results`).
     """
     report = SyncReport(sync_uri=sync_uri, status=status)
     logs = list(hook.iter_sync_logs(sync_uri))
@@ -183,6 +221,7 @@ def build_report(
                 )
             if write:
                 write(record)
+    report.actions = _action_results(report, sync_actions or ())
     if report.rejected:
         target = f"; all written to {rejects_path}" if rejects_path else "; set rejects_path to keep them"
         log.warning("%d row(s) rejected by Eloqua%s", report.rejected, target)
@@ -234,6 +273,17 @@ def enforce_outcome(report: SyncReport, on_warning: str) -> dict[str, Any]:
     return report.summary()
 
 
+def _add_earlier(report: SyncReport, summary: Mapping[str, Any]) -> None:
+    """Add the counts of an earlier batch's sync (its XCom summary) into the load's report."""
+    for name in SUMMED_COUNTS:
+        setattr(report, name, getattr(report, name) + int(summary.get(name) or 0))
+    for code, count in (summary.get("other_counts") or {}).items():
+        report.other_counts[code] = report.other_counts.get(code, 0) + int(count or 0)
+    applied = max(int(summary.get("rows_processed") or 0) - int(summary.get("rejected") or 0), 0)
+    for result in report.actions:  # the same actions ran on the records each earlier batch accepted
+        result["records"] += applied
+
+
 def finish_sync(
     hook: EloquaHook,
     sync_uri: str,
@@ -245,6 +295,7 @@ def finish_sync(
     earlier: Sequence[Mapping[str, Any]] = (),
     earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
     expected_rows: int | None = None,
+    sync_actions: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Report a finished sync (logs, rejects), check it processed ``expected_rows`` (the rows staged
     for it, when known) and apply ``on_warning``; return the XCom summary.
@@ -254,14 +305,19 @@ def finish_sync(
     ``on_warning`` sees the whole load, not just its last sync.
     """
     report = build_report(
-        hook, sync_uri, status, rejects_path=rejects_path, locate_row=locate_row, earlier_rejects=earlier_rejects
+        hook,
+        sync_uri,
+        status,
+        rejects_path=rejects_path,
+        locate_row=locate_row,
+        earlier_rejects=earlier_rejects,
+        sync_actions=sync_actions,
     )
     log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
     check_rows_processed(report, expected_rows)
     if earlier:
         for summary in earlier:
-            for name in SUMMED_COUNTS:
-                setattr(report, name, getattr(report, name) + int(summary.get(name) or 0))
+            _add_earlier(report, summary)
         if report.status == "success" and any(summary.get("status") == "warning" for summary in earlier):
             report.status = "warning"
         log.info("Eloqua load summary over %d syncs: %s", len(earlier) + 1, json.dumps(report.summary()))

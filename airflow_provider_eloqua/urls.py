@@ -25,6 +25,9 @@ IMPORT_ENTITIES = (
     "opportunities/contacts",
     "customObjects",
     "events",
+    "emailAddresses",
+    "phoneNumbers",
+    "campaignResponses",
 )
 PARENTED_ENTITIES = frozenset({"customObjects", "events"})
 #: Entities with sync-action definitions (``/<entity>/syncActions``).
@@ -35,7 +38,8 @@ FIELD_ENTITIES = ("contacts", "accounts", "activities", "opportunities", "custom
 DEFINITION_KINDS = ("imports", "syncActions")
 
 _DEFINITION_URI = re.compile(
-    r"^/(?P<root>contacts|accounts|activities|opportunities/contacts|opportunities"
+    r"^/(?P<root>contacts|accounts|activities|opportunities/contacts|opportunities|emailAddresses|phoneNumbers"
+    r"|campaignResponses"
     r"|customObjects/(?P<co>\d+)|events/(?P<ev>\d+))/(?P<kind>imports|syncActions)/(?P<id>\d+)$"
 )
 _SYNC_URI = re.compile(r"^/syncs/\d+$")

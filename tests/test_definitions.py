@@ -236,3 +236,147 @@ def test_same_definition():
     assert same_definition(
         {**existing, "dataRetentionDuration": "P7D", "isUpdatingMultipleMatchedRecords": False}, wanted
     )
+
+
+# ------------------------------------------------------------------ Oracle's rules per entity (issue 10)
+
+OPPORTUNITY_FIELDS = {
+    "Id": "{{Opportunity.Id}}",
+    "Name": "{{Opportunity.Field(Name)}}",
+    "Stage": "{{Opportunity.Field(Stage)}}",
+    "Amount": "{{Opportunity.Field(Amount)}}",
+}
+LINK = {
+    "linkOpportunitiesEntityType": "Contact",
+    "linkOpportunitiesMatchFieldName": "Id",
+    "linkOpportunitiesSourceField": "Email",
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (
+            {
+                "entity": "opportunities",
+                "fields": {**OPPORTUNITY_FIELDS, "Id": "{{Opportunity.Field(Id)}}"},
+                "identifier_field_name": "Id",
+            },
+            r"must map \{\{Opportunity.Id\}\}",
+        ),
+        (
+            {"entity": "opportunities", "fields": OPPORTUNITY_FIELDS, "identifier_field_name": "Name"},
+            r"must name the \{\{Opportunity.Id\}\} field; got 'Name'",
+        ),
+        (
+            {
+                "entity": "opportunities/contacts",
+                "fields": {"Id": "{{Opportunity.Id}}", "Email": "{{Opportunity.Contact.Field(C_EmailAddress)}}"},
+                "identifier_field_name": "Email",
+                "definition_extra": {"linkOpportunitiesEntityType": "Contact"},
+            },
+            r"needs definition_extra linkOpportunitiesMatchFieldName, linkOpportunitiesSourceField",
+        ),
+        (
+            {
+                "entity": "opportunities/contacts",
+                "fields": {"Id": "{{Opportunity.Id}}", "Email": "{{Opportunity.Contact.Field(C_EmailAddress)}}"},
+                "identifier_field_name": "Email",
+                "definition_extra": {**LINK, "linkOpportunitiesEntityType": "Company"},
+            },
+            r"definition_extra\['linkOpportunitiesEntityType'\] must be Contact or Account; got 'Company'",
+        ),
+        (
+            {
+                "entity": "opportunities",
+                "fields": OPPORTUNITY_FIELDS,
+                "identifier_field_name": "Id",
+                "sync_actions": [LIST_ADD],
+            },
+            "not available for opportunities imports",
+        ),
+        ({"entity": "campaignResponses", "sync_actions": [LIST_ADD]}, "not available for campaignResponses imports"),
+        ({"definition_extra": {"linkUsers": True}}, r"'linkUsers'\] is a property of accounts imports, not 'contacts'"),
+        ({"definition_extra": {"importPriorityUri": "/priorities/1"}}, "must be a URI like /imports/priorities/1"),
+        ({"definition_extra": {"externalSystemId": "12"}}, r"'externalSystemId'\] must be an integer"),
+        (
+            {"update_rule": "useFieldRule", "definition_extra": {"updateRuleByField": {"Phone": "always"}}},
+            r"updateRuleByField'\] names columns not in fields: Phone",
+        ),
+        (
+            {"definition_extra": {"updateRuleByField": {"Email": "sometimes"}}},
+            "must be a mapping of column name to update rule",
+        ),
+    ],
+    ids=[
+        "opportunity-without-id",
+        "opportunity-keyed-on-name",
+        "link-without-columns",
+        "link-entity-type",
+        "opportunity-sync-actions",
+        "campaign-response-sync-actions",
+        "link-users-on-contacts",
+        "import-priority-uri",
+        "external-system-id",
+        "field-rules-for-unknown-columns",
+        "field-rule-value",
+    ],
+)
+def test_oracles_rules_per_entity_name_the_argument(overrides, match):
+    with pytest.raises(EloquaInputError, match=match):
+        build_import_definition(**import_args(**overrides))
+
+
+def test_documented_kinds_and_properties_are_accepted():
+    opportunity = build_import_definition(
+        **import_args(entity="opportunities", fields=OPPORTUNITY_FIELDS, identifier_field_name="Id")
+    )
+    assert opportunity["identifierFieldName"] == "Id"
+    unsubscribe = build_import_definition(
+        **import_args(
+            entity="emailAddresses",
+            fields={"Email": "{{EmailAddress.Field(EmailAddress)}}"},
+            sync_actions=[LIST_ADD],  # Oracle's emailAddresses import schema has syncActions
+            definition_extra={"nullIdentifierFieldName": "false", "importPriorityUri": "/imports/priorities/2"},
+        )
+    )
+    assert unsubscribe["syncActions"] == [LIST_ADD]
+    rules = build_import_definition(
+        **import_args(update_rule="useFieldRule", definition_extra={"updateRuleByField": {"First": "ifNewIsNotNull"}})
+    )
+    assert rules["updateRuleByField"] == {"First": "ifNewIsNotNull"}
+    assert build_import_definition(**import_args(entity="phoneNumbers"))["fields"]
+    unknown = build_import_definition(**import_args(definition_extra={"someFutureProperty": [1]}))
+    assert unknown["someFutureProperty"] == [1]  # not in Oracle's reference we know: passed through
+
+
+@pytest.mark.parametrize(
+    ("entity", "parent_id", "statement", "ok"),
+    [
+        ("accounts", None, "{{Account.Field(M_CompanyName)}}", True),
+        ("accounts", None, "{{Account.Field(M_City)}}", False),
+        ("customObjects", 5, "{{CustomObject[5].ExternalId}}", True),
+        ("customObjects", 5, "{{CustomObject[6].ExternalId}}", False),
+        ("customObjects", 5, "{{CustomObject[5].Field[1]}}", False),
+    ],
+)
+def test_sync_action_identifiers_are_checked_for_every_entity(entity, parent_id, statement, ok):
+    args = sync_action_args(entity=entity, parent_id=parent_id, fields={"Id": statement}, identifier_field_name="Id")
+    if ok:
+        assert build_sync_action_definition(**args)["fields"] == {"Id": statement}
+    else:
+        with pytest.raises(EloquaInputError, match=f"the field of a {entity} sync action must be one of"):
+            build_sync_action_definition(**args)
+
+
+def test_same_definition_compares_values_by_meaning():
+    """Eloqua may hold the booleans Oracle's examples spell as strings: that is the same definition."""
+    wanted = build_import_definition(**import_args(definition_extra={"isUpdatingMultipleMatchedRecords": False}))
+    existing = {
+        **wanted,
+        "isSyncTriggeredOnImport": "false",
+        "isUpdatingMultipleMatchedRecords": "False",
+        "fields": {"Email": f" {EMAIL} ", "First": FIRST},
+    }
+    assert same_definition(existing, wanted)
+    assert not same_definition({**existing, "isUpdatingMultipleMatchedRecords": "true"}, wanted)

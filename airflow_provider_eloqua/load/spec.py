@@ -22,12 +22,17 @@ from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.chunking import check_chunk_bytes, infer_format
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.definitions import (
-    CONTACT_SYNC_ACTION_STATEMENTS,
+    LINK_PROPERTIES,
+    OPPORTUNITY_ID,
+    OPPORTUNITY_REQUIRED,
+    SYNC_ACTION_IMPORT_ENTITIES,
     UPDATE_RULES,
     check_durations,
+    check_extra_property,
     check_fields,
     check_name,
     check_sync_actions,
+    sync_action_identifiers,
 )
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
@@ -139,21 +144,72 @@ def check_update_rule(spec: DefinitionSpec) -> None:
 
 
 def check_import_sync_actions(spec: DefinitionSpec) -> None:
-    if check_sync_actions(spec.sync_actions) and spec.entity == "events":
-        raise EloquaInputError("sync_actions are not available for events imports")
+    """Sync actions only where Oracle's import schema has them (not activities, events, opportunities…)."""
+    if check_sync_actions(spec.sync_actions) and spec.entity not in SYNC_ACTION_IMPORT_ENTITIES:
+        raise EloquaInputError(
+            f"sync_actions are not available for {spec.entity} imports (Oracle's {spec.entity} import has no "
+            f"syncActions); they are for {', '.join(sorted(SYNC_ACTION_IMPORT_ENTITIES))}"
+        )
 
 
 def check_single_field(spec: DefinitionSpec) -> None:
-    """A sync-action definition has exactly one field; for contacts, one of three identifiers."""
+    """A sync-action definition has exactly one field, one of the identifiers Oracle lists for its entity."""
     if len(spec.fields) != 1:
         raise EloquaInputError(
             f"a sync-action definition has exactly one field; got {len(spec.fields)}: {', '.join(spec.fields)}"
         )
     statement = next(iter(spec.fields.values())).strip()
-    if spec.entity == "contacts" and statement not in CONTACT_SYNC_ACTION_STATEMENTS:
+    allowed = sync_action_identifiers(spec.entity, spec.parent_id)
+    if statement not in allowed:
         raise EloquaInputError(
-            f"the field of a contacts sync action must be one of {', '.join(CONTACT_SYNC_ACTION_STATEMENTS)}; "
-            f"got {statement!r}"
+            f"the field of a {spec.entity} sync action must be one of {', '.join(allowed)}; got {statement!r}"
+        )
+
+
+def check_opportunity_fields(spec: DefinitionSpec) -> None:
+    """Oracle's opportunity tutorial: Id, Name, Stage and Amount are required, keyed on the Id."""
+    if spec.entity != "opportunities":
+        return
+    statements = {statement.strip() for statement in spec.fields.values()}
+    missing = [statement for statement in OPPORTUNITY_REQUIRED if statement not in statements]
+    if missing:
+        raise EloquaInputError(
+            f"fields of an opportunities import must map {', '.join(missing)} (Oracle requires them)"
+        )
+    if spec.fields[spec.identifier_field_name].strip() != OPPORTUNITY_ID:
+        raise EloquaInputError(
+            f"identifier_field_name of an opportunities import must name the {OPPORTUNITY_ID} field; "
+            f"got {spec.identifier_field_name!r}"
+        )
+
+
+def check_opportunity_link(spec: DefinitionSpec) -> None:
+    """``opportunities/contacts``: the opportunity's Id and how it finds its contacts or accounts."""
+    if spec.entity != "opportunities/contacts":
+        return
+    if OPPORTUNITY_ID not in {statement.strip() for statement in spec.fields.values()}:
+        raise EloquaInputError(f"fields of an opportunities/contacts import must map {OPPORTUNITY_ID}")
+    extra = spec.definition_extra or {}
+    missing = [name for name in LINK_PROPERTIES if name not in extra]
+    if missing:
+        raise EloquaInputError(
+            f"an opportunities/contacts import needs definition_extra {', '.join(missing)} "
+            "(linkOpportunitiesEntityType 'Contact' or 'Account', and the columns to match on)"
+        )
+
+
+def check_field_rules(spec: DefinitionSpec) -> None:
+    """``useFieldRule`` names no rule itself: ``updateRuleByField`` must give one per column."""
+    rules = (spec.definition_extra or {}).get("updateRuleByField")
+    if spec.update_rule == "useFieldRule" and not rules:
+        raise EloquaInputError(
+            "update_rule 'useFieldRule' needs definition_extra['updateRuleByField'] "
+            "(column name -> always, ifNewIsNotNull or ifExistingIsNull)"
+        )
+    unknown = sorted(set(rules or ()) - set(spec.fields)) if isinstance(rules, Mapping) else []
+    if unknown:
+        raise EloquaInputError(
+            f"definition_extra['updateRuleByField'] names columns not in fields: {', '.join(unknown)}"
         )
 
 
@@ -182,6 +238,8 @@ def check_definition_extra(spec: DefinitionSpec) -> None:
     clash = sorted(set(extra) & set(spec._own_body()))
     if clash:
         raise EloquaInputError(f"definition_extra repeats arguments the operator already sets: {', '.join(clash)}")
+    for name, value in extra.items():
+        check_extra_property(name, value, spec.entity)
 
 
 DefinitionCheck = Callable[[DefinitionSpec], None]
@@ -194,6 +252,9 @@ IMPORT_CHECKS: tuple[DefinitionCheck, ...] = (
     check_import_sync_actions,
     check_spec_durations,
     check_definition_extra,
+    check_opportunity_fields,
+    check_opportunity_link,
+    check_field_rules,
 )
 #: The checks of a sync-action definition, in the order they run.
 SYNC_ACTION_CHECKS: tuple[DefinitionCheck, ...] = (

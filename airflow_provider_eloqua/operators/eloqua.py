@@ -759,7 +759,8 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
     whose retry resumes at that batch. The counts then add up over all syncs, a warning in any of
     them makes the status ``warning``, and ``rejects_path`` gets the rejects of every batch.
 
-    Returns ``{sync_uri, status, rows_processed, created, updated, rejected, warnings}`` plus
+    Returns ``{sync_uri, status, rows_processed, created, updated, linked, rejected, log_warnings,
+    other_counts, actions}`` (see :class:`~airflow_provider_eloqua.sync_report.SyncReport`) plus
     ``definition_uri, rows, chunks, bytes, syncs, sync_rows``; ``sync_uri`` is the last batch's sync
     and ``definition_uri`` the load definition (deleted once reported). With ``wait=False`` nothing
     is checked or deleted: wait with :class:`EloquaSyncSensor` (``expected_rows=...["sync_rows"]``),
@@ -921,6 +922,7 @@ class EloquaImportOperator(_UploadArgs, _DefinitionOperator):
                 earlier=earlier,
                 earlier_rejects=earlier_rejects,
                 expected_rows=batch.get("rows"),
+                sync_actions=None if self.definition_uri else self.sync_actions,
             )
         finally:
             # The last sync has ended and is reported (whatever it says): the load definition has

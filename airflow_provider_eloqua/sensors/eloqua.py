@@ -26,7 +26,8 @@ class EloquaSyncSensor(BaseSensorOperator):
 
     ``success`` succeeds; ``error`` (or ``errored``) fails the task; ``warning`` follows
     ``on_warning`` (``succeed``, ``fail`` or ``skip``). The XCom value is a small summary:
-    ``sync_uri, status, rows_processed, created, updated, rejected, warnings``.
+    ``sync_uri, status, rows_processed, created, updated, linked, rejected, log_warnings,
+    other_counts, actions`` (see :class:`~airflow_provider_eloqua.sync_report.SyncReport`).
 
     The sensor never sees the input, so it checks the rows only when told how many were staged for
     the sync (``expected_rows``): then a sync that processed another number of rows, or whose log
@@ -95,9 +96,11 @@ class EloquaSyncSensor(BaseSensorOperator):
         return rows
 
     def _finish(self, status: str, definition_uri: str | None = None) -> dict[str, Any]:
-        """Report the ended sync, check its rows, then delete its load definition (``definition_uri``
-        is the sync's ``syncedInstanceUri`` when the caller has just read the sync)."""
+        """Report the ended sync (with what its definition's sync actions did), check its rows, then
+        delete its load definition (``definition_uri`` is the sync's ``syncedInstanceUri`` when the
+        caller has just read the sync)."""
         expected = self._expected_rows()
+        definition = self._synced_definition(definition_uri) if self._needs_definition(definition_uri) else None
         try:
             return finish_sync(
                 self.hook,
@@ -106,27 +109,29 @@ class EloquaSyncSensor(BaseSensorOperator):
                 on_warning=self.on_warning,
                 rejects_path=self.rejects_path,
                 expected_rows=expected,
+                sync_actions=(definition or {}).get("syncActions"),
             )
         finally:
-            if self.delete_load_definition:
-                self._delete_load_definition(definition_uri)
+            if self.delete_load_definition and definition and is_load_definition(definition):
+                delete_definition(self.hook, definition["uri"])
 
-    def _delete_load_definition(self, uri: str | None) -> None:
-        """Delete the ended sync's definition if a load created it for itself (best effort)."""
+    def _needs_definition(self, uri: str | None) -> bool:
+        """The definition is read to delete a load definition, and to report a sync action's actions."""
+        return self.delete_load_definition or (uri is not None and "/syncActions/" in uri)
+
+    def _synced_definition(self, uri: str | None) -> dict[str, Any] | None:
+        """The ended sync's definition (best effort: None when it cannot be read)."""
         try:
             uri = uri or self.hook.get_sync(self.sync_uri).get("syncedInstanceUri")
             if not uri:
-                return
-            definition = self.hook.get_definition(uri)
+                return None
+            return {"uri": uri, **self.hook.get_definition(uri)}
         except EloquaApiError as exc:
             if exc.status != 404:
-                self.log.warning("Could not look up the definition of %s to delete it: %s", self.sync_uri, exc)
-            return
+                self.log.warning("Could not look up the definition of %s: %s", self.sync_uri, exc)
         except EloquaError as exc:
-            self.log.warning("Could not look up the definition of %s to delete it: %s", self.sync_uri, exc)
-            return
-        if is_load_definition(definition):
-            delete_definition(self.hook, uri)
+            self.log.warning("Could not look up the definition of %s: %s", self.sync_uri, exc)
+        return None
 
     @cached_property
     def _watch(self) -> SyncWatch:

@@ -6,6 +6,7 @@ import json
 import textwrap
 
 import pytest
+import requests
 
 from tests.dag_runner import run_dag, write_dag_file
 
@@ -233,3 +234,86 @@ def test_max_bytes_per_sync_must_hold_a_chunk_and_stay_within_eloquas_limit():
     with pytest.raises(EloquaInputError, match="max_bytes_per_sync"):
         EloquaUploadDataOperator(task_id="u", definition_uri="/contacts/imports/1", max_bytes_per_sync=10)
     assert EloquaImportOperator(identifier_field_name="Email", **args).upload_spec.max_bytes_per_sync == 250_000_000
+
+
+def test_reuse_finds_a_definition_whose_booleans_eloqua_spells_as_strings(airflow_db, eloqua_conn):
+    """Oracle's examples send booleans as "true"/"false": a definition holding them is the same
+    definition as one the DAG describes with Python booleans, so it is reused, not piled up."""
+    from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER
+
+    existing = requests.post(
+        eloqua_conn.url + "/api/bulk/2.0/contacts/imports",
+        auth=(f"{DEFAULT_SITE}\\{DEFAULT_USER}", DEFAULT_PASSWORD),
+        json={
+            "name": "reuse by meaning",
+            "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}", "FirstName": "{{Contact.Field(C_FirstName)}}"},
+            "identifierFieldName": "Email",
+            "isSyncTriggeredOnImport": "false",
+            "isUpdatingMultipleMatchedRecords": "false",
+            "updateRule": "always",
+        },
+        timeout=10,
+    ).json()["uri"]
+    path = dag_file(
+        "op_reuse_by_meaning",
+        """
+        EloquaCreateImportOperator(
+            task_id="define", entity="contacts", name="reuse by meaning", fields=CONTACT_FIELDS,
+            identifier_field_name="Email", reuse_existing=True,
+            definition_extra={"isUpdatingMultipleMatchedRecords": False},
+        )
+        """,
+    )
+
+    result = run_dag(path, "op_reuse_by_meaning")
+
+    assert result.state == "success"
+    assert result["define"].return_value == existing
+    assert [d["uri"] for d in eloqua_conn.control.state()["definitions"]] == [existing]
+
+
+def test_opportunities_load_with_oracles_statements_then_link_to_contacts(airflow_db, eloqua_conn):
+    """Oracle's opportunity tutorial end to end: import opportunities keyed on {{Opportunity.Id}},
+    then link them to contacts through /opportunities/contacts/imports."""
+    path = dag_file(
+        "op_opportunities",
+        """
+        contacts = EloquaImportOperator(
+            task_id="contacts", entity="contacts", name="contacts", fields=CONTACT_FIELDS,
+            identifier_field_name="Email", poll_interval=0.2, timeout=60,
+            data=[{"Email": "ann@example.com", "FirstName": "Ann"}],
+        )
+        opportunities = EloquaImportOperator(
+            task_id="opportunities", entity="opportunities", name="opportunities",
+            fields={
+                "OpportunityID": "{{Opportunity.Id}}",
+                "OpportunityName": "{{Opportunity.Field(Name)}}",
+                "Stage": "{{Opportunity.Field(Stage)}}",
+                "Amount": "{{Opportunity.Field(Amount)}}",
+            },
+            identifier_field_name="OpportunityID", poll_interval=0.2, timeout=60,
+            data=[{"OpportunityID": "OPP-1", "OpportunityName": "Deal", "Stage": "Open", "Amount": 100}],
+        )
+        link = EloquaImportOperator(
+            task_id="link", entity="opportunities/contacts", name="link",
+            fields={"EmailAddress": "{{Opportunity.Contact.Field(C_EmailAddress)}}", "OpportunityID": "{{Opportunity.Id}}"},
+            identifier_field_name="EmailAddress", poll_interval=0.2, timeout=60,
+            definition_extra={
+                "linkOpportunitiesEntityType": "Contact",
+                "linkOpportunitiesMatchFieldName": "OpportunityID",
+                "linkOpportunitiesSourceField": "EmailAddress",
+                "linkOpportunitiesMultipleSourceMatches": True,
+            },
+            data=[{"EmailAddress": "ann@example.com", "OpportunityID": "OPP-1"}],
+        )
+        contacts >> opportunities >> link
+        """,
+    )
+
+    result = run_dag(path, "op_opportunities")
+
+    assert result.state == "success", result.tasks
+    assert result["opportunities"].return_value["created"] == 1  # ELQ-00049 "Total new records."
+    assert result["link"].return_value["rejected"] == 0
+    links = eloqua_conn.control.records("/opportunities/contacts")
+    assert [r["identifier"] for r in links] == ["OPP-1|ann@example.com"]

@@ -215,8 +215,38 @@ def test_empty_input_skips_the_downstream_sensor(env, monkeypatch, capfd, caplog
             {"entity": "customObjects", "parent_id": "abc"},
             "parent_id (a positive integer) is required for entity 'customObjects'; got 'abc'",
         ),
+        (  # Oracle's opportunity tutorial: Id, Name, Stage and Amount are required
+            {
+                "entity": "opportunities",
+                "fields": {"Id": "{{Opportunity.Id}}", "Name": "{{Opportunity.Field(Name)}}"},
+                "identifier": "Id",
+            },
+            "fields of an opportunities import must map {{Opportunity.Field(Stage)}}, {{Opportunity.Field(Amount)}}",
+        ),
+        (
+            {"entity": "activities", "sync_actions": [{"action": "add", "destination": "{{ContactList[1]}}"}]},
+            "sync_actions are not available for activities imports",
+        ),
+        (
+            {"update_rule": "useFieldRule"},
+            "update_rule 'useFieldRule' needs definition_extra['updateRuleByField']",
+        ),
+        (
+            {"definition_extra": {"isUpdatingMultipleMatchedRecords": "maybe"}},
+            "definition_extra['isUpdatingMultipleMatchedRecords'] must be a boolean; got 'maybe'",
+        ),
     ],
-    ids=["101-fields", "statement-without-braces", "empty-statement", "identifier-not-a-field", "bad-parent-id"],
+    ids=[
+        "101-fields",
+        "statement-without-braces",
+        "empty-statement",
+        "identifier-not-a-field",
+        "bad-parent-id",
+        "opportunity-without-stage-and-amount",
+        "activity-sync-actions",
+        "use-field-rule-without-rules",
+        "extra-property-of-the-wrong-type",
+    ],
 )
 def test_bad_definition_fails_before_any_request(env, monkeypatch, capfd, caplog, spec, message):
     result = run_matrix(monkeypatch, mode="import", data=contacts(3), **spec)

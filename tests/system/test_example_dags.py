@@ -29,7 +29,10 @@ def test_contact_list_sync_action_adds_members(airflow_db, eloqua_conn):
 
     assert result.state == "success", result.tasks
     assert result["create_list_sync_action"].return_value.startswith("/contacts/syncActions/")
-    assert result["wait_for_list_sync"].return_value["status"] == "success"
+    summary = result["wait_for_list_sync"].return_value
+    assert summary["status"] == "success"
+    # a sync-action load reports what its actions did: each action, and the records it was applied to
+    assert summary["actions"] == [{"action": "add", "destination": "{{ContactList[123]}}", "records": 10}]
     members = eloqua_conn.control.lists()["123"]
     assert sorted(members) == sorted(f"person{n}@example.com" for n in range(1, 11))
 

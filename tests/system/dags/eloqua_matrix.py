@@ -46,6 +46,9 @@ definition_args = {
     "name": SPEC.get("name", "matrix import"),
     "fields": SPEC.get("fields", CONTACT_FIELDS),
     "identifier_field_name": SPEC.get("identifier", "Email"),
+    "update_rule": SPEC.get("update_rule"),
+    "sync_actions": SPEC.get("sync_actions"),
+    "definition_extra": SPEC.get("definition_extra"),
 }
 upload_args = {
     "data": SPEC.get("data"),
