@@ -18,6 +18,7 @@ from typing import Any
 from airflow_provider_eloqua.chunking._buffer import Body
 from airflow_provider_eloqua.chunking.columns import check_identifier, definition_fields, listed
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES, JSON_CONTENT_TYPE, Chunk, check_chunk_bytes
+from airflow_provider_eloqua.date_values import eloqua_date_text
 from airflow_provider_eloqua.exceptions import EloquaInputError
 
 #: JSON rows validated and serialised together (one C-encoder call per batch).
@@ -32,7 +33,10 @@ class _NeedsRowCheck(Exception):
 
 def _to_json_scalar(value: Any) -> Any:
     if isinstance(value, _dt.date):
-        return value.isoformat()
+        try:
+            return eloqua_date_text(value)
+        except ValueError:  # an aware datetime: the row check names its row and key
+            raise _NeedsRowCheck from None
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise _NeedsRowCheck
@@ -80,7 +84,10 @@ def _check_row(row: Any, number: int, fields: frozenset[str], identifier: str) -
             if not math.isfinite(value):
                 raise _row_error(number, f"key {key!r}: {value!r} cannot be sent to Eloqua (not a finite number)")
         elif isinstance(value, _dt.date):
-            value = value.isoformat()
+            try:
+                value = eloqua_date_text(value)
+            except ValueError as exc:
+                raise _row_error(number, f"key {key!r}: {exc}") from None
         elif isinstance(value, Decimal):
             if not value.is_finite():
                 raise _row_error(number, f"key {key!r}: {value!r} cannot be sent to Eloqua (not a finite number)")
@@ -151,7 +158,8 @@ def iter_json_chunks(
 
     Each row's keys must be definition fields, it must carry ``identifier`` with a non-empty
     value, and its values must be scalars: text, int, finite float, bool or None (a date or
-    datetime becomes ISO-8601 text, a Decimal its text). Rows are consumed lazily, a batch at a
+    datetime becomes the text Eloqua reads, see :mod:`airflow_provider_eloqua.date_values`; a
+    Decimal its text). Rows are consumed lazily, a batch at a
     time. No rows yields nothing.
     """
     chunk_bytes = check_chunk_bytes(chunk_bytes)

@@ -38,9 +38,10 @@ def test_json_single_chunk():
 
 
 def test_json_converts_scalars():
+    """Dates go out as Eloqua reads them (docs/eloqua-behaviour.md, "Date values"): no fractions, no offset."""
     row = {
         "Email": "a@b.c",
-        "FirstName": dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC),
+        "FirstName": dt.datetime(2024, 5, 6, 7, 8, 9, 123456),
         "LastName": dt.date(2024, 5, 6),
         "Company": Decimal("12.50"),
         "Country": True,
@@ -49,12 +50,20 @@ def test_json_converts_scalars():
     assert json.loads(chunk.body) == [
         {
             "Email": "a@b.c",
-            "FirstName": "2024-05-06T07:08:09+00:00",
+            "FirstName": "2024-05-06 07:08:09",
             "LastName": "2024-05-06",
             "Company": "12.50",
             "Country": True,
         }
     ]
+
+
+def test_json_refuses_a_datetime_with_a_time_zone_naming_row_and_key():
+    rows = [contact(1), {**contact(2), "FirstName": dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)}]
+    with pytest.raises(
+        EloquaInputError, match=r"row 2: key 'FirstName': 2024-05-06T07:08:09\+00:00 carries a time zone"
+    ):
+        list(iter_json_chunks(rows, FIELDS, "Email"))
 
 
 def test_json_plain_scalars_kept():

@@ -317,3 +317,33 @@ def test_opportunities_load_with_oracles_statements_then_link_to_contacts(airflo
     assert result["link"].return_value["rejected"] == 0
     links = eloqua_conn.control.records("/opportunities/contacts")
     assert [r["identifier"] for r in links] == ["OPP-1|ann@example.com"]
+
+
+def test_datetimes_go_out_as_eloqua_reads_them(airflow_db, eloqua_conn):
+    """Python's isoformat() (microseconds, an offset) is refused by Eloqua's date fields; the load
+    sends ``YYYY-MM-DD HH:MM:SS`` and the row lands (docs/eloqua-behaviour.md, "Date values")."""
+    path = dag_file(
+        "op_datetimes",
+        """
+        import datetime
+        EloquaImportOperator(
+            task_id="load", entity="contacts", name="dates",
+            fields={**CONTACT_FIELDS, "Bought": "{{Contact.Field(C_Last_Purchase_Date1)}}"},
+            identifier_field_name="Email", poll_interval=0.2, timeout=60,
+            data=[
+                {"Email": "a@example.com", "FirstName": "A", "Bought": datetime.datetime(2026, 11, 29, 15, 4, 5, 123456)},
+                {"Email": "b@example.com", "FirstName": "B", "Bought": datetime.date(2026, 11, 30)},
+            ],
+        )
+        """,
+    )
+
+    result = run_dag(path, "op_datetimes")
+
+    assert result.state == "success", result.tasks
+    summary = result["load"].return_value
+    assert (summary["status"], summary["rejected"], summary["created"]) == ("success", 0, 2)
+    bought = {
+        r["identifier"]: r["{{Contact.Field(C_Last_Purchase_Date1)}}"] for r in eloqua_conn.control.records("/contacts")
+    }
+    assert bought == {"a@example.com": "2026-11-29 15:04:05", "b@example.com": "2026-11-30"}
