@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -67,6 +68,18 @@ def blank_identifier(value: Any) -> bool:
     an empty field and ``""`` are both the empty string), so that they agree on what is refused.
     """
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: Oracle's "Creating new custom object records": with the record Id or ExternalId as the identifier,
+#: a blank value creates a new record (docs/eloqua-behaviour.md, "Blank identifiers ...").
+_NEW_RECORD_IDENTIFIER = re.compile(r"^\s*\{\{CustomObject\[\d+\]\.(?:Id|ExternalId)\}\}\s*$")
+
+
+def blank_creates_records(statement: Any) -> bool:
+    """True when a blank value of the identifier field ``statement`` is documented: it creates a
+    new record (a custom object record's ``Id`` or ``ExternalId``). Anywhere else a blank
+    identifier matches no record, and is refused before anything is sent."""
+    return isinstance(statement, str) and _NEW_RECORD_IDENTIFIER.match(statement) is not None
 
 
 def check_identifier(value: Any, identifier: str, where: str) -> None:

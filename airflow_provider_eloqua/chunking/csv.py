@@ -299,6 +299,8 @@ def iter_csv_chunks(
     fields: Collection[str],
     identifier: str,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    *,
+    blank_identifiers: bool = False,
 ) -> Iterator[Chunk]:
     """Split a UTF-8 CSV byte stream into POST bodies of at most ``chunk_bytes`` bytes.
 
@@ -307,14 +309,17 @@ def iter_csv_chunks(
     ``identifier``. Each record must be valid UTF-8 and have the header's field count; quoted
     fields may hold commas, doubled quotes and newlines; lines end in ``\\n`` or ``\\r\\n``.
     Blank lines at the end of the input are ignored. Empty or header-only input yields nothing.
+    A blank identifier is refused, unless ``blank_identifiers`` (where it creates a record).
     Settings are checked at once; the input as it is read.
     """
     chunk_bytes = check_chunk_bytes(chunk_bytes)
     field_set = definition_fields(fields, identifier)
-    return _csv_chunks(BinaryReader(stream), field_set, identifier, chunk_bytes)
+    return _csv_chunks(BinaryReader(stream), field_set, identifier, chunk_bytes, blank_identifiers)
 
 
-def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str, chunk_bytes: int) -> Iterator[Chunk]:
+def _csv_chunks(
+    reader: BinaryReader, field_set: frozenset[str], identifier: str, chunk_bytes: int, blank_identifiers: bool = False
+) -> Iterator[Chunk]:
     left_at_start = reader.remaining()
     header, first_data, bom = _read_header(reader, chunk_bytes)
     if not header.strip(b" \t\r\n") and _only_blank_left(reader, first_data):
@@ -329,7 +334,7 @@ def _csv_chunks(reader: BinaryReader, field_set: frozenset[str], identifier: str
             f"the CSV header is malformed: its quoting could not be read the same way twice ({columns!r})"
         )
     pattern = b"," * (ncols - 1) + b"\n"
-    id_column = (columns.index(identifier), identifier)
+    id_column = None if blank_identifiers else (columns.index(identifier), identifier)
     room = chunk_bytes - len(header)
     if room < 2:
         raise EloquaInputError(

@@ -54,15 +54,19 @@ def iter_file_chunks(
     fields: Collection[str],
     identifier: str,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    *,
+    blank_identifiers: bool = False,
 ) -> Iterator[Chunk]:
-    """Chunks of a file's content: CSV chunks for ``csv``, JSON array chunks for ``json``/``ndjson``."""
+    """Chunks of a file's content: CSV chunks for ``csv``, JSON array chunks for ``json``/``ndjson``
+    (``blank_identifiers``: see :func:`~airflow_provider_eloqua.chunking.columns.blank_creates_records`)."""
     fmt = infer_format("", format) if format is not None else None
+    blank = {"blank_identifiers": blank_identifiers}
     if fmt == "csv":
-        return iter_csv_chunks(stream, fields, identifier, chunk_bytes)
+        return iter_csv_chunks(stream, fields, identifier, chunk_bytes, **blank)
     if fmt == "json":
-        return iter_json_chunks(iter_json_file_rows(stream), fields, identifier, chunk_bytes)
+        return iter_json_chunks(iter_json_file_rows(stream), fields, identifier, chunk_bytes, **blank)
     if fmt == "ndjson":
-        return iter_json_chunks(iter_ndjson_rows(stream), fields, identifier, chunk_bytes)
+        return iter_json_chunks(iter_ndjson_rows(stream), fields, identifier, chunk_bytes, **blank)
     raise EloquaInputError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
 
 

@@ -57,7 +57,9 @@ def _row_error(row: int, message: str) -> EloquaInputError:
     return EloquaInputError(f"row {row}: {message}")
 
 
-def _check_row(row: Any, number: int, fields: frozenset[str], identifier: str) -> dict[str, Any]:
+def _check_row(
+    row: Any, number: int, fields: frozenset[str], identifier: str, blank_identifiers: bool = False
+) -> dict[str, Any]:
     """Validate one row; return it as a plain dict of JSON scalars."""
     if not isinstance(row, Mapping):
         raise _row_error(number, f"is not a mapping of field name to value (got {type(row).__name__}): {_short(row)}")
@@ -105,7 +107,8 @@ def _check_row(row: Any, number: int, fields: frozenset[str], identifier: str) -
                 f"booleans, dates/datetimes, Decimals and null can be (nested values cannot be sent to Eloqua)",
             )
         out[key] = value
-    check_identifier(out[identifier], identifier, f"row {number}")
+    if not blank_identifiers:
+        check_identifier(out[identifier], identifier, f"row {number}")
     return out
 
 
@@ -114,7 +117,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _encode_batch(batch: list[Any], first: int, fields: frozenset[str], identifier: str) -> tuple[list, bytes]:
+def _encode_batch(
+    batch: list[Any], first: int, fields: frozenset[str], identifier: str, blank_identifiers: bool = False
+) -> tuple[list, bytes]:
     """Validate a batch of rows and serialise it as one JSON array: (rows as dicts, bytes).
 
     The fast path checks the whole batch with C-level set operations and lets the encoder vouch
@@ -132,7 +137,9 @@ def _encode_batch(batch: list[Any], first: int, fields: frozenset[str], identifi
         # Any blank-looking identifier takes the slow path, where check_identifier decides.
         ids = list(map(_get(identifier), batch))
         id_types = set(map(type, ids))
-        if str in id_types:
+        if blank_identifiers:
+            pass  # blanks create records here: nothing to refuse
+        elif str in id_types:
             if id_types != {str} or not all(map(str.strip, ids)):
                 raise _NeedsRowCheck
         elif type(None) in id_types:
@@ -144,7 +151,7 @@ def _encode_batch(batch: list[Any], first: int, fields: frozenset[str], identifi
     except (_NeedsRowCheck, KeyError, ValueError, TypeError):
         # Something unusual (a non-dict row, a bad key or value, NaN, a lone surrogate, or only
         # text with braces): check row by row, which names the first bad row or converts values.
-        rows = [_check_row(row, first + i, fields, identifier) for i, row in enumerate(batch)]
+        rows = [_check_row(row, first + i, fields, identifier, blank_identifiers) for i, row in enumerate(batch)]
         return rows, _ENCODER.encode(rows).encode("utf-8")
 
 
@@ -153,11 +160,14 @@ def iter_json_chunks(
     fields: Collection[str],
     identifier: str,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    *,
+    blank_identifiers: bool = False,
 ) -> Iterator[Chunk]:
     """Turn rows (mappings of field name to value) into JSON array bodies of at most ``chunk_bytes``.
 
     Each row's keys must be definition fields, it must carry ``identifier`` with a non-empty
-    value, and its values must be scalars: text, int, finite float, bool or None (a date or
+    value (a blank one is allowed with ``blank_identifiers``, where it creates a record, see
+    :func:`~airflow_provider_eloqua.chunking.columns.blank_creates_records`), and its values must be scalars: text, int, finite float, bool or None (a date or
     datetime becomes the text Eloqua reads, see :mod:`airflow_provider_eloqua.date_values`; a
     Decimal its text). Rows are consumed lazily, a batch at a
     time. No rows yields nothing.
@@ -168,10 +178,12 @@ def iter_json_chunks(
         raise EloquaInputError(
             f"rows must be an iterable (e.g. a list) of mappings, one per row, got {type(rows).__name__}"
         )
-    return _json_chunks(iter(rows), field_set, identifier, chunk_bytes)
+    return _json_chunks(iter(rows), field_set, identifier, chunk_bytes, blank_identifiers)
 
 
-def _json_chunks(it: Iterator[Any], field_set: frozenset[str], identifier: str, chunk_bytes: int) -> Iterator[Chunk]:
+def _json_chunks(
+    it: Iterator[Any], field_set: frozenset[str], identifier: str, chunk_bytes: int, blank_identifiers: bool = False
+) -> Iterator[Chunk]:
     body = Body(chunk_bytes)
     size = 1  # the body's size with its closing "]"
     chunk_rows = 0
@@ -192,7 +204,7 @@ def _json_chunks(it: Iterator[Any], field_set: frozenset[str], identifier: str, 
         batch = list(islice(it, _JSON_BATCH))
         if not batch:
             break
-        checked, encoded = _encode_batch(batch, number, field_set, identifier)
+        checked, encoded = _encode_batch(batch, number, field_set, identifier, blank_identifiers)
         del batch
         inner = len(encoded) - 2
         if size + inner + 1 <= chunk_bytes:  # +1: the "[" or "," before the rows

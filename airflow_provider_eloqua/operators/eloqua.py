@@ -41,6 +41,7 @@ from airflow_provider_eloqua.chunking import (
     iter_file_rows,
     iter_json_chunks,
 )
+from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.definitions import same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -432,16 +433,17 @@ class _UploadArgs:
         return spec
 
     def _chunk_factory(
-        self, source: InputSpec, fields: Sequence[str], identifier: str
+        self, source: InputSpec, fields: Sequence[str], identifier: str, blank_identifiers: bool = False
     ) -> Callable[[], Iterator[Chunk]]:
         chunk_bytes = self.upload_spec.chunk_bytes
+        blank = {"blank_identifiers": blank_identifiers}
         if source.data is not None:
             rows = source.data
-            return lambda: iter_json_chunks(rows, fields, identifier, chunk_bytes)
+            return lambda: iter_json_chunks(rows, fields, identifier, chunk_bytes, **blank)
 
         def from_file() -> Iterator[Chunk]:
             with open_path(source.path, "rb") as stream:
-                yield from iter_file_chunks(stream, source.format, fields, identifier, chunk_bytes)
+                yield from iter_file_chunks(stream, source.format, fields, identifier, chunk_bytes, **blank)
 
         return from_file
 
@@ -504,7 +506,8 @@ class _UploadArgs:
         load = self._ensure_load(hook, context)
         fields = list(load.body.get("fields") or {})
         identifier = str(load.body["identifierFieldName"])
-        make_chunks = self._chunk_factory(source_input, fields, identifier)
+        blank_ok = blank_creates_records((load.body.get("fields") or {}).get(identifier))
+        make_chunks = self._chunk_factory(source_input, fields, identifier, blank_ok)
         if reattached:
             hook.log.info("Resuming at batch %d: waiting for its sync first", reattached["batch"]["index"] + 1)
             self._end_batch(hook, context, progress, reattached["sync_uri"], reattached["batch"])

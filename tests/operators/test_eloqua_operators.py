@@ -347,3 +347,32 @@ def test_datetimes_go_out_as_eloqua_reads_them(airflow_db, eloqua_conn):
         r["identifier"]: r["{{Contact.Field(C_Last_Purchase_Date1)}}"] for r in eloqua_conn.control.records("/contacts")
     }
     assert bought == {"a@example.com": "2026-11-29 15:04:05", "b@example.com": "2026-11-30"}
+
+
+@pytest.mark.parametrize("source", ["rows", "csv"])
+def test_blank_custom_object_record_ids_create_new_records(airflow_db, eloqua_conn, tmp_path, source):
+    """Oracle's "Creating new custom object records": the identifier is the record Id, left blank."""
+    csv_path = tmp_path / "records.csv"
+    csv_path.write_text('Id,Email\n,a@example.com\n"",b@example.com\n')
+    data = (
+        'data=[{"Id": "", "Email": "a@example.com"}, {"Id": None, "Email": "b@example.com"}]'
+        if source == "rows"
+        else f"path={str(csv_path)!r}"
+    )
+    name = f"op_new_co_records_{source}"
+    path = dag_file(
+        name,
+        f"""
+        EloquaImportOperator(
+            task_id="load", entity="customObjects", parent_id=9, name="new records",
+            fields={{"Id": "{{{{CustomObject[9].Id}}}}", "Email": "{{{{CustomObject[9].Field[1]}}}}"}},
+            identifier_field_name="Id", poll_interval=0.2, timeout=60, {data},
+        )
+        """,
+    )
+
+    result = run_dag(path, name)
+
+    assert result.state == "success", result.tasks
+    assert (result["load"].return_value["created"], result["load"].return_value["rejected"]) == (2, 0)
+    assert len(eloqua_conn.control.records("/customObjects/9")) == 2
