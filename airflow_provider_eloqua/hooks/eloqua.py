@@ -596,9 +596,10 @@ class EloquaHook(BaseHook):
 
         Used to recover a sync whose creation answer was lost. Eloqua is asked for that definition's
         syncs newest first (``q=syncedInstanceUri='…'``, ``orderBy=createdAt DESC``, both documented
-        on ``GET /syncs``); the listing stops at the first older sync while the answer is in that
-        order. A server that refuses the search is asked with less (see ``_iter_searched``), and
-        every item is checked here, so a looser answer costs pages, never a wrong sync.
+        on ``GET /syncs``); the listing stops at an older sync once the answer has shown that order
+        (every sync so far no newer than the one before it). A server that refuses the search is
+        asked with less (see ``_iter_searched``), and every item is checked here, so a looser answer
+        costs pages, never a wrong or missed sync.
         """
         criterion = urls.search_criterion("syncedInstanceUri", synced_instance_uri)
         searches = ({"q": criterion, "orderBy": urls.NEWEST_FIRST}, {"orderBy": urls.NEWEST_FIRST})
@@ -609,10 +610,11 @@ class EloquaHook(BaseHook):
             created = _parse_time(sync.get("createdAt"))
             if created is None:
                 continue
-            in_order = in_order and (previous is None or created <= previous)
+            if previous is not None:
+                in_order = in_order and created <= previous
+                if in_order and created < since:
+                    break  # newest first, as asked: every sync after this one is older still
             previous = created
-            if created < since and in_order:
-                break
             if created >= since and sync.get("syncedInstanceUri") == synced_instance_uri:
                 found.append((created, sync))
         return [sync for _, sync in sorted(found, key=lambda pair: pair[0], reverse=True)]

@@ -382,6 +382,21 @@ def test_find_syncs_asks_with_less_when_eloqua_refuses_the_search(make_hook, emu
     assert [("q" in q, q.get("orderBy")) for q in asked] == [(True, "createdAt DESC"), (False, "createdAt DESC")]
 
 
+def test_find_syncs_reads_every_page_when_eloqua_answers_in_another_order(make_hook, emulator):
+    """Both searches refused: the plain listing comes oldest first, so an old sync at its head must
+    not end the scan (only an answer seen newest first may be cut short)."""
+    hook = make_hook()
+    mine, other = new_contacts_definition(hook, name="mine"), new_contacts_definition(hook, name="other")
+    hook.create_sync(other)
+    wanted = hook.create_sync(mine)
+    emulator.control.add_fault(method="GET", path="^/syncs$", status=400, times=2)
+
+    since = datetime.fromisoformat(wanted["createdAt"].replace("Z", "+00:00"))
+    assert [s["uri"] for s in hook.find_syncs(mine, since=since)] == [wanted["uri"]]
+    asked = [_query(r) for r in calls(emulator, "GET", "/syncs")]
+    assert [sorted(set(q) - {"limit", "offset"}) for q in asked] == [["orderBy", "q"], ["orderBy"], []]
+
+
 def test_list_definitions_by_name_uses_the_documented_name_search(make_hook, emulator):
     hook = make_hook()
     for name in ("nightly", "O'Brien's import", "nightly copy"):
