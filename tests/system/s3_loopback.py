@@ -1,0 +1,154 @@
+"""A real S3 API on loopback (moto's ThreadedMotoServer) and a big CSV streamed into it, each in a
+child process of its own (not a test module).
+
+Why child processes: the s3:// test measures the memory of the process that runs the Airflow task
+(``dag.test()`` runs it in the test process). moto keeps objects in its own memory and builds a
+multipart object whole when the upload completes; the big file is generated with a write buffer.
+Neither must count against the worker, so both live elsewhere.
+
+    python -m tests.system.s3_loopback serve            # prints the port, serves until killed
+    python -m tests.system.s3_loopback write URL ROWS   # AIRFLOW_CONN_<conn id> set by the caller
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+#: ``Email,FirstName,LastName,Company,Country``; rows this many apart get an invalid address.
+HEADER = "Email,FirstName,LastName,Company,Country\n"
+BAD_EVERY = 100_000
+
+
+def row(i: int) -> str:
+    """Input row ``i`` (1-based): about 230 bytes, each value within Eloqua's 100-character text fields."""
+    email = f"not-an-address-{i}" if i % BAD_EVERY == 0 else f"person{i}@example.com"
+    return f"{email},First{i:<24},Last{i:<34},Company {i} {'Acme Widgets International ' * 3},Country{i:<22}\n"
+
+
+def bad_rows(rows: int) -> list[int]:
+    return [i for i in range(1, rows + 1) if i % BAD_EVERY == 0]
+
+
+def rows_for(size: int) -> int:
+    """How many rows make a file of at least ``size`` bytes (row 1 is the shortest)."""
+    return size // len(row(1)) + 1
+
+
+def aws_connection_json(endpoint_url: str) -> str:
+    """An ``aws`` connection as a user writes one for an S3-compatible endpoint (moto takes any key)."""
+    import json
+
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "loopback-access-key",
+            "password": "loopback-secret-key",
+            "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
+        }
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve() -> None:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    print(server.get_host_and_port()[1], flush=True)
+    signal.pause()  # until the parent terminates this process
+
+
+def write(url: str, rows: int) -> None:
+    """Stream ``rows`` rows to ``url`` (an ObjectStoragePath URL) in ~1 MB writes."""
+    from airflow.sdk import ObjectStoragePath
+
+    with ObjectStoragePath(url).open("wb") as out:
+        out.write(HEADER.encode())
+        piece: list[str] = []
+        for i in range(1, rows + 1):
+            piece.append(row(i))
+            if len(piece) == 4096:
+                out.write("".join(piece).encode())
+                piece.clear()
+        out.write("".join(piece).encode())
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Start the S3 server in a child process; yield its endpoint URL; stop it."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.system.s3_loopback", "serve"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        if not line.strip().isdigit():
+            raise RuntimeError(f"the moto server did not start (exit code {child.poll()})")
+        yield f"http://127.0.0.1:{int(line)}"
+    finally:
+        child.terminate()
+        child.wait(30)
+
+
+@contextmanager
+def emulator_process() -> Iterator[str]:
+    """The Eloqua emulator CLI in a child process (it keeps every staged row in memory)."""
+    port = _free_port()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_eloqua.emulator.cli", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the emulator did not start on {url}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        child.terminate()
+        child.wait(30)
+
+
+def write_in_child(url: str, rows: int, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "tests.system.s3_loopback", "write", url, str(rows)],
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+        timeout=600,
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve()
+    elif sys.argv[1] == "write":
+        write(sys.argv[2], int(sys.argv[3]))
+    else:
+        raise SystemExit(f"unknown command {sys.argv[1]!r}")
