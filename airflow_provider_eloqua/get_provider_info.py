@@ -7,12 +7,29 @@ from typing import Any
 _STRING = {"type": ["string", "null"]}
 
 
-def _field(label: str, description: str, *, secret: bool = False, enum: list[str] | None = None) -> dict:
+def _field(
+    label: str,
+    description: str,
+    *,
+    secret: bool = False,
+    enum: dict[str, str] | None = None,
+    examples: list[str] | None = None,
+) -> dict:
+    """One extra field of the connection form, as Airflow 3.3's UI renders it (a JSON-schema param).
+
+    The UI renders no placeholder for extra fields (``ui-field-behaviour`` placeholders reach the
+    standard fields only), so the descriptions carry the examples. ``enum`` maps each value to its
+    label; null is left out of it, so nothing is preselected and an empty choice saves null (the
+    hook's default) instead of the string "null". ``examples`` become the input's suggestions.
+    """
     schema: dict[str, Any] = dict(_STRING)
     if secret:
         schema["format"] = "password"
     if enum:
-        schema["enum"] = [*enum, None]
+        schema["enum"] = list(enum)
+        schema["values_display"] = enum
+    if examples:
+        schema["examples"] = examples
     return {"label": label, "description": description, "schema": schema}
 
 
@@ -45,9 +62,11 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_eloqua.hooks.eloqua.EloquaHook",
                 "hook-name": "Oracle Eloqua",
                 "conn-fields": {
-                    "site": _field("Site name", "Eloqua site (company) name, as in Site\\User."),
+                    "site": _field("Site name", "Eloqua site (company) name, as in Site\\User; e.g. AcmeCorp."),
                     "auth_type": _field(
-                        "Auth type", "basic (Site\\User + password) or oauth2.", enum=["basic", "oauth2"]
+                        "Auth type",
+                        "Empty: basic (Site\\User + password). oauth2 needs the client id and secret below.",
+                        enum={"basic": "basic (Site\\User + password)", "oauth2": "oauth2 (app client id and secret)"},
                     ),
                     "client_id": _field("OAuth client id", "App client id (oauth2 only)."),
                     "client_secret": _field("OAuth client secret", "App client secret (oauth2 only).", secret=True),
@@ -64,8 +83,13 @@ def get_provider_info() -> dict[str, Any]:
                         "OAuth redirect URI",
                         "The app's registered redirect URI, sent with the refresh-token grant (oauth2; optional).",
                     ),
-                    "login_url": _field("Login URL", "Default https://login.eloqua.com (token and /id discovery)."),
-                    "timeout": _field("Timeout (s)", "Per-request timeout in seconds; default 60."),
+                    "login_url": _field(
+                        "Login URL",
+                        "Empty: https://login.eloqua.com (token and /id discovery). For the bundled emulator, "
+                        "its root URL, e.g. http://127.0.0.1:8090.",
+                        examples=["https://login.eloqua.com"],
+                    ),
+                    "timeout": _field("Timeout (s)", "Per-request timeout in seconds; empty: 60."),
                     "verify_tls": {
                         "label": "Verify TLS",
                         "description": "Default true; false only for a TLS-intercepting proxy in a lab. To trust "
@@ -76,13 +100,10 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],
                     "relabeling": {"login": "User", "password": "Password", "host": "Bulk API base URL (optional)"},
+                    # Standard fields only: Airflow 3.3's UI shows no placeholder on extra fields.
                     "placeholders": {
                         "login": "API.User (or Site\\API.User)",
                         "host": "leave empty to discover the pod; e.g. https://secure.p03.eloqua.com",
-                        "site": "AcmeCorp",
-                        "auth_type": "basic",
-                        "login_url": "https://login.eloqua.com",
-                        "timeout": "60",
                     },
                 },
             }
