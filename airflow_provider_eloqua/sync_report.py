@@ -11,7 +11,7 @@ import csv
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,33 +136,46 @@ def _reject_record(item: Mapping[str, Any], locate_row: Callable[[Mapping[str, A
 
 @contextmanager
 def _reject_writer(rejects_path: str | None):
-    """Yield a function writing one reject record, to CSV or NDJSON by the path's extension."""
+    """Yield a function writing one reject record, to CSV or NDJSON by the path's extension.
+
+    The file is created with the first reject: a sync that rejected nothing writes no file (no
+    header-only CSV, no empty NDJSON), so a file at ``rejects_path`` means rows were rejected.
+    """
     if not rejects_path:
         yield None
         return
     fmt = output_format(rejects_path, "rejects_path")
-    with open_path(rejects_path, "w") as handle:
-        if fmt == "csv":
-            writer = csv.writer(handle)
-            writer.writerow(REJECT_COLUMNS)
+    with ExitStack() as files:
+        sink = None
 
-            def write(record: dict) -> None:
-                writer.writerow(
-                    [
-                        "" if record["input_row"] is None else record["input_row"],
-                        record["record_index"],
-                        record["status_code"],
-                        record["message"],
-                        ";".join(record["invalid_fields"]),
-                        json.dumps(record["field_values"], ensure_ascii=False),
-                    ]
-                )
-        else:
-
-            def write(record: dict) -> None:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        def write(record: dict) -> None:
+            nonlocal sink
+            if sink is None:
+                sink = _reject_sink(files.enter_context(open_path(rejects_path, "w")), fmt)
+            sink(record)
 
         yield write
+
+
+def _reject_sink(handle: Any, fmt: str) -> Callable[[dict], None]:
+    if fmt != "csv":
+        return lambda record: handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    writer = csv.writer(handle)
+    writer.writerow(REJECT_COLUMNS)
+
+    def write(record: dict) -> None:
+        writer.writerow(
+            [
+                "" if record["input_row"] is None else record["input_row"],
+                record["record_index"],
+                record["status_code"],
+                record["message"],
+                ";".join(record["invalid_fields"]),
+                json.dumps(record["field_values"], ensure_ascii=False),
+            ]
+        )
+
+    return write
 
 
 def _action_results(report: SyncReport, sync_actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
