@@ -36,7 +36,7 @@ bench: install
 	$(BIN)/python -m benchmarks.deferred_wait
 
 emulator: install
-	$(BIN)/eloqua-emulator --port 8080
+	$(BIN)/eloqua-emulator
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

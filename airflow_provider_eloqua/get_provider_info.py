@@ -98,12 +98,21 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {"login": "User", "password": "Password", "host": "Bulk API base URL (optional)"},
+                    # Port stays on the form although the hook ignores it: Airflow 3.3's Test button
+                    # sends an empty port as 0, and the API refuses to test a stored connection whose
+                    # port (NULL) differs ("Bad Request"). A stored 443 tests fine. See the README.
+                    "hidden-fields": ["schema"],
+                    "relabeling": {
+                        "login": "User",
+                        "password": "Password",
+                        "host": "Bulk API base URL (optional)",
+                        "port": "Port (443, for the Test button)",
+                    },
                     # Standard fields only: Airflow 3.3's UI shows no placeholder on extra fields.
                     "placeholders": {
                         "login": "API.User (or Site\\API.User)",
                         "host": "leave empty to discover the pod; e.g. https://secure.p03.eloqua.com",
+                        "port": "443 (unused by the hook; lets Airflow's Test button work)",
                     },
                 },
             }

@@ -9,6 +9,7 @@ overlapping runs, backfills or another DAG using the same definition never mix t
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag
@@ -26,6 +27,12 @@ ACCOUNTS = [
 @dag(
     dag_id="eloqua_accounts_reuse",
     schedule=None,
+    doc_md=__doc__,  # shown on the DAG's page in the UI
+    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
+    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
+    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
+    # keeps that recovery quick.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["eloqua", "example"],

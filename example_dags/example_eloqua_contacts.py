@@ -9,6 +9,7 @@ The sensor's mode can be switched for local runs with ELOQUA_EXAMPLE_SENSOR_MODE
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
@@ -23,6 +24,12 @@ OUTPUT_DIR = os.environ.get("ELOQUA_EXAMPLE_OUTPUT_DIR", "/tmp/eloqua-example")
 @dag(
     dag_id="eloqua_contacts_import",
     schedule=None,
+    doc_md=__doc__,  # shown on the DAG's page in the UI
+    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
+    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
+    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
+    # keeps that recovery quick.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     params={"rows": 25, "invalid_emails": 0},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
@@ -22,6 +23,12 @@ OUTPUT_DIR = os.environ.get("ELOQUA_EXAMPLE_OUTPUT_DIR", "/tmp/eloqua-example")
 @dag(
     dag_id="eloqua_event_registrants_csv",
     schedule=None,
+    doc_md=__doc__,  # shown on the DAG's page in the UI
+    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
+    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
+    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
+    # keeps that recovery quick.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     params={"rows": 40},

@@ -70,12 +70,12 @@ def test_connection_form_fields(manager):
 
 def test_ui_field_behaviour(manager):
     behaviour = manager.field_behaviours["eloqua"]
-    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+    assert set(behaviour["hidden_fields"]) == {"schema"}  # port: see get_provider_info
     assert behaviour["relabeling"]["host"].startswith("Bulk API base URL")
     assert behaviour["placeholders"]["login"].startswith("API.User")
     # Airflow 3.3's UI renders placeholders on standard fields only: extra fields carry examples in
     # their descriptions instead (see get_provider_info._field).
-    assert set(behaviour["placeholders"]) == {"login", "host"}
+    assert set(behaviour["placeholders"]) == {"login", "host", "port"}
 
 
 def test_every_declared_module_imports():

@@ -18,10 +18,14 @@ from airflow_provider_eloqua.emulator.state import (
 )
 
 
+#: Not 8080: that is the Airflow API server's (and UI's) default port, usually running beside it.
+DEFAULT_PORT = 8090
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="eloqua-emulator", description="Serve an in-memory Eloqua Bulk API 2.0.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     parser.add_argument("--site", default=DEFAULT_SITE)
     parser.add_argument("--user", default=DEFAULT_USER)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)

@@ -8,6 +8,7 @@ The screenshots stay in the deployment's artifacts folder (printed by the fixtur
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,29 +55,35 @@ def test_connection_form_in_chromium(deployment: Deployment):
             page.get_by_role("button", name="Add Connection").click()
             dialog = page.get_by_role("dialog")
             dialog.locator("input[name='connection_id']").fill(CONN_ID)
-            dialog.get_by_text("Select Connection Type").click()
+            dialog.get_by_role("combobox").first.click(force=True)  # the connection type
             page.keyboard.type("Oracle Eloqua")
             page.keyboard.press("Enter")
 
-            # Standard fields: relabelled, with placeholders; Port and Schema hidden.
-            expect(dialog.get_by_text("Bulk API base URL (optional)")).to_be_visible()
-            expect(dialog.locator("input[name='login']")).to_have_attribute("placeholder", "API.User (or Site\\API.User)")
-            expect(dialog.locator("input[name='host']")).to_be_visible()
-            assert dialog.locator("input[name='port']").count() == 0
+            # Standard fields: relabelled, with placeholders; Schema hidden, Port kept for the Test button.
+            for label in ("Bulk API base URL (optional)", "User", "Password", "Port (443, for the Test button)"):
+                expect(dialog.get_by_text(label, exact=True)).to_be_visible()
+            login = dialog.locator("input[name='login']")
+            expect(login).to_have_attribute("placeholder", "API.User (or Site\\API.User)")
+            expect(dialog.locator("input[name='port']")).to_have_attribute("placeholder", re.compile("^443 "))
             assert dialog.locator("input[name='schema']").count() == 0
-            # Extra fields: labels, examples in the descriptions, auth type not preselected.
+            login.fill(DEFAULT_USER)
+            dialog.locator("input[name='password']").fill(DEFAULT_PASSWORD)
+            dialog.locator("input[name='port']").fill("443")
+            page.screenshot(path=str(shots / "connection-form-standard.png"), full_page=True)
+
+            # Extra fields: labels and descriptions with examples; nothing preselected in Auth type,
+            # whose choices are exactly basic and oauth2.
+            dialog.get_by_text("Extra Fields", exact=True).click()
             for label in ("Site name", "Auth type", "OAuth client id", "Login URL", "Timeout (s)", "Verify TLS"):
-                expect(dialog.get_by_text(label, exact=True).first).to_be_visible()
+                expect(dialog.get_by_text(label, exact=True)).to_be_visible()
             expect(dialog.get_by_text("e.g. AcmeCorp", exact=False)).to_be_visible()
-            auth = dialog.locator("#element_auth_type")
-            expect(auth).not_to_contain_text("null")
+            auth = dialog.locator("div#element_auth_type")
+            expect(auth).to_have_text("Select Value")
             auth.click()
             options = page.get_by_role("option").all_inner_texts()
             assert [o.split(" ")[0] for o in options] == ["basic", "oauth2"], options
-            page.keyboard.press("Escape")
-
-            dialog.locator("input[name='login']").fill(DEFAULT_USER)
-            dialog.locator("input[name='password']").fill(DEFAULT_PASSWORD)
+            dialog.get_by_text("Auth type", exact=True).click()  # closes the menu, choosing nothing
+            expect(page.get_by_role("option")).to_have_count(0)
             dialog.locator("#element_site").fill(DEFAULT_SITE)
             dialog.locator("#element_login_url").fill(deployment.emulator_url)
             page.screenshot(path=str(shots / "connection-form.png"), full_page=True)
@@ -84,17 +91,19 @@ def test_connection_form_in_chromium(deployment: Deployment):
             expect(dialog).to_be_hidden()
 
             saved = deployment.api("GET", f"/connections/{CONN_ID}")
-            assert saved["conn_type"] == "eloqua" and saved["login"] == DEFAULT_USER
+            assert (saved["conn_type"], saved["login"], saved["port"]) == ("eloqua", DEFAULT_USER, 443)
             extra = json.loads(saved["extra"])
             assert extra["site"] == DEFAULT_SITE and extra["login_url"] == deployment.emulator_url
-            assert extra.get("auth_type") is None  # an untouched dropdown saves no string "null"
+            assert extra["auth_type"] is None  # an untouched dropdown saves null (basic), not "null"
 
-            # Test Connection from the list, as a user does.
-            page.get_by_role("row").filter(has_text=CONN_ID).get_by_role("button", name="Test Connection").click()
-            toast = page.get_by_text("Test Connection Successful")
-            page.wait_for_timeout(0)
+            # Test Connection from the list, as a user does: the hook reaches the emulator.
+            row = page.get_by_role("row").filter(has_text=CONN_ID)
+            with page.expect_response(lambda answer: answer.url.endswith("/connections/test")) as tested:
+                row.get_by_role("button", name="Test Connection").click()
+            assert tested.value.status == 200, tested.value.text()
+            assert tested.value.json()["status"] is True, tested.value.json()
+            expect(page.get_by_text("Test Connection Successful")).to_be_visible()
             page.screenshot(path=str(shots / "connection-test.png"), full_page=True)
-            expect(toast).to_be_visible()
         finally:
             browser.close()
     print(f"\nscreenshots: {sorted(str(p) for p in shots.glob('*.png'))}")
