@@ -17,7 +17,6 @@ from airflow_provider_eloqua.emulator.state import (
     EmulatorState,
 )
 
-
 #: Not 8080: that is the Airflow API server's (and UI's) default port, usually running beside it.
 DEFAULT_PORT = 8090
 
