@@ -158,6 +158,7 @@ def _reject_writer(rejects_path: str | None):
 
 
 def _reject_sink(handle: Any, fmt: str) -> Callable[[dict], None]:
+    """The writer of one reject record into the just-opened ``handle`` (a CSV gets its header first)."""
     if fmt != "csv":
         return lambda record: handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     writer = csv.writer(handle)
