@@ -34,6 +34,7 @@ demo: install
 bench: install
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.deferred_wait
+	$(BIN)/python -m benchmarks.triggers
 
 emulator: install
 	$(BIN)/eloqua-emulator

@@ -69,6 +69,11 @@ class Result:
     loop_block_s: float
     #: The longest block after every trigger's first look (the start's burst excluded).
     loop_block_steady_s: float
+    #: The most CPU time the process used between two heartbeats: the loop's longest block as our
+    #: code causes it, without the time a loaded machine did not run the process at all.
+    loop_block_cpu_s: float
+    #: The longest full (generation 2) garbage collection of the process's heap during the run.
+    gc_pause_s: float
     cpu_s: float
     heartbeats: int
     sessions: int
@@ -152,23 +157,33 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
     if auth.startswith("refresh"):
         Variable.set(STORE, srv.SEED_REFRESH_TOKEN)
     answered[0] = 0
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+
+    def gc_timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.process_time()
+        elif info["generation"] == 2:
+            gc_pauses.append(time.process_time() - gc_started[0])
+
     gc.collect()
     rss_before = _rss_kb()
 
     async def measured() -> tuple[list[str], float, float, int, int, int]:
         peak = rss_before
-        worst = worst_steady = 0.0
+        worst = worst_steady = worst_cpu = 0.0
         first_round_done = False
         beats = 0
         done = asyncio.Event()
 
         async def heartbeat() -> None:
-            nonlocal peak, worst, worst_steady, beats
+            nonlocal peak, worst, worst_steady, worst_cpu, beats
             step = 0.005
             while not done.is_set():
-                before = time.perf_counter()
+                before, cpu_before = time.perf_counter(), time.process_time()
                 await asyncio.sleep(step)
                 lag = time.perf_counter() - before - step
+                worst_cpu = max(worst_cpu, time.process_time() - cpu_before)
                 worst = max(worst, lag)
                 if first_round_done:
                     worst_steady = max(worst_steady, lag)
@@ -195,9 +210,11 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
         done.set()
         await beat
         await rounds
-        return outcomes, wall, cpu, (worst, worst_steady), peak, beats, len(registered_sessions())
+        return outcomes, wall, cpu, (worst, worst_steady, worst_cpu), peak, beats, len(registered_sessions())
 
-    outcomes, wall, cpu, (worst, worst_steady), peak, beats, sessions = asyncio.run(measured())
+    gc.callbacks.append(gc_timer)
+    outcomes, wall, cpu, (worst, worst_steady, worst_cpu), peak, beats, sessions = asyncio.run(measured())
+    gc.callbacks.remove(gc_timer)
     stats = _control(url, "/__stats")
     if auth.startswith("refresh"):
         assert Variable.get(STORE) == stats["refresh_token"], "the token store lost the newest refresh token"
@@ -221,6 +238,8 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
         status_per_poll=ok_status / (n * POLLS),
         loop_block_s=worst,
         loop_block_steady_s=worst_steady,
+        loop_block_cpu_s=worst_cpu,
+        gc_pause_s=max(gc_pauses, default=0.0),
         cpu_s=cpu,
         heartbeats=beats,
         sessions=sessions,
@@ -292,7 +311,7 @@ def run(scenarios: list[tuple[int, float, str]]) -> list[Result]:
 def report(results: list[Result]) -> str:
     head = (
         f"{'N':>5} {'poll':>5} {'auth':<11} {'wall s':>7} {'ideal':>6} {'ratio':>6} {'KB/trig':>8} "
-        f"{'/id':>4} {'token':>5} {'TCP':>4} {'st/poll':>7} {'401s':>5} {'block s':>8} {'steady':>6} {'CPU ms/poll':>11} outcome"
+        f"{'/id':>4} {'token':>5} {'TCP':>4} {'st/poll':>7} {'401s':>5} {'block s':>8} {'steady':>6} {'cpu':>6} {'GC':>6} {'CPU ms/poll':>11} {'CPU/ideal':>9} outcome"
     )
     lines = [head, "-" * len(head)]
     for r in results:
@@ -301,7 +320,7 @@ def report(results: list[Result]) -> str:
             f"{r.n:>5,} {r.poll:>5g} {r.auth:<11} {r.wall_s:>7.2f} {r.ideal_s:>6.1f} {r.wall_ratio:>6.2f} "
             f"{r.rss_per_trigger_kb:>8.1f} {r.id_requests:>4} {r.token_requests:>5} {r.connections:>4} "
             f"{r.status_per_poll:>7.3f} {r.status_401:>5} {r.loop_block_s:>8.3f} {r.loop_block_steady_s:>6.3f} "
-            f"{1000 * r.cpu_s / (r.n * POLLS):>11.2f} {outcome}"
+            f"{r.loop_block_cpu_s:>6.3f} {r.gc_pause_s:>6.3f} {1000 * r.cpu_s / (r.n * POLLS):>11.2f} {r.cpu_s / r.ideal_s:>9.2f} {outcome}"
         )
     lines.append("")
     lines += targets(results)
@@ -344,6 +363,12 @@ def targets(results: list[Result]) -> list[str]:
     out.append(
         f"target loop never blocked > {TARGET_LOOP_BLOCK_S} s: {verdict(worst_block.loop_block_s <= TARGET_LOOP_BLOCK_S)} "
         f"(longest {worst_block.loop_block_s:.3f} s at {worst_block.n:,}:{worst_block.poll:g}:{worst_block.auth})"
+    )
+    by_cpu = max(results, key=lambda r: r.loop_block_cpu_s)
+    out.append(
+        f"  counting only CPU time the process used (what the code blocks, not the machine's load): "
+        f"{verdict(by_cpu.loop_block_cpu_s <= TARGET_LOOP_BLOCK_S)} "
+        f"(longest {by_cpu.loop_block_cpu_s:.3f} s at {by_cpu.n:,}:{by_cpu.poll:g}:{by_cpu.auth})"
     )
     steady = max(results, key=lambda r: r.loop_block_steady_s)
     out.append(

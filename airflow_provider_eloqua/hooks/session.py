@@ -66,6 +66,8 @@ class Shared:
 
     ``generation`` counts productions. Callers remember the generation of the value they used; after
     a 401 they ask for a value newer than it, so a burst of 401s for the same value renews it once.
+    Threads single-flight through a lock (``get``), an event loop through a task (``aget``); a worker
+    using both at the same moment could produce twice, which costs one grant, never a wrong value.
     """
 
     def __init__(self) -> None:

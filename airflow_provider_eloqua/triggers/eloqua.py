@@ -91,9 +91,9 @@ class EloquaSyncTrigger(BaseTrigger):
             return 0
         return since
 
-    def _pause(self, looks: int) -> float:
-        """Seconds to wait after a look: the first pause is spread (``FIRST_PAUSE_SPREAD``)."""
-        if looks > 1:
+    def _pause(self, pauses: int) -> float:
+        """Length of the ``pauses``-th pause between looks: the first is spread (``FIRST_PAUSE_SPREAD``)."""
+        if pauses > 1:
             return self.poll_interval
         fraction = zlib.crc32(self.sync_uri.encode("utf-8")) / 2**32
         return self.poll_interval * (1 - FIRST_PAUSE_SPREAD * fraction)
@@ -103,7 +103,7 @@ class EloquaSyncTrigger(BaseTrigger):
         # shares one session (pool, pod, token); see hooks/session.py.
         hook = EloquaHook(self.eloqua_conn_id, retry_policy=self.retry_policy, timeout=self.request_timeout)
         watch = SyncWatch(self.sync_uri, self.end_time)
-        looks = polls = since_logged = 0
+        pauses = polls = since_logged = 0
         try:
             while True:
                 try:
@@ -130,8 +130,8 @@ class EloquaSyncTrigger(BaseTrigger):
                 if remaining <= 0:
                     yield TriggerEvent(timeout_event(watch))
                     return
-                looks += 1
-                await asyncio.sleep(min(self._pause(looks), remaining))
+                pauses += 1
+                await asyncio.sleep(min(self._pause(pauses), remaining))
         except Exception as exc:  # every failure becomes the one event; the task decides what it means
             yield TriggerEvent(error_event(self.sync_uri, f"Waiting for {self.sync_uri} failed: {exc}"))
         finally:
