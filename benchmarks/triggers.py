@@ -74,6 +74,8 @@ class Result:
     loop_block_cpu_s: float
     #: The longest full (generation 2) garbage collection of the process's heap during the run.
     gc_pause_s: float
+    #: ``loop_block_cpu_s`` without the garbage collections inside it: what the triggers' code blocks.
+    loop_block_code_s: float
     cpu_s: float
     heartbeats: int
     sessions: int
@@ -159,31 +161,37 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
     answered[0] = 0
     gc_pauses: list[float] = []
     gc_started = [0.0]
+    gc_total = [0.0]  # CPU seconds of every collection, any generation
 
     def gc_timer(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             gc_started[0] = time.process_time()
-        elif info["generation"] == 2:
-            gc_pauses.append(time.process_time() - gc_started[0])
+            return
+        took = time.process_time() - gc_started[0]
+        gc_total[0] += took
+        if info["generation"] == 2:
+            gc_pauses.append(took)
 
     gc.collect()
     rss_before = _rss_kb()
 
     async def measured() -> tuple[list[str], float, float, int, int, int]:
         peak = rss_before
-        worst = worst_steady = worst_cpu = 0.0
+        worst = worst_steady = worst_cpu = worst_code = 0.0
         first_round_done = False
         beats = 0
         done = asyncio.Event()
 
         async def heartbeat() -> None:
-            nonlocal peak, worst, worst_steady, worst_cpu, beats
+            nonlocal peak, worst, worst_steady, worst_cpu, worst_code, beats
             step = 0.005
             while not done.is_set():
-                before, cpu_before = time.perf_counter(), time.process_time()
+                before, cpu_before, gc_before = time.perf_counter(), time.process_time(), gc_total[0]
                 await asyncio.sleep(step)
                 lag = time.perf_counter() - before - step
-                worst_cpu = max(worst_cpu, time.process_time() - cpu_before)
+                used = time.process_time() - cpu_before
+                worst_cpu = max(worst_cpu, used)
+                worst_code = max(worst_code, used - (gc_total[0] - gc_before))
                 worst = max(worst, lag)
                 if first_round_done:
                     worst_steady = max(worst_steady, lag)
@@ -210,10 +218,11 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
         done.set()
         await beat
         await rounds
-        return outcomes, wall, cpu, (worst, worst_steady, worst_cpu), peak, beats, len(registered_sessions())
+        blocks = (worst, worst_steady, worst_cpu, worst_code)
+        return outcomes, wall, cpu, blocks, peak, beats, len(registered_sessions())
 
     gc.callbacks.append(gc_timer)
-    outcomes, wall, cpu, (worst, worst_steady, worst_cpu), peak, beats, sessions = asyncio.run(measured())
+    outcomes, wall, cpu, (worst, worst_steady, worst_cpu, worst_code), peak, beats, sessions = asyncio.run(measured())
     gc.callbacks.remove(gc_timer)
     stats = _control(url, "/__stats")
     if auth.startswith("refresh"):
@@ -240,6 +249,7 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
         loop_block_steady_s=worst_steady,
         loop_block_cpu_s=worst_cpu,
         gc_pause_s=max(gc_pauses, default=0.0),
+        loop_block_code_s=worst_code,
         cpu_s=cpu,
         heartbeats=beats,
         sessions=sessions,
@@ -311,7 +321,7 @@ def run(scenarios: list[tuple[int, float, str]]) -> list[Result]:
 def report(results: list[Result]) -> str:
     head = (
         f"{'N':>5} {'poll':>5} {'auth':<11} {'wall s':>7} {'ideal':>6} {'ratio':>6} {'KB/trig':>8} "
-        f"{'/id':>4} {'token':>5} {'TCP':>4} {'st/poll':>7} {'401s':>5} {'block s':>8} {'steady':>6} {'cpu':>6} {'GC':>6} {'CPU ms/poll':>11} {'CPU/ideal':>9} outcome"
+        f"{'/id':>4} {'token':>5} {'TCP':>4} {'st/poll':>7} {'401s':>5} {'block s':>8} {'steady':>6} {'cpu':>6} {'GC':>6} {'code':>6} {'CPU ms/poll':>11} {'CPU/ideal':>9} outcome"
     )
     lines = [head, "-" * len(head)]
     for r in results:
@@ -320,7 +330,7 @@ def report(results: list[Result]) -> str:
             f"{r.n:>5,} {r.poll:>5g} {r.auth:<11} {r.wall_s:>7.2f} {r.ideal_s:>6.1f} {r.wall_ratio:>6.2f} "
             f"{r.rss_per_trigger_kb:>8.1f} {r.id_requests:>4} {r.token_requests:>5} {r.connections:>4} "
             f"{r.status_per_poll:>7.3f} {r.status_401:>5} {r.loop_block_s:>8.3f} {r.loop_block_steady_s:>6.3f} "
-            f"{r.loop_block_cpu_s:>6.3f} {r.gc_pause_s:>6.3f} {1000 * r.cpu_s / (r.n * POLLS):>11.2f} {r.cpu_s / r.ideal_s:>9.2f} {outcome}"
+            f"{r.loop_block_cpu_s:>6.3f} {r.gc_pause_s:>6.3f} {r.loop_block_code_s:>6.3f} {1000 * r.cpu_s / (r.n * POLLS):>11.2f} {r.cpu_s / r.ideal_s:>9.2f} {outcome}"
         )
     lines.append("")
     lines += targets(results)
@@ -369,6 +379,13 @@ def targets(results: list[Result]) -> list[str]:
         f"  counting only CPU time the process used (what the code blocks, not the machine's load): "
         f"{verdict(by_cpu.loop_block_cpu_s <= TARGET_LOOP_BLOCK_S)} "
         f"(longest {by_cpu.loop_block_cpu_s:.3f} s at {by_cpu.n:,}:{by_cpu.poll:g}:{by_cpu.auth})"
+    )
+    by_code = max(results, key=lambda r: r.loop_block_code_s)
+    out.append(
+        f"  counting only the triggers' code (CPU time less garbage collection): "
+        f"{verdict(by_code.loop_block_code_s <= TARGET_LOOP_BLOCK_S)} "
+        f"(longest {by_code.loop_block_code_s:.3f} s at {by_code.n:,}:{by_code.poll:g}:{by_code.auth}; "
+        f"longest full GC {max(r.gc_pause_s for r in results):.3f} s)"
     )
     steady = max(results, key=lambda r: r.loop_block_steady_s)
     out.append(
