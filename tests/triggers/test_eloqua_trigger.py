@@ -22,8 +22,6 @@ import requests
 from airflow_provider_eloqua import __version__
 from airflow_provider_eloqua import syncs as syncs_module
 from airflow_provider_eloqua.emulator import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     DEFAULT_PASSWORD,
     DEFAULT_REFRESH_TOKEN,
     DEFAULT_SITE,
@@ -36,24 +34,8 @@ from airflow_provider_eloqua.hooks.session import forget_sessions
 from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
-from tests.dag_runner import connection_json
 from tests.hooks.recording_server import recording_server
-
-CONN_ID = "eloqua_trigger_test"
-FAST = {"max_attempts": 3, "initial_wait": 0.01, "max_wait": 0.5}
-EMAIL = "{{Contact.Field(C_EmailAddress)}}"
-OAUTH_EXTRA = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
-
-
-@pytest.fixture
-def conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch):
-    """Point ``CONN_ID`` at the emulator (basic auth by default); returns a function to re-point it."""
-
-    def set_conn(**overrides: Any) -> None:
-        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_json(emulator, **overrides))
-
-    set_conn()
-    return set_conn
+from tests.triggers.conftest import CONN_ID, EMAIL, FAST, OAUTH_EXTRA
 
 
 def start_sync(emulator: EmulatorServer) -> str:
