@@ -28,6 +28,7 @@ from airflow_provider_eloqua.retry import may_have_taken_effect
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from airflow_provider_eloqua.urls import DefinitionUri
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ def _chunks_of_batch(
         yield chunk
 
 
-def _post_all(hook: EloquaHook, definition_uri: str, chunks: Iterator[Chunk], result: StagingResult) -> None:
+def _post_all(
+    hook: EloquaHook, definition_uri: str | DefinitionUri, chunks: Iterator[Chunk], result: StagingResult
+) -> None:
     for chunk in chunks:
         hook.upload_data(definition_uri, chunk.body, chunk.content_type)
         if not result.chunks:
@@ -97,7 +100,9 @@ def _post_all(hook: EloquaHook, definition_uri: str, chunks: Iterator[Chunk], re
         del chunk
 
 
-def _clear_after_failure(hook: EloquaHook, definition_uri: str, result: StagingResult, exc: BaseException) -> None:
+def _clear_after_failure(
+    hook: EloquaHook, definition_uri: str | DefinitionUri, result: StagingResult, exc: BaseException
+) -> None:
     if result.chunks == 0 and result.restarts == 0 and not may_have_taken_effect(exc):
         return  # nothing can have been staged
     try:
@@ -109,7 +114,7 @@ def _clear_after_failure(hook: EloquaHook, definition_uri: str, result: StagingR
 
 def stage_input(
     hook: EloquaHook,
-    definition_uri: str,
+    definition_uri: str | DefinitionUri,
     make_chunks: Callable[[], Iterator[Chunk]],
     *,
     batch: int = 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
 
@@ -26,7 +26,12 @@ def as_path(path: str | Any) -> Any:
     return Path(path)
 
 
-def open_path(path: str | Any, mode: str) -> IO:
+@overload
+def open_path(path: str | Any, mode: Literal["rb"]) -> BinaryIO: ...
+@overload
+def open_path(path: str | Any, mode: Literal["w"]) -> TextIO: ...
+def open_path(path: str | Any, mode: str) -> IO[Any]:
+    """Open a local path or URL: ``"rb"`` to read input bytes, ``"w"`` to write UTF-8 text."""
     target = as_path(path)
     if "w" in mode and isinstance(target, Path):
         target.parent.mkdir(parents=True, exist_ok=True)

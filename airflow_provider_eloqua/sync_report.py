@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRowCountError, EloquaSyncError
 from airflow_provider_eloqua.storage import open_path, output_format
@@ -43,7 +43,11 @@ REJECTS_IN_LOG = 10
 #: The counts a load of several syncs (one per batch) adds up.
 SUMMED_COUNTS = ("rows_processed", "created", "updated", "linked", "rejected", "log_warnings")
 
-RowLocator = Callable[[Mapping[str, Any]], int | None]
+
+class RowFinder(Protocol):
+    """Finds the input row a reject came from (see :class:`airflow_provider_eloqua.load.rows.RowLocator`)."""
+
+    def row_of(self, reject: Mapping[str, Any]) -> int | None: ...
 
 
 def check_on_warning(on_warning: str) -> str:
@@ -123,9 +127,10 @@ def _log_summary(sync_uri: str, status: str, logs: list[dict[str, Any]]) -> None
     log.info("\n".join(lines))
 
 
-def _reject_record(item: Mapping[str, Any], locate_row: Callable[[Mapping[str, Any]], int | None] | None) -> dict:
+def reject_record(item: Mapping[str, Any], rows: RowFinder | None = None) -> dict[str, Any]:
+    """One reject as reported (logged, written to ``rejects_path``), with its input row if ``rows`` finds it."""
     return {
-        "input_row": locate_row(item) if locate_row else None,
+        "input_row": rows.row_of(item) if rows else None,
         "record_index": item.get("recordIndex"),
         "status_code": item.get("statusCode"),
         "message": item.get("message"),
@@ -135,7 +140,7 @@ def _reject_record(item: Mapping[str, Any], locate_row: Callable[[Mapping[str, A
 
 
 @contextmanager
-def _reject_writer(rejects_path: str | None):
+def _reject_writer(rejects_path: str | None) -> Iterator[Any]:
     """Yield a function writing one reject record, to CSV or NDJSON by the path's extension.
 
     The file is created with the first reject: a sync that rejected nothing writes no file (no
@@ -197,18 +202,25 @@ def build_report(
     sync_uri: str,
     status: str,
     *,
+    rejects: Iterable[Mapping[str, Any]] | None = None,
+    rows: RowFinder | None = None,
     rejects_path: str | None = None,
-    locate_row: RowLocator | None = None,
-    earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
+    earlier_records: Iterable[Mapping[str, Any]] = (),
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
 ) -> SyncReport:
-    """Fetch the logs and every page of rejects of a finished sync; log them and write the rejects file.
+    """Fetch the logs of a finished sync, count and log them and its rejects, write the rejects file.
 
-    ``earlier_rejects`` names the syncs of a load's earlier batches (with their row locators): their
-    rejects go first into the same file, written in one go at the end so that a retried task never
-    leaves a batch's rejects in it twice. They were counted and logged when their batch ended.
-    ``sync_actions`` are the synced definition's actions, reported in ``actions`` (see
-    :func:`_action_results`).
+    :param hook: reads the sync's logs (and its rejects, unless the caller listed them).
+    :param sync_uri: the finished sync.
+    :param status: its final status.
+    :param rejects: the sync's rejects, if the caller listed them already (listed here otherwise).
+    :param rows: finds the input row of each reject (none: rejects carry only Eloqua's index).
+    :param rejects_path: where to write the rejects (CSV or NDJSON by extension), or None.
+    :param earlier_records: reject records of a load's earlier batches, written first to the same
+        file, which is written in one go at the end so that a retried task never leaves a batch's
+        rejects in it twice. They were counted and logged when their batch ended.
+    :param sync_actions: the synced definition's actions, reported in ``actions`` (see
+        :func:`_action_results`).
     """
     report = SyncReport(sync_uri=sync_uri, status=status)
     logs = list(hook.iter_sync_logs(sync_uri))
@@ -216,11 +228,10 @@ def build_report(
     _log_summary(sync_uri, status, logs)
     with _reject_writer(rejects_path) as write:
         if write:
-            for earlier_uri, earlier_locate in earlier_rejects:
-                for item in hook.iter_sync_rejects(earlier_uri):
-                    write(_reject_record(item, earlier_locate))
-        for item in hook.iter_sync_rejects(sync_uri):
-            record = _reject_record(item, locate_row)
+            for record in earlier_records:
+                write(record)
+        for item in hook.iter_sync_rejects(sync_uri) if rejects is None else rejects:
+            record = reject_record(item, rows)
             report.rejected += 1
             if report.rejected <= REJECTS_IN_LOG:
                 where = (
@@ -287,6 +298,10 @@ def enforce_outcome(report: SyncReport, on_warning: str) -> dict[str, Any]:
     return report.summary()
 
 
+def log_summary(report: SyncReport) -> None:
+    log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
+
+
 def _add_earlier(report: SyncReport, summary: Mapping[str, Any]) -> None:
     """Add the counts of an earlier batch's sync (its XCom summary) into the load's report."""
     for name in SUMMED_COUNTS:
@@ -298,6 +313,21 @@ def _add_earlier(report: SyncReport, summary: Mapping[str, Any]) -> None:
         result["records"] += applied
 
 
+def add_earlier(report: SyncReport, earlier: Sequence[Mapping[str, Any]]) -> SyncReport:
+    """Add the counts of a load's earlier syncs (one summary each) to its last sync's report.
+
+    A warning in any of them makes the load's status ``warning``, so that ``on_warning`` sees the
+    whole load, not just its last sync.
+    """
+    if earlier:
+        for summary in earlier:
+            _add_earlier(report, summary)
+        if report.status == "success" and any(summary.get("status") == "warning" for summary in earlier):
+            report.status = "warning"
+        log.info("Eloqua load summary over %d syncs: %s", len(earlier) + 1, json.dumps(report.summary()))
+    return report
+
+
 def finish_sync(
     hook: EloquaHook,
     sync_uri: str,
@@ -305,34 +335,12 @@ def finish_sync(
     *,
     on_warning: str,
     rejects_path: str | None = None,
-    locate_row: RowLocator | None = None,
-    earlier: Sequence[Mapping[str, Any]] = (),
-    earlier_rejects: Sequence[tuple[str, RowLocator | None]] = (),
     expected_rows: int | None = None,
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Report a finished sync (logs, rejects), check it processed ``expected_rows`` (the rows staged
-    for it, when known) and apply ``on_warning``; return the XCom summary.
-
-    ``earlier`` holds the summaries of the syncs of a load's earlier batches: their counts are
-    added in, and a warning in any of them makes the load's status ``warning``, so that
-    ``on_warning`` sees the whole load, not just its last sync.
-    """
-    report = build_report(
-        hook,
-        sync_uri,
-        status,
-        rejects_path=rejects_path,
-        locate_row=locate_row,
-        earlier_rejects=earlier_rejects,
-        sync_actions=sync_actions,
-    )
-    log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
+    for it, when known) and apply ``on_warning``; return the XCom summary."""
+    report = build_report(hook, sync_uri, status, rejects_path=rejects_path, sync_actions=sync_actions)
+    log_summary(report)
     check_rows_processed(report, expected_rows)
-    if earlier:
-        for summary in earlier:
-            _add_earlier(report, summary)
-        if report.status == "success" and any(summary.get("status") == "warning" for summary in earlier):
-            report.status = "warning"
-        log.info("Eloqua load summary over %d syncs: %s", len(earlier) + 1, json.dumps(report.summary()))
     return enforce_outcome(report, on_warning)

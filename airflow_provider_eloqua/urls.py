@@ -129,6 +129,9 @@ class DefinitionUri:
     def data_path(self) -> str:
         return self.uri + "/data"
 
+    def __str__(self) -> str:
+        return self.uri
+
 
 def parse_definition_uri(uri: str) -> DefinitionUri:
     """Validate and split a definition URI; raises ValueError naming the bad value."""
@@ -150,9 +153,14 @@ def parse_definition_uri(uri: str) -> DefinitionUri:
     )
 
 
-def data_path(definition_uri: str) -> str:
+def as_definition_uri(definition: str | DefinitionUri) -> DefinitionUri:
+    """``definition`` parsed, unless it already is: callers that hold a parsed URI pass it down as is."""
+    return definition if isinstance(definition, DefinitionUri) else parse_definition_uri(definition)
+
+
+def data_path(definition_uri: str | DefinitionUri) -> str:
     """Staging-data path of a definition (``/contacts/imports/30/data``)."""
-    return parse_definition_uri(definition_uri).data_path
+    return as_definition_uri(definition_uri).data_path
 
 
 SYNCS_PATH = "/syncs"

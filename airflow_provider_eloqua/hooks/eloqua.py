@@ -30,6 +30,7 @@ from airflow_provider_eloqua.hooks.session import USER_AGENT as USER_AGENT
 from airflow_provider_eloqua.hooks.session import SiteSession, TokenState, shared_lookup, site_session
 from airflow_provider_eloqua.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from airflow_provider_eloqua.settings import EloquaSettings, settings_from_connection
+from airflow_provider_eloqua.urls import DefinitionUri
 
 PAGE_LIMIT = 1000
 #: The body of Eloqua's refusal of credentials (a 401's, and ``/id``'s 200).
@@ -537,22 +538,24 @@ class EloquaHook(BaseHook):
             return self._iter_items(path)
         return self._iter_searched(path, {"q": urls.search_criterion("name", name)})
 
-    def get_definition(self, definition_uri: str) -> dict[str, Any]:
-        return self._call("GET", urls.parse_definition_uri(definition_uri).uri)
+    def get_definition(self, definition_uri: str | DefinitionUri) -> dict[str, Any]:
+        return self._call("GET", urls.as_definition_uri(definition_uri).uri)
 
-    def update_definition(self, definition_uri: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update_definition(self, definition_uri: str | DefinitionUri, body: dict[str, Any]) -> dict[str, Any]:
         """PUT a definition; Eloqua wants every required property, not just the changed ones."""
-        return self._call("PUT", urls.parse_definition_uri(definition_uri).uri, json_body=body)
+        return self._call("PUT", urls.as_definition_uri(definition_uri).uri, json_body=body)
 
-    def delete_definition(self, definition_uri: str) -> None:
-        self._call("DELETE", urls.parse_definition_uri(definition_uri).uri)
+    def delete_definition(self, definition_uri: str | DefinitionUri) -> None:
+        self._call("DELETE", urls.as_definition_uri(definition_uri).uri)
 
     def list_fields(self, entity: str, parent_id: int | str | None = None) -> Iterator[dict[str, Any]]:
         return self._iter_items(urls.fields_path(entity, parent_id))
 
     # ------------------------------------------------------------------ staging
 
-    def upload_data(self, definition_uri: str, body: bytes | BinaryIO, content_type: str) -> dict[str, Any] | None:
+    def upload_data(
+        self, definition_uri: str | DefinitionUri, body: bytes | BinaryIO, content_type: str
+    ) -> dict[str, Any] | None:
         """POST one chunk (< 32 MB) of rows to a definition's staging area.
 
         Returns the sync Eloqua started (201) when the definition has ``isSyncTriggeredOnImport``,
@@ -562,22 +565,21 @@ class EloquaHook(BaseHook):
         answer = self._call("POST", path, data=body, content_type=content_type, idempotent=False)
         return answer if isinstance(answer, dict) else None
 
-    def upload_rows(self, definition_uri: str, rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    def upload_rows(self, definition_uri: str | DefinitionUri, rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
         body = json.dumps(list(rows), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self.upload_data(definition_uri, body, JSON_CONTENT_TYPE)
 
-    def upload_csv(self, definition_uri: str, body: bytes | BinaryIO) -> dict[str, Any] | None:
+    def upload_csv(self, definition_uri: str | DefinitionUri, body: bytes | BinaryIO) -> dict[str, Any] | None:
         return self.upload_data(definition_uri, body, CSV_CONTENT_TYPE)
 
-    def clear_staged_data(self, definition_uri: str) -> None:
+    def clear_staged_data(self, definition_uri: str | DefinitionUri) -> None:
         """DELETE staged rows; Eloqua answers 409 while a sync of the definition runs."""
         self._call("DELETE", urls.data_path(definition_uri))
 
     # ------------------------------------------------------------------ syncs
 
-    def create_sync(self, synced_instance_uri: str, callback_url: str | None = None) -> dict[str, Any]:
-        urls.parse_definition_uri(synced_instance_uri)
-        body: dict[str, Any] = {"syncedInstanceUri": synced_instance_uri}
+    def create_sync(self, synced_instance_uri: str | DefinitionUri, callback_url: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"syncedInstanceUri": urls.as_definition_uri(synced_instance_uri).uri}
         if callback_url:
             body["callbackUrl"] = callback_url
         return self._call("POST", urls.SYNCS_PATH, json_body=body, idempotent=False)

@@ -1,2 +1,8 @@
-"""Loading data into Eloqua: the typed description of a load (:mod:`.spec`) and, below the
-operators, everything that carries it out. Knows nothing of operators."""
+"""Loading data into Eloqua, below the operators (it knows nothing of them).
+
+* :mod:`.spec`: what a load is asked to do, typed and validated once.
+* :mod:`.load_definition`: the definition of its own that each load stages into.
+* :mod:`.checkpoint`: what a load keeps across the tries of its task (the task state store).
+* :mod:`.engine`: stage -> sync -> wait per batch, and the load's report.
+* :mod:`.rows`: a sync's rejects, listed once, mapped back to input rows.
+"""

@@ -111,6 +111,18 @@ class DefinitionSpec:
 # ------------------------------------------------------------------ definition checks, in order
 
 
+def check_entity_choice(entity: str, parent_id: Any, kind: str) -> None:
+    """The part of the checks that can run at DAG parse time: an entity that can never work.
+
+    Parent ids are checked in full once templates have rendered, by :class:`DefinitionSpec`.
+    """
+    allowed = urls.IMPORT_ENTITIES if kind == IMPORTS else urls.SYNC_ACTION_ENTITIES
+    if entity not in allowed:
+        raise EloquaInputError(f"entity must be one of {', '.join(allowed)}; got {entity!r}")
+    if entity in urls.PARENTED_ENTITIES and parent_id is None:
+        raise EloquaInputError(f"parent_id is required for entity {entity!r} (the custom object or event id)")
+
+
 def check_kind(spec: DefinitionSpec) -> None:
     if spec.kind not in (IMPORTS, SYNC_ACTIONS):
         raise EloquaInputError(f"definition kind must be {IMPORTS!r} or {SYNC_ACTIONS!r}; got {spec.kind!r}")

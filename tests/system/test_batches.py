@@ -9,6 +9,7 @@ Activities never update, so a doubled batch would show as doubled records.
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -28,6 +29,7 @@ from tests.system.dags.matrix import (
     skip_first,
     staged_rows,
     syncs,
+    write_csv,
 )
 
 CHUNK_BYTES = 1024
@@ -196,3 +198,34 @@ def test_summary_and_rejects_add_up_over_all_batches(env, monkeypatch, tmp_path)
     written = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [r["input_row"] for r in written] == bad
     assert len(env.control.records("/contacts")) == 58
+
+
+def test_a_files_rejects_are_listed_once_per_sync_and_the_definition_never_read_back(env, monkeypatch, tmp_path):
+    rows = contacts(60)
+    first_batch = _batch_rows(rows, CONTACT_FIELDS, "Email")[0]
+    bad = [5, first_batch + 3]
+    for row in bad:
+        rows[row - 1]["Email"] = f"not-an-email-{row}"
+    source = write_csv(tmp_path / "contacts.csv", rows)
+    rejects = tmp_path / "rejects.csv"
+
+    result = run_matrix(
+        monkeypatch,
+        mode="import",
+        path=str(source),
+        chunk_bytes=CHUNK_BYTES,
+        max_bytes_per_sync=MAX_BYTES,
+        rejects_path=str(rejects),
+    )
+
+    assert result.state == "success", result.tasks
+    with rejects.open(newline="") as handle:
+        assert [int(r["input_row"]) for r in csv.DictReader(handle)] == bad
+    sync_uris = [s["uri"] for s in syncs(env)]
+    assert len(sync_uris) >= 2
+    listings = {uri: len(api_requests(env, "GET", rf"{uri}/rejects$")) for uri in sync_uris}
+    # An earlier batch's rejects: once when its sync is reported, once more into the rejects file
+    # (with the input rows found the first time); the last sync's: once.
+    assert listings == {**{uri: 2 for uri in sync_uris[:-1]}, sync_uris[-1]: 1}
+    # The definition the task created is never read back: the spec already says what it holds.
+    assert api_requests(env, "GET", r"/contacts/imports/\d+$") == []

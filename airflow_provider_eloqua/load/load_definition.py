@@ -29,6 +29,7 @@ every property but the read-only ones, with the load's name and auto-delete.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -36,17 +37,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH, check_durations
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from airflow_provider_eloqua.load.checkpoint import Checkpoint
+    from airflow_provider_eloqua.load.spec import DefinitionSpec
+    from airflow_provider_eloqua.urls import DefinitionUri
 
 log = logging.getLogger(__name__)
 
-#: Task state store key: ``{"uri": <load definition>, "source": <what it was made from>}``.
-STATE_LOAD_DEFINITION = "eloqua_load_definition"
 #: Two days: outlives a nightly DAG's retries (and a six-hour wait) with room to spare. Oracle's
 #: minimum is PT1H; the provider deletes the definition itself once the load has ended.
 DEFAULT_LOAD_AUTO_DELETE = "P2D"
@@ -101,23 +103,19 @@ def copy_body(template: Mapping[str, Any], key: str, auto_delete_duration: str) 
 
 def ensure_load_definition(
     hook: EloquaHook,
-    context: Context,
-    *,
+    checkpoint: Checkpoint,
     source: str,
-    entity: str,
-    parent_id: int | str | None,
-    kind: str,
+    where: DefinitionUri | DefinitionSpec,
     make_body: Callable[[], Mapping[str, Any]],
 ) -> LoadDefinition:
     """The load definition of this task instance: the one an earlier try created (if it still exists
     and was made from the same ``source``), else a new one created from ``make_body()``.
 
     ``source`` says what the definition is made from (the template's URI, or the operator's spec),
-    so that a retry whose DAG changed in between gets a new one. ``make_body`` is only called when a
-    definition is created (a template is read only then).
+    so that a retry whose DAG changed in between gets a new one. ``where`` gives its entity, parent
+    and kind. ``make_body`` is only called when a definition is created (a template is read only then).
     """
-    state = context.get("task_state_store")
-    known = _remembered(state)
+    known = checkpoint.load_definition
     if known and known[1] == source:
         try:
             existing = hook.get_definition(known[0])
@@ -133,20 +131,11 @@ def ensure_load_definition(
     elif known:
         delete_load_definition(hook, known[0])  # made from another template by an earlier try
     body = dict(make_body())
-    created = hook.create_definition(entity, body, parent_id, kind)
+    created = hook.create_definition(where.entity, body, where.parent_id, where.kind)
     uri = created["uri"]
-    if state:
-        state.set(STATE_LOAD_DEFINITION, {"uri": uri, "source": source})
+    checkpoint.created_load_definition(uri, source)
     log.info("Created load definition %s (%s); this load stages only there", uri, body.get("name"))
     return LoadDefinition(uri=uri, body={**body, **created}, reused=False)
-
-
-def _remembered(state: Any) -> tuple[str, str] | None:
-    """``(uri, source)`` of the load definition an earlier try noted in the task state store."""
-    value = state.get(STATE_LOAD_DEFINITION) if state else None
-    if isinstance(value, dict) and isinstance(value.get("uri"), str):
-        return value["uri"], str(value.get("source"))
-    return None
 
 
 def delete_load_definition(hook: EloquaHook, uri: str) -> None:
@@ -161,8 +150,44 @@ def delete_load_definition(hook: EloquaHook, uri: str) -> None:
         log.warning("Could not delete load definition %s (%s); Eloqua deletes it when it expires", uri, exc)
 
 
-def forget_load_definition(context: Context) -> None:
-    """Drop the load definition from the task state store: the load is over."""
-    state = context.get("task_state_store")
-    if state:
-        state.delete(STATE_LOAD_DEFINITION)
+def template_origin(template: DefinitionUri) -> str:
+    """The origin of a load definition copied from ``template``: its URI."""
+    return template.uri
+
+
+def spec_origin(spec: DefinitionSpec) -> str:
+    """The origin of a load definition created from ``spec``: a digest of the body it asks for."""
+    body = json.dumps(spec.body(), sort_keys=True, default=str)
+    return "spec " + hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def copy_template(
+    hook: EloquaHook, checkpoint: Checkpoint, template: DefinitionUri, key: str, auto_delete_duration: str
+) -> LoadDefinition:
+    """The load definition copied from ``template``, which is read only when a copy is made.
+
+    :param hook: the worker's hook.
+    :param checkpoint: the task's checkpoint (remembers the copy across tries).
+    :param template: the definition the DAG names; never staged into.
+    :param key: the load's key (see :func:`load_key`).
+    :param auto_delete_duration: the copy's ``autoDeleteDuration``.
+    """
+
+    def make_body() -> dict[str, Any]:
+        body = hook.get_definition(template)
+        if body.get("isSyncTriggeredOnImport"):
+            raise EloquaInputError(
+                f"{template.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every "
+                "chunk and a failed upload could not be undone; use a definition with "
+                "is_sync_triggered_on_import=False"
+            )
+        log.info("Copying %s (%s) into a load definition of this load's own", template.uri, body.get("name"))
+        return copy_body(body, key, auto_delete_duration)
+
+    return ensure_load_definition(hook, checkpoint, template_origin(template), template, make_body)
+
+
+def create_from_spec(hook: EloquaHook, checkpoint: Checkpoint, spec: DefinitionSpec, key: str) -> LoadDefinition:
+    """The load definition created from ``spec`` (named for the load), or found again on a retry."""
+    body = {**spec.body(), "name": load_name(spec.name, key)}
+    return ensure_load_definition(hook, checkpoint, spec_origin(spec), spec, lambda: body)

@@ -1,0 +1,495 @@
+"""The load engine: stage -> sync -> wait per batch into a definition of the load's own, then report.
+
+It knows nothing of operators: it is given a hook, the task's :class:`Checkpoint`, how to choose
+the definition to stage into, the input and how to cut it, and returns a :class:`LoadResult`.
+Operators decide what to wait for and what the task returns.
+
+Retries never double anything. What a load did is noted in its checkpoint as it goes: a retried
+task finds its load definition again (and clears what an earlier try staged there), reattaches
+to a sync that is still running or already succeeded instead of starting a second one (finding
+even a sync whose creation answer was lost), and resumes at the first unfinished batch.
+
+An input bigger than one sync may take (Oracle: about 250 MB and 500 uploads) is loaded in
+batches, one sync each (see :mod:`airflow_provider_eloqua.staging`). The syncs of all but the
+last batch are waited for here and checked; the batches whose syncs ended are noted, so a retry
+resumes at the first unfinished batch instead of loading earlier ones again.
+
+Where to extend: the ``staging`` callable given to :class:`Load` chooses the definition a load
+stages into (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
+:func:`report_load` judge a finished sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.chunking import iter_file_chunks, iter_json_chunks
+from airflow_provider_eloqua.chunking.columns import blank_creates_records
+from airflow_provider_eloqua.content import Chunk
+from airflow_provider_eloqua.definitions import same_definition
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
+from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, Progress, StartedSync, Totals
+from airflow_provider_eloqua.load.load_definition import LoadDefinition
+from airflow_provider_eloqua.load.rows import RejectList, locate_rows
+from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
+from airflow_provider_eloqua.retry import may_have_taken_effect
+from airflow_provider_eloqua.staging import stage_input
+from airflow_provider_eloqua.storage import check_input_path, open_path
+from airflow_provider_eloqua.sync_report import (
+    SyncReport,
+    add_earlier,
+    build_report,
+    check_rows_processed,
+    log_summary,
+    reject_record,
+)
+from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, sync_status, wait_for_sync
+from airflow_provider_eloqua.urls import DefinitionUri
+
+if TYPE_CHECKING:
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+log = logging.getLogger(__name__)
+
+#: How far back (before the request, for clock skew) a sync whose creation answer was lost is looked for.
+LOST_SYNC_MARGIN_MINUTES = 10
+
+
+# ------------------------------------------------------------------ the definition a load stages into
+
+
+@dataclass(frozen=True)
+class Definition:
+    """The definition a load stages into: its parsed URI and what the upload needs of it.
+
+    :param uri: the definition's URI, parsed once.
+    :param fields: its column names.
+    :param identifier: its identifier column.
+    :param reused: an earlier try of the task created it (and may have left rows staged there).
+    :param blank_identifiers: a blank identifier creates a record (see
+        :func:`~airflow_provider_eloqua.chunking.columns.blank_creates_records`) instead of being refused.
+    """
+
+    uri: DefinitionUri
+    fields: tuple[str, ...]
+    identifier: str
+    reused: bool = False
+    blank_identifiers: bool = False
+
+    @classmethod
+    def of(cls, load: LoadDefinition) -> Definition:
+        """The load's own definition (see :mod:`.load_definition`), as created or found again."""
+        fields = load.body.get("fields") or {}
+        identifier = str(load.body.get("identifierFieldName") or "")
+        return cls(
+            urls.parse_definition_uri(load.uri),
+            tuple(fields),
+            identifier,
+            load.reused,
+            blank_creates_records(fields.get(identifier)),
+        )
+
+
+def ensure_definition(
+    hook: EloquaHook, checkpoint: Checkpoint, spec: DefinitionSpec, *, reuse_existing: bool
+) -> DefinitionUri:
+    """The URI of a definition matching ``spec``: the one this task made on an earlier try, an
+    existing one of the same name and properties when ``reuse_existing``, or a new one.
+
+    :param hook: the worker's hook.
+    :param checkpoint: the task's checkpoint (remembers the definition it creates).
+    :param spec: the definition wanted.
+    :param reuse_existing: reuse a definition of the same name and properties instead of creating one.
+    """
+    body = spec.body()
+    previous = checkpoint.definition_uri
+    if previous:
+        try:
+            if same_definition(hook.get_definition(previous), body):
+                hook.log.info("Reusing %s, created by an earlier try of this task", previous)
+                return urls.parse_definition_uri(previous)
+        except EloquaApiError as exc:
+            if exc.status != 404:
+                raise
+    if reuse_existing:
+        for existing in hook.list_definitions(spec.entity, spec.parent_id, spec.kind, name=spec.name):
+            if same_definition(existing, body):
+                hook.log.info("Reusing existing definition %s (%s)", existing["uri"], existing["name"])
+                return urls.parse_definition_uri(existing["uri"])
+    uri = hook.create_definition(spec.entity, body, spec.parent_id, spec.kind)["uri"]
+    checkpoint.created_definition(uri)
+    hook.log.info("Created %s definition %s (%s)", spec.kind, uri, spec.name)
+    return urls.parse_definition_uri(uri)
+
+
+# ------------------------------------------------------------------ syncs a task starts and finds again
+
+
+def find_lost_sync(hook: EloquaHook, definition_uri: str, requested_at: datetime) -> str | None:
+    """The sync an earlier try asked for but never heard back about, if Eloqua created it.
+
+    Only syncs of that definition created since the request (less a margin for clock skew between
+    the worker and Eloqua) count; the newest is the one.
+    """
+    cutoff = requested_at - timedelta(minutes=LOST_SYNC_MARGIN_MINUTES)
+    try:
+        syncs = hook.find_syncs(definition_uri, since=cutoff)
+        return syncs[0].get("uri") if syncs else None
+    except EloquaApiError as exc:
+        raise EloquaError(
+            f"An earlier try asked Eloqua to sync {definition_uri} but its answer was lost, and "
+            f"the syncs could not be listed to find out whether it started ({exc}). Loading again could "
+            "load the rows twice, so this try stops; check the definition's syncs in Eloqua."
+        ) from exc
+
+
+def reattach(hook: EloquaHook, checkpoint: Checkpoint) -> tuple[StartedSync, str] | None:
+    """On a retry: the sync an earlier try started and its status, unless it failed (then the data
+    is loaded again)."""
+    sync_uri = checkpoint.sync_uri
+    requested = checkpoint.sync_requested
+    if not sync_uri and requested:
+        sync_uri = find_lost_sync(hook, *requested)
+        checkpoint.sync_not_requested()
+        if sync_uri:
+            hook.log.info("Found sync %s, whose creation answer an earlier try lost", sync_uri)
+    if not sync_uri:
+        return None
+    status = sync_status(hook.get_sync(sync_uri), sync_uri)
+    if status in FAILED_STATUSES:
+        hook.log.warning("The earlier try's sync %s ended %r; loading the data again", sync_uri, status)
+        checkpoint.forget_sync()
+        return None
+    hook.log.info("Reattaching to sync %s (%s) started by an earlier try; nothing is uploaded again", sync_uri, status)
+    started = checkpoint.started(sync_uri)
+    checkpoint.started_sync(started)
+    return started, status
+
+
+def start_sync(
+    hook: EloquaHook, checkpoint: Checkpoint, definition: str | DefinitionUri, callback_url: str | None
+) -> str:
+    """POST /syncs, noting the request first so that a retry can find a sync whose answer was lost."""
+    uri = urls.as_definition_uri(definition)
+    checkpoint.requesting_sync(uri.uri)
+    try:
+        return hook.create_sync(uri, callback_url)["uri"]
+    except EloquaError as exc:
+        if not may_have_taken_effect(exc):
+            checkpoint.sync_not_requested()  # certainly not created: nothing to look for
+        raise
+
+
+# ------------------------------------------------------------------ the load
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a load staged and the sync left to wait for.
+
+    :param totals: rows, chunks and bytes over all batches, and how many syncs were started.
+    :param sync_uri: the last batch's sync (None when no sync was started).
+    :param batch: where the last batch sits in the input.
+    :param sync_status: the sync's status when it was found again on a retry (reattached).
+    :param identifier: the definition's identifier column (to map rejects back to input rows).
+    """
+
+    totals: Totals
+    sync_uri: str | None
+    batch: Batch | None = None
+    sync_status: str | None = None
+    identifier: str | None = None
+
+    @property
+    def sync_rows(self) -> int | None:
+        """The rows staged for the last batch's sync (all of them, unless loaded in batches)."""
+        return self.batch.rows if self.batch else None
+
+    def upload_summary(self) -> dict[str, Any]:
+        """``{definition_uri, rows, chunks, bytes, syncs, sync_uri, sync_rows}``: the upload's XCom value."""
+        return {**asdict(self.totals), "sync_uri": self.sync_uri, "sync_rows": self.sync_rows}
+
+    def started(self) -> StartedSync:
+        """The last sync, to wait for and report (see :func:`report_load`)."""
+        if self.sync_uri is None:
+            raise EloquaError("the load started no sync")
+        return StartedSync(self.sync_uri, self.totals, self.batch, self.identifier)
+
+
+class Load:
+    """One load of one input into a definition of its own, across the tries of its task.
+
+    :param hook: the worker's hook.
+    :param checkpoint: the task's checkpoint.
+    :param origin: what the load's definition is made from (a template URI, or a spec's digest):
+        the batches an earlier try loaded count only for the same origin.
+    :param staging: chooses (creates, or finds again) the definition the load stages into; called
+        once, when staging begins, and only then (a retry that reattaches to its last sync does not).
+    :param source: the input.
+    :param upload: how the input is cut into POSTs and syncs.
+    :param callback_url: passed to Eloqua with each sync.
+    :param poll_interval: seconds between looks at an earlier batch's sync.
+    :param timeout: the most seconds to wait for each earlier batch's sync.
+    """
+
+    def __init__(
+        self,
+        hook: EloquaHook,
+        checkpoint: Checkpoint,
+        *,
+        origin: str,
+        staging: Callable[[], LoadDefinition],
+        source: InputSpec,
+        upload: UploadSpec,
+        callback_url: str | None = None,
+        poll_interval: float = 30,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+    ) -> None:
+        self.hook = hook
+        self.checkpoint = checkpoint
+        self.origin = origin
+        self._staging = staging
+        self._definition: Definition | None = None
+        self.source = source
+        self.upload = upload
+        self.callback_url = callback_url
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    @property
+    def definition(self) -> Definition:
+        """The definition staged into, chosen on first use (after the input was checked)."""
+        if self._definition is None:
+            if self.source.path is not None:
+                check_input_path(self.source.path)  # a wrong path fails before anything is created
+            self._definition = Definition.of(self._staging())
+        return self._definition
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The input as POST bodies, read from the start (again on every call)."""
+        definition = self.definition
+        fields, identifier, chunk_bytes = definition.fields, definition.identifier, self.upload.chunk_bytes
+        blank = definition.blank_identifiers
+        if self.source.data is not None:
+            yield from iter_json_chunks(self.source.data, fields, identifier, chunk_bytes, blank_identifiers=blank)
+            return
+        assert self.source.path is not None and self.source.format is not None  # InputSpec: exactly one input
+        with open_path(self.source.path, "rb") as stream:
+            yield from iter_file_chunks(
+                stream, self.source.format, fields, identifier, chunk_bytes, blank_identifiers=blank
+            )
+
+    def run(self, *, start: bool = True) -> LoadResult:
+        """Stage the input (all or nothing per batch) and start a sync per batch, waiting for (and
+        checking) every sync but the last; on a retry reattach, resume at the first unfinished
+        batch, or clear the staging an earlier try left.
+
+        :param start: start a sync once everything is staged (False: stage one batch, start nothing).
+        """
+        progress = self.checkpoint.progress(self.origin)
+        reattached = reattach(self.hook, self.checkpoint) if start else None
+        if reattached and reattached[0].sync_uri in {done["sync_uri"] for done in progress.done}:
+            self.checkpoint.forget_sync()  # the earlier try ended this batch but died before forgetting its sync
+            reattached = None
+        if reattached and (reattached[0].batch is None or reattached[0].batch.last):
+            started, status = reattached
+            return LoadResult(started.totals, started.sync_uri, started.batch, status, started.identifier)
+        definition = self.definition
+        if reattached:
+            started, _ = reattached
+            assert started.batch is not None  # not the last batch: see above
+            self.hook.log.info("Resuming at batch %d: waiting for its sync first", started.batch.index + 1)
+            self.end_batch(progress, started.sync_uri, started.batch)
+        elif definition.reused:
+            # Nobody else stages there: whatever an earlier try left staged is this load's own.
+            self.hook.log.info("Retry: clearing %s's staging area before uploading again", definition.uri)
+            self.hook.clear_staged_data(definition.uri)
+        self._check_cut(progress)
+        while True:
+            result = self._stage_batch(progress, start)
+            if result is not None:
+                return result
+
+    def _stage_batch(self, progress: Progress, start: bool) -> LoadResult | None:
+        """Stage batch ``progress.next`` and start its sync; the result when the load has no more
+        to stage, else None (the batch's sync ended and was noted: the next batch follows)."""
+        index = progress.next
+        staged = stage_input(
+            self.hook, self.definition.uri, self.chunks, batch=index, max_bytes=self.upload.max_bytes_per_sync
+        )
+        if staged.more and not start:
+            self.hook.clear_staged_data(self.definition.uri)
+            raise EloquaInputError(
+                f"the input is bigger than one sync takes ({self.upload.max_bytes_per_sync} bytes or 500 uploads); "
+                "with start_sync=False it cannot be loaded in batches: set start_sync=True, or split the input"
+            )
+        batch = Batch(index, staged.first_row, staged.rows, staged.chunks, staged.bytes, last=not staged.more)
+        totals = progress.totals(self.definition.uri.uri, syncs=len(progress.done)).plus(batch)
+        if staged.rows == 0 and index:
+            raise EloquaInputError(
+                f"the input ended before batch {index + 1}, which an earlier try of this task found: the input "
+                "changed between tries, so the batches already loaded cannot be matched to it"
+            )
+        if staged.rows == 0 or not start:
+            if staged.rows == 0:
+                self.hook.log.warning("The input has no rows: nothing was staged and no sync was started")
+            return LoadResult(totals, None, batch, identifier=self.definition.identifier)
+        sync_uri = start_sync(self.hook, self.checkpoint, self.definition.uri, self.callback_url)
+        totals = totals.plus_sync()
+        self.checkpoint.started_sync(StartedSync(sync_uri, totals, batch, self.definition.identifier))
+        if batch.last:
+            self.hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
+            return LoadResult(totals, sync_uri, batch, identifier=self.definition.identifier)
+        self.hook.log.info(
+            "Started sync %s for batch %d (%s); the input goes on past what one sync takes, "
+            "so the next batch is staged once this sync has ended",
+            sync_uri,
+            index + 1,
+            batch.describe(),
+        )
+        self.end_batch(progress, sync_uri, batch)
+        return None
+
+    def _check_cut(self, progress: Progress) -> None:
+        """Refuse to resume batches cut another way; log which batches are skipped."""
+        cut = self.upload.cut
+        if progress.next and (progress.cut or cut) != cut:
+            raise EloquaInputError(
+                f"an earlier try loaded batches 1-{progress.next} cut with chunk_bytes and max_bytes_per_sync "
+                f"{progress.cut}, now {cut}: the batches would not line up, so rows could be lost or doubled. "
+                "Restore the earlier values, or clear the task's state to load everything again"
+            )
+        progress.cut = cut
+        if progress.next:
+            self.hook.log.info(
+                "Batches 1-%d are loaded (syncs %s), so they are skipped; resuming at batch %d",
+                progress.next,
+                ", ".join(done["sync_uri"] for done in progress.done),
+                progress.next + 1,
+            )
+
+    def end_batch(self, progress: Progress, sync_uri: str, batch: Batch) -> None:
+        """Wait for an earlier batch's sync, report it, and note the batch done (or fail on ``error``).
+
+        Its rejects are logged here; the rejects file, if any, is written once the whole load ends,
+        with the input rows found here (so the input is not read again for them).
+        """
+        status = wait_for_sync(
+            self.hook, sync_uri, poll_interval=self.poll_interval, deadline=time.time() + self.timeout
+        )
+        report, reject_rows = report_sync(self.hook, self.source, self.definition.identifier, sync_uri, status, batch)
+        self.check_finished_sync(report, batch)
+        self.hook.log.info("Batch %d (%s) loaded by sync %s (%s)", batch.index + 1, batch.describe(), sync_uri, status)
+        progress.add(batch, {**report.summary(), **({"reject_rows": reject_rows} if reject_rows else {})})
+        self.checkpoint.save_progress(progress)  # before forgetting the sync: a crash between is detected
+        self.checkpoint.forget_sync()
+
+    def check_finished_sync(self, report: SyncReport, batch: Batch) -> None:
+        """Judge the finished sync of a batch that is not the load's last: ``error`` fails the task
+        (a retry stages this batch again), so does a sync that did not process exactly the rows
+        staged for it; anything else lets the load go on."""
+        if report.status in FAILED_STATUSES:
+            self.checkpoint.forget_sync()  # a retry stages this batch again
+            reasons = "; ".join(report.errors[:5])
+            raise EloquaSyncError(
+                f"Eloqua sync {report.sync_uri} of batch {batch.index + 1} ({batch.describe()}) ended with status "
+                f"{report.status!r}"
+                + (f" ({reasons})" if reasons else "")
+                + f": {report.rejected} rejected, see the sync log above. "
+                + (f"Batches 1-{batch.index} were loaded; " if batch.index else "")
+                + "a retry of this task resumes at this batch"
+            )
+        check_rows_processed(report, batch.rows)  # a retry reattaches to this sync and fails the same way
+
+
+# ------------------------------------------------------------------ reporting a load
+
+
+def report_sync(
+    hook: EloquaHook,
+    source: InputSpec,
+    identifier: str | None,
+    sync_uri: str,
+    status: str,
+    batch: Batch | None,
+    *,
+    rejects_path: str | None = None,
+    earlier_records: Iterable[dict[str, Any]] = (),
+    sync_actions: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[SyncReport, dict[str, int]]:
+    """Report one finished sync of a load: its rejects listed once, mapped to input rows with one input pass.
+
+    Returns the report and the input rows found, by ``recordIndex`` (kept for a later rejects file).
+    """
+    with RejectList(hook.iter_sync_rejects(sync_uri)) as rejects:
+        rows = locate_rows(source, identifier, batch.offset if batch else 0, rejects)
+        report = build_report(
+            hook,
+            sync_uri,
+            status,
+            rejects=rejects,
+            rows=rows,
+            rejects_path=rejects_path,
+            earlier_records=earlier_records,
+            sync_actions=sync_actions,
+        )
+        found: dict[str, int] = {}
+        if rows is not None:
+            for item in rejects:
+                row = rows.row_of(item)
+                if row is not None:
+                    found[str(item["recordIndex"])] = row
+    return report, found
+
+
+def report_load(
+    hook: EloquaHook,
+    checkpoint: Checkpoint,
+    origin: str,
+    source: InputSpec,
+    started: StartedSync,
+    status: str,
+    *,
+    rejects_path: str | None = None,
+    sync_actions: Sequence[Mapping[str, Any]] | None = None,
+) -> SyncReport:
+    """Report a load's last sync, check it processed the rows staged for it, and add in the counts
+    and rejects of the earlier batches' syncs.
+
+    :param hook: the worker's hook.
+    :param checkpoint: the task's checkpoint.
+    :param origin: what the load's definition is made from (see :class:`Load`).
+    :param source: the load's input (to find the input rows of rejects).
+    :param started: the last sync, as :meth:`Load.run` noted it.
+    :param status: its final status.
+    :param rejects_path: where to write every batch's rejects, or None.
+    :param sync_actions: the definition's sync actions, reported with the records they applied to.
+    """
+    earlier = checkpoint.progress(origin).done
+
+    def earlier_records() -> Iterator[dict[str, Any]]:
+        for done in earlier:
+            reject_rows = done.get("reject_rows") or {}
+            for item in hook.iter_sync_rejects(done["sync_uri"]):
+                yield {**reject_record(item), "input_row": reject_rows.get(str(item.get("recordIndex")))}
+
+    report, _ = report_sync(
+        hook,
+        source,
+        started.identifier,
+        started.sync_uri,
+        status,
+        started.batch,
+        rejects_path=rejects_path,
+        earlier_records=earlier_records() if rejects_path else (),
+        sync_actions=sync_actions,
+    )
+    log_summary(report)
+    check_rows_processed(report, started.batch.rows if started.batch else None)
+    return add_earlier(report, earlier)

@@ -1,0 +1,118 @@
+"""Rejects of a sync, listed once, and mapped back to the input rows they came from.
+
+Eloqua's ``recordIndex`` counts within one sync and its base is not documented, so a reject is
+mapped to input row ``offset + recordIndex`` or the next one, whichever holds the reject's
+identifier value; a reject that cannot be confirmed so gets no row number. Per sync the rejects
+are listed once (kept in a spool file, so memory stays small however many there are) and the
+input is read at most once, for the identifiers of just the rejected positions.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_eloqua.chunking import iter_file_rows
+from airflow_provider_eloqua.load.spec import InputSpec
+from airflow_provider_eloqua.storage import open_path
+
+#: Rejects kept in memory before the spool moves to a temporary file.
+_SPOOL_BYTES = 4 * 1024 * 1024
+
+
+class RejectList:
+    """One listing of a sync's rejects, readable as often as needed.
+
+    :param items: the rejects as Eloqua lists them (``GET /syncs/{id}/rejects``, every page).
+    """
+
+    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
+        # Closed by close() (a context manager's exit), or here if listing fails.
+        self._spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.count = 0
+        #: The rejects' ``recordIndex`` values (the positions to look up in the input).
+        self.record_indexes: set[int] = set()
+        try:
+            for item in items:
+                self._spool.write(json.dumps(item, ensure_ascii=False) + "\n")
+                self.count += 1
+                if isinstance(item.get("recordIndex"), int):
+                    self.record_indexes.add(item["recordIndex"])
+        except BaseException:
+            self._spool.close()
+            raise
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._spool.seek(0)
+        for line in self._spool:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> RejectList:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class RowLocator:
+    """Maps a reject of one sync to its 1-based input row, confirmed by the identifier's value.
+
+    :param identifier: the definition's identifier column.
+    :param offset: input rows before the sync's batch.
+    :param values: input row number -> identifier value, for (at least) the rows rejects may be.
+    """
+
+    identifier: str
+    offset: int
+    values: Mapping[int, Any] | Sequence[Mapping[str, Any]]
+
+    def _value_at(self, row: int) -> Any:
+        if isinstance(self.values, Mapping):
+            return self.values.get(row)
+        rows = self.values
+        return rows[row - 1].get(self.identifier) if 1 <= row <= len(rows) else None
+
+    def row_of(self, reject: Mapping[str, Any]) -> int | None:
+        """The input row ``reject`` came from, or None when it cannot be confirmed."""
+        index = reject.get("recordIndex")
+        if not isinstance(index, int):
+            return None
+        value = (reject.get("fieldValues") or {}).get(self.identifier)
+        for row in (self.offset + index, self.offset + index + 1):
+            found = self._value_at(row)
+            if found is not None and str(found) == str(value):
+                return row
+        return None
+
+
+def locate_rows(source: InputSpec, identifier: str | None, offset: int, rejects: RejectList) -> RowLocator | None:
+    """The locator of one sync's rejects: from the rows themselves, or one pass over the input file.
+
+    :param source: the load's input.
+    :param identifier: the definition's identifier column (None: rows cannot be confirmed).
+    :param offset: input rows before the sync's batch.
+    :param rejects: the sync's rejects, listed once.
+    """
+    if not identifier or not rejects.count:
+        return None
+    if source.data is not None:
+        return RowLocator(identifier, offset, source.data)
+    wanted = {offset + index + step for index in rejects.record_indexes for step in (0, 1)}
+    if not wanted or source.path is None or source.format is None:
+        return None
+    found: dict[int, Any] = {}
+    last = max(wanted)
+    with open_path(source.path, "rb") as stream:
+        for row_number, row in enumerate(iter_file_rows(stream, source.format), 1):
+            if row_number in wanted:
+                found[row_number] = row.get(identifier)
+            if row_number >= last:
+                break
+    return RowLocator(identifier, offset, found)
