@@ -1,58 +1,143 @@
-"""The upload benchmarks run end to end at their smallest size (no timing assertions).
+"""The upload benchmark runs end to end at its smallest size (no timing assertions).
 
-Runs ``benchmarks.run`` exactly as ``python -m benchmarks.run --smoke`` does: the discard server
-in its own process, the limit, the provider path through ``staging.stage_input`` and the hook,
-and one fresh subprocess per format for the peak RSS. Checks that every run sent what the
-input holds.
+Runs ``benchmarks.run`` exactly as ``python -m benchmarks.run --smoke`` does: the link server in
+its own process (fast link, tiny rows), the CSV limit, every input format through
+``staging.stage_input`` and the hook, the pyeloqua peer when it is installed, and one fresh
+subprocess per format and row count for the peak RSS. Checks that every path sent every row,
+and that the server counted exactly the requests, bytes and rows each path says it sent.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import json
+import socket
+import threading
+import time
 
 import pytest
 
+from benchmarks import link_server
 from benchmarks import run as bench
 
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_benchmarks_smoke(capsys):
+def test_benchmark_smoke(capsys):
     results = bench.main(["--smoke"])
     out = capsys.readouterr().out
-    assert "target csv >= 0.9x limit" in out
+    assert "ratio = limit time / path time" in out
 
-    n = bench.SMOKE_SIZES[0]
-    assert [(r.size, r.path) for r in results] == [(n, kind) for kind in bench.PROVIDER_FORMATS]
-    rows = list(bench.contact_rows(n))
-    json_body = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+    n = bench.SMOKE["rows"]
+    peer_n = bench.SMOKE["peer_rows"]
+    paths = [r.path for r in results]
+    expected = ["limit", *bench.FORMATS, "limit@peer", "json-rows@peer"]
+    if bench.pyeloqua_version():
+        expected.append("pyeloqua")
+    else:
+        assert "pyeloqua: not installed" in out
+    assert paths == expected
+
+    by_path = {r.path: r for r in results}
+    limit = by_path["limit"]
     for r in results:
-        assert r.rows == n
-        assert r.chunks == 1
-        # The discard server received every body the provider sent, every run.
-        assert r.server_requests == r.chunks * r.runs
-        assert r.server_bytes == r.body_bytes * r.runs
-        if r.path == "csv":
-            # CSV is sent byte for byte: the file, with the header repeated once per extra chunk.
-            header = (",".join(bench.FIELDS) + "\n").encode()
-            assert r.body_bytes == r.input_bytes + (r.chunks - 1) * len(header)
-        else:
-            assert r.body_bytes == len(json_body)
-        assert r.limit_s > 0 and r.provider_s > 0 and r.chunk_only_s > 0
-        # The fresh-process run sent the same rows and bytes.
-        assert (r.rss["rows"], r.rss["bytes"], r.rss["chunks"]) == (n, r.body_bytes, r.chunks)
-        assert r.rss["peak_mb"] >= r.rss["before_mb"] > 0
+        assert r.rows == (peer_n if r.path.endswith("@peer") or r.path == "pyeloqua" else n)
+        # The server's own counts, over every run of the path.
+        assert r.server == {"requests": r.posts * r.runs, "body_bytes": r.wire_bytes * r.runs, "rows": r.rows * r.runs}
+        assert r.seconds > 0 and r.limit_seconds > 0
+    # The limit is the CSV file itself, in one chunk at this size.
+    assert limit.posts == 1
+    assert by_path["csv"].wire_bytes == limit.wire_bytes  # a CSV file goes byte for byte
+    rows = list(bench.contact_rows(n))
+    header = (",".join(bench.FIELDS) + "\n").encode()
+    body = io.StringIO(newline="")
+    csv.writer(body, lineterminator="\n").writerows([r[k] for k in bench.FIELDS] for r in rows)
+    assert limit.wire_bytes == len(header) + len(body.getvalue().encode())
+    if "pyeloqua" in by_path:
+        assert by_path["pyeloqua"].wire_bytes == len(json.dumps(rows[:peer_n], ensure_ascii=False).encode())
+    # Peak RSS: one fresh process per format and row count, each sent every row.
+    rss = [r for r in results if r.rss]
+    assert [r.path for r in rss] == list(bench.FORMATS)
+    for r in rss:
+        assert sorted(r.rss) == sorted(bench.SMOKE["rss_rows"])
+        for size, got in r.rss.items():
+            assert got["rows"] == size
+            assert got["peak_mb"] >= got["before_mb"] > 0
 
 
 def test_benchmark_inputs_match(tmp_path):
     inputs = bench.write_inputs(tmp_path, 250)
-    text = inputs.csv_path.read_text(encoding="utf-8")
-    import csv
-    import io
-
-    parsed = list(csv.DictReader(io.StringIO(text, newline="")))
     expected = list(bench.contact_rows(250))
-    assert parsed == expected
-    assert json.loads(inputs.json_path.read_text(encoding="utf-8")) == expected
-    assert any('"' in line for line in text.splitlines())  # some records need quoting
+    text = inputs.paths["csv"].read_text(encoding="utf-8")
+    assert list(csv.DictReader(io.StringIO(text, newline=""))) == expected
+    assert json.loads(inputs.paths["json-file"].read_text(encoding="utf-8")) == expected
+    ndjson = inputs.paths["ndjson"].read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in ndjson] == expected
+    quoted = sum(1 for line in text.splitlines()[1:] if '"' in line)
+    assert 20 <= quoted <= 35  # about 1 row in 10 needs CSV quoting
     assert any(not line.isascii() for line in text.splitlines())
+
+
+@pytest.fixture
+def link():
+    """A link server thread at 10 MB/s and 50 ms RTT on loopback."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    line = link_server.Link(10e6)
+    stats = link_server.Stats()
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            handler = link_server._Conn(conn, line, 0.05, stats, port)
+            threading.Thread(target=handler.serve, daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield port, stats
+    server.close()
+
+
+def _post(port: int, head: bytes, body: bytes) -> tuple[bytes, float]:
+    start = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head + body)
+        answer = sock.recv(1024)
+    return answer, time.perf_counter() - start
+
+
+def test_link_server_paces_counts_and_answers_like_eloqua(link):
+    port, stats = link
+    rows = b"Email,Name\n" + b"".join(b"a%d@example.com,N\n" % i for i in range(50_000))
+    head = b"POST /api/bulk/2.0/contacts/imports/1/data HTTP/1.1\r\nContent-Type: text/csv\r\n"
+    answer, seconds = _post(port, head + b"Content-Length: %d\r\n\r\n" % len(rows), rows)
+    assert answer.startswith(b"HTTP/1.1 204 No Content")
+    # A lower bound only: the body cannot cross a 10 MB/s link faster, and the answer waits the RTT.
+    assert seconds >= len(rows) / 10e6 + 0.05
+    assert stats.snapshot(reset=True) == {"requests": 1, "body_bytes": len(rows), "rows": 50_000}
+
+    body = json.dumps([{"Email": "a@example.com"}, {"Email": "b@example.com"}]).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:10], body[10:])) + b"0\r\n\r\n"
+    head = b"POST /x/data HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer, _ = _post(port, head, chunked)
+    assert answer.startswith(b"HTTP/1.1 204 No Content")
+    assert stats.snapshot(reset=False) == {"requests": 1, "body_bytes": len(body), "rows": 2}
+
+
+def test_limit_bodies_are_the_csv_file_in_the_fewest_chunks(tmp_path, monkeypatch):
+    import airflow_provider_eloqua.chunking as chunking
+
+    monkeypatch.setattr(chunking, "DEFAULT_CHUNK_BYTES", 4096)
+    path = bench.write_inputs(tmp_path, 2000).paths["csv"]
+    data = path.read_bytes()
+    header = data[: data.index(b"\n") + 1]
+    bodies = bench.limit_bodies(path)
+    assert all(b.startswith(header) and len(b) <= 4096 for b in bodies)
+    assert b"".join(b[len(header) :] for b in bodies) == data[len(header) :]
+    # Fewest: the next record would not have fitted in any body but the last.
+    for body, nxt in itertools.pairwise(bodies):
+        assert len(body) + nxt.index(b"\n", len(header)) + 1 - len(header) > 4096

@@ -1,0 +1,210 @@
+"""A loopback stand-in for Eloqua's data endpoint behind an emulated network link.
+
+It reads every request body at a capped rate (``--rate`` MB/s, 10^6 bytes; 0 = uncapped) and
+waits a fixed round-trip time (``--rtt-ms``) after the last body byte before it answers, as a
+client on a link of that bandwidth and latency would see it. ``POST`` and ``DELETE`` of
+``.../data`` answer ``204 No Content`` as Eloqua's staging endpoint does; ``GET /id`` answers
+a minimal Eloqua discovery document; ``GET /_stats`` (``/_stats/reset``) reports and resets
+the counts: requests, body bytes, and rows (newlines minus the header line for ``text/csv``
+bodies, ``{`` for JSON bodies: the benchmark's rows hold neither inside values). Bodies may be
+sent with ``Content-Length`` or ``Transfer-Encoding: chunked``.
+
+The link is shared by all connections: a byte cannot arrive before the link has carried the
+bytes before it, and an idle link banks no credit (``next_free`` never lags behind now).
+
+Run it as a script: it prints its port on the first line of stdout and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import threading
+import time
+
+_BUF = 1 << 16  # 64 KiB per recv: 2.6 ms of a 25 MB/s link, so pacing stays fine-grained
+_NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+class Link:
+    """Paces received bytes to ``rate`` bytes/s across every connection."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._next_free = 0.0
+
+    def carry(self, nbytes: int) -> None:
+        """Block until a link of this rate could have delivered ``nbytes`` more bytes."""
+        if not self.rate:
+            return
+        with self._lock:
+            now = time.perf_counter()
+            self._next_free = max(self._next_free, now) + nbytes / self.rate
+            due = self._next_free
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> dict[str, int]:
+        old = dict(getattr(self, "counts", {}))
+        self.counts = {"requests": 0, "body_bytes": 0, "rows": 0}
+        return old
+
+    def add(self, nbytes: int, rows: int) -> None:
+        with self._lock:
+            self.counts["requests"] += 1
+            self.counts["body_bytes"] += nbytes
+            self.counts["rows"] += rows
+
+    def snapshot(self, reset: bool) -> dict[str, int]:
+        with self._lock:
+            return self.reset() if reset else dict(self.counts)
+
+
+def _json_answer(obj: object) -> bytes:
+    body = json.dumps(obj).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+class _Conn:
+    """One client connection: reads requests, paces their bodies, answers after the RTT."""
+
+    def __init__(self, sock: socket.socket, link: Link, rtt: float, stats: Stats, port: int) -> None:
+        self.sock = sock
+        self.link = link
+        self.rtt = rtt
+        self.stats = stats
+        self.port = port
+        self.pending = b""
+        self.buf = bytearray(_BUF)
+        self.view = memoryview(self.buf)
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(_BUF)
+        if not data:
+            return False
+        self.link.carry(len(data))
+        self.pending += data
+        return True
+
+    def _line(self) -> bytes | None:
+        while b"\r\n" not in self.pending:
+            if not self._fill():
+                return None
+        line, _, self.pending = self.pending.partition(b"\r\n")
+        return line
+
+    def _body(self, length: int, marker: bytes) -> tuple[int, int] | None:
+        """Read ``length`` body bytes; return (bytes, count of ``marker``)."""
+        taken = min(length, len(self.pending))
+        count = self.pending.count(marker, 0, taken)
+        self.pending = self.pending[taken:]
+        left = length - taken
+        while left:
+            got = self.sock.recv_into(self.view, min(left, _BUF))
+            if not got:
+                return None
+            self.link.carry(got)
+            count += self.buf.count(marker, 0, got)
+            left -= got
+        return length, count
+
+    def _chunked(self, marker: bytes) -> tuple[int, int] | None:
+        total = count = 0
+        while True:
+            line = self._line()
+            if line is None:
+                return None
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while (line := self._line()) not in (b"", None):  # trailers
+                    pass
+                return total, count
+            got = self._body(size, marker)
+            if got is None or self._line() is None:  # the CRLF after the chunk
+                return None
+            total += got[0]
+            count += got[1]
+
+    def serve(self) -> None:
+        with self.sock:
+            while True:
+                while b"\r\n\r\n" not in self.pending:
+                    if not self._fill():
+                        return
+                head, _, self.pending = self.pending.partition(b"\r\n\r\n")
+                lines = head.split(b"\r\n")
+                method, path = lines[0].split(b" ")[:2]
+                headers = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(b":")
+                    headers[name.strip().lower()] = value.strip()
+                csv_body = headers.get(b"content-type", b"").startswith(b"text/csv")
+                marker = b"\n" if csv_body else b"{"
+                if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                    got = self._chunked(marker)
+                else:
+                    got = self._body(int(headers.get(b"content-length", b"0")), marker)
+                if got is None:
+                    return
+                answer = self._answer(method, path, got, csv_body)
+                if self.rtt:
+                    time.sleep(self.rtt)
+                self.sock.sendall(answer)
+
+    def _answer(self, method: bytes, path: bytes, got: tuple[int, int], csv_body: bool) -> bytes:
+        if path.startswith(b"/_stats"):
+            return _json_answer(self.stats.snapshot(reset=path.startswith(b"/_stats/reset")))
+        if method == b"GET" and path.split(b"?")[0] == b"/id":
+            base = f"http://127.0.0.1:{self.port}"
+            return _json_answer(
+                {
+                    "site": {"id": 1, "name": "Bench"},
+                    "user": {"id": 1, "username": "Bench.User", "displayName": "Bench User"},
+                    "urls": {
+                        "base": base,
+                        "apis": {
+                            "rest": {"standard": base + "/api/REST/{version}/", "bulk": base + "/api/bulk/{version}/"}
+                        },
+                    },
+                }
+            )
+        if method == b"POST":
+            nbytes, marks = got
+            self.stats.add(nbytes, marks - 1 if csv_body and marks else marks)
+        return _NO_CONTENT
+
+
+def serve(rate_mb: float, rtt_ms: float, port: int = 0) -> None:
+    link = Link(rate_mb * 1e6)
+    stats = Stats()
+    server = socket.create_server(("127.0.0.1", port), backlog=64)
+    port = server.getsockname()[1]
+    print(port, flush=True)
+    while True:
+        conn, _ = server.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        handler = _Conn(conn, link, rtt_ms / 1000, stats, port)
+        threading.Thread(target=handler.serve, daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=25.0, help="link bandwidth in MB/s (10^6 bytes); 0 = uncapped")
+    parser.add_argument("--rtt-ms", type=float, default=40.0, help="round-trip time waited before each answer")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    serve(args.rate, args.rtt_ms, args.port)
+
+
+if __name__ == "__main__":
+    main()
