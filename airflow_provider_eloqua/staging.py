@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.exceptions import EloquaError
+from airflow_provider_eloqua.prefetch import prefetched
 from airflow_provider_eloqua.retry import may_have_taken_effect
 
 if TYPE_CHECKING:
@@ -82,22 +83,28 @@ def _chunks_of_batch(
 def _post_all(
     hook: EloquaHook, definition_uri: str | DefinitionUri, chunks: Iterator[Chunk], result: StagingResult
 ) -> None:
-    for chunk in chunks:
-        hook.upload_data(definition_uri, chunk.body, chunk.content_type)
-        if not result.chunks:
-            result.first_row = chunk.first_row
-        result.rows += chunk.rows
-        result.chunks += 1
-        result.bytes += len(chunk.body)
-        log.info(
-            "Staged chunk %d: rows %d-%d (%d bytes)",
-            result.chunks,
-            chunk.first_row,
-            chunk.first_row + chunk.rows - 1,
-            len(chunk.body),
-        )
-        # Let the sent body go before the next one is built: peak memory is one chunk, not two.
-        del chunk
+    # The next chunk is read, validated and encoded in a thread while this one is on the wire.
+    sending = prefetched(chunks)
+    try:
+        for chunk in sending:
+            hook.upload_data(definition_uri, chunk.body, chunk.content_type)
+            if not result.chunks:
+                result.first_row = chunk.first_row
+            result.rows += chunk.rows
+            result.chunks += 1
+            result.bytes += len(chunk.body)
+            log.info(
+                "Staged chunk %d: rows %d-%d (%d bytes, %s)",
+                result.chunks,
+                chunk.first_row,
+                chunk.first_row + chunk.rows - 1,
+                len(chunk.body),
+                chunk.content_type.split(";")[0],
+            )
+            # Let the sent body go before the chunk after next is built: at most two chunks in memory.
+            del chunk
+    finally:
+        sending.close()  # stops the producer thread and closes the input now, not when the frame is freed
 
 
 def _clear_after_failure(

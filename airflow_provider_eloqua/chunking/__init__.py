@@ -10,13 +10,15 @@ a bad row stops the upload before any part of it reaches Eloqua's staging area.
   for byte as they were read (never re-serialised). Validation works on whole read blocks with
   C-speed bytes operations (``isascii``/``decode``, ``split``, ``translate``, comparison), so it
   costs no Python work per row.
-* JSON rows in (an upstream task's XCom, or rows read from a JSON array or NDJSON file), JSON
-  array chunks out (``[{...},{...}]``, UTF-8, compact).
+* JSON rows in (an upstream task's XCom, or rows read from a JSON array or NDJSON file), the
+  smallest encoding that means the same out: CSV chunks while every row's CSV reads back as
+  exactly its JSON (non-empty text values, the same keys in every row), JSON array chunks
+  (``[{...},{...}]``, UTF-8, compact) from the first row that does not.
 
 Modules, one per input format, sharing one buffer helper:
 
 * :mod:`.csv`: CSV bytes to CSV chunks.
-* :mod:`.json_rows`: rows (mappings) to JSON array chunks.
+* :mod:`.json_rows`: rows (mappings) to CSV or JSON array chunks.
 * :mod:`.json_files`: the rows of JSON array and NDJSON files, streamed.
 * :mod:`.formats`: format inference and the file dispatcher.
 * :mod:`.columns`: input columns and row keys against the definition's fields.
@@ -34,7 +36,7 @@ from airflow_provider_eloqua.chunking.columns import check_columns
 from airflow_provider_eloqua.chunking.csv import iter_csv_chunks
 from airflow_provider_eloqua.chunking.formats import FORMATS, infer_format, iter_file_chunks, iter_file_rows
 from airflow_provider_eloqua.chunking.json_files import iter_json_file_rows, iter_ndjson_rows
-from airflow_provider_eloqua.chunking.json_rows import iter_json_chunks
+from airflow_provider_eloqua.chunking.json_rows import iter_json_chunks, iter_row_chunks
 from airflow_provider_eloqua.content import (
     CSV_CONTENT_TYPE,
     DEFAULT_CHUNK_BYTES,
@@ -62,4 +64,5 @@ __all__ = [
     "iter_json_chunks",
     "iter_json_file_rows",
     "iter_ndjson_rows",
+    "iter_row_chunks",
 ]

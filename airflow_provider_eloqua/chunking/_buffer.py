@@ -12,8 +12,18 @@ BOM = codecs.BOM_UTF8
 #: Bytes read from a file at a time. Big enough that per-block Python work is negligible, small
 #: enough that a block's validation passes stay in the CPU cache.
 READ_BYTES = 1 << 20
-#: First allocation of a body whose final size is unknown; it doubles up to ``chunk_bytes``.
-_FIRST_BODY_BYTES = 1 << 20
+
+#: The first chunk of an input is cut at this size (or ``chunk_bytes``, if smaller). Nothing can
+#: be sent before the first chunk is whole, so a small first chunk starts the upload early; the
+#: chunks after it are built while the one before is sent (``prefetch``), so they can be full.
+#: It costs one more POST (one round trip) per input. A record bigger than this still goes in
+#: the first chunk, whole, up to ``chunk_bytes``.
+FIRST_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def first_chunk_limit(chunk_bytes: int) -> int:
+    """Where the first chunk of an input is cut: see :data:`FIRST_CHUNK_BYTES`."""
+    return min(chunk_bytes, FIRST_CHUNK_BYTES)
 
 
 class BinaryReader:
@@ -56,11 +66,14 @@ class BinaryReader:
 class Body:
     """A POST body written in place and handed over as ``bytes`` without a final copy.
 
-    The buffer is a ``BytesIO`` sized up front to the expected body size (or doubled as needed,
-    up to the chunk limit), written through a memoryview; ``getvalue`` then returns its buffer
-    itself. So a chunk being built costs about one chunk of memory, where collecting parts and
-    joining them would briefly cost two. Nothing is allocated before the first write after
-    ``prefix`` (a CSV header), so an empty next chunk costs nothing.
+    The buffer is a ``BytesIO``; ``getvalue`` then returns its buffer itself. So a chunk being
+    built costs about one chunk of memory, where collecting parts and joining them would briefly
+    cost two. With an ``expected`` size (known for a CSV file: the bytes left in it) the buffer
+    is sized once up front and written through a memoryview; without one, writes append and
+    ``BytesIO`` grows the buffer in place (by an eighth at a time, touching only what is
+    written), since sizing for a whole chunk that turns out short would touch memory never used.
+    Nothing is allocated before the first write after ``prefix`` (a CSV header), so an empty
+    next chunk costs nothing.
     """
 
     __slots__ = ("_bio", "_cap", "_expected", "_limit", "_prefix", "_view", "size")
@@ -86,10 +99,16 @@ class Body:
     def write(self, data: bytes | memoryview) -> None:
         end = self.size + len(data)
         bio, view = self._bio, self._view
+        if self._expected is None:
+            if bio is None:
+                self._bio = bio = io.BytesIO()
+                bio.write(self._prefix)
+            bio.write(data)
+            self.size = end
+            return
         if bio is None:
             self._bio = bio = io.BytesIO()
-            first = min(self._limit, self._expected or _FIRST_BODY_BYTES)
-            view = self._reserve(bio, max(first, end))
+            view = self._reserve(bio, max(min(self._limit, self._expected), end))
             view[: len(self._prefix)] = self._prefix
         elif view is None or end > self._cap:
             view = self._reserve(bio, max(end, min(self._limit, 2 * self._cap)))
@@ -101,8 +120,8 @@ class Body:
             return self._prefix
         if self._view is not None:
             self._view.release()
-        self._view = None
-        self._bio.truncate(self.size)
+            self._view = None
+            self._bio.truncate(self.size)
         data = self._bio.getvalue()
         self._bio = None
         return data

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterator
 from operator import itemgetter, methodcaller
 from typing import BinaryIO
 
-from airflow_provider_eloqua.chunking._buffer import BOM, BinaryReader, Body
+from airflow_provider_eloqua.chunking._buffer import BOM, BinaryReader, Body, first_chunk_limit
 from airflow_provider_eloqua.chunking.columns import check_columns, check_identifier, definition_fields
 from airflow_provider_eloqua.content import CSV_CONTENT_TYPE, DEFAULT_CHUNK_BYTES, Chunk, check_chunk_bytes
 from airflow_provider_eloqua.exceptions import EloquaInputError
@@ -348,21 +348,22 @@ def _csv_chunks(
     offset = bom + len(header)  # input byte offset of the tail's first byte
     next_row = 1  # row number of the tail's first record
 
+    limit = first_chunk_limit(chunk_bytes)  # where the current chunk is cut
+
     def new_body() -> Body:
-        expected: int | None
-        if left_at_start is not None:
-            expected = len(header) + max(left_at_start - offset, 0)
-        else:
-            expected = chunk_bytes if next_row > 1 else None  # more than one chunk: expect full ones
-        return Body(chunk_bytes, expected, header)
+        # A seekable file says how many bytes are left: size the body once. Otherwise grow it.
+        if left_at_start is None:
+            return Body(chunk_bytes, None, header)
+        return Body(chunk_bytes, min(limit, len(header) + max(left_at_start - offset, 0)), header)
 
     body = new_body()
     chunk_rows = 0
     chunk_first = 1
 
     def emit() -> Chunk:
-        nonlocal body, chunk_rows, chunk_first
+        nonlocal body, chunk_rows, chunk_first, limit
         chunk = Chunk(body.take(), CSV_CONTENT_TYPE, chunk_rows, chunk_first)
+        limit = chunk_bytes
         body = new_body()
         chunk_rows = 0
         chunk_first = next_row
@@ -425,7 +426,7 @@ def _csv_chunks(
         # Place the whole records of ``data`` into chunks, validating each part before it is used.
         start = 0
         while start < len(data):
-            space = chunk_bytes - body.size
+            space = limit - body.size
             if len(data) - start <= space:
                 end = len(data)
             else:
@@ -433,6 +434,9 @@ def _csv_chunks(
                 if end == start:
                     if chunk_rows:
                         yield emit()
+                        continue
+                    if limit < chunk_bytes:
+                        limit = chunk_bytes  # a first record bigger than the first chunk's cut
                         continue
                     raise EloquaInputError(
                         f"CSV row {next_row} is larger than the {room} bytes a chunk has for data "
@@ -446,7 +450,7 @@ def _csv_chunks(
             next_row += rows
             offset += len(part)
             start = end
-            if start < len(data) or body.size >= chunk_bytes - 1:
+            if start < len(data) or body.size >= limit - 1:
                 yield emit()
         if eof:
             break

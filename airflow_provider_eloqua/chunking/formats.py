@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from airflow_provider_eloqua.chunking.csv import iter_csv_chunks
 from airflow_provider_eloqua.chunking.json_files import iter_json_file_rows, iter_ndjson_rows
-from airflow_provider_eloqua.chunking.json_rows import iter_json_chunks
+from airflow_provider_eloqua.chunking.json_rows import iter_row_chunks
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES, Chunk
 from airflow_provider_eloqua.exceptions import EloquaInputError
 
@@ -57,16 +57,17 @@ def iter_file_chunks(
     *,
     blank_identifiers: bool = False,
 ) -> Iterator[Chunk]:
-    """Chunks of a file's content: CSV chunks for ``csv``, JSON array chunks for ``json``/``ndjson``
+    """Chunks of a file's content: CSV chunks for ``csv``; for ``json``/``ndjson`` the rows in the
+    smallest encoding that means the same (:func:`~.json_rows.iter_row_chunks`)
     (``blank_identifiers``: see :func:`~airflow_provider_eloqua.chunking.columns.blank_creates_records`)."""
     fmt = infer_format("", format) if format is not None else None
     blank = {"blank_identifiers": blank_identifiers}
     if fmt == "csv":
         return iter_csv_chunks(stream, fields, identifier, chunk_bytes, **blank)
     if fmt == "json":
-        return iter_json_chunks(iter_json_file_rows(stream), fields, identifier, chunk_bytes, **blank)
+        return iter_row_chunks(iter_json_file_rows(stream), fields, identifier, chunk_bytes, **blank)
     if fmt == "ndjson":
-        return iter_json_chunks(iter_ndjson_rows(stream), fields, identifier, chunk_bytes, **blank)
+        return iter_row_chunks(iter_ndjson_rows(stream), fields, identifier, chunk_bytes, **blank)
     raise EloquaInputError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
 
 

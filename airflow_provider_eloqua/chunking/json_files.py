@@ -1,4 +1,10 @@
-"""Rows of JSON array and NDJSON files, streamed one object at a time in constant memory."""
+"""Rows of JSON array and NDJSON files, streamed one object at a time in constant memory.
+
+Whole blocks of rows are parsed with one ``msgspec`` call (about five times faster than
+``json``); where ``msgspec`` refuses a block, ``json`` parses it again, so what is accepted,
+what each row becomes and every error message are exactly ``json``'s. (``msgspec`` is stricter,
+never looser: it refuses NaN, lone surrogates and out-of-range numbers, which ``json`` reads.)
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
+from itertools import chain, compress
 from typing import Any, BinaryIO
+
+import msgspec
 
 from airflow_provider_eloqua.chunking._buffer import BOM, BinaryReader
 from airflow_provider_eloqua.content import MAX_CHUNK_BYTES
@@ -14,6 +23,18 @@ from airflow_provider_eloqua.exceptions import EloquaInputError
 
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
+_msgspec_decode = msgspec.json.Decoder().decode
+#: Bytes read at a time. Smaller than a CSV read block: a block's rows are held as dicts (about
+#: six times the bytes) until the chunker has placed them.
+_READ_BYTES = 256 * 1024
+
+
+def _decode_array(text: str | bytes) -> Any:
+    """``json``'s reading of a JSON array, by ``msgspec`` where it agrees to read it."""
+    try:
+        return _msgspec_decode(text)
+    except (msgspec.DecodeError, UnicodeError):
+        return _DECODER.decode(text if isinstance(text, str) else text.decode("utf-8"))
 
 
 def _not_an_object(row: int, value: Any) -> EloquaInputError:
@@ -35,7 +56,12 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
     Reads a block at a time into a sliding text buffer and parses the whole rows it holds with
     one decoder call (or, where that cannot tell where rows end, one ``JSONDecoder.raw_decode``
     per row), so memory stays about one read block of text and its rows, never the whole file.
+    The rows are handed over a parsed block at a time, flattened at C speed.
     """
+    return chain.from_iterable(_json_file_batches(stream))
+
+
+def _json_file_batches(stream: BinaryIO) -> Iterator[list[dict]]:
     reader = BinaryReader(stream)
     pending = b""  # the start of a UTF-8 sequence cut by the end of the last block
     buf = ""
@@ -51,7 +77,7 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
         if eof:
             return
         bulk = True
-        block = reader.block()
+        block = reader.block(_READ_BYTES)
         eof = not block
         data = pending + block if pending else block
         try:
@@ -126,15 +152,17 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
             cut = buf.rfind("}", pos) + 1
             if cut and (bad is None or bad[0] >= base + cut):
                 try:
-                    values = _DECODER.decode("[" + buf[pos:cut] + "]")
+                    values = _decode_array("[" + buf[pos:cut] + "]")
                 except json.JSONDecodeError:
                     bulk = False
                 else:
-                    for value in values:
-                        row += 1
-                        if not isinstance(value, dict):
-                            raise _not_an_object(row, value)
-                        yield value
+                    if set(map(type, values)) != {dict}:
+                        for value in values:
+                            row += 1
+                            if not isinstance(value, dict):
+                                raise _not_an_object(row, value)
+                    row += len(values)
+                    yield values
                     pos = cut
                     expect_value = False
                     first = False
@@ -162,7 +190,7 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
         if not isinstance(value, dict):
             raise _not_an_object(row, value)
         pos = end
-        yield value
+        yield [value]
         expect_value = False
         first = False
     if skip_ws():
@@ -171,27 +199,63 @@ def iter_json_file_rows(stream: BinaryIO) -> Iterator[dict]:
 
 
 def iter_ndjson_rows(stream: BinaryIO) -> Iterator[dict]:
-    """Stream the objects of a UTF-8 NDJSON (JSON Lines) file: one object a line, blank lines skipped."""
-    readline = getattr(stream, "readline", None)
-    if readline is None:
+    """Stream the objects of a UTF-8 NDJSON (JSON Lines) file: one object a line, blank lines skipped.
+
+    Reads a block at a time and parses its whole lines as one array; a block that does not parse
+    as exactly one object per line is parsed again line by line, which names the first bad line.
+    No line may be longer than ``MAX_CHUNK_BYTES``. The rows are handed over a block at a time,
+    flattened at C speed.
+    """
+    if getattr(stream, "read", None) is None:
         raise EloquaInputError(f"stream must be a binary file object, got {type(stream).__name__}")
-    row = 0
-    line_no = 0
+    return chain.from_iterable(_ndjson_batches(BinaryReader(stream)))
+
+
+def _ndjson_batches(reader: BinaryReader) -> Iterator[list[dict]]:
+    counts = [0, 0]  # rows and lines so far
+    tail = b""  # the start of a line cut by the end of the last block
     while True:
-        line = readline(MAX_CHUNK_BYTES + 1)
-        if not line:
+        block = reader.block(_READ_BYTES)
+        data = tail + block if tail else block
+        if not block:
+            if data:
+                yield _ndjson_lines(data.split(b"\n"), counts)
             return
-        if not isinstance(line, bytes):
-            if isinstance(line, str):
-                raise EloquaInputError("stream must be opened in binary mode ('rb'): readline() returned str")
-            line = bytes(line)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            tail = data
+            if len(tail) > MAX_CHUNK_BYTES:
+                row, line_no = counts[0] + 1, counts[1] + 1
+                raise EloquaInputError(f"NDJSON row {row} (line {line_no}) is larger than {MAX_CHUNK_BYTES} bytes")
+            continue
+        tail = data[cut + 1 :]
+        yield _ndjson_lines(data[:cut].split(b"\n"), counts)
+
+
+def _ndjson_lines(lines: list[bytes], counts: list[int]) -> list[dict]:
+    """The objects of whole lines (without their newlines); ``counts`` moves past them."""
+    if not counts[1] and lines[0].startswith(BOM):
+        lines[0] = lines[0][len(BOM) :]
+    filled = list(compress(lines, map(bytes.strip, lines)))
+    values = None
+    if filled and max(map(len, filled)) <= MAX_CHUNK_BYTES:
+        try:
+            values = _msgspec_decode(b"[" + b",".join(filled) + b"]")
+        except (msgspec.DecodeError, UnicodeError):
+            values = None
+    if values is not None and len(values) == len(filled) and set(map(type, values)) == {dict}:
+        counts[0] += len(values)
+        counts[1] += len(lines)
+        return values
+    # Line by line, to accept exactly what ``json`` accepts and name the first bad line.
+    out = []
+    row, line_no = counts
+    for line in lines:
         line_no += 1
-        if line_no == 1 and line.startswith(BOM):
-            line = line[len(BOM) :]
         if not line.strip():
             continue
         row += 1
-        if len(line) > MAX_CHUNK_BYTES and not line.endswith(b"\n"):
+        if len(line) > MAX_CHUNK_BYTES:
             raise EloquaInputError(f"NDJSON row {row} (line {line_no}) is larger than {MAX_CHUNK_BYTES} bytes")
         try:
             value = json.loads(line.decode("utf-8"))
@@ -206,4 +270,6 @@ def iter_ndjson_rows(stream: BinaryIO) -> Iterator[dict]:
                 f"NDJSON row {row} (line {line_no}) is not an object (got {type(value).__name__}): "
                 "each line must be one object of field name to value"
             )
-        yield value
+        out.append(value)
+    counts[:] = [row, line_no]
+    return out

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua import urls
-from airflow_provider_eloqua.chunking import iter_file_chunks, iter_json_chunks
+from airflow_provider_eloqua.chunking import iter_file_chunks, iter_row_chunks
 from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.definitions import same_definition
@@ -277,7 +277,7 @@ class Load:
         fields, identifier, chunk_bytes = definition.fields, definition.identifier, self.upload.chunk_bytes
         blank = definition.blank_identifiers
         if self.source.data is not None:
-            yield from iter_json_chunks(self.source.data, fields, identifier, chunk_bytes, blank_identifiers=blank)
+            yield from iter_row_chunks(self.source.data, fields, identifier, chunk_bytes, blank_identifiers=blank)
             return
         assert self.source.path is not None and self.source.format is not None  # InputSpec: exactly one input
         with open_path(self.source.path, "rb") as stream:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
 from airflow_provider_eloqua.chunking import (
+    CSV_CONTENT_TYPE,
     DEFAULT_CHUNK_BYTES,
+    JSON_CONTENT_TYPE,
     Chunk,
     iter_csv_chunks,
     iter_json_chunks,
@@ -47,6 +50,14 @@ def csv_rows(n: int, start: int = 0) -> list[bytes]:
 
 def parse_csv(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def decoded_rows(chunk: Chunk) -> list[dict]:
+    """The rows a chunk carries, read back the way Eloqua reads its content type."""
+    if chunk.content_type == CSV_CONTENT_TYPE:
+        return list(csv.DictReader(io.StringIO(chunk.body.decode("utf-8"), newline="")))
+    assert chunk.content_type == JSON_CONTENT_TYPE
+    return json.loads(chunk.body)
 
 
 def chunks_of(data: bytes, chunk_bytes: int = DEFAULT_CHUNK_BYTES, step: int | None = None) -> list[Chunk]:

@@ -18,6 +18,7 @@ from tests.chunking.helpers import (
     HEADER,
     contact,
     csv_rows,
+    decoded_rows,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -30,12 +31,18 @@ def test_file_chunks_dispatch():
     csv_data = HEADER + b"".join(csv_rows(20))
     (c,) = list(iter_file_chunks(io.BytesIO(csv_data), "csv", FIELDS, "Email", 4096))
     assert (c.content_type, c.rows, c.body) == (CSV_CONTENT_TYPE, 20, csv_data)
+    # Rows of text only go as CSV (the smallest encoding that means the same) ...
     (j,) = list(iter_file_chunks(io.BytesIO(json.dumps(rows).encode()), "json", FIELDS, "Email", 4096))
-    assert (j.content_type, j.rows, json.loads(j.body)) == (JSON_CONTENT_TYPE, 20, rows)
+    assert (j.content_type, j.rows, decoded_rows(j)) == (CSV_CONTENT_TYPE, 20, rows)
     nd = b"\n".join(json.dumps(r).encode() for r in rows)
     chunks = list(iter_file_chunks(io.BytesIO(nd), "ndjson", FIELDS, "Email", 1024))
-    assert [r for ch in chunks for r in json.loads(ch.body)] == rows
+    assert {ch.content_type for ch in chunks} == {CSV_CONTENT_TYPE}
+    assert [r for ch in chunks for r in decoded_rows(ch)] == rows
     assert all(len(ch.body) <= 1024 for ch in chunks)
+    # ... and rows holding a null (or a number) as JSON.
+    rows[0]["Country"] = None
+    (j,) = list(iter_file_chunks(io.BytesIO(json.dumps(rows).encode()), "json", FIELDS, "Email", 4096))
+    assert (j.content_type, j.rows, json.loads(j.body)) == (JSON_CONTENT_TYPE, 20, rows)
 
 
 def test_file_chunks_json_rows_validated():

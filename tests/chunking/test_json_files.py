@@ -130,3 +130,39 @@ def test_a_bad_row_before_much_more_data_is_still_not_valid_json():
 
     with pytest.raises(EloquaInputError, match=r"^JSON row 1 is not valid JSON: Expecting ',' delimiter"):
         list(iter_json_file_rows(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("step", [1, 5, 333, 1 << 20])
+def test_ndjson_rows_streamed_across_reads(step):
+    rows = [contact(i, Company=f"Zoë {i}") for i in range(3000)]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]
+    data = b"\xef\xbb\xbf" + b"\n".join(lines[:1500]) + b"\n\n \t\n" + b"\r\n".join(lines[1500:])  # no final newline
+    assert list(iter_ndjson_rows(Trickle(data, step))) == rows
+
+
+@pytest.mark.parametrize("step", [7, 4096, 1 << 20])
+def test_ndjson_errors_deep_in_the_file_name_the_row_and_line(step):
+    lines = [json.dumps(contact(i)).encode() for i in range(3000)]
+    lines.insert(100, b"")  # a blank line: rows and lines count apart from here on
+    bad = [*lines[:2600], b'{"Email": "x",}', *lines[2600:]]
+    with pytest.raises(EloquaInputError) as info:
+        list(iter_ndjson_rows(Trickle(b"\n".join(bad), step)))
+    assert str(info.value).startswith("NDJSON row 2600 (line 2601) is not valid JSON")
+
+
+def test_ndjson_reads_what_json_reads():
+    # msgspec refuses NaN and lone surrogates; json reads them, and so does the NDJSON reader
+    # (the row checks then refuse NaN by name, and a lone surrogate when it is encoded).
+    data = b'{"Email": "a", "Score": NaN}\n{"Email": "\\ud800"}\n'
+    rows = list(iter_ndjson_rows(io.BytesIO(data)))
+    assert rows[0]["Score"] != rows[0]["Score"] and rows[1] == {"Email": "\ud800"}
+
+
+def test_ndjson_line_longer_than_a_chunk(monkeypatch):
+    from airflow_provider_eloqua.chunking import json_files
+
+    monkeypatch.setattr(json_files, "MAX_CHUNK_BYTES", 100)
+    ok = json.dumps({"Email": "a@b.c"}).encode()
+    for data in (ok + b"\n" + b'{"Email": "' + b"x" * 200 + b'"}\n', ok + b"\n" + b"x" * 300):
+        with pytest.raises(EloquaInputError, match=r"^NDJSON row 2 \(line 2\) is larger than 100 bytes"):
+            list(iter_ndjson_rows(Trickle(data, 64)))

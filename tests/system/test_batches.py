@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from airflow_provider_eloqua.chunking import iter_json_chunks
+from airflow_provider_eloqua.chunking import iter_row_chunks
 from airflow_provider_eloqua.staging import iter_batches
 from tests.system.dags.matrix import (
     ACTIVITY_FIELDS,
@@ -43,7 +43,7 @@ def env(airflow_db, eloqua_conn):
 
 def _batch_rows(rows, fields, identifier) -> list[int]:
     """Rows per batch, cut the way the operators cut them."""
-    chunks = iter_json_chunks(rows, list(fields), identifier, CHUNK_BYTES)
+    chunks = iter_row_chunks(rows, list(fields), identifier, CHUNK_BYTES)
     per_batch: dict[int, int] = {}
     for index, chunk in iter_batches(chunks, MAX_BYTES):
         per_batch[index] = per_batch.get(index, 0) + chunk.rows
@@ -63,7 +63,9 @@ def _spec(rows, **spec):
     }
 
 
-ROWS = activities(60)
+# Rows of text go as CSV (the smallest encoding that means the same): padded so that 60 rows
+# still make six 1 KiB chunks, three batches of two.
+ROWS = [dict(row, AssetName=f"{row['AssetName']} {'x' * 64}") for row in activities(60)]
 EXPECTED = _batch_rows(ROWS, ACTIVITY_FIELDS, "ExternalId")
 
 
@@ -82,7 +84,7 @@ def test_big_input_is_loaded_in_batches_one_sync_each(env, monkeypatch):
     assert summary["syncs"] == 3
     assert (summary["rows"], summary["chunks"]) == (60, 6)
     assert summary["bytes"] == sum(
-        len(c.body) for c in iter_json_chunks(ROWS, list(ACTIVITY_FIELDS), "ExternalId", 1024)
+        len(c.body) for c in iter_row_chunks(ROWS, list(ACTIVITY_FIELDS), "ExternalId", 1024)
     )
     # the counts add up over the three syncs; sync_uri is the last one
     assert (summary["rows_processed"], summary["created"], summary["rejected"]) == (60, 60, 0)
@@ -169,7 +171,7 @@ def test_retry_reattaches_to_an_intermediate_sync_still_running(env, monkeypatch
 
 
 def test_summary_and_rejects_add_up_over_all_batches(env, monkeypatch, tmp_path):
-    rows = contacts(60)
+    rows = [dict(row, LastName=f"{row['LastName']} {'x' * 60}") for row in contacts(60)]  # three batches as CSV
     first_batch = _batch_rows(rows, CONTACT_FIELDS, "Email")[0]
     bad = [5, first_batch + 3]  # one in batch 1, one in batch 2: the last batch is clean
     for row in bad:
