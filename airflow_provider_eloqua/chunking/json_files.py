@@ -213,23 +213,27 @@ def iter_ndjson_rows(stream: BinaryIO) -> Iterator[dict]:
 
 def _ndjson_batches(reader: BinaryReader) -> Iterator[list[dict]]:
     counts = [0, 0]  # rows and lines so far
-    tail = b""  # the start of a line cut by the end of the last block
+    tail: list[bytes] = []  # the start of a line cut by the end of the last block(s)
+    tail_len = 0
     while True:
         block = reader.block(_READ_BYTES)
-        data = tail + block if tail else block
         if not block:
+            data = b"".join(tail)
             if data:
                 yield _ndjson_lines(data.split(b"\n"), counts)
             return
-        cut = data.rfind(b"\n")
+        cut = block.rfind(b"\n")
         if cut < 0:
-            tail = data
-            if len(tail) > MAX_CHUNK_BYTES:
+            tail.append(block)
+            tail_len += len(block)
+            if tail_len > MAX_CHUNK_BYTES:
                 row, line_no = counts[0] + 1, counts[1] + 1
                 raise EloquaInputError(f"NDJSON row {row} (line {line_no}) is larger than {MAX_CHUNK_BYTES} bytes")
             continue
-        tail = data[cut + 1 :]
-        yield _ndjson_lines(data[:cut].split(b"\n"), counts)
+        data = b"".join([*tail, block[:cut]]) if tail else block[:cut]
+        rest = block[cut + 1 :]
+        tail, tail_len = ([rest], len(rest)) if rest else ([], 0)
+        yield _ndjson_lines(data.split(b"\n"), counts)
 
 
 def _ndjson_lines(lines: list[bytes], counts: list[int]) -> list[dict]:
