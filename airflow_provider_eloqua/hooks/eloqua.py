@@ -270,7 +270,8 @@ class EloquaHook(BaseHook):
             raise EloquaAuthError(
                 "POST", TOKEN_PATH, 401, None, hint="no refresh token and no user/password to obtain one"
             )
-        return {"grant_type": "password", "scope": "full", "username": s.site_user, "password": s.password}
+        password = s.password or ""  # has_password_grant: set
+        return {"grant_type": "password", "scope": "full", "username": s.site_user, "password": password}
 
     @staticmethod
     def accept_token_answer(tokens: TokenState, answer: dict[str, Any]) -> str | None:
@@ -398,8 +399,9 @@ class EloquaHook(BaseHook):
         """One request with the retry policy; answers of a retryable status raise inside the loop."""
         for attempt in self.retry_policy.retrying(idempotent=idempotent):
             with attempt:
-                if hasattr(data, "seek"):
-                    data.seek(0)
+                rewind = getattr(data, "seek", None)
+                if rewind is not None:
+                    rewind(0)  # a file body is read again on each attempt
                 try:
                     response = self.session.request(
                         method,

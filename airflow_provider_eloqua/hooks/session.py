@@ -29,7 +29,7 @@ import hashlib
 import ssl
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import fields
 from typing import Any, TypeVar
 
@@ -294,7 +294,7 @@ T = TypeVar("T")
 _lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task]] = weakref.WeakKeyDictionary()
 
 
-async def shared_lookup(conn_id: str, fetch: Callable[[], Awaitable[T]]) -> T:
+async def shared_lookup(conn_id: str, fetch: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Concurrent lookups of one connection on one loop share one call of ``fetch``.
 
     A thousand triggers started together (a triggerer restart) would otherwise make a thousand
