@@ -7,6 +7,7 @@ one place (``retry.py`` decides what is transient; ``urls.py`` spells every path
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -676,9 +677,12 @@ class EloquaHook(BaseHook):
         content: bytes | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
+        gated: bool = True,
     ) -> httpx.Response:
+        """``_send`` for the event loop. ``gated=False`` is for the rare auth requests (a grant, ``/id``)
+        that everyone is waiting for: they skip the session's queue of status requests."""
         client = await self._aprepare()
-        gate = self._site_session().gate()
+        gate = self._site_session().gate() if gated else contextlib.nullcontext()
         async for attempt in self.retry_policy.async_retrying(idempotent=idempotent):
             with attempt:
                 try:
@@ -732,7 +736,9 @@ class EloquaHook(BaseHook):
         reread = False
         while True:
             grant, url, headers, content = self._token_request(tokens)
-            response = await self._asend("POST", url, TOKEN_PATH, headers=headers, content=content, idempotent=False)
+            response = await self._asend(
+                "POST", url, TOKEN_PATH, headers=headers, content=content, idempotent=False, gated=False
+            )
             refusal = _token_refusal(grant, response.status_code, response.headers, response.content)
             if refusal is None:
                 break
@@ -758,7 +764,7 @@ class EloquaHook(BaseHook):
             if url is None:
                 base, base_generation = await self._abulk_base(stale_base, renew_on_401=not renewed)
             target = url or base + path
-            response = await self._asend(method, target, path, headers={"Authorization": auth})
+            response = await self._asend(method, target, path, headers={"Authorization": auth}, gated=url is None)
             if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
                 stale_token, stale_base = token_generation, base_generation
