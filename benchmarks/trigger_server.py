@@ -8,6 +8,9 @@ benchmark measures. It runs in its own process:
 
     python -m benchmarks.trigger_server [--polls 3]      # prints "PORT <n>" once listening
 
+It exits when its standard input closes, so it never outlives the benchmark that started it
+(even one killed by a timeout).
+
 Control (not counted): ``GET /__stats``; ``POST /__reset`` with a JSON body of settings
 (``polls``, ``expire_after``: expire every access token once, after that many status looks).
 """
@@ -18,7 +21,10 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import re
+import sys
+import threading
 from typing import Any
 
 SITE, USER, PASSWORD = "BenchSite", "bench.user", "bench-password"
@@ -174,6 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polls", type=int, default=3)
     args = parser.parse_args(argv)
+
+    def exit_with_parent() -> None:
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     asyncio.run(serve(args.polls))
 
 

@@ -290,6 +290,7 @@ def run(scenarios: list[tuple[int, float, str]]) -> list[Result]:
         _ensure_airflow_db()
     server = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.trigger_server", "--polls", str(POLLS)],
+        stdin=subprocess.PIPE,  # closed when this process ends, however it ends: the server exits
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
