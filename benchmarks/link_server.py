@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
+import sys
 import threading
 import time
 
@@ -184,7 +186,15 @@ class _Conn:
         return _NO_CONTENT
 
 
-def serve(rate_mb: float, rtt_ms: float, port: int = 0) -> None:
+def _exit_when_stdin_closes() -> None:
+    """Exit as soon as the parent's end of our stdin closes: a killed benchmark leaves no server."""
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+def serve(rate_mb: float, rtt_ms: float, port: int = 0, with_parent: bool = False) -> None:
+    if with_parent:
+        threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     link = Link(rate_mb * 1e6)
     stats = Stats()
     server = socket.create_server(("127.0.0.1", port), backlog=64)
@@ -202,8 +212,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=25.0, help="link bandwidth in MB/s (10^6 bytes); 0 = uncapped")
     parser.add_argument("--rtt-ms", type=float, default=40.0, help="round-trip time waited before each answer")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--with-parent", action="store_true", help="exit when stdin closes (the parent died)")
     args = parser.parse_args(argv)
-    serve(args.rate, args.rtt_ms, args.port)
+    serve(args.rate, args.rtt_ms, args.port, args.with_parent)
 
 
 if __name__ == "__main__":

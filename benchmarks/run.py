@@ -131,8 +131,9 @@ class LinkServer:
 
     def __enter__(self) -> LinkServer:
         script = Path(__file__).with_name("link_server.py")
-        cmd = [sys.executable, str(script), "--rate", str(self.rate), "--rtt-ms", str(self.rtt_ms)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        cmd = [sys.executable, str(script), "--rate", str(self.rate), "--rtt-ms", str(self.rtt_ms), "--with-parent"]
+        # The server exits when this process's end of its stdin closes, even if this one is killed.
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
         return self
 
@@ -141,6 +142,7 @@ class LinkServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc.stdout.close()
+            self.proc.stdin.close()
 
     @property
     def url(self) -> str:

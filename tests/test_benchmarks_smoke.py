@@ -141,3 +141,17 @@ def test_limit_bodies_are_the_csv_file_in_the_fewest_chunks(tmp_path, monkeypatc
     # Fewest: the next record would not have fitted in any body but the last.
     for body, nxt in itertools.pairwise(bodies):
         assert len(body) + nxt.index(b"\n", len(header)) + 1 - len(header) > 4096
+
+
+def test_link_server_exits_when_its_parent_goes_away():
+    import subprocess
+    import sys
+
+    script = bench.Path(bench.__file__).with_name("link_server.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--rate", "0", "--with-parent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert int(proc.stdout.readline()) > 0  # serving
+    proc.stdin.close()  # what the parent's death does to the pipe
+    assert proc.wait(timeout=60) == 0
+    proc.stdout.close()
