@@ -56,6 +56,15 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.triggers.eloqua"]}
         ],
+        # eloqua://<site>/<entity>: the Assets import tasks update (see airflow_provider_eloqua/assets.py).
+        "asset-uris": [
+            {
+                "schemes": ["eloqua"],
+                "handler": "airflow_provider_eloqua.assets.sanitize_uri",
+                "factory": "airflow_provider_eloqua.assets.create_asset",
+                "to_openlineage_converter": "airflow_provider_eloqua.assets.convert_asset_to_openlineage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "eloqua",

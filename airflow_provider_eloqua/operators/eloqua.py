@@ -24,7 +24,7 @@ from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.configuration import conf
 
-from airflow_provider_eloqua import urls
+from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -545,6 +545,8 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         self.rejects_path = rejects_path
         if rejects_path:
             output_format(rejects_path, "rejects_path")
+        # The site is known only from the connection at run time: the Asset is attached there.
+        self.outlets = [*self.outlets, assets.alias_for(self.eloqua_conn_id)]
 
     def _import_load(self, context: Context, checkpoint: Checkpoint) -> Load:
         return self._load(context, checkpoint, None if self.definition_uri else self.definition_spec())
@@ -607,4 +609,11 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 delete_load_definition(self.hook, started.totals.definition_uri)
             checkpoint.forget_load_definition()
         checkpoint.forget_load()  # reported: a later run of this task instance loads again
+        assets.record_load(
+            context,
+            site=self.hook.settings.site,
+            eloqua_conn_id=self.eloqua_conn_id,
+            definition_uri=started.totals.definition_uri,
+            summary=summary,
+        )
         return {**LoadResult(started.totals, started.sync_uri, started.batch).upload_summary(), **summary}

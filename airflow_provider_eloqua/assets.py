@@ -1,0 +1,136 @@
+"""Airflow Assets for what an import loads: ``eloqua://<site>/<entity>``, e.g. ``eloqua://AcmeCorp/contacts``
+or ``eloqua://AcmeCorp/customObjects/12``.
+
+The provider registers the ``eloqua`` scheme (``asset-uris`` in get_provider_info.py) with
+:func:`sanitize_uri` (Airflow calls it on every such URI, so a malformed one fails where it is
+written), :func:`create_asset` and :func:`convert_asset_to_openlineage`.
+
+Why an alias: the site is known only from the connection, which a DAG file must not read at parse
+time. So an import task declares ``AssetAlias("eloqua:<conn id>")`` as its outlet and, once its
+sync has ended without error, attaches the concrete Asset of the site and entity it loaded
+(Airflow creates the Asset on its first event if no DAG declared it yet). A downstream DAG
+schedules on the concrete Asset (:func:`eloqua_asset`), or on the alias for "anything loaded
+through this connection".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult
+
+from airflow.sdk import Asset, AssetAlias
+
+from airflow_provider_eloqua import urls
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.openlineage.facet import Dataset as OpenLineageDataset
+
+SCHEME = "eloqua"
+#: Eloqua site (company) names: letters, digits and a few separators; no "/" "@" ":" or spaces.
+_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _entity_path(entity: str, parent_id: int | str | None = None) -> str:
+    """``contacts`` or ``customObjects/12``; raises ValueError naming a bad entity or parent id."""
+    if entity not in urls.IMPORT_ENTITIES:
+        raise ValueError(
+            f"an eloqua:// asset names an import entity ({', '.join(urls.IMPORT_ENTITIES)}); got {entity!r}"
+        )
+    if entity in urls.PARENTED_ENTITIES:
+        if parent_id is None or not str(parent_id).isdigit():
+            raise ValueError(f"an eloqua:// asset of {entity} needs the numeric parent id; got {parent_id!r}")
+        return f"{entity}/{int(parent_id)}"
+    if parent_id is not None:
+        raise ValueError(f"{entity} has no parent id; got {parent_id!r}")
+    return entity
+
+
+def _check_site(site: str) -> str:
+    if not isinstance(site, str) or not _SITE.match(site):
+        raise ValueError(f"an eloqua:// asset needs the Eloqua site (company) name; got {site!r}")
+    return site
+
+
+def asset_uri(site: str, entity: str, parent_id: int | str | None = None) -> str:
+    """``eloqua://AcmeCorp/contacts``, ``eloqua://AcmeCorp/customObjects/12``."""
+    return f"{SCHEME}://{_check_site(site)}/{_entity_path(entity, parent_id)}"
+
+
+def eloqua_asset(site: str, entity: str, parent_id: int | str | None = None, **kwargs: Any) -> Asset:
+    """The Asset an import of ``entity`` (and ``parent_id``) into ``site`` updates; schedule on it.
+
+    :param site: the Eloqua site (company) name, as in the connection.
+    :param entity: an import entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ...
+    :param parent_id: the custom object or event id (``customObjects`` and ``events`` only).
+    :param kwargs: passed to :class:`~airflow.sdk.Asset` (``extra``, ``group``, ...).
+    """
+    return Asset(uri=asset_uri(site, entity, parent_id), **kwargs)
+
+
+def alias_for(eloqua_conn_id: str) -> AssetAlias:
+    """The outlet alias of import tasks using ``eloqua_conn_id``."""
+    return AssetAlias(f"{SCHEME}:{eloqua_conn_id}")
+
+
+def asset_for_definition(site: str, definition_uri: str) -> Asset | None:
+    """The Asset a sync of ``definition_uri`` updates; None for a sync-action definition."""
+    parsed = urls.parse_definition_uri(definition_uri)
+    if parsed.kind != "imports":
+        return None
+    return eloqua_asset(site, parsed.entity, parsed.parent_id)
+
+
+#: Summary keys carried as the asset event's extra (a downstream DAG reads them from
+#: ``triggering_asset_events``).
+_EVENT_KEYS = ("sync_uri", "status", "rows_processed", "created", "updated", "rejected")
+
+
+def record_load(
+    context: Any, *, site: str, eloqua_conn_id: str, definition_uri: str | None, summary: dict[str, Any]
+) -> Asset | None:
+    """Attach the Asset a finished load updated to the task's alias outlet; return it.
+
+    Called once the last sync has ended and been accepted (an ``error``, or a warning with
+    ``on_warning="fail"``, raises before). Nothing is attached for a sync-action definition or when
+    nothing was synced.
+
+    :param context: the task's context (its ``outlet_events``).
+    :param site: the Eloqua site of the connection, as the hook read it.
+    :param eloqua_conn_id: the connection the alias is named after.
+    :param definition_uri: the definition the sync ran on (``/contacts/imports/30``).
+    :param summary: the load's summary; its counts go into the event's extra.
+    """
+    if not definition_uri or not site:
+        return None
+    asset = asset_for_definition(site, definition_uri)
+    if asset is None:
+        return None
+    extra = {key: summary[key] for key in _EVENT_KEYS if key in summary}
+    context["outlet_events"][alias_for(eloqua_conn_id)].add(asset, extra=extra)
+    return asset
+
+
+def sanitize_uri(parts: SplitResult) -> SplitResult:
+    """Airflow's URI handler for ``eloqua://``: the site, then an import entity (and its parent id)."""
+    _check_site(parts.netloc)
+    if parts.query:
+        raise ValueError(f"an eloqua:// asset takes no query; got {parts.geturl()!r}")
+    segments = parts.path.strip("/").split("/")
+    _entity_path(segments[0], segments[1] if len(segments) == 2 else None)
+    if len(segments) > 2:
+        raise ValueError(f"an eloqua:// asset is eloqua://<site>/<entity>[/<parent id>]; got {parts.geturl()!r}")
+    return parts
+
+
+def create_asset(*, site: str, entity: str, parent_id: int | str | None = None, extra: Any = None) -> Asset:
+    """Airflow's asset factory for ``eloqua://``."""
+    return eloqua_asset(site, entity, parent_id, extra=extra)
+
+
+def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> OpenLineageDataset:
+    """OpenLineage dataset of an ``eloqua://`` Asset: namespace ``eloqua://<site>``, name the entity."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset as OpenLineageDataset
+
+    site, _, path = asset.uri.removeprefix(f"{SCHEME}://").partition("/")
+    return OpenLineageDataset(namespace=f"{SCHEME}://{site}", name=path)

@@ -1,0 +1,49 @@
+"""The eloqua:// asset scheme: URIs built and checked, registered with Airflow through the provider info."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk import Asset
+
+from airflow_provider_eloqua.assets import alias_for, asset_for_definition, asset_uri, eloqua_asset
+
+
+def test_uris_name_the_site_and_the_entity():
+    assert asset_uri("AcmeCorp", "contacts") == "eloqua://AcmeCorp/contacts"
+    assert eloqua_asset("AcmeCorp", "customObjects", 12).uri == "eloqua://AcmeCorp/customObjects/12"
+    assert asset_for_definition("AcmeCorp", "/events/7/imports/3").uri == "eloqua://AcmeCorp/events/7"
+    assert asset_for_definition("AcmeCorp", "/contacts/syncActions/5") is None
+    assert alias_for("eloqua_default").name == "eloqua:eloqua_default"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("", "contacts"), "site"),
+        (("Acme Corp", "contacts"), "site"),
+        (("AcmeCorp", "nonsense"), "import entity"),
+        (("AcmeCorp", "customObjects"), "parent id"),
+        (("AcmeCorp", "contacts", 3), "no parent id"),
+    ],
+)
+def test_bad_arguments_are_named(args, message):
+    with pytest.raises(ValueError, match=message):
+        asset_uri(*args)
+
+
+def test_airflow_checks_eloqua_uris_with_the_registered_handler():
+    """Airflow finds the handler through the installed provider's ``asset-uris``."""
+    assert Asset("eloqua://AcmeCorp/contacts/").uri == "eloqua://AcmeCorp/contacts"
+    with pytest.raises(ValueError, match="import entity"):
+        Asset("eloqua://AcmeCorp/contactz")
+    with pytest.raises(ValueError, match="parent id"):
+        Asset("eloqua://AcmeCorp/customObjects/abc")
+
+
+def test_the_provider_registers_factory_and_openlineage_converter():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert manager.asset_factories["eloqua"](site="AcmeCorp", entity="accounts").uri == "eloqua://AcmeCorp/accounts"
+    dataset = manager.asset_to_openlineage_converters["eloqua"](eloqua_asset("AcmeCorp", "customObjects", 12), None)
+    assert (dataset.namespace, dataset.name) == ("eloqua://AcmeCorp", "customObjects/12")
