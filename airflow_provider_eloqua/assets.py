@@ -15,6 +15,7 @@ through this connection".
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
@@ -25,6 +26,8 @@ from airflow_provider_eloqua import urls
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.openlineage.facet import Dataset as OpenLineageDataset
+
+log = logging.getLogger(__name__)
 
 SCHEME = "eloqua"
 #: Eloqua site (company) names: letters, digits and a few separators; no "/" "@" ":" or spaces.
@@ -103,7 +106,11 @@ def record_load(
     """
     if not definition_uri or not site:
         return None
-    asset = asset_for_definition(site, definition_uri)
+    try:
+        asset = asset_for_definition(site, definition_uri)
+    except ValueError as exc:  # the load is done: a site name the scheme cannot hold must not fail it
+        log.warning("No asset event for %s in site %r: %s", definition_uri, site, exc)
+        return None
     if asset is None:
         return None
     extra = {key: summary[key] for key in _EVENT_KEYS if key in summary}
@@ -116,10 +123,10 @@ def sanitize_uri(parts: SplitResult) -> SplitResult:
     _check_site(parts.netloc)
     if parts.query:
         raise ValueError(f"an eloqua:// asset takes no query; got {parts.geturl()!r}")
-    segments = parts.path.strip("/").split("/")
-    _entity_path(segments[0], segments[1] if len(segments) == 2 else None)
-    if len(segments) > 2:
-        raise ValueError(f"an eloqua:// asset is eloqua://<site>/<entity>[/<parent id>]; got {parts.geturl()!r}")
+    path = parts.path.strip("/")
+    if path not in urls.IMPORT_ENTITIES or path in urls.PARENTED_ENTITIES:
+        entity, _, parent_id = path.rpartition("/")  # customObjects/12, events/7
+        _entity_path(entity or path, parent_id if entity else None)
     return parts
 
 

@@ -13,6 +13,9 @@ def test_uris_name_the_site_and_the_entity():
     assert eloqua_asset("AcmeCorp", "customObjects", 12).uri == "eloqua://AcmeCorp/customObjects/12"
     assert asset_for_definition("AcmeCorp", "/events/7/imports/3").uri == "eloqua://AcmeCorp/events/7"
     assert asset_for_definition("AcmeCorp", "/contacts/syncActions/5") is None
+    assert asset_for_definition("AcmeCorp", "/opportunities/contacts/imports/4").uri == (
+        "eloqua://AcmeCorp/opportunities/contacts"
+    )
     assert alias_for("eloqua_default").name == "eloqua:eloqua_default"
 
 
@@ -34,10 +37,16 @@ def test_bad_arguments_are_named(args, message):
 def test_airflow_checks_eloqua_uris_with_the_registered_handler():
     """Airflow finds the handler through the installed provider's ``asset-uris``."""
     assert Asset("eloqua://AcmeCorp/contacts/").uri == "eloqua://AcmeCorp/contacts"
+    assert Asset("eloqua://AcmeCorp/opportunities/contacts").uri == "eloqua://AcmeCorp/opportunities/contacts"
+    assert Asset("eloqua://AcmeCorp/events/7").uri == "eloqua://AcmeCorp/events/7"
     with pytest.raises(ValueError, match="import entity"):
         Asset("eloqua://AcmeCorp/contactz")
     with pytest.raises(ValueError, match="parent id"):
         Asset("eloqua://AcmeCorp/customObjects/abc")
+    with pytest.raises(ValueError, match="parent id"):
+        Asset("eloqua://AcmeCorp/customObjects")
+    with pytest.raises(ValueError, match="import entity"):
+        Asset("eloqua://AcmeCorp/contacts/12/more")
 
 
 def test_the_provider_registers_factory_and_openlineage_converter():

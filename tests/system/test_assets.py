@@ -42,8 +42,11 @@ def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, elo
     summary = result["load_contacts"].return_value
     assert summary["created"] == 5
     with create_session() as session:
+        # (other tests of the session load contacts through the same alias too)
         events = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == URI)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == URI, AssetEvent.source_run_id == result.run_id)
         ).all()
         assert len(events) == 1
         event = events[0]
@@ -56,7 +59,7 @@ def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, elo
             key: summary[key] for key in ("sync_uri", "status", "rows_processed", "created", "updated", "rejected")
         }
         alias = session.scalar(select(AssetAliasModel).where(AssetAliasModel.name == "eloqua:eloqua_default"))
-        assert alias is not None and [a.uri for a in alias.assets] == [URI]
+        assert alias is not None and URI in [a.uri for a in alias.assets]
         assert session.scalars(select(AssetDagRunQueue.target_dag_id)).all() == [DOWNSTREAM]
 
     # The scheduler's own step: the queued DAG gets an asset-triggered run that consumed the event.
@@ -66,4 +69,4 @@ def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, elo
     with create_session() as session:
         runs = session.scalars(select(DagRun).where(DagRun.dag_id == DOWNSTREAM)).all()
         assert [run.run_type for run in runs] == ["asset_triggered"]
-        assert [e.id for e in runs[0].consumed_asset_events] == [event.id]
+        assert event.id in [e.id for e in runs[0].consumed_asset_events]
