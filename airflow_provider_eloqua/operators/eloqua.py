@@ -254,6 +254,12 @@ class _LoadOperator(_EloquaOperator):
 
     definition_uri: str | None
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider: the file in, the Eloqua entity out."""
+        from airflow_provider_eloqua.openlineage import import_lineage
+
+        return import_lineage(self)
+
     def _keep_load_args(
         self,
         *,
