@@ -24,16 +24,15 @@ from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
 
 SITE = os.environ.get("ELOQUA_SITE", "AcmeCorp")
 CONTACTS_LOADED = eloqua_asset(SITE, "contacts")
+COMMON = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "catchup": False,
+    "tags": ["eloqua", "example", "assets"],
+    "doc_md": __doc__,
+}
 
 
-@dag(
-    dag_id="eloqua_contacts_asset_load",
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["eloqua", "example", "assets"],
-    doc_md=__doc__,
-)
+@dag(dag_id="eloqua_contacts_asset_load", schedule=None, **COMMON)
 def eloqua_contacts_asset_load():
     @task
     def new_contacts() -> list[dict[str, str]]:
@@ -52,14 +51,7 @@ def eloqua_contacts_asset_load():
     )
 
 
-@dag(
-    dag_id="eloqua_after_contacts_loaded",
-    schedule=[CONTACTS_LOADED],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["eloqua", "example", "assets"],
-    doc_md=__doc__,
-)
+@dag(dag_id="eloqua_after_contacts_loaded", schedule=[CONTACTS_LOADED], **COMMON)
 def eloqua_after_contacts_loaded():
     @task
     def report(triggering_asset_events: Any = None) -> list[dict[str, Any]]:
