@@ -222,6 +222,14 @@ class EloquaCreateSyncActionOperator(_DefinitionOperator):
     :param identifier_field_name: that column's name (templated).
     :param sync_actions: 1 to 10 actions such as ``{"action": "add", "destination": "{{ContactList[123]}}"}``.
     :param entity: ``contacts`` (the default), ``accounts`` or ``customObjects``.
+    :param parent_id: the custom object id, for ``customObjects`` (templated).
+    :param update_rule: not a sync-action property: refused when given.
+    :param is_sync_triggered_on_import: let Eloqua start a sync on every data POST (uploads refuse it).
+    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
+    :param auto_delete_duration: delete the definition this long after its last use (at least ``PT1H``).
+    :param definition_extra: other documented definition properties.
+    :param reuse_existing: use an existing definition of the same name and properties instead of creating another.
+    :param eloqua_conn_id: the Airflow connection to Eloqua.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
@@ -482,6 +490,16 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
         ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
     :param reuse_existing: deprecated, ignored (every load stages into a definition of its own).
+    :param entity: ``contacts`` (the default), ``accounts``, ``customObjects``, ``events``, ``activities``, ...
+    :param name: the definition's name, at most 100 characters (templated).
+    :param fields: column name -> Eloqua statement (not templated: Eloqua's markup is Jinja syntax too).
+    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated).
+    :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
+    :param update_rule: ``always`` (the default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
+    :param sync_actions: up to 10 actions run after the import.
+    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
+    :param definition_extra: other documented definition properties.
+    :param eloqua_conn_id: the Airflow connection to Eloqua.
     """
 
     template_fields: Sequence[str] = (
