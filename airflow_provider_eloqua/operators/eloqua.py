@@ -268,20 +268,22 @@ class _LoadOperator(_EloquaOperator):
 
         return import_lineage(self)
 
-    def _keep_load_args(
+    def __init__(
         self,
         *,
-        definition_uri: str | None,
-        data: Sequence[Mapping[str, Any]] | None,
-        path: str | None,
-        format: str | None,
-        chunk_bytes: int,
-        max_bytes_per_sync: int,
-        callback_url: str | None,
-        poll_interval: float,
-        timeout: float,
-        auto_delete_duration: str,
+        definition_uri: str | None = None,
+        data: Sequence[Mapping[str, Any]] | None = None,
+        path: str | None = None,
+        format: str | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC,
+        callback_url: str | None = None,
+        poll_interval: float = 30,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        auto_delete_duration: str = DEFAULT_LOAD_AUTO_DELETE,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.definition_uri = definition_uri
         self.data = data
         self.path = path
@@ -369,35 +371,9 @@ class EloquaUploadDataOperator(_LoadOperator):
     template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")
     ui_color = "#e8d4f4"
 
-    def __init__(
-        self,
-        *,
-        definition_uri: str,
-        data: Sequence[Mapping[str, Any]] | None = None,
-        path: str | None = None,
-        format: str | None = None,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        start_sync: bool = True,
-        callback_url: str | None = None,
-        max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC,
-        poll_interval: float = 30,
-        timeout: float = DEFAULT_WAIT_TIMEOUT,
-        auto_delete_duration: str = DEFAULT_LOAD_AUTO_DELETE,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._keep_load_args(
-            definition_uri=definition_uri,
-            data=data,
-            path=path,
-            format=format,
-            chunk_bytes=chunk_bytes,
-            max_bytes_per_sync=max_bytes_per_sync,
-            callback_url=callback_url,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            auto_delete_duration=auto_delete_duration,
-        )
+    def __init__(self, *, definition_uri: str, start_sync: bool = True, **kwargs: Any) -> None:
+        # kwargs: the upload arguments above (kept by _LoadOperator), then BaseOperator's.
+        super().__init__(definition_uri=definition_uri, **kwargs)
         self.start_sync = start_sync
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -516,30 +492,25 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     def __init__(
         self,
         *,
+        definition_uri: str | None = None,
         auto_delete_duration: str = DEFAULT_LOAD_AUTO_DELETE,
         reuse_existing: bool = False,
-        definition_uri: str | None = None,
-        data: Sequence[Mapping[str, Any]] | None = None,
-        path: str | None = None,
-        format: str | None = None,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC,
-        callback_url: str | None = None,
         wait: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30,
-        timeout: float = DEFAULT_WAIT_TIMEOUT,
         on_warning: str = "succeed",
         rejects_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        # kwargs: the definition arguments of EloquaCreateImportOperator, then BaseOperator's.
+        # kwargs: the upload arguments (kept by _LoadOperator), the definition arguments of
+        # EloquaCreateImportOperator (kept by _DefinitionOperator), then BaseOperator's.
         super().__init__(
+            definition_uri=definition_uri,
+            auto_delete_duration=auto_delete_duration,
             check_entity=definition_uri is None,
             is_sync_triggered_on_import=False,
-            auto_delete_duration=auto_delete_duration,
             **kwargs,
         )
+        self.auto_delete_duration = auto_delete_duration  # the load definition's, in its spec too
         if definition_uri is None and (self.name is None or self.fields is None or self.identifier_field_name is None):
             raise EloquaInputError(
                 "give definition_uri, or name, fields and identifier_field_name to create the definition"
@@ -551,18 +522,6 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 AirflowProviderDeprecationWarning,
                 stacklevel=2,
             )
-        self._keep_load_args(
-            definition_uri=definition_uri,
-            data=data,
-            path=path,
-            format=format,
-            chunk_bytes=chunk_bytes,
-            max_bytes_per_sync=max_bytes_per_sync,
-            callback_url=callback_url,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            auto_delete_duration=auto_delete_duration,
-        )
         self.wait = wait
         self.deferrable = deferrable
         self.on_warning = check_on_warning(on_warning)
