@@ -1,8 +1,10 @@
-"""EloquaHook: authentication, pod discovery, retries and every Bulk API 2.0 call the provider makes.
+"""EloquaHook: pod discovery, retries, request plumbing and every Bulk API 2.0 call the provider makes.
 
 The hook owns HTTP. Operators, the sensor and the trigger never build a URL or a request
 themselves: they call methods here, so retry policy, auth refresh and error shaping live in
-one place (``retry.py`` decides what is transient; ``urls.py`` spells every path).
+one place (``retry.py`` decides what is transient; ``urls.py`` spells every path;
+``hooks/auth.py`` decides the credentials and grants; ``hooks/session.py`` shares clients,
+pod and tokens between hooks).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any, BinaryIO
 import httpx
 import requests
 from airflow.sdk import BaseHook
-from asgiref.sync import sync_to_async
 
 from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.content import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
@@ -27,6 +28,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaError,
     EloquaTransportError,
 )
+from airflow_provider_eloqua.hooks.auth import AUTH_HINT, TOKEN_PATH, GrantRequest, OAuthGrants, amask, mask
 from airflow_provider_eloqua.hooks.session import USER_AGENT as USER_AGENT
 from airflow_provider_eloqua.hooks.session import SiteSession, TokenState, shared_lookup, site_session
 from airflow_provider_eloqua.retry import RetryPolicy, is_retryable_status, parse_retry_after
@@ -36,36 +38,6 @@ from airflow_provider_eloqua.urls import DefinitionUri
 PAGE_LIMIT = 1000
 #: The body of Eloqua's refusal of credentials (a 401's, and ``/id``'s 200).
 NOT_AUTHENTICATED = "Not authenticated."
-TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a URL path, not a secret
-
-_AUTH_HINT = (
-    "Check the user and password (changed or rotated?), the site name, the OAuth client and tokens, "
-    "the site's IP allow-list, and that the user is enabled; not retried"
-)
-
-
-def _mask(value: str | None) -> None:
-    if not value:
-        return
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(value)
-
-
-async def _amask(value: str | None) -> None:
-    """``_mask`` for the event loop: the triggerer's supervisor is told without a blocking send."""
-    if not value:
-        return
-    from airflow.sdk.log import amask_secret
-
-    await amask_secret(value)
-
-
-def _in_task_context() -> bool:
-    """True inside a task or the triggerer, where the Task SDK talks to a supervisor."""
-    from airflow.sdk.execution_time import task_runner
-
-    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
 def _decode_body(content: bytes, content_type: str | None) -> Any:
@@ -83,7 +55,7 @@ def _error_for(method: str, path: str, status: int, headers: Any, content: bytes
     body = _decode_body(content, headers.get("content-type"))
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
-        return EloquaAuthError(method, path, status, body, hint=_AUTH_HINT)
+        return EloquaAuthError(method, path, status, body, hint=AUTH_HINT)
     hint = None
     if status == 404 and path.endswith("/data") and method == "POST":
         hint = "Eloqua answers 404 to a data POST over 32 MB as well as to an unknown definition"
@@ -126,23 +98,10 @@ def _meaning(url: str | None, response: requests.Response | httpx.Response) -> i
 def _answer(method: str, path: str, response: requests.Response | httpx.Response, url: str | None = None) -> Any:
     """The decoded body of a final answer, or the error it stands for (shared by sync and async)."""
     if _refused_by_id(url, response):
-        raise EloquaAuthError(method, path, response.status_code, NOT_AUTHENTICATED, hint=_AUTH_HINT)
+        raise EloquaAuthError(method, path, response.status_code, NOT_AUTHENTICATED, hint=AUTH_HINT)
     if response.status_code >= 400:
         raise _error_for(method, path, response.status_code, response.headers, response.content)
     return _decode_body(response.content, response.headers.get("content-type"))
-
-
-def _token_refusal(grant: dict[str, str], status: int, headers: Any, content: bytes) -> EloquaAuthError | None:
-    """The error for a refused grant, or None when the token endpoint issued tokens."""
-    if status < 400:
-        return None
-    parsed = _decode_body(content, headers.get("content-type"))
-    description = None
-    if isinstance(parsed, dict):
-        description = f"{parsed.get('error')}: {parsed.get('error_description')}"
-    return EloquaAuthError(
-        "POST", TOKEN_PATH, status, description, hint=f"The {grant['grant_type']} grant was refused. {_AUTH_HINT}"
-    )
 
 
 class EloquaHook(BaseHook):
@@ -197,7 +156,7 @@ class EloquaHook(BaseHook):
     def settings(self) -> EloquaSettings:
         settings = settings_from_connection(self.get_connection(self.eloqua_conn_id), self._timeout)
         for secret in settings.secrets():
-            _mask(secret)
+            mask(secret)
         return settings
 
     def _site_session(self) -> SiteSession:
@@ -219,146 +178,30 @@ class EloquaHook(BaseHook):
     def get_conn(self) -> requests.Session:
         return self.session
 
-    # ------------------------------------------------------------------ auth
+    # ------------------------------------------------------------------ auth (hooks/auth.py decides)
 
-    def _stored_refresh_token(self) -> str | None:
-        name = self.settings.token_store_variable
-        if not name:
-            return None
-        if _in_task_context():
-            from airflow.sdk import Variable
-
-            token = Variable.get(name, default=None)
-        else:
-            # Outside a task (UI/CLI connection test, scripts) the Task SDK cannot read metadata-DB
-            # Variables: read it directly, as _store_refresh_token writes it.
-            from airflow.models import Variable as CoreVariable
-
-            token = CoreVariable.get(name, default_var=None)
-        _mask(token)
-        return token
-
-    def _store_refresh_token(self, token: str) -> None:
-        name = self.settings.token_store_variable
-        if not name:
-            return
-        description = "Newest Eloqua OAuth refresh token (rotates on use)"
-        if _in_task_context():
-            from airflow.sdk import Variable
-
-            Variable.set(name, token, description=description)
-        else:
-            # The UI/CLI connection test and scripts run outside a task, where the Task SDK cannot
-            # write a Variable; the old refresh token is already spent, so the new one must be kept.
-            from airflow.models import Variable as CoreVariable
-
-            CoreVariable.set(name, token, description=description)
+    @cached_property
+    def _grants(self) -> OAuthGrants:
+        return OAuthGrants(self.settings, self.log)
 
     def token_request_body(self, tokens: TokenState) -> dict[str, str]:
-        """The grant to ask for.
+        """The grant to ask for (see ``OAuthGrants.request_body``).
 
-        With a user and password the first token comes from the password grant (nothing to keep
-        between runs); later renewals in the same hook use the refresh token that answer carried.
-        Without a password, the refresh-token grant uses the stored or configured refresh token.
+        :param tokens: the session's tokens.
         """
-        s = self.settings
-        if tokens.refresh_token and (tokens.issued_here or not s.has_password_grant):
-            grant = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "scope": "full"}
-            if s.redirect_uri:
-                grant["redirect_uri"] = s.redirect_uri  # must match the app's registered redirect URI
-            return grant
-        if not s.has_password_grant:
-            raise EloquaAuthError(
-                "POST", TOKEN_PATH, 401, None, hint="no refresh token and no user/password to obtain one"
-            )
-        password = s.password or ""  # has_password_grant: set
-        return {"grant_type": "password", "scope": "full", "username": s.site_user, "password": password}
+        return self._grants.request_body(tokens)
 
-    @staticmethod
-    def accept_token_answer(tokens: TokenState, answer: dict[str, Any]) -> str | None:
-        """Keep the new access token and the rotated refresh token; return the latter if it changed.
+    accept_token_answer = staticmethod(OAuthGrants.accept_answer)
 
-        The caller masks both (``_mask`` or, on the event loop, ``_amask``).
-        """
-        access = answer.get("access_token")
-        if not access:
-            raise EloquaAuthError("POST", TOKEN_PATH, 401, None, hint="the token answer had no access_token")
-        tokens.access_token = access
-        new_refresh = answer.get("refresh_token")
-        if new_refresh and new_refresh != tokens.refresh_token:
-            tokens.refresh_token = new_refresh
-            tokens.issued_here = True
-            return new_refresh
-        return None
-
-    def _may_reread_store(self, refused: dict[str, str], reread: bool) -> bool:
-        """True when a refused refresh token may have been rotated by another task using the same store."""
-        return refused["grant_type"] == "refresh_token" and bool(self.settings.token_store_variable) and not reread
-
-    def _retry_after_refusal(self, tokens: TokenState, refused: dict[str, str], stored: str | None) -> bool:
-        """After a refused grant: True to ask again, with the store's newer refresh token or the password grant.
-
-        ``stored`` is the token store's value re-read after the refusal (None when not re-read). Another
-        task sharing the store may have rotated the token this hook still held: then the store has the
-        newer one.
-        """
-        if refused["grant_type"] != "refresh_token":
-            return False
-        if stored and stored != refused["refresh_token"]:
-            self.log.info("Eloqua refused the refresh token; retrying once with the newer one in the token store")
-            tokens.refresh_token = stored
-            return True
-        if not self.settings.has_password_grant:
-            return False
-        self.log.warning("Eloqua refused the refresh token; obtaining a new token with the password grant")
-        tokens.refresh_token = None
-        tokens.issued_here = False
-        return True
-
-    def _token_request(self, tokens: TokenState) -> tuple[dict[str, str], str, dict[str, str], bytes]:
-        """The grant, URL, headers and body of the next token request (shared by sync and async)."""
-        grant = self.token_request_body(tokens)
-        headers = {"Authorization": self.settings.client_basic_header(), "Content-Type": JSON_CONTENT_TYPE}
-        return grant, urls.token_url(self.settings.login_url), headers, json.dumps(grant).encode()
-
-    def _obtain_token(self, tokens: TokenState) -> None:
-        reread = False
-        while True:
-            grant, url, headers, content = self._token_request(tokens)
-            response = self._send("POST", url, TOKEN_PATH, headers=headers, data=content, idempotent=False)
-            refusal = _token_refusal(grant, response.status_code, response.headers, response.content)
-            if refusal is None:
-                break
-            stored = None
-            if self._may_reread_store(grant, reread):
-                reread = True
-                stored = self._stored_refresh_token()
-            if not self._retry_after_refusal(tokens, grant, stored):
-                raise refusal
-        rotated = self.accept_token_answer(tokens, json.loads(response.content))
-        _mask(tokens.access_token)
-        if rotated:
-            _mask(rotated)
-            self._store_refresh_token(rotated)
-
-    def _new_access_token(self, site: SiteSession) -> str:
-        """One grant for the whole session (called under its single flight)."""
-        if site.tokens is None:
-            site.tokens = TokenState(self._stored_refresh_token() or self.settings.refresh_token)
-        site.tokens.access_token = None
-        self._obtain_token(site.tokens)
-        return str(site.tokens.access_token)
+    def _send_grant(self, request: GrantRequest) -> requests.Response:
+        return self._send("POST", request.url, TOKEN_PATH, headers=request.headers, data=request.body, idempotent=False)
 
     def _auth(self, stale: int | None = None) -> tuple[str, int | None]:
         """The Authorization header and the generation of the token in it (None for basic auth).
 
         :param stale: the generation of a token Eloqua answered 401 to: a newer one is used.
         """
-        if self.settings.auth_type == "basic":
-            return self.settings.basic_header(), None
-        site = self._site_session()
-        token, generation = site.access_token.get(lambda: self._new_access_token(site), stale)
-        return f"Bearer {token}", generation
+        return self._grants.header(self._site_session(), self._send_grant, stale)
 
     # ------------------------------------------------------------------ base URL
 
@@ -658,7 +501,7 @@ class EloquaHook(BaseHook):
         # extra_dejson would mask the extra's secrets with a synchronous supervisor call.
         extra = await get_async_extra_dejson(conn)
         for secret in settings_from_connection(conn, None, extra=extra).secrets():
-            await _amask(secret)
+            await amask(secret)
         return conn, extra
 
     async def aclose(self) -> None:
@@ -706,22 +549,21 @@ class EloquaHook(BaseHook):
         connect, read = self.settings.timeouts
         return httpx.Timeout(read, connect=connect)
 
-    async def _anew_access_token(self, site: SiteSession) -> str:
-        """``_new_access_token`` for the event loop; the token store is read in a worker thread."""
-        if site.tokens is None:
-            stored = await sync_to_async(self._stored_refresh_token)()
-            site.tokens = TokenState(stored or self.settings.refresh_token)
-        site.tokens.access_token = None
-        await self._aobtain_token(site.tokens)
-        return str(site.tokens.access_token)
+    async def _asend_grant(self, request: GrantRequest) -> httpx.Response:
+        # A grant skips the queue of status requests: every waiter needs it first.
+        return await self._asend(
+            "POST",
+            request.url,
+            TOKEN_PATH,
+            headers=request.headers,
+            content=request.body,
+            idempotent=False,
+            gated=False,
+        )
 
     async def _aauth(self, stale: int | None = None) -> tuple[str, int | None]:
         """``_auth`` for the event loop: one grant at a time for every hook of the session."""
-        if self.settings.auth_type == "basic":
-            return self.settings.basic_header(), None
-        site = self._site_session()
-        token, generation = await site.access_token.aget(lambda: self._anew_access_token(site), stale)
-        return f"Bearer {token}", generation
+        return await self._grants.aheader(self._site_session(), self._asend_grant, stale)
 
     async def _abulk_base(self, stale: int | None = None, *, renew_on_401: bool = True) -> tuple[str, int | None]:
         """``_bulk_base`` for the event loop: one discovery at a time for every hook of the session."""
@@ -730,29 +572,6 @@ class EloquaHook(BaseHook):
         return await self._site_session().base_url.aget(
             lambda: self._adiscover_base_url(renew_on_401=renew_on_401), stale
         )
-
-    async def _aobtain_token(self, tokens: TokenState) -> None:
-        """``_obtain_token`` for the event loop: the same grants and decisions, non-blocking I/O."""
-        reread = False
-        while True:
-            grant, url, headers, content = self._token_request(tokens)
-            response = await self._asend(
-                "POST", url, TOKEN_PATH, headers=headers, content=content, idempotent=False, gated=False
-            )
-            refusal = _token_refusal(grant, response.status_code, response.headers, response.content)
-            if refusal is None:
-                break
-            stored = None
-            if self._may_reread_store(grant, reread):
-                reread = True
-                stored = await sync_to_async(self._stored_refresh_token)()
-            if not self._retry_after_refusal(tokens, grant, stored):
-                raise refusal
-        rotated = self.accept_token_answer(tokens, json.loads(response.content))
-        await _amask(tokens.access_token)
-        if rotated:
-            await _amask(rotated)
-            await sync_to_async(self._store_refresh_token)(rotated)
 
     async def _acall(self, method: str, path: str, *, url: str | None = None, renew_on_401: bool = True) -> Any:
         await self._aprepare()
