@@ -151,9 +151,24 @@ class ReadStore:
     """A step of :meth:`OAuthGrants.steps`: read the token store once more (another task may have rotated it)."""
 
 
+@dataclass(frozen=True)
+class Done:
+    """The end of :meth:`OAuthGrants.steps`: tokens were issued; ``rotated`` is the new refresh token, if any."""
+
+    rotated: str | None = field(repr=False)
+
+
 #: What the grant steps ask for: a request to send (answered with the response) or a store read
 #: (answered with the stored refresh token or None); they return the rotated refresh token, if any.
 GrantSteps = Generator[GrantRequest | ReadStore, Any, str | None]
+
+
+def _advance(steps: GrantSteps, result: Any) -> GrantRequest | ReadStore | Done:
+    """Send a step's result into the token loop; its next step, or ``Done`` when it has finished."""
+    try:
+        return steps.send(result)
+    except StopIteration as finished:
+        return Done(finished.value)
 
 
 class OAuthGrants:
@@ -267,16 +282,11 @@ class OAuthGrants:
         :param send: sends a token request (with the hook's retry policy) and returns the answer.
         """
         steps = self.steps(tokens)
-        result: Any = None
-        while True:
-            try:
-                step = steps.send(result)
-            except StopIteration as done:
-                rotated = done.value
-                break
-            result = (
-                send(step) if isinstance(step, GrantRequest) else read_token_store(self.settings.token_store_variable)
-            )
+        step = _advance(steps, None)
+        while not isinstance(step, Done):
+            store = self.settings.token_store_variable
+            step = _advance(steps, send(step) if isinstance(step, GrantRequest) else read_token_store(store))
+        rotated = step.rotated
         mask(tokens.access_token)
         if rotated:
             mask(rotated)
@@ -289,17 +299,13 @@ class OAuthGrants:
         :param send: sends a token request without blocking the loop and returns the answer.
         """
         steps = self.steps(tokens)
-        result: Any = None
-        while True:
-            try:
-                step = steps.send(result)
-            except StopIteration as done:
-                rotated = done.value
-                break
+        step = _advance(steps, None)
+        while not isinstance(step, Done):
             if isinstance(step, GrantRequest):
-                result = await send(step)
+                step = _advance(steps, await send(step))
             else:
-                result = await sync_to_async(read_token_store)(self.settings.token_store_variable)
+                step = _advance(steps, await sync_to_async(read_token_store)(self.settings.token_store_variable))
+        rotated = step.rotated
         await amask(tokens.access_token)
         if rotated:
             await amask(rotated)
