@@ -36,7 +36,9 @@ from tests.system.s3_loopback import (
 
 DAG_FILE = Path(__file__).with_name("dags") / "eloqua_s3.py"
 MIB = 1 << 20
-FILE_BYTES = 200 * MIB
+# Past the 200 MB, so that half the file stands well above the memory bound below, and past
+# Oracle's 250 MB per sync, so the load is staged and synced in two batches read from one stream.
+FILE_BYTES = 320 * MIB
 CHUNK_BYTES = 8 * MIB
 assert READ_BLOCK_BYTES <= CHUNK_BYTES
 CONN_ID = "s3_loopback"
@@ -124,13 +126,18 @@ def test_a_200_mb_csv_from_s3_loads_every_row_once_in_flat_memory(s3_and_eloqua,
     assert summary["rejected"] == len(bad) > 0
     state = eloqua.state()
     assert state["records"] == {"/contacts": rows - len(bad)}
-    assert [(s["status"], s["rows"]) for s in state["syncs"]] == [("warning", rows)]
+    syncs = state["syncs"]
+    assert len(syncs) == 2  # two batches: the file is past the 250 MB one sync may take
+    assert sum(s["rows"] for s in syncs) == rows
+    assert {s["status"] for s in syncs} <= {"success", "warning"} and "warning" in {s["status"] for s in syncs}
     assert summary["chunks"] >= size // CHUNK_BYTES
 
-    # Flat memory: a few chunks (and s3fs read-ahead blocks of READ_BLOCK_BYTES), not the file: the
-    # worker never held even half of it. (Measured: 50 to 71 MiB for a 209 MiB file; 178 MiB with s3fs's
-    # default 50 MiB read-ahead block.)
-    bound = 12 * CHUNK_BYTES
+    # Flat memory: a few chunks, not the file: the worker never held even half of it. What the bound
+    # allows for: two chunks alive (one sent while the next is built), the s3fs read-ahead blocks of
+    # READ_BLOCK_BYTES, the reject locator's pass over the input, and glibc keeping freed chunk
+    # buffers in the producer thread's own malloc arena. (Measured: 50 to 102 MiB for a 209 MiB file and
+    # 104 MiB for a 336 MiB one; 178 MiB for 209 MiB with s3fs's default 50 MiB read-ahead block.)
+    bound = 16 * CHUNK_BYTES
     assert bound < size / 2
     assert growth < bound, f"peak RSS grew by {growth / MIB:.0f} MiB reading a {size / MIB:.0f} MiB file"
 
