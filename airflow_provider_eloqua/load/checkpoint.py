@@ -179,13 +179,21 @@ class Checkpoint:
     def sync_not_requested(self) -> None:
         self._delete(STATE_SYNC_REQUESTED)
 
-    def started_sync(self, sync: StartedSync) -> None:
-        upload: dict[str, Any] = asdict(sync.totals)
-        if sync.batch is not None:
-            upload["batch"] = asdict(sync.batch)
-        if sync.identifier is not None:
-            upload["identifier"] = sync.identifier
+    def syncing(self, totals: Totals, batch: Batch | None, identifier: str | None) -> None:
+        """Note what the sync about to be requested loads, before asking (with ``requesting_sync``).
+
+        If the answer is lost, a retry that finds the sync (``started``) still knows its batch: the
+        rows to check it processed, and whether later batches follow it.
+        """
+        upload: dict[str, Any] = asdict(totals)
+        if batch is not None:
+            upload["batch"] = asdict(batch)
+        if identifier is not None:
+            upload["identifier"] = identifier
         self._set(STATE_UPLOAD, upload)
+
+    def started_sync(self, sync: StartedSync) -> None:
+        self.syncing(sync.totals, sync.batch, sync.identifier)
         self._set(STATE_SYNC, sync.sync_uri)
         self._delete(STATE_SYNC_REQUESTED)
 

@@ -340,8 +340,10 @@ class Load:
             if staged.rows == 0:
                 self.hook.log.warning("The input has no rows: nothing was staged and no sync was started")
             return LoadResult(totals, None, batch, identifier=self.definition.identifier)
-        sync_uri = start_sync(self.hook, self.checkpoint, self.definition.uri, self.callback_url)
         totals = totals.plus_sync()
+        # Noted before the request: a retry that finds the sync after a lost answer knows its batch.
+        self.checkpoint.syncing(totals, batch, self.definition.identifier)
+        sync_uri = start_sync(self.hook, self.checkpoint, self.definition.uri, self.callback_url)
         self.checkpoint.started_sync(StartedSync(sync_uri, totals, batch, self.definition.identifier))
         if batch.last:
             self.hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)

@@ -231,3 +231,21 @@ def test_a_files_rejects_are_listed_once_per_sync_and_the_definition_never_read_
     assert listings == {**{uri: 2 for uri in sync_uris[:-1]}, sync_uris[-1]: 1}
     # The definition the task created is never read back: the spec already says what it holds.
     assert api_requests(env, "GET", r"/contacts/imports/\d+$") == []
+
+
+def test_lost_answer_to_a_middle_batchs_sync_resumes_after_that_batch(env, monkeypatch):
+    """POST /syncs of batch 2 creates the sync but its answer is lost. The retry finds that sync,
+    waits for it as batch 2 (checking its rows) and then loads batch 3: the lost answer must not
+    make the found sync look like the load's last."""
+    skip_first(env, "POST", r"^/syncs$", count=1)  # batch 1's sync
+    env.control.add_fault(method="POST", path=r"^/syncs$", times=1, action="drop_after")
+
+    result = run_matrix(monkeypatch, **_spec(ROWS, retries=1))
+
+    assert result.state == "success", result.tasks
+    assert result["import"].try_number == 2
+    assert [s["rows"] for s in syncs(env)] == EXPECTED
+    assert len(env.control.records("/activities")) == 60
+    summary = result["import"].return_value
+    assert (summary["syncs"], summary["rows"], summary["rows_processed"]) == (3, 60, 60)
+    assert summary["sync_rows"] == EXPECTED[-1]

@@ -343,6 +343,8 @@ def test_sync_start_answer_lost_after_creation_is_found_and_reattached(env, monk
     assert [s["rows"] for s in syncs(env)] == [6]
     assert len(data_posts(env)) == 1
     assert len(env.control.records("/activities")) == 6  # activities never update: doubling would show
+    # the found sync is checked against the rows staged for it, as a sync whose answer arrived is
+    assert result["import"].return_value["sync_rows"] == 6
 
 
 def test_retry_after_an_errored_sync_loads_once_more(env, monkeypatch):
