@@ -32,6 +32,7 @@ not a row). Every bad-input error is an :class:`~airflow_provider_eloqua.excepti
 whose text names the row, column, key or setting at fault.
 """
 
+from airflow_provider_eloqua.chunking._buffer import CUT_RULES_VERSION
 from airflow_provider_eloqua.chunking.columns import check_columns
 from airflow_provider_eloqua.chunking.csv import iter_csv_chunks
 from airflow_provider_eloqua.chunking.formats import FORMATS, infer_format, iter_file_chunks, iter_file_rows
@@ -49,6 +50,7 @@ from airflow_provider_eloqua.content import (
 
 __all__ = [
     "CSV_CONTENT_TYPE",
+    "CUT_RULES_VERSION",
     "DEFAULT_CHUNK_BYTES",
     "FORMATS",
     "JSON_CONTENT_TYPE",

@@ -19,6 +19,10 @@ READ_BYTES = 1 << 20
 #: It costs one more POST (one round trip) per input. A record bigger than this still goes in
 #: the first chunk, whole, up to ``chunk_bytes``.
 FIRST_CHUNK_BYTES = 4 * 1024 * 1024
+#: The version of the rules that decide where chunks end (the first chunk's size above, and which
+#: rows go as CSV or JSON). Bump it with any change that moves a chunk boundary: a batched load
+#: resumed by a retry under other rules would skip or repeat rows, so it is refused instead.
+CUT_RULES_VERSION = 2
 
 
 def first_chunk_limit(chunk_bytes: int) -> int:

@@ -93,7 +93,7 @@ class Progress:
     bytes: int = 0
     #: One summary per batch whose sync ended, with its ``sync_uri``, ``first_row`` and ``batch_rows``.
     done: list[dict[str, Any]] = field(default_factory=list)
-    #: ``[chunk_bytes, max_bytes_per_sync]`` the batches were cut with: a resumed load must match.
+    #: ``[chunk_bytes, max_bytes_per_sync, cutting rules]`` the batches were cut with: a resumed load must match.
     cut: list[int] | None = None
 
     def totals(self, definition_uri: str, syncs: int) -> Totals:

@@ -363,9 +363,10 @@ class Load:
         cut = self.upload.cut
         if progress.next and (progress.cut or cut) != cut:
             raise EloquaInputError(
-                f"an earlier try loaded batches 1-{progress.next} cut with chunk_bytes and max_bytes_per_sync "
-                f"{progress.cut}, now {cut}: the batches would not line up, so rows could be lost or doubled. "
-                "Restore the earlier values, or clear the task's state to load everything again"
+                f"an earlier try loaded batches 1-{progress.next} cut with [chunk_bytes, max_bytes_per_sync, "
+                f"cutting rules] {progress.cut}, now {cut}: the batches would not line up, so rows could be lost "
+                "or doubled. Restore the earlier values (or provider version), or clear the task's state to load "
+                "everything again"
             )
         progress.cut = cut
         if progress.next:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_eloqua import urls
-from airflow_provider_eloqua.chunking import check_chunk_bytes, infer_format
+from airflow_provider_eloqua.chunking import CUT_RULES_VERSION, check_chunk_bytes, infer_format
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.definitions import (
     LINK_PROPERTIES,
@@ -316,8 +316,9 @@ class UploadSpec:
 
     @property
     def cut(self) -> list[int]:
-        """What decides where batches end: a resumed load must be cut the same way."""
-        return [self.chunk_bytes, self.max_bytes_per_sync]
+        """What decides where batches end: a resumed load must be cut the same way (the settings,
+        and the provider's own cutting rules, which a provider upgrade between two tries may change)."""
+        return [self.chunk_bytes, self.max_bytes_per_sync, CUT_RULES_VERSION]
 
 
 @dataclass(frozen=True)

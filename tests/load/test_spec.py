@@ -9,6 +9,7 @@ import dataclasses
 
 import pytest
 
+from airflow_provider_eloqua.chunking import CUT_RULES_VERSION
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.load.spec import (
     IMPORT_CHECKS,
@@ -89,7 +90,7 @@ def test_upload_spec_refuses_bad_settings_naming_them(args, match):
 
 
 def test_upload_spec_cut():
-    assert UploadSpec(chunk_bytes=1024, max_bytes_per_sync=4096).cut == [1024, 4096]
+    assert UploadSpec(chunk_bytes=1024, max_bytes_per_sync=4096).cut == [1024, 4096, CUT_RULES_VERSION]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,38 @@
+"""load/engine.py: what the engine decides before it talks to Eloqua (its HTTP paths run in tests/system)."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.load.checkpoint import Checkpoint, Progress
+from airflow_provider_eloqua.load.engine import Load
+from airflow_provider_eloqua.load.spec import InputSpec, UploadSpec
+
+
+def _load(upload: UploadSpec) -> Load:
+    return Load(
+        None,  # type: ignore[arg-type]  # the check runs before any call
+        Checkpoint(None),
+        origin="spec:1",
+        staging=lambda: pytest.fail("nothing may be staged"),
+        source=InputSpec(data=[{"Email": "a@x.io"}]),
+        upload=upload,
+    )
+
+
+@pytest.mark.parametrize(
+    "earlier_cut",
+    [
+        [1024, 4096],  # an older provider: no cutting-rules version in its cut
+        [2048, 4096, "rules"],  # other settings
+    ],
+)
+def test_a_batched_load_cut_another_way_is_not_resumed(earlier_cut):
+    """Batches an earlier try loaded under other settings or cutting rules would not line up with
+    today's: resuming could skip or repeat rows, so the engine refuses, naming both cuts."""
+    upload = UploadSpec(chunk_bytes=1024, max_bytes_per_sync=4096)
+    earlier = Progress(source="spec:1", next=1, cut=earlier_cut)
+    with pytest.raises(EloquaInputError, match=r"cutting rules\] .*, now \[1024, 4096, \d+\]"):
+        _load(upload)._check_cut(earlier)
+    assert earlier.cut == earlier_cut
