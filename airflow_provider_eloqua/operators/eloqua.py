@@ -542,7 +542,9 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         if not result.sync_uri:
             return {**result.upload_summary(), "status": None}
         if not self.wait:
-            checkpoint.forget_batches()  # earlier batches are done; the last sync is the caller's to watch
+            # Done, as for the upload operator: the last sync is the caller's to watch, and a later run
+            # of this task instance (a manual clear) must load again, not reattach to this sync.
+            checkpoint.forget_load()
             _push_load_keys(context, result)
             return {**result.upload_summary(), "status": status}
         deadline = time.time() + self.timeout
