@@ -77,17 +77,26 @@ class EloquaSettings:
     def site_user(self) -> str:
         return f"{self.site}\\{self.user}"
 
+    def _user_credentials(self) -> str:
+        return base64.b64encode(f"{self.site_user}:{self.password}".encode()).decode("ascii")
+
+    def _client_credentials(self) -> str:
+        return base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode("ascii")
+
     def basic_header(self) -> str:
-        raw = f"{self.site_user}:{self.password}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
+        return "Basic " + self._user_credentials()
 
     def client_basic_header(self) -> str:
-        raw = f"{self.client_id}:{self.client_secret}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
+        return "Basic " + self._client_credentials()
 
     def secrets(self) -> list[str]:
-        """Every secret value, for the secret masker and for tests that grep for leaks."""
-        return [s for s in (self.password, self.client_secret, self.refresh_token) if s]
+        """Every secret value, for the secret masker and for tests that grep for leaks: the secrets
+        themselves and the Basic credentials that carry them (base64 hides nothing)."""
+        encoded = [
+            self._user_credentials() if self.password else "",
+            self._client_credentials() if self.client_secret else "",
+        ]
+        return [s for s in (self.password, self.client_secret, self.refresh_token, *encoded) if s]
 
     @property
     def timeouts(self) -> tuple[float, float]:

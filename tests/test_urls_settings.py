@@ -249,7 +249,11 @@ def test_secrets_are_not_in_repr():
     text = repr(settings) + str(settings)
     for secret in ("s3cret-pw", "csecret-1", "rtok-1"):
         assert secret not in text
-    assert set(settings.secrets()) == {"s3cret-pw", "csecret-1", "rtok-1"}
+    basic_user = settings.basic_header().removeprefix("Basic ")
+    basic_client = settings.client_basic_header().removeprefix("Basic ")
+    assert set(settings.secrets()) == {"s3cret-pw", "csecret-1", "rtok-1", basic_user, basic_client}
+    for encoded in (basic_user, basic_client):
+        assert encoded not in text
     assert "cid" in repr(settings)
 
 
