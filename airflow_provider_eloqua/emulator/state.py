@@ -10,6 +10,7 @@ import base64
 import binascii
 import secrets
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -333,7 +334,17 @@ class EmulatorState:
             definition.staged.extend(rows)
             definition.staged_bytes += size
             definition.uploads += 1
-            self.uploads.append({"definition": uri, "bytes": size, "rows": len(rows), "content_type": content_type})
+            self.uploads.append(
+                {
+                    "definition": uri,
+                    "bytes": size,
+                    "rows": len(rows),
+                    "content_type": content_type,
+                    # CLOCK_MONOTONIC is one clock for every process on the host, so a test can order
+                    # this upload against what another local server (a loopback S3) saw.
+                    "staged_monotonic_ns": time.monotonic_ns(),
+                }
+            )
             if definition.body.get("isSyncTriggeredOnImport"):
                 return self._start_sync(definition, None).as_json()
             return None

@@ -6,14 +6,13 @@ Why child processes: the s3:// test measures the memory of the process that runs
 multipart object whole when the upload completes; the big file is generated with a write buffer.
 Neither must count against the worker, so both live elsewhere.
 
-    python -m tests.system.s3_loopback serve            # prints the port, serves until killed
+    python -m tests.system.s3_loopback serve [READ_LOG] # prints the port, serves until killed
     python -m tests.system.s3_loopback write URL ROWS   # AIRFLOW_CONN_<conn id> set by the caller
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -63,16 +62,50 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve() -> None:
+class ReadLog:
+    """WSGI middleware: one line per object GET, ``<monotonic ns> <path> <last byte asked for>``.
+
+    Written when the request arrives, before any byte is answered, so a byte that a reader holds was
+    asked for no later than its line says. The clock is CLOCK_MONOTONIC, which every process on the
+    host shares: the test orders these lines against the emulator's staged uploads. A GET without
+    ``Range`` asks for the whole object (logged as ``-1``).
+    """
+
+    def __init__(self, app, path: str) -> None:
+        self.app = app
+        self.out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the server's lifetime
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "GET":
+            asked = environ.get("HTTP_RANGE", "")
+            last = int(asked.rpartition("-")[2]) if asked.startswith("bytes=") and asked[-1:].isdigit() else -1
+            self.out.write(f"{time.monotonic_ns()} {environ['PATH_INFO']} {last}\n")
+        return self.app(environ, start_response)
+
+
+def read_log(path: Path, key: str) -> list[tuple[int, int]]:
+    """The GETs of object ``key`` in ``path``'s log: ``(monotonic ns, last byte asked for or -1)``."""
+    entries = []
+    for line in path.read_text().splitlines():
+        at, object_path, last = line.split(" ")
+        if object_path.endswith("/" + key):
+            entries.append((int(at), int(last)))
+    return entries
+
+
+def serve(log_path: str | None) -> None:
     import logging
 
-    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    print(server.get_host_and_port()[1], flush=True)
-    signal.pause()  # until the parent terminates this process
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1", 0, ReadLog(app, log_path) if log_path else app, threaded=True, request_handler=MotoRequestHandler
+    )
+    print(server.server_address[1], flush=True)
+    server.serve_forever()  # until the parent terminates this process
 
 
 def write(url: str, rows: int) -> None:
@@ -91,10 +124,10 @@ def write(url: str, rows: int) -> None:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """Start the S3 server in a child process; yield its endpoint URL; stop it."""
+def moto_server(read_log: Path | None = None) -> Iterator[str]:
+    """Start the S3 server in a child process (logging object GETs to ``read_log``); yield its URL; stop it."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.system.s3_loopback", "serve"],
+        [sys.executable, "-m", "tests.system.s3_loopback", "serve", *([str(read_log)] if read_log else [])],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -147,7 +180,7 @@ def write_in_child(url: str, rows: int, env: dict[str, str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve()
+        serve(sys.argv[2] if len(sys.argv) > 2 else None)
     elif sys.argv[1] == "write":
         write(sys.argv[2], int(sys.argv[3]))
     else:
