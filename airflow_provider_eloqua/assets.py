@@ -6,8 +6,9 @@ The provider registers the ``eloqua`` scheme (``asset-uris`` in get_provider_inf
 written), :func:`create_asset` and :func:`convert_asset_to_openlineage`.
 
 Why an alias: the site is known only from the connection, which a DAG file must not read at parse
-time. So an import task declares ``AssetAlias("eloqua:<conn id>")`` as its outlet and, once its
-sync has ended without error, attaches the concrete Asset of the site and entity it loaded
+time. So the task that sees a load end (EloquaImportOperator, or EloquaSyncSensor after an
+upload) declares ``AssetAlias("eloqua:<conn id>")`` as its outlet and, once the sync has ended
+without error, attaches the concrete Asset of the site and entity it loaded
 (Airflow creates the Asset on its first event if no DAG declared it yet). A downstream DAG
 schedules on the concrete Asset (:func:`eloqua_asset`), or on the alias for "anything loaded
 through this connection".
@@ -74,6 +75,12 @@ def eloqua_asset(site: str, entity: str, parent_id: int | str | None = None, **k
 def alias_for(eloqua_conn_id: str) -> AssetAlias:
     """The outlet alias of import tasks using ``eloqua_conn_id``."""
     return AssetAlias(f"{SCHEME}:{eloqua_conn_id}")
+
+
+def with_alias(outlets: Any, eloqua_conn_id: str) -> list[Any]:
+    """A task's ``outlets`` plus the alias of ``eloqua_conn_id``: every task that sees a load end
+    (the import operator, or the sensor after an upload) declares it, and attaches the Asset there."""
+    return [*(outlets or []), alias_for(eloqua_conn_id)]
 
 
 def asset_for_definition(site: str, definition_uri: str) -> Asset | None:

@@ -2,6 +2,9 @@
 
 extract_contacts (XCom rows) -> create_contact_import -> upload_contacts -> wait_for_contact_sync
 
+Once the sync has ended (success, or a warning), the sensor records the Airflow Asset
+``eloqua://<site>/contacts`` (see example_eloqua_assets.py for a DAG scheduled on it).
+
 The sensor's mode can be switched for local runs with ELOQUA_EXAMPLE_SENSOR_MODE
 (deferrable, poke or reschedule); rejected rows land in ELOQUA_EXAMPLE_OUTPUT_DIR.
 """

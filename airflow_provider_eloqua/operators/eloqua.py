@@ -443,9 +443,12 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     Returns ``{sync_uri, status, rows_processed, created, updated, linked, rejected, log_warnings,
     other_counts, actions}`` (see :class:`~airflow_provider_eloqua.sync_report.SyncReport`) plus
     ``definition_uri, rows, chunks, bytes, syncs, sync_rows``; ``sync_uri`` is the last batch's sync
-    and ``definition_uri`` the load definition (deleted once reported). With ``wait=False`` nothing
-    is checked or deleted: wait with :class:`EloquaSyncSensor` (``expected_rows=...["sync_rows"]``),
-    which deletes the load definition; otherwise Eloqua deletes it after ``auto_delete_duration``.
+    and ``definition_uri`` the load definition (deleted once reported). With ``wait=False`` the task
+    returns once the last sync has started, with the upload's keys and ``status`` ``pending`` (or the
+    status a retry found the sync in); nothing is checked, deleted or recorded as an asset event: wait
+    with :class:`EloquaSyncSensor` (``sync_uri=...["sync_uri"], expected_rows=...["sync_rows"]``),
+    which checks the rows, deletes the load definition and records the asset event; otherwise Eloqua
+    deletes it after ``auto_delete_duration``.
 
     :param definition_uri: an existing definition to copy (templated), instead of the definition arguments.
     :param data: a list of row dicts, e.g. an upstream task's XCom (templated).
@@ -529,7 +532,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         if rejects_path:
             output_format(rejects_path, "rejects_path")
         # The site is known only from the connection at run time: the Asset is attached there.
-        self.outlets = [*self.outlets, assets.alias_for(self.eloqua_conn_id)]
+        self.outlets = assets.with_alias(self.outlets, self.eloqua_conn_id)
 
     def _import_load(self, context: Context, checkpoint: Checkpoint) -> Load:
         return self._load(context, checkpoint, None if self.definition_uri else self.definition_spec())

@@ -11,6 +11,7 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_eloqua import assets
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
@@ -34,6 +35,13 @@ class EloquaSyncSensor(BaseSensorOperator):
     carries no ELQ-00001 count, fails the task naming both numbers. Once the sync has ended and been
     reported, the sensor deletes its definition if it is a load definition (one an upload task
     created for itself, its name ending ``[airflow-load <key>]``); a user's definition is never deleted.
+
+    The sensor is the task that sees the data arrive in Eloqua, so it records the Airflow Asset of the
+    entity the sync loaded (``eloqua://<site>/contacts``; see :mod:`airflow_provider_eloqua.assets`),
+    as EloquaImportOperator does: it declares the outlet ``AssetAlias("eloqua:<conn id>")`` and, when
+    the sync ended in ``success`` (or ``warning`` accepted by ``on_warning``) and its rows checked out,
+    attaches the Asset with the sync's counts as the event's extra, once, in every mode (deferrable:
+    when the task resumes). Nothing is attached for a sync-action definition or a failed task.
 
     :param sync_uri: e.g. ``/syncs/66100`` (templated; typically the upload task's ``sync_uri``).
         Empty (the upload had no rows, so it started no sync): the sensor skips.
@@ -77,6 +85,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         self.rejects_path = rejects_path
         self.eloqua_conn_id = eloqua_conn_id
         self.deferrable = deferrable
+        self.outlets = assets.with_alias(self.outlets, eloqua_conn_id)
 
     @cached_property
     def hook(self) -> EloquaHook:
@@ -95,14 +104,19 @@ class EloquaSyncSensor(BaseSensorOperator):
             raise EloquaInputError(f"expected_rows must be a whole number of rows, or None; got {value!r}")
         return rows
 
-    def _finish(self, status: str, definition_uri: str | None = None) -> dict[str, Any]:
-        """Report the ended sync (with what its definition's sync actions did), check its rows, then
-        delete its load definition (``definition_uri`` is the sync's ``syncedInstanceUri`` when the
-        caller has just read the sync)."""
+    def _finish(self, context: Context, status: str, definition_uri: str | None = None) -> dict[str, Any]:
+        """Report the ended sync (with what its definition's sync actions did), check its rows,
+        delete its load definition, then record the Asset it loaded (``definition_uri`` is the
+        sync's ``syncedInstanceUri`` when the caller has just read the sync)."""
         expected = self._expected_rows()
-        definition = self._synced_definition(definition_uri) if self._needs_definition(definition_uri) else None
+        definition_uri = definition_uri or self._synced_instance_uri()
+        definition = (
+            self._synced_definition(definition_uri)
+            if definition_uri and self._needs_definition(definition_uri)
+            else None
+        )
         try:
-            return finish_sync(
+            summary = finish_sync(
                 self.hook,
                 self.sync_uri,
                 status,
@@ -114,24 +128,40 @@ class EloquaSyncSensor(BaseSensorOperator):
         finally:
             if self.delete_load_definition and definition and is_load_definition(definition):
                 delete_definition(self.hook, definition["uri"])
+        assets.record_load(
+            context,
+            site=self.hook.settings.site,
+            eloqua_conn_id=self.eloqua_conn_id,
+            definition_uri=definition_uri,
+            summary=summary,
+        )
+        return summary
 
-    def _needs_definition(self, uri: str | None) -> bool:
+    def _needs_definition(self, uri: str) -> bool:
         """The definition is read to delete a load definition, and to report a sync action's actions."""
-        return self.delete_load_definition or (uri is not None and "/syncActions/" in uri)
+        return self.delete_load_definition or "/syncActions/" in uri
 
-    def _synced_definition(self, uri: str | None) -> dict[str, Any] | None:
+    def _synced_instance_uri(self) -> str | None:
+        """The ended sync's definition URI, read from the sync (best effort: None when it cannot be)."""
+        try:
+            return self.hook.get_sync(self.sync_uri).get("syncedInstanceUri") or None
+        except EloquaError as exc:
+            self._lookup_failed(exc)
+        return None
+
+    def _synced_definition(self, uri: str) -> dict[str, Any] | None:
         """The ended sync's definition (best effort: None when it cannot be read)."""
         try:
-            uri = uri or self.hook.get_sync(self.sync_uri).get("syncedInstanceUri")
-            if not uri:
-                return None
             return {"uri": uri, **self.hook.get_definition(uri)}
-        except EloquaApiError as exc:
-            if exc.status != 404:
-                self.log.warning("Could not look up the definition of %s: %s", self.sync_uri, exc)
         except EloquaError as exc:
-            self.log.warning("Could not look up the definition of %s: %s", self.sync_uri, exc)
+            self._lookup_failed(exc)
         return None
+
+    def _lookup_failed(self, exc: EloquaError) -> None:
+        """A definition gone (404) is no news; any other failed look-up is logged, not raised: the
+        sync has ended, only the clean-up, the actions' report or the asset event lose it."""
+        if not (isinstance(exc, EloquaApiError) and exc.status == 404):
+            self.log.warning("Could not look up the definition of %s: %s", self.sync_uri, exc)
 
     @cached_property
     def _watch(self) -> SyncWatch:
@@ -144,7 +174,7 @@ class EloquaSyncSensor(BaseSensorOperator):
             self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
         if status not in TERMINAL_STATUSES:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(status, self._watch.synced_instance_uri))
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, status, self._watch.synced_instance_uri))
 
     def execute(self, context: Context) -> Any:
         if not self.sync_uri:
@@ -175,4 +205,4 @@ class EloquaSyncSensor(BaseSensorOperator):
             self.sync_uri, status = status_from_event(event)
         except EloquaSyncTimeout as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
-        return self._finish(status)
+        return self._finish(context, status)

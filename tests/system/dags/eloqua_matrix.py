@@ -6,6 +6,8 @@ it before each run), so one file serves every case:
 * ``mode="import"``: one EloquaImportOperator task ``import``.
 * ``mode="split"``: ``create`` (EloquaCreateImportOperator) -> ``upload`` (EloquaUploadDataOperator)
   -> ``wait`` (EloquaSyncSensor).
+* ``mode="detached"``: ``import`` (EloquaImportOperator, ``wait=False``) -> ``wait``
+  (EloquaSyncSensor on its ``sync_uri`` and ``sync_rows``), the follow-up its docstring names.
 * ``mode="upload"``: one EloquaUploadDataOperator task ``upload`` for an existing ``definition_uri``.
 * ``mode="template"``: ``create`` (EloquaCreateImportOperator, ``reuse_existing=True``) ->
   ``import`` (EloquaImportOperator with ``definition_uri=create.output``), as
@@ -95,6 +97,22 @@ with DAG(
             task_id="wait",
             sync_uri=upload.output["sync_uri"],
             expected_rows=upload.output["sync_rows"],
+            mode=SPEC.get("sensor_mode", "poke"),
+            poke_interval=SPEC.get("poll_interval", 0.05),
+            **wait_args,
+        )
+    elif mode == "detached":
+        detached = EloquaImportOperator(
+            task_id="import",
+            wait=False,
+            poll_interval=SPEC.get("poll_interval", 0.05),
+            **definition_args,
+            **upload_args,
+        )
+        EloquaSyncSensor(
+            task_id="wait",
+            sync_uri=detached.output["sync_uri"],
+            expected_rows=detached.output["sync_rows"],
             mode=SPEC.get("sensor_mode", "poke"),
             poke_interval=SPEC.get("poll_interval", 0.05),
             **wait_args,
