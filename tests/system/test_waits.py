@@ -84,3 +84,47 @@ def test_sensor_timeout_names_the_sync_and_its_last_status(env, monkeypatch, cap
     assert f"Eloqua sync {sync_uri} (last seen 'pending') had not ended when the wait timed out after 0.5s" in (
         captured(capfd, caplog)
     )
+
+
+def test_an_import_that_does_not_wait_starts_the_sync_and_its_sensor_completes_it(env, monkeypatch, airflow_db):
+    """``EloquaImportOperator(wait=False)`` stages, starts the sync and returns at once, its load
+    forgotten (commit 233d6c2: a manual clear loads again instead of reattaching); the sensor its
+    docstring names waits for that sync, checks its rows and deletes the load definition."""
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    env.control.configure(pending_polls=2, active_polls=2)  # still running when the import task returns
+
+    result = run_matrix(monkeypatch, mode="detached", data=contacts(7))
+
+    assert result.state == "success", result.tasks
+    started = result["import"].return_value
+    (sync,) = syncs(env)
+    assert started == {
+        "definition_uri": sync["syncedInstanceUri"],
+        "rows": 7,
+        "chunks": 1,
+        "bytes": started["bytes"],
+        "syncs": 1,
+        "sync_uri": sync["uri"],
+        "sync_rows": 7,
+        "status": "pending",  # not waited for: nothing checked, nothing reported
+    }
+    assert started["bytes"] > 0
+    assert result["import"].xcoms["sync_uri"] == sync["uri"]
+    assert result["import"].xcoms["sync_rows"] == 7
+    done = result["wait"].return_value
+    assert (done["sync_uri"], done["status"], done["rows_processed"], done["created"]) == (sync["uri"], "success", 7, 7)
+    assert len(env.control.records("/contacts")) == 7
+    assert len(api_requests(env, "POST", r"/syncs$")) == 1
+    # The sensor deleted the load definition once the sync was reported.
+    assert sync["syncedInstanceUri"] not in [d["uri"] for d in env.control.state()["definitions"]]
+    # The import task forgot its load: nothing of it is left in its task state store.
+    with create_session() as session:
+        kept = session.scalars(
+            select(TaskStateStoreModel.key).where(
+                TaskStateStoreModel.run_id == result.run_id, TaskStateStoreModel.task_id == "import"
+            )
+        ).all()
+    assert kept == []
