@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG
@@ -67,6 +68,19 @@ wait_args = {
     "on_warning": SPEC.get("on_warning", "succeed"),
 }
 
+
+def wait_for(loader: Any) -> EloquaSyncSensor:
+    """The ``wait`` task: the sensor on the sync ``loader`` started, checking the rows it staged."""
+    return EloquaSyncSensor(
+        task_id="wait",
+        sync_uri=loader.output["sync_uri"],
+        expected_rows=loader.output["sync_rows"],
+        mode=SPEC.get("sensor_mode", "poke"),
+        poke_interval=SPEC.get("poll_interval", 0.05),
+        **wait_args,
+    )
+
+
 with DAG(
     dag_id=SPEC.get("dag_id", "eloqua_matrix"),
     schedule=None,
@@ -93,14 +107,7 @@ with DAG(
         upload = EloquaUploadDataOperator(
             task_id="upload", definition_uri=create.output, **upload_args, **batch_wait_args
         )
-        EloquaSyncSensor(
-            task_id="wait",
-            sync_uri=upload.output["sync_uri"],
-            expected_rows=upload.output["sync_rows"],
-            mode=SPEC.get("sensor_mode", "poke"),
-            poke_interval=SPEC.get("poll_interval", 0.05),
-            **wait_args,
-        )
+        wait_for(upload)
     elif mode == "detached":
         detached = EloquaImportOperator(
             task_id="import",
@@ -109,14 +116,7 @@ with DAG(
             **definition_args,
             **upload_args,
         )
-        EloquaSyncSensor(
-            task_id="wait",
-            sync_uri=detached.output["sync_uri"],
-            expected_rows=detached.output["sync_rows"],
-            mode=SPEC.get("sensor_mode", "poke"),
-            poke_interval=SPEC.get("poll_interval", 0.05),
-            **wait_args,
-        )
+        wait_for(detached)
     elif mode == "upload":
         EloquaUploadDataOperator(
             task_id="upload",
