@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from airflow_provider_eloqua.chunking._buffer import Body, first_chunk_limit
+from airflow_provider_eloqua.chunking._buffer import Body, first_chunk_limit, ramped_chunk_limit
 from airflow_provider_eloqua.chunking.columns import check_identifier, definition_fields, listed
 from airflow_provider_eloqua.content import (
     CSV_CONTENT_TYPE,
@@ -318,11 +318,11 @@ def _chunks(
     chunk_rows = 0
     chunk_first = 1
     number = 1  # row number of the next row to place
-    limit = first_chunk_limit(chunk_bytes)  # where the current chunk is cut
+    limit = first_chunk_limit(chunk_bytes)  # where the current chunk is cut (then ramped up)
 
     def emit() -> Chunk:
         nonlocal body, chunk_rows, chunk_first, limit
-        limit = chunk_bytes
+        limit = ramped_chunk_limit(limit, chunk_bytes)
         if wire is None:
             body.write(b"]")
             chunk = Chunk(body.take(), JSON_CONTENT_TYPE, chunk_rows, chunk_first)

@@ -27,6 +27,15 @@ def test_default_first_chunk_is_a_few_mib():
     assert _buffer.first_chunk_limit(1024) == 1024  # never more than chunk_bytes
 
 
+def test_row_chunks_ramp_up_to_chunk_bytes():
+    mib = 1024 * 1024
+    limits = [4 * mib]
+    while limits[-1] < 30 * mib:
+        limits.append(_buffer.ramped_chunk_limit(limits[-1], 30 * mib))
+    assert limits == [4 * mib, 8 * mib, 16 * mib, 30 * mib]
+    assert _buffer.ramped_chunk_limit(30 * mib, 30 * mib) == 30 * mib
+
+
 @pytest.mark.parametrize("seekable", [True, False])
 def test_csv_first_chunk_is_cut_early_and_the_rest_are_full(seekable):
     data = HEADER + b"".join(csv_rows(600))
@@ -48,11 +57,13 @@ def test_csv_first_record_bigger_than_the_first_cut_goes_whole():
 
 
 @pytest.mark.parametrize("encode", [iter_row_chunks, iter_json_chunks], ids=["csv wire", "json"])
-def test_rows_first_chunk_is_cut_early(encode):
+def test_rows_first_chunk_is_cut_early_and_the_next_ones_ramp_up(encode):
+    # Rows: 2048, 4096, then full 8192-byte chunks (each twice the one before, up to chunk_bytes).
     rows = [contact(i, Company=f"Co {i}") for i in range(3000)]
     chunks = list(encode(rows, FIELDS, "Email", CHUNK))
     assert FIRST - 150 < len(chunks[0].body) <= FIRST
-    assert all(CHUNK - 150 < size <= CHUNK for size in sizes(chunks[1:-1]))
+    assert 2 * FIRST - 150 < len(chunks[1].body) <= 2 * FIRST
+    assert len(chunks) > 4 and all(CHUNK - 150 < size <= CHUNK for size in sizes(chunks[2:-1]))
     assert [r for c in chunks for r in decoded_rows(c)] == rows
 
 
