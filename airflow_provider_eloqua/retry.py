@@ -16,7 +16,7 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaTransportError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError, EloquaTransportError
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -58,6 +58,29 @@ class RetryPolicy:
             raise ValueError(f"retry max_attempts must be >= 1; got {self.max_attempts}")
         if self.initial_wait < 0 or self.max_wait < 0:
             raise ValueError("retry waits must be >= 0")
+
+    @classmethod
+    def from_setting(cls, value: RetryPolicy | dict[str, Any] | None, setting: str = "retry_policy") -> RetryPolicy:
+        """The policy an operator, sensor, hook or trigger argument describes (the default when None).
+
+        A dict takes the field names; anything else fails here, naming ``setting``, when the task
+        is defined: before anything is sent to Eloqua.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise EloquaInputError(f"{setting} must be a dict of {sorted(cls.__dataclass_fields__)}; got {value!r}")
+        unknown = sorted(set(value) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise EloquaInputError(
+                f"{setting} has unknown key(s) {unknown}; it takes {sorted(cls.__dataclass_fields__)}"
+            )
+        try:
+            return cls(**value)
+        except (TypeError, ValueError) as exc:
+            raise EloquaInputError(f"{setting}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

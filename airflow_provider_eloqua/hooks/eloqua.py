@@ -139,10 +139,9 @@ class EloquaHook(BaseHook):
     ) -> None:
         super().__init__()
         self.eloqua_conn_id = eloqua_conn_id
-        self._timeout = timeout
-        if isinstance(retry_policy, dict):
-            retry_policy = RetryPolicy(**retry_policy)
-        self.retry_policy = retry_policy or RetryPolicy()
+        #: The ``timeout`` argument (None: the connection's ``timeout`` extra decides).
+        self.request_timeout = timeout
+        self.retry_policy = RetryPolicy.from_setting(retry_policy)
         self._site: SiteSession | None = None
         #: True while this hook counts as a holder of its session's event-loop client.
         self._holding = False
@@ -154,7 +153,7 @@ class EloquaHook(BaseHook):
 
     @cached_property
     def settings(self) -> EloquaSettings:
-        settings = settings_from_connection(self.get_connection(self.eloqua_conn_id), self._timeout)
+        settings = settings_from_connection(self.get_connection(self.eloqua_conn_id), self.request_timeout)
         for secret in settings.secrets():
             mask(secret)
         return settings
@@ -485,7 +484,7 @@ class EloquaHook(BaseHook):
         """The session's client on this loop; the first call makes this hook one of its holders."""
         if "settings" not in self.__dict__:
             conn, extra = await shared_lookup(self.eloqua_conn_id, self._alookup)
-            self.__dict__["settings"] = settings_from_connection(conn, self._timeout, extra=extra)
+            self.__dict__["settings"] = settings_from_connection(conn, self.request_timeout, extra=extra)
         site = self._site_session()
         if self._holding:
             return await site.client()

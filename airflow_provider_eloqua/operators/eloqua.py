@@ -49,6 +49,7 @@ from airflow_provider_eloqua.load.spec import (
     UploadSpec,
     check_entity_choice,
 )
+from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
 from airflow_provider_eloqua.sync_report import check_on_warning, enforce_outcome
@@ -96,13 +97,24 @@ def _push_load_keys(context: Context, result: LoadResult) -> None:
 class _EloquaOperator(BaseOperator):
     """Holds the connection id and builds the hook lazily (never at DAG parse time)."""
 
-    def __init__(self, *, eloqua_conn_id: str = EloquaHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        eloqua_conn_id: str = EloquaHook.default_conn_name,
+        request_timeout: float | None = None,
+        http_retry_policy: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.eloqua_conn_id = eloqua_conn_id
+        self.request_timeout = request_timeout
+        self.http_retry_policy = RetryPolicy.from_setting(
+            http_retry_policy, "http_retry_policy"
+        ).to_dict()  # a bad one fails the DAG file
 
     @cached_property
     def hook(self) -> EloquaHook:
-        return EloquaHook(self.eloqua_conn_id)
+        return EloquaHook(self.eloqua_conn_id, timeout=self.request_timeout, retry_policy=self.http_retry_policy)
 
 
 class _DefinitionOperator(_EloquaOperator):
@@ -198,6 +210,12 @@ class EloquaCreateImportOperator(_DefinitionOperator):
     :param reuse_existing: use an existing definition of the same name and properties instead of
         creating another.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
+        extra when None).
+    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
+        (Airflow's own ``retry_policy`` is about retrying the task):
+        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
+        same policy applies in the worker and, when the wait is deferred, in the triggerer.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
@@ -230,6 +248,12 @@ class EloquaCreateSyncActionOperator(_DefinitionOperator):
     :param definition_extra: other documented definition properties.
     :param reuse_existing: use an existing definition of the same name and properties instead of creating another.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
+        extra when None).
+    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
+        (Airflow's own ``retry_policy`` is about retrying the task):
+        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
+        same policy applies in the worker and, when the wait is deferred, in the triggerer.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
@@ -366,6 +390,12 @@ class EloquaUploadDataOperator(_LoadOperator):
     :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
         ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
+        extra when None).
+    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
+        (Airflow's own ``retry_policy`` is about retrying the task):
+        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
+        same policy applies in the worker and, when the wait is deferred, in the triggerer.
     """
 
     template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")
@@ -399,6 +429,12 @@ class EloquaCreateSyncOperator(_EloquaOperator):
     :param synced_instance_uri: the definition to sync, e.g. ``/contacts/imports/30`` (templated).
     :param callback_url: passed to Eloqua with the sync (``callbackUrl``, templated).
     :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
+        extra when None).
+    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
+        (Airflow's own ``retry_policy`` is about retrying the task):
+        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
+        same policy applies in the worker and, when the wait is deferred, in the triggerer.
     """
 
     template_fields: Sequence[str] = ("synced_instance_uri", "callback_url")
@@ -479,6 +515,12 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
     :param definition_extra: other documented definition properties.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
+        extra when None).
+    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
+        (Airflow's own ``retry_policy`` is about retrying the task):
+        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
+        same policy applies in the worker and, when the wait is deferred, in the triggerer.
     """
 
     template_fields: Sequence[str] = (
@@ -555,11 +597,8 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
             status = look(self.hook, SyncWatch(result.sync_uri, deadline)) or status  # None: transient
             if status not in TERMINAL_STATUSES:
                 self.defer(
-                    trigger=EloquaSyncTrigger(
-                        sync_uri=result.sync_uri,
-                        eloqua_conn_id=self.eloqua_conn_id,
-                        poll_interval=self.poll_interval,
-                        end_time=deadline,
+                    trigger=EloquaSyncTrigger.for_hook(
+                        self.hook, sync_uri=result.sync_uri, poll_interval=self.poll_interval, end_time=deadline
                     ),
                     method_name="execute_complete",
                 )

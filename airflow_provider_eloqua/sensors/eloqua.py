@@ -16,6 +16,7 @@ from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, Eloq
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
+from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.sync_report import check_on_warning, finish_sync
 from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, TERMINAL_STATUSES, SyncWatch, look, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
@@ -53,6 +54,12 @@ class EloquaSyncSensor(BaseSensorOperator):
     :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``), templated.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
+    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
+        extra when None).
+    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
+        (Airflow's own ``retry_policy`` is about retrying the task):
+        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
+        same policy applies in the worker and, when the wait is deferred, in the triggerer.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between looks at the sync, in every mode.
     :param timeout: wall-clock seconds to wait in every mode (default six hours). Transient
@@ -70,6 +77,8 @@ class EloquaSyncSensor(BaseSensorOperator):
         on_warning: str = "succeed",
         rejects_path: str | None = None,
         eloqua_conn_id: str = EloquaHook.default_conn_name,
+        request_timeout: float | None = None,
+        http_retry_policy: dict[str, Any] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 30,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
@@ -84,12 +93,16 @@ class EloquaSyncSensor(BaseSensorOperator):
         self.on_warning = check_on_warning(on_warning)
         self.rejects_path = rejects_path
         self.eloqua_conn_id = eloqua_conn_id
+        self.request_timeout = request_timeout
+        self.http_retry_policy = RetryPolicy.from_setting(
+            http_retry_policy, "http_retry_policy"
+        ).to_dict()  # a bad one fails the DAG file
         self.deferrable = deferrable
         self.outlets = assets.with_alias(self.outlets, eloqua_conn_id)
 
     @cached_property
     def hook(self) -> EloquaHook:
-        return EloquaHook(self.eloqua_conn_id)
+        return EloquaHook(self.eloqua_conn_id, timeout=self.request_timeout, retry_policy=self.http_retry_policy)
 
     def _expected_rows(self) -> int | None:
         """``expected_rows`` after templating (a rendered template is a string); None: not checked."""
@@ -191,11 +204,8 @@ class EloquaSyncSensor(BaseSensorOperator):
         if isinstance(result, PokeReturnValue):
             return result.xcom_value
         self.defer(
-            trigger=EloquaSyncTrigger(
-                sync_uri=self.sync_uri,
-                eloqua_conn_id=self.eloqua_conn_id,
-                poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
+            trigger=EloquaSyncTrigger.for_hook(
+                self.hook, sync_uri=self.sync_uri, poll_interval=self.poke_interval, end_time=time.time() + self.timeout
             ),
             method_name="execute_complete",
         )

@@ -66,6 +66,25 @@ class EloquaSyncTrigger(BaseTrigger):
         self.retry_policy = retry_policy
         self.request_timeout = request_timeout
 
+    @classmethod
+    def for_hook(cls, hook: EloquaHook, *, sync_uri: str, poll_interval: float, end_time: float) -> EloquaSyncTrigger:
+        """The trigger that waits as ``hook`` would: the same connection, request timeout and retry
+        policy, so a task's deferred wait behaves as its wait in the worker does.
+
+        :param hook: the task's hook (its settings are copied as plain JSON types; nothing is fetched).
+        :param sync_uri: the sync to wait for.
+        :param poll_interval: seconds between looks at the sync.
+        :param end_time: absolute deadline, seconds since the epoch.
+        """
+        return cls(
+            sync_uri=sync_uri,
+            eloqua_conn_id=hook.eloqua_conn_id,
+            poll_interval=poll_interval,
+            end_time=end_time,
+            retry_policy=hook.retry_policy.to_dict(),
+            request_timeout=hook.request_timeout,
+        )
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",

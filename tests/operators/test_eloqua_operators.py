@@ -376,3 +376,38 @@ def test_blank_custom_object_record_ids_create_new_records(airflow_db, eloqua_co
     assert result.state == "success", result.tasks
     assert (result["load"].return_value["created"], result["load"].return_value["rejected"]) == (2, 0)
     assert len(eloqua_conn.control.records("/customObjects/9")) == 2
+
+
+@pytest.mark.parametrize(("attempts", "state"), [(1, "failed"), (2, "success")])
+def test_http_retry_policy_decides_whether_a_refused_upload_is_resent(airflow_db, eloqua_conn, attempts, state):
+    """Eloqua refuses the first data POST with 429 (it took nothing, so resending is safe): one attempt
+    fails the task naming the answer; two attempts resend it, and every row arrives once."""
+    name = f"op_http_retry_{attempts}"
+    policy = {"max_attempts": attempts, "initial_wait": 0.01, "max_wait": 0.1}
+    path = dag_file(name, import_operator(name, data=contacts(3), http_retry_policy=policy, request_timeout=60.0))
+    eloqua_conn.control.add_fault(method="POST", path=r"/imports/\d+/data$", status=429, times=1)
+
+    result = run_dag(path, name)
+
+    assert result["load"].state == state
+    data_posts = [r["status"] for r in eloqua_conn.control.requests() if r["path"].endswith("/data")]
+    assert data_posts == [429] * attempts if state == "failed" else data_posts == [429, 204]
+    if state == "success":
+        assert sorted(r["identifier"] for r in eloqua_conn.control.records("/contacts")) == [
+            "p1@example.com",
+            "p2@example.com",
+            "p3@example.com",
+        ]
+
+
+def test_a_bad_http_retry_policy_fails_when_the_task_is_defined_naming_the_setting():
+    from airflow_provider_eloqua.exceptions import EloquaInputError
+    from airflow_provider_eloqua.operators.eloqua import EloquaUploadDataOperator
+    from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+
+    with pytest.raises(EloquaInputError, match=r"http_retry_policy has unknown key\(s\) \['attempts'\]"):
+        EloquaUploadDataOperator(
+            task_id="up", definition_uri="/contacts/imports/1", data=[], http_retry_policy={"attempts": 3}
+        )
+    with pytest.raises(EloquaInputError, match="http_retry_policy: retry max_attempts must be >= 1; got 0"):
+        EloquaSyncSensor(task_id="wait", sync_uri="/syncs/1", http_retry_policy={"max_attempts": 0})
