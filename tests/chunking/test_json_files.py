@@ -166,3 +166,21 @@ def test_ndjson_line_longer_than_a_chunk(monkeypatch):
     for data in (ok + b"\n" + b'{"Email": "' + b"x" * 200 + b'"}\n', ok + b"\n" + b"x" * 300):
         with pytest.raises(EloquaInputError, match=r"^NDJSON row 2 \(line 2\) is larger than 100 bytes"):
             list(iter_ndjson_rows(Trickle(data, 64)))
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b'{"Email": "x"} {"Email": "y"}', "NDJSON row 201 (line 201) is not valid JSON: Extra data"),
+        (b'{"Email": "x",\n"FirstName": "y"}', "NDJSON row 201 (line 201) is not valid JSON: Expecting property name"),
+    ],
+    ids=["two objects on a line", "an object over two lines"],
+)
+def test_ndjson_one_object_a_line_even_where_the_lines_would_parse_as_an_array(bad, message):
+    # A block is parsed whole with its newlines as an array's commas; whatever does not come out
+    # as one object per line is read again line by line, which names the line.
+    lines = [json.dumps(contact(i)).encode() for i in range(400)]
+    data = b"\n".join([*lines[:200], bad, *lines[200:]])
+    with pytest.raises(EloquaInputError) as info:
+        list(iter_ndjson_rows(io.BytesIO(data)))
+    assert str(info.value).startswith(message)
