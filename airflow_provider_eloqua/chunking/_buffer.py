@@ -15,8 +15,9 @@ READ_BYTES = 1 << 20
 
 #: The first chunk of an input is cut at this size (or ``chunk_bytes``, if smaller). Nothing can
 #: be sent before the first chunk is whole, so a small first chunk starts the upload early; the
-#: chunks after it are built while the one before is sent (``prefetch``), so they can be full.
-#: It costs one more POST (one round trip) per input. A record bigger than this still goes in
+#: chunks after it are built while the one before is sent (``prefetch``), so they can be full
+#: (CSV files) or ramp up to full (rows: :func:`ramped_chunk_limit`). It costs one more POST
+#: (one round trip) per input. A record bigger than this still goes in
 #: the first chunk, whole, up to ``chunk_bytes``.
 FIRST_CHUNK_BYTES = 4 * 1024 * 1024
 #: The version of the rules that decide where chunks end (the first chunk's size above, the
