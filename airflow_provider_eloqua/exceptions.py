@@ -63,6 +63,15 @@ class EloquaAuthError(EloquaApiError):
     """401/403, or a token endpoint refusal: credentials wrong, rotated, blocked or expired."""
 
 
+class EloquaProxyError(EloquaApiError):
+    """The connection's proxy (extra ``proxy_url``) refused the request, e.g. 407: its credentials are
+    missing or wrong. Nothing reached Eloqua. The text never carries the proxy URL or credentials."""
+
+    def _describe(self, hint: str | None) -> str:
+        text = f"The proxy (connection extra 'proxy_url') answered {self.status} to {self.method} {self.path}"
+        return f"{text}. {hint}" if hint else text
+
+
 class EloquaTransportError(EloquaError):
     """The connection failed or timed out before Eloqua answered (after retries)."""
 

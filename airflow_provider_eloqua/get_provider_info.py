@@ -99,6 +99,14 @@ def get_provider_info() -> dict[str, Any]:
                         examples=["https://login.eloqua.com"],
                     ),
                     "timeout": _field("Timeout (s)", "Per-request timeout in seconds; empty: 60."),
+                    "proxy_url": _field(
+                        "Proxy URL",
+                        "Empty: connect directly. An HTTP(S) forward proxy for every request (token, /id, "
+                        "Bulk API), e.g. http://proxy.corp:3128 or http://user:password@proxy.corp:3128; "
+                        "https goes through it with CONNECT and TLS is still verified end to end. "
+                        "HTTPS_PROXY and the other environment variables are not read.",
+                        secret=True,
+                    ),
                     "verify_tls": {
                         "label": "Verify TLS",
                         "description": "Default true; false only for a TLS-intercepting proxy in a lab. To trust "

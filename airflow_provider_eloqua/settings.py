@@ -9,6 +9,7 @@ import base64
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.urls import DEFAULT_LOGIN_URL, bulk_base_from_host, require_safe_url
@@ -49,6 +50,47 @@ def _verify_setting(conn_id: str, value: Any) -> bool | str:
     )
 
 
+PROXY_SCHEMES = ("http", "https")
+
+
+def _redacted(url: str) -> str:
+    """``url`` with any user:password part replaced, for error text."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _proxy_setting(conn_id: str, value: Any) -> str | None:
+    """``proxy_url``: the HTTP(S) forward proxy every request goes through, or None to connect directly.
+
+    Checked here, once, so a typo fails before any request instead of as a connection error that is
+    retried; the error shows the URL without its credentials.
+    """
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    problem = None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme.lower() not in PROXY_SCHEMES:
+            problem = "the scheme must be http or https (SOCKS is not supported)"
+        elif not parts.hostname:
+            problem = "it has no host"
+        elif parts.path not in ("", "/") or parts.query or parts.fragment:
+            problem = "it must be scheme://[user:password@]host[:port] with no path"
+    if problem:
+        raise EloquaInputError(
+            f"connection {conn_id!r}: extra 'proxy_url' must look like http://proxy.example.com:3128; "
+            f"got {_redacted(text)!r}: {problem}"
+        )
+    return text.rstrip("/")
+
+
 @dataclass(frozen=True)
 class EloquaSettings:
     """What the hook needs to talk to one Eloqua site."""
@@ -68,6 +110,9 @@ class EloquaSettings:
     timeout: float = DEFAULT_TIMEOUT
     #: True/False, or the path of a PEM CA bundle to verify Eloqua's certificate against.
     verify_tls: bool | str = True
+    #: The forward proxy for every request (``http://[user:password@]host:port``), or None: direct.
+    #: Out of the repr: it may carry the proxy's credentials.
+    proxy_url: str | None = field(default=None, repr=False)
 
     @property
     def has_password_grant(self) -> bool:
@@ -96,7 +141,21 @@ class EloquaSettings:
             self._user_credentials() if self.password else "",
             self._client_credentials() if self.client_secret else "",
         ]
-        return [s for s in (self.password, self.client_secret, self.refresh_token, *encoded) if s]
+        return [
+            s for s in (self.password, self.client_secret, self.refresh_token, *encoded) if s
+        ] + self._proxy_secrets()
+
+    def _proxy_secrets(self) -> list[str]:
+        """The proxy's password as written (percent-encoded) and decoded, and the Proxy-Authorization
+        credentials both clients derive from it."""
+        if not self.proxy_url:
+            return []
+        parts = urlsplit(self.proxy_url)
+        if parts.password is None:
+            return []
+        user, password = unquote(parts.username or ""), unquote(parts.password)
+        proxy_basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        return [s for s in dict.fromkeys((parts.password, password, proxy_basic)) if s]
 
     @property
     def timeouts(self) -> tuple[float, float]:
@@ -156,6 +215,7 @@ def settings_from_connection(
     if not 0 < timeout_s <= 3600:
         raise EloquaInputError(f"connection {conn_id!r}: 'timeout' must be in (0, 3600] seconds; got {timeout_s}")
     verify = _verify_setting(conn_id, extra.get("verify_tls", True))
+    proxy_url = _proxy_setting(conn_id, extra.get("proxy_url"))
     return EloquaSettings(
         site=site,
         user=login,
@@ -170,4 +230,5 @@ def settings_from_connection(
         base_url=base_url,
         timeout=timeout_s,
         verify_tls=verify,
+        proxy_url=proxy_url,
     )

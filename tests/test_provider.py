@@ -54,9 +54,13 @@ def test_connection_form_fields(manager):
     widgets = {k: v for k, v in manager.connection_form_widgets.items() if k.startswith("extra__eloqua__")}
     names = {w.field_name for w in widgets.values()}
     assert {"site", "auth_type", "client_id", "client_secret", "refresh_token", "login_url", "timeout"} <= names
-    assert {"token_store_variable", "redirect_uri", "verify_tls"} <= names  # documented extras are on the form too
+    assert {"token_store_variable", "redirect_uri", "verify_tls", "proxy_url"} <= names  # documented extras too
     sensitive = {w.field_name for w in widgets.values() if w.is_sensitive}
-    assert sensitive == {"client_secret", "refresh_token"}
+    # proxy_url may carry the proxy's user:password (and Airflow redacts "proxy" extras anyway)
+    assert sensitive == {"client_secret", "refresh_token", "proxy_url"}
+    proxy = widgets["extra__eloqua__proxy_url"].field
+    assert proxy["schema"]["title"] == "Proxy URL"
+    assert "http://proxy.corp:3128" in proxy["description"]
     assert all(w.hook_class_name == HOOK_CLASS for w in widgets.values())
     site = widgets["extra__eloqua__site"].field
     assert site["schema"]["title"] == "Site name"

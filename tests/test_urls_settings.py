@@ -257,9 +257,32 @@ def test_secrets_are_not_in_repr():
     assert "cid" in repr(settings)
 
 
+def test_proxy_url_extra():
+    assert settings_from_connection(conn()).proxy_url is None
+    assert settings_from_connection(conn(extra={"site": "A", "proxy_url": " "})).proxy_url is None
+    plain = settings_from_connection(conn(extra={"site": "A", "proxy_url": " http://proxy.corp:3128/ "}))
+    assert plain.proxy_url == "http://proxy.corp:3128"
+    assert plain.secrets() == ["s3cret-pw", base64.b64encode(b"A\\API.User:s3cret-pw").decode()]
+    url = "https://egress:p%40ss-w0rd@proxy.corp:8443"
+    settings = settings_from_connection(conn(extra={"site": "A", "proxy_url": url}))
+    assert settings.proxy_url == url
+    proxy_basic = base64.b64encode(b"egress:p@ss-w0rd").decode()
+    assert {"p%40ss-w0rd", "p@ss-w0rd", proxy_basic} <= set(settings.secrets())
+    text = repr(settings) + str(settings)
+    assert "p%40ss-w0rd" not in text and "p@ss-w0rd" not in text and "proxy.corp" not in text
+
+
 @pytest.mark.parametrize(
     ("fields", "match"),
     [
+        (
+            {"extra": {"site": "A", "proxy_url": "ftp://proxy.corp"}},
+            r"'eloqua_x': extra 'proxy_url' must .* http or https",
+        ),
+        (
+            {"extra": {"site": "A", "proxy_url": "http://u:s3cret-pw@/"}},
+            r"'proxy_url' .*'http://\*\*\*@/': it has no host",
+        ),
         ({"extra": {}}, r"missing: site"),
         ({"login": None}, r"missing: login"),
         ({"password": None}, r"missing: password"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,6 +27,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaAuthError,
     EloquaError,
+    EloquaProxyError,
     EloquaTransportError,
 )
 from airflow_provider_eloqua.hooks.auth import AUTH_HINT, TOKEN_PATH, GrantRequest, OAuthGrants, amask, mask
@@ -38,6 +40,13 @@ from airflow_provider_eloqua.urls import DefinitionUri
 PAGE_LIMIT = 1000
 #: The body of Eloqua's refusal of credentials (a 401's, and ``/id``'s 200).
 NOT_AUTHENTICATED = "Not authenticated."
+PROXY_AUTH_HINT = (
+    "The proxy wants credentials it was not given, or refused them: put them in proxy_url as "
+    "http://user:password@host:port (percent-encode special characters); not retried"
+)
+PROXY_REFUSED_HINT = "Nothing reached Eloqua: check that the proxy lets this host tunnel to the Eloqua hosts"
+#: The proxy's answer to CONNECT, in requests' (urllib3's) and httpx's (httpcore's) error text.
+_TUNNEL_STATUS = re.compile(r"(?:Tunnel connection failed: |^)(\d{3})\b")
 
 
 def _decode_body(content: bytes, content_type: str | None) -> Any:
@@ -56,6 +65,8 @@ def _error_for(method: str, path: str, status: int, headers: Any, content: bytes
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
         return EloquaAuthError(method, path, status, body, hint=AUTH_HINT)
+    if status == 407:  # Proxy Authentication Required: the proxy's answer, never Eloqua's
+        return EloquaProxyError(method, path, status, hint=PROXY_AUTH_HINT)
     hint = None
     if status == 404 and path.endswith("/data") and method == "POST":
         hint = "Eloqua answers 404 to a data POST over 32 MB as well as to an unknown definition"
@@ -64,6 +75,16 @@ def _error_for(method: str, path: str, status: int, headers: Any, content: bytes
     elif status == 413:
         hint = "Eloqua's staging storage quota is exceeded: sync or clear staged data first"
     return EloquaApiError(method, path, status, body, retry_after=retry_after, hint=hint)
+
+
+def _proxy_error(method: str, path: str, exc: Exception) -> EloquaError:
+    """The error for a proxy failure: the proxy's refusal of the tunnel (its status), or, when it could
+    not be reached, a transport error (retried: nothing was sent)."""
+    found = _TUNNEL_STATUS.search(str(exc))
+    if found is None:
+        return EloquaTransportError(method, path, "the proxy could not be reached", connect_phase=True)
+    status = int(found.group(1))
+    return EloquaProxyError(method, path, status, hint=PROXY_AUTH_HINT if status == 407 else PROXY_REFUSED_HINT)
 
 
 def _raise_if_redirect_or_transient(method: str, path: str, status: int, headers: Any, content: bytes) -> None:
@@ -259,6 +280,8 @@ class EloquaHook(BaseHook):
                     raise EloquaTransportError(method, path, "connect timeout", connect_phase=True) from exc
                 except requests.exceptions.Timeout as exc:
                     raise EloquaTransportError(method, path, f"read timeout after {self.settings.timeout}s") from exc
+                except requests.exceptions.ProxyError as exc:
+                    raise _proxy_error(method, path, exc) from exc
                 except requests.exceptions.ConnectionError as exc:
                     raise EloquaTransportError(
                         method, path, _connection_reason(exc), connect_phase=_never_connected(exc)
@@ -536,6 +559,8 @@ class EloquaHook(BaseHook):
                     raise EloquaTransportError(method, path, type(exc).__name__, connect_phase=True) from exc
                 except httpx.TimeoutException as exc:
                     raise EloquaTransportError(method, path, f"timeout ({type(exc).__name__})") from exc
+                except httpx.ProxyError as exc:
+                    raise _proxy_error(method, path, exc) from exc
                 except httpx.TransportError as exc:
                     raise EloquaTransportError(method, path, f"connection error ({type(exc).__name__})") from exc
                 _raise_if_redirect_or_transient(method, path, response.status_code, response.headers, response.content)

@@ -206,8 +206,11 @@ class SiteSession:
                 session.mount("http://", adapter)
                 session.headers.update({"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE})
                 session.verify = self.settings.verify_tls
-                # Environment proxies/netrc must not receive or override Eloqua credentials.
+                # Environment proxies/netrc must not receive or override Eloqua credentials: the
+                # only proxy is the connection's own (https through it with CONNECT, verified end to end).
                 session.trust_env = False
+                if self.settings.proxy_url:
+                    session.proxies = {"http": self.settings.proxy_url, "https": self.settings.proxy_url}
                 self._requests = session
             return self._requests
 
@@ -279,6 +282,7 @@ def async_client(settings: EloquaSettings) -> httpx.AsyncClient:
             keepalive_expiry=KEEPALIVE_SECONDS,
         ),
         verify=verify,
+        proxy=settings.proxy_url,
         trust_env=False,
         follow_redirects=False,
     )
@@ -321,7 +325,7 @@ _registry_lock = threading.Lock()
 def site_session(conn_id: str, settings: EloquaSettings) -> SiteSession:
     """The process's session for this connection as configured now.
 
-    A changed connection (password, client secret, refresh token, host, login URL, TLS, ...) gets a
+    A changed connection (password, client secret, refresh token, host, login URL, TLS, proxy, ...) gets a
     new session; hooks still holding the old one keep it until they are done.
 
     :param conn_id: the Airflow connection id.

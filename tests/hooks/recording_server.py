@@ -31,7 +31,13 @@ class RecordingServer:
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?")[0]
                 server.seen.append(
-                    {"method": self.command, "path": path, "headers": dict(self.headers.items()), "body": body}
+                    {
+                        "method": self.command,
+                        "path": path,
+                        "headers": dict(self.headers.items()),
+                        "body": body,
+                        "peer_port": self.client_address[1],
+                    }
                 )
                 status, headers, payload = server.routes.get((self.command, path), (404, {}, {"failures": []}))
                 raw = json.dumps(payload).encode() if payload is not None else b""
