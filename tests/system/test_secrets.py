@@ -213,6 +213,48 @@ def test_no_secret_appears_anywhere_on_any_error_path(env, secret_site, monkeypa
         assert secret.encode() not in database, "a secret leaked into the metadata DB"
 
 
+def test_proxy_credentials_appear_nowhere_and_every_request_passes_the_proxy(
+    env, fernet_key, monkeypatch, capfd, caplog
+):
+    """Real DAG runs (tasks, the sensor's poke and its trigger) through an authenticating forward proxy:
+    one succeeds with every request the emulator logged having passed the proxy; one with a wrong proxy
+    password fails with the proxy's 407 named. Neither proxy password appears in any output."""
+    from collections import Counter
+    from urllib.parse import quote, urlsplit
+
+    from tests.hooks.forward_proxy import forward_proxy
+
+    user, password, wrong = "egress", "px-" + secrets.token_hex(10) + "@:/", "px-wrong-" + secrets.token_hex(10)
+    leaks = {password, quote(password, safe=""), wrong}
+    leaks |= {base64.b64encode(f"{user}:{p}".encode()).decode() for p in (password, wrong)}
+    with forward_proxy((user, password)) as proxy:
+        for secret, expected in ((quote(password, safe=""), "success"), (wrong, "failed")):
+            proxy_url = proxy.url(user, secret)
+            monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(env, extra={"proxy_url": proxy_url}))
+            forget_sessions()
+            env.control.clear_requests()
+            proxy.seen.clear()
+            result = run_matrix(monkeypatch, data=contacts(3), retries=0, mode="split", deferrable=True)
+            assert result.state == expected, result.tasks
+            seen = Counter((r["method"], r["path"]) for r in api_requests(env))
+            assert seen == Counter((e["method"], urlsplit(e["target"]).path) for e in proxy.passed())
+        assert proxy.refused(), "the wrong password was refused by the proxy"
+        assert len(syncs(env)) == 1, "the successful run synced, through the proxy"
+    output = captured(capfd, caplog)
+    assert "answered 407 to GET /id" in output
+    haystacks = {"console and logging": output, "xcom": _xcom_text()}
+    logs_dir = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+    haystacks["log files"] = "\n".join(p.read_text(errors="replace") for p in logs_dir.rglob("*") if p.is_file())
+    hook = EloquaHook()
+    trigger = EloquaSyncTrigger(sync_uri="/syncs/1", eloqua_conn_id="eloqua_default", poll_interval=1, end_time=1)
+    haystacks["reprs"] = " ".join([repr(hook), repr(hook.settings), repr(trigger), repr(trigger.serialize())])
+    database = _database_bytes()
+    for secret in leaks:
+        for where, text in haystacks.items():
+            assert secret not in text, f"a proxy credential leaked into {where}"
+        assert secret.encode() not in database, "a proxy credential leaked into the metadata DB"
+
+
 # ------------------------------------------------------------------ TLS and plain http
 
 
