@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.hooks.recording_server import serving
+
 HOP_BY_HOP = {"proxy-authorization", "proxy-connection", "connection", "keep-alive"}
 
 
@@ -147,11 +149,5 @@ def _relay_chunks(rfile: Any, sink: socket.socket) -> None:
 def forward_proxy(credentials: tuple[str, str] | None = None) -> Iterator[ForwardProxy]:
     """The proxy on a loopback port; with ``credentials`` (user, password) it answers 407 without them."""
     proxy = ForwardProxy(credentials)
-    thread = threading.Thread(target=proxy.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(proxy.httpd):
         yield proxy
-    finally:
-        proxy.httpd.shutdown()
-        proxy.httpd.server_close()
-        thread.join(5)

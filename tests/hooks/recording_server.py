@@ -79,14 +79,21 @@ class RecordingServer:
 
 
 @contextmanager
+def serving(httpd: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve ``httpd`` in a thread for the block's duration, then stop and close it."""
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@contextmanager
 def recording_server(tls: ssl.SSLContext | None = None) -> Iterator[RecordingServer]:
     """The server on a loopback port; with ``tls`` (a server-side context) it speaks https."""
     server = RecordingServer(tls)
-    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        thread.join(5)
