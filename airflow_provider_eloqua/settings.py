@@ -141,9 +141,8 @@ class EloquaSettings:
             self._user_credentials() if self.password else "",
             self._client_credentials() if self.client_secret else "",
         ]
-        return [
-            s for s in (self.password, self.client_secret, self.refresh_token, *encoded) if s
-        ] + self._proxy_secrets()
+        found = (self.password, self.client_secret, self.refresh_token, *encoded, *self._proxy_secrets())
+        return [s for s in found if s]
 
     def _proxy_secrets(self) -> list[str]:
         """The proxy's password as written (percent-encoded) and decoded, and the Proxy-Authorization
