@@ -173,12 +173,17 @@ def test_ndjson_line_longer_than_a_chunk(monkeypatch):
     [
         (b'{"Email": "x"} {"Email": "y"}', "NDJSON row 201 (line 201) is not valid JSON: Extra data"),
         (b'{"Email": "x",\n"FirstName": "y"}', "NDJSON row 201 (line 201) is not valid JSON: Expecting property name"),
+        # Together they would come out as the right number of objects if the lines were joined
+        # into one array: two objects on line 201, one object over lines 202-203.
+        (
+            b'{"Email": "x"},{"Email": "y"}\n{"Email": "z"\n"FirstName": "w"}',
+            "NDJSON row 201 (line 201) is not valid JSON: Extra data",
+        ),
     ],
-    ids=["two objects on a line", "an object over two lines"],
+    ids=["two objects on a line", "an object over two lines", "both, cancelling out"],
 )
 def test_ndjson_one_object_a_line_even_where_the_lines_would_parse_as_an_array(bad, message):
-    # A block is parsed whole with its newlines as an array's commas; whatever does not come out
-    # as one object per line is read again line by line, which names the line.
+    # Every line is one object on its own, as json.loads of the line reads it; a bad line is named.
     lines = [json.dumps(contact(i)).encode() for i in range(400)]
     data = b"\n".join([*lines[:200], bad, *lines[200:]])
     with pytest.raises(EloquaInputError) as info:
