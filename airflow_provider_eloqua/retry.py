@@ -16,7 +16,7 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError, EloquaTransportError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError, EloquaProxyError, EloquaTransportError
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -122,10 +122,13 @@ def is_transient(exc: BaseException) -> bool:
 def is_safe_to_resend(exc: BaseException) -> bool:
     """A failure after which a non-idempotent POST (staging rows, starting a sync) may be resent.
 
-    Only when Eloqua certainly did nothing: it refused with 429, or the connection was never made.
+    Only when Eloqua certainly did nothing: it refused with 429, the connection was never made, or
+    the connection's proxy refused to open the tunnel to Eloqua (a 407 there is not retried).
     A 5xx, a read timeout or a connection dropped mid-request may have staged the rows already;
     resending could stage them twice, so the caller clears staging and starts over instead.
     """
+    if isinstance(exc, EloquaProxyError):  # the proxy refused the tunnel: nothing reached Eloqua
+        return is_retryable_status(exc.status, exc.retry_after)
     if isinstance(exc, EloquaApiError):
         return exc.status == 429
     return isinstance(exc, EloquaTransportError) and exc.connect_phase
@@ -137,6 +140,8 @@ def may_have_taken_effect(exc: BaseException) -> bool:
     A 5xx, a read timeout or a connection dropped after the request was sent: the rows may be
     staged, the sync may exist. The caller must find out or undo, never simply resend.
     """
+    if isinstance(exc, EloquaProxyError):
+        return False
     if isinstance(exc, EloquaTransportError):
         return not exc.connect_phase
     return isinstance(exc, EloquaApiError) and exc.status >= 500

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.urls import DEFAULT_LOGIN_URL, bulk_base_from_host, require_safe_url
 
 AUTH_TYPES = ("basic", "oauth2")
@@ -50,15 +51,35 @@ def _verify_setting(conn_id: str, value: Any) -> bool | str:
     )
 
 
+def task_http_settings(
+    request_timeout: float | None, http_retry_policy: dict[str, Any] | None
+) -> tuple[float | None, dict[str, Any]]:
+    """A task's own ``request_timeout`` and ``http_retry_policy``, checked when the task is defined
+    (a bad one fails the DAG file, naming the argument, before anything is sent to Eloqua); the
+    policy as plain JSON types, as the trigger carries it."""
+    if request_timeout is not None and (
+        isinstance(request_timeout, bool)
+        or not isinstance(request_timeout, int | float)
+        or not 0 < request_timeout <= 3600
+    ):
+        raise EloquaInputError(f"request_timeout must be seconds in (0, 3600], or None; got {request_timeout!r}")
+    policy = RetryPolicy.from_setting(http_retry_policy, "http_retry_policy").to_dict()
+    return (None if request_timeout is None else float(request_timeout)), policy
+
+
 PROXY_SCHEMES = ("http", "https")
 
 
 def _redacted(url: str) -> str:
-    """``url`` with any user:password part replaced, for error text."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    """``url`` with anything that may be credentials (all before the last ``@``, after any
+    ``scheme://``) replaced, for error text. Textual, not parsed: a mistyped URL (``user:pw@host``
+    without a scheme, ``http//...``) must not show its password either."""
+    if "@" not in url:
         return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
 
 
 def _proxy_setting(conn_id: str, value: Any) -> str | None:
@@ -146,13 +167,15 @@ class EloquaSettings:
 
     def _proxy_secrets(self) -> list[str]:
         """The proxy's password as written (percent-encoded) and decoded, and the Proxy-Authorization
-        credentials both clients derive from it."""
+        credentials both clients derive from it; for a URL with a user name only, that name."""
         if not self.proxy_url:
             return []
         parts = urlsplit(self.proxy_url)
-        if parts.password is None:
+        if parts.username is None:
             return []
-        user, password = unquote(parts.username or ""), unquote(parts.password)
+        if parts.password is None:  # a token as the user name: that is the secret
+            return [s for s in dict.fromkeys((parts.username, unquote(parts.username))) if s]
+        user, password = unquote(parts.username), unquote(parts.password)
         proxy_basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         return [s for s in dict.fromkeys((parts.password, password, proxy_basic)) if s]
 

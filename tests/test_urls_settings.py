@@ -336,3 +336,25 @@ def test_https_host_and_loopback_http_are_accepted():
 def test_extra_can_be_passed_already_decoded():
     settings = settings_from_connection(conn(extra={"site": "FromConn"}), extra={"site": "Given"})
     assert settings.site == "Given"
+
+
+def test_a_proxy_user_name_without_a_password_is_the_secret():
+    """``http://<token>@proxy``: some proxies take a token as the user name, so it is masked."""
+    settings = settings_from_connection(conn(extra={"site": "A", "proxy_url": "http://tok%2Fen-123@proxy.corp:3128"}))
+    assert {"tok%2Fen-123", "tok/en-123"} <= set(settings.secrets())
+    assert "en-123" not in repr(settings)
+
+
+def test_a_tasks_request_timeout_and_http_retry_policy_are_checked_when_it_is_defined():
+    from airflow_provider_eloqua.settings import task_http_settings
+
+    assert task_http_settings(None, None) == (None, {"max_attempts": 5, "initial_wait": 1.0, "max_wait": 60.0})
+    assert task_http_settings(30, {"max_attempts": 2}) == (
+        30.0,
+        {"max_attempts": 2, "initial_wait": 1.0, "max_wait": 60.0},
+    )
+    for bad in (0, -1, 3601, "30", True):
+        with pytest.raises(EloquaInputError, match=r"^request_timeout must be seconds in \(0, 3600\], or None; got"):
+            task_http_settings(bad, None)
+    with pytest.raises(EloquaInputError, match=r"^http_retry_policy must be a dict"):
+        task_http_settings(None, [3])

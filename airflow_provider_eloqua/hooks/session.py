@@ -273,6 +273,13 @@ def async_client(settings: EloquaSettings) -> httpx.AsyncClient:
         if isinstance(settings.verify_tls, str)
         else settings.verify_tls
     )
+    proxy: httpx.Proxy | None = None
+    if settings.proxy_url:
+        # httpx gives an https proxy no TLS context of its own: it would verify the proxy against
+        # certifi whatever ``verify_tls`` says (and load that bundle on the event loop at each
+        # connection). The proxy is verified as Eloqua is, and as requests does in the worker.
+        https = settings.proxy_url.lower().startswith("https:")
+        proxy = httpx.Proxy(settings.proxy_url, ssl_context=httpx.create_ssl_context(verify=verify) if https else None)
     return httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
         timeout=httpx.Timeout(settings.timeout, connect=settings.timeouts[0]),
@@ -282,7 +289,7 @@ def async_client(settings: EloquaSettings) -> httpx.AsyncClient:
             keepalive_expiry=KEEPALIVE_SECONDS,
         ),
         verify=verify,
-        proxy=settings.proxy_url,
+        proxy=proxy,
         trust_env=False,
         follow_redirects=False,
     )

@@ -49,7 +49,7 @@ from airflow_provider_eloqua.load.spec import (
     UploadSpec,
     check_entity_choice,
 )
-from airflow_provider_eloqua.retry import RetryPolicy
+from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
 from airflow_provider_eloqua.sync_report import check_on_warning, enforce_outcome
@@ -107,10 +107,7 @@ class _EloquaOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.eloqua_conn_id = eloqua_conn_id
-        self.request_timeout = request_timeout
-        self.http_retry_policy = RetryPolicy.from_setting(
-            http_retry_policy, "http_retry_policy"
-        ).to_dict()  # a bad one fails the DAG file
+        self.request_timeout, self.http_retry_policy = task_http_settings(request_timeout, http_retry_policy)
 
     @cached_property
     def hook(self) -> EloquaHook:
@@ -212,10 +209,10 @@ class EloquaCreateImportOperator(_DefinitionOperator):
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
         extra when None).
-    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
-        (Airflow's own ``retry_policy`` is about retrying the task):
-        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
-        same policy applies in the worker and, when the wait is deferred, in the triggerer.
+    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
+        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
+        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
+        ``retry_policy`` is about retrying the task.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
@@ -250,10 +247,10 @@ class EloquaCreateSyncActionOperator(_DefinitionOperator):
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
         extra when None).
-    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
-        (Airflow's own ``retry_policy`` is about retrying the task):
-        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
-        same policy applies in the worker and, when the wait is deferred, in the triggerer.
+    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
+        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
+        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
+        ``retry_policy`` is about retrying the task.
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
@@ -392,10 +389,10 @@ class EloquaUploadDataOperator(_LoadOperator):
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
         extra when None).
-    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
-        (Airflow's own ``retry_policy`` is about retrying the task):
-        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
-        same policy applies in the worker and, when the wait is deferred, in the triggerer.
+    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
+        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
+        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
+        ``retry_policy`` is about retrying the task.
     """
 
     template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")
@@ -431,10 +428,10 @@ class EloquaCreateSyncOperator(_EloquaOperator):
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
         extra when None).
-    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
-        (Airflow's own ``retry_policy`` is about retrying the task):
-        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
-        same policy applies in the worker and, when the wait is deferred, in the triggerer.
+    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
+        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
+        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
+        ``retry_policy`` is about retrying the task.
     """
 
     template_fields: Sequence[str] = ("synced_instance_uri", "callback_url")
@@ -517,10 +514,11 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
         extra when None).
-    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
-        (Airflow's own ``retry_policy`` is about retrying the task):
-        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
-        same policy applies in the worker and, when the wait is deferred, in the triggerer.
+    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
+        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
+        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
+        ``retry_policy`` is about retrying the task.
+        A deferred wait uses both settings in the triggerer.
     """
 
     template_fields: Sequence[str] = (

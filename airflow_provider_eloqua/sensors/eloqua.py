@@ -16,7 +16,7 @@ from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, Eloq
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
-from airflow_provider_eloqua.retry import RetryPolicy
+from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.sync_report import check_on_warning, finish_sync
 from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, TERMINAL_STATUSES, SyncWatch, look, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
@@ -56,10 +56,11 @@ class EloquaSyncSensor(BaseSensorOperator):
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
         extra when None).
-    :param http_retry_policy: how transient failures (429, 502, 503, 504, dropped connections) are retried
-        (Airflow's own ``retry_policy`` is about retrying the task):
-        a dict of ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). The
-        same policy applies in the worker and, when the wait is deferred, in the triggerer.
+    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
+        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
+        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
+        ``retry_policy`` is about retrying the task.
+        A deferred wait uses both settings in the triggerer.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between looks at the sync, in every mode.
     :param timeout: wall-clock seconds to wait in every mode (default six hours). Transient
@@ -93,10 +94,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         self.on_warning = check_on_warning(on_warning)
         self.rejects_path = rejects_path
         self.eloqua_conn_id = eloqua_conn_id
-        self.request_timeout = request_timeout
-        self.http_retry_policy = RetryPolicy.from_setting(
-            http_retry_policy, "http_retry_policy"
-        ).to_dict()  # a bad one fails the DAG file
+        self.request_timeout, self.http_retry_policy = task_http_settings(request_timeout, http_retry_policy)
         self.deferrable = deferrable
         self.outlets = assets.with_alias(self.outlets, eloqua_conn_id)
 

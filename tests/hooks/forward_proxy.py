@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -26,8 +27,10 @@ class ForwardProxy:
     gave (407 when refused). ``upstream_ports``: the local ports of the proxy's connections to servers,
     so a server can tell that a connection came from the proxy."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[dict[str, Any]] = []
+        #: Statuses to refuse the next ``CONNECT``s with (a proxy that cannot reach Eloqua: 502, 503).
+        self.refuse_tunnels: list[int] = []
         self.upstream_ports: set[int] = set()
         self._lock = threading.Lock()
         expected = None
@@ -38,11 +41,11 @@ class ForwardProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def _admit(self) -> bool:
+            def _admit(self, refusal: int | None = None) -> bool:
                 auth = self.headers.get("Proxy-Authorization")
                 refused = expected is not None and auth != expected
                 proxy._record(
-                    {"method": self.command, "target": self.path, "auth": auth, "status": 407 if refused else None}
+                    {"method": self.command, "target": self.path, "auth": auth, "status": 407 if refused else refusal}
                 )
                 if refused:
                     self.send_response(407)
@@ -60,7 +63,16 @@ class ForwardProxy:
                 return upstream
 
             def do_CONNECT(self) -> None:
-                if not self._admit():
+                with proxy._lock:
+                    refusal = proxy.refuse_tunnels.pop(0) if proxy.refuse_tunnels else None
+                if not self._admit(refusal):
+                    return
+                if refusal is not None:
+                    self.send_response(refusal)
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
                     return
                 host, _, port = self.path.rpartition(":")
                 upstream = self._upstream(host, int(port))
@@ -101,6 +113,9 @@ class ForwardProxy:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:  # an https proxy: clients reach it over TLS (what they verify it against)
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port = self.httpd.server_address[1]
 
     def _record(self, entry: dict[str, Any]) -> None:
@@ -110,7 +125,7 @@ class ForwardProxy:
     def url(self, user: str | None = None, password: str | None = None) -> str:
         """The ``proxy_url`` for a connection, with credentials when given (already URL-safe)."""
         auth = f"{user}:{password}@" if user is not None else ""
-        return f"http://{auth}127.0.0.1:{self.port}"
+        return f"{self.scheme}://{auth}127.0.0.1:{self.port}"
 
     def passed(self) -> list[dict[str, Any]]:
         """The requests the proxy let through (not refused)."""
@@ -146,8 +161,11 @@ def _relay_chunks(rfile: Any, sink: socket.socket) -> None:
 
 
 @contextmanager
-def forward_proxy(credentials: tuple[str, str] | None = None) -> Iterator[ForwardProxy]:
-    """The proxy on a loopback port; with ``credentials`` (user, password) it answers 407 without them."""
-    proxy = ForwardProxy(credentials)
+def forward_proxy(
+    credentials: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[ForwardProxy]:
+    """The proxy on a loopback port; with ``credentials`` (user, password) it answers 407 without them;
+    with ``tls`` (a server-side context) clients reach it over https."""
+    proxy = ForwardProxy(credentials, tls)
     with serving(proxy.httpd):
         yield proxy

@@ -160,6 +160,54 @@ def test_https_goes_through_a_connect_tunnel_with_tls_verified_end_to_end(monkey
         assert len(server.seen) == answered  # ...and the handshake failed: no request was sent
 
 
+def test_a_tunnel_the_proxy_refuses_is_retried_even_for_a_post(monkeypatch, tmp_path):
+    """The proxy answers the first CONNECT with 503 (it cannot reach Eloqua): nothing reached Eloqua,
+    so the data POST is simply sent again, and Eloqua sees it once."""
+    ca = make_test_ca(tmp_path)
+    with recording_server(tls=ca.server_context()) as server, forward_proxy() as proxy:
+        server.route("POST", "/API/Bulk/2.0/contacts/imports/7/data", status=204)
+        set_conn(monkeypatch, "eloqua_tls_refused_tunnel", tls_conn(server, str(ca.ca_pem), proxy.url()))
+        server.route("GET", "/API/Bulk/2.0/syncs/5", body={"uri": "/syncs/5", "status": "active"})
+        hook = EloquaHook("eloqua_tls_refused_tunnel", retry_policy=FAST)
+        hook.get_sync("/syncs/5")  # the pod is discovered first: the refusal below meets the POST
+        before = len(proxy.seen)
+        proxy.refuse_tunnels.append(503)
+        hook.upload_csv("/contacts/imports/7", b"Email\r\na@example.com\r\n")
+        assert [e["status"] for e in proxy.seen[before:]] == [503, None]  # refused, then the POST's tunnel
+        assert [r["path"] for r in server.seen].count("/API/Bulk/2.0/contacts/imports/7/data") == 1
+
+
+def test_an_https_proxy_is_verified_with_the_connections_ca_by_both_clients(monkeypatch, tmp_path):
+    """A proxy reached over https whose certificate a corporate CA signed, tunnelling to Eloqua over
+    https (TLS inside TLS): the connection's ``verify_tls`` (that CA) verifies the proxy in the worker's
+    client and in the triggerer's alike; trusting only the public CAs, both refuse the proxy before
+    sending anything."""
+    ca = make_test_ca(tmp_path)
+    with (
+        recording_server(tls=ca.server_context()) as server,
+        forward_proxy(tls=ca.server_context()) as proxy,
+    ):
+        assert proxy.url().startswith("https://")
+        server.route("GET", "/API/Bulk/2.0/syncs/5", body={"uri": "/syncs/5", "status": "active"})
+        set_conn(monkeypatch, "eloqua_https_proxy", tls_conn(server, str(ca.ca_pem), proxy.url()))
+        set_conn(monkeypatch, "eloqua_https_proxy_public_ca", tls_conn(server, True, proxy.url()))
+
+        assert EloquaHook("eloqua_https_proxy", retry_policy=FAST).get_sync("/syncs/5")["status"] == "active"
+        forget_sessions()
+        assert async_get_sync("eloqua_https_proxy", "/syncs/5")["status"] == "active"
+        assert [r["path"] for r in server.seen] == ["/id", "/API/Bulk/2.0/syncs/5"] * 2
+        assert {r["peer_port"] for r in server.seen} <= proxy.upstream_ports
+
+        tunnels, answered = len(proxy.seen), len(server.seen)
+        for read in (
+            lambda: EloquaHook("eloqua_https_proxy_public_ca", retry_policy=FAST).get_sync("/syncs/5"),
+            lambda: async_get_sync("eloqua_https_proxy_public_ca", "/syncs/5"),
+        ):
+            with pytest.raises(EloquaError):
+                read()
+        assert (len(proxy.seen), len(server.seen)) == (tunnels, answered)  # refused at the proxy's handshake
+
+
 def test_https_proxy_refusal_of_connect_is_a_clear_error(monkeypatch, tmp_path):
     ca = make_test_ca(tmp_path)
     with recording_server(tls=ca.server_context()) as server, forward_proxy((PROXY_USER, "proxy-pass-4")) as proxy:
@@ -245,6 +293,10 @@ def test_proxy_credentials_stay_out_of_logs_reprs_errors_and_trigger_kwargs(emul
         ("http://egress-user:hunter2-secret@:3128", "no host"),
         ("http://proxy.corp:99999", "Port out of range"),
         ("http://proxy.corp:3128/some/path", "no path"),
+        # Mistyped: the credentials must not show in the error whatever the URL parses as.
+        ("egress-user:hunter2-secret@proxy.corp:3128", "scheme must be http or https"),
+        ("http//egress-user:hunter2-secret@proxy.corp:3128", "scheme must be http or https"),
+        ("http://egress-user:hunter2-secret@[proxy.corp:3128", "Invalid IPv6 URL"),
     ],
 )
 def test_a_bad_proxy_url_is_refused_before_any_request(emulator, monkeypatch, proxy_url, problem):

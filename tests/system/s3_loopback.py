@@ -84,11 +84,11 @@ class ReadLog:
 
 
 def read_log(path: Path, key: str) -> list[tuple[int, int]]:
-    """The GETs of object ``key`` in ``path``'s log: ``(monotonic ns, last byte asked for or -1)``."""
+    """The GETs of ``key`` (``bucket/object``) in ``path``'s log: ``(monotonic ns, last byte asked for or -1)``."""
     entries = []
     for line in path.read_text().splitlines():
         at, object_path, last = line.split(" ")
-        if object_path.endswith("/" + key):
+        if object_path == "/" + key:
             entries.append((int(at), int(last)))
     return entries
 
