@@ -279,7 +279,8 @@ def async_client(settings: EloquaSettings) -> httpx.AsyncClient:
         # certifi whatever ``verify_tls`` says (and load that bundle on the event loop at each
         # connection). The proxy is verified as Eloqua is, and as requests does in the worker.
         https = settings.proxy_url.lower().startswith("https:")
-        proxy = httpx.Proxy(settings.proxy_url, ssl_context=httpx.create_ssl_context(verify=verify) if https else None)
+        context = httpx.create_ssl_context(verify=verify, trust_env=False) if https else None  # as the client: no env
+        proxy = httpx.Proxy(settings.proxy_url, ssl_context=context)
     return httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT, "Accept": JSON_CONTENT_TYPE},
         timeout=httpx.Timeout(settings.timeout, connect=settings.timeouts[0]),
