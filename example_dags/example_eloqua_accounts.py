@@ -1,9 +1,8 @@
 """Accounts are loaded nightly from one long-lived import definition, found again by name.
 
-reuse_existing=True means the first run creates the definition and every later run finds it again,
-instead of piling up one definition per run. It is a template: each load copies it into a
-definition of its own, stages and syncs there, and deletes the copy once its sync is reported, so
-overlapping runs, backfills or another DAG using the same definition never mix their rows.
+reuse_existing=True: the first run creates the definition, every later run finds it again instead
+of piling up one definition per run. Each load stages into a copy of its own, so overlapping runs
+never mix their rows (README, "Nothing lost, nothing doubled: the guarantees").
 """
 
 from __future__ import annotations
@@ -28,10 +27,7 @@ ACCOUNTS = [
     dag_id="eloqua_accounts_reuse",
     schedule=None,
     doc_md=__doc__,  # shown on the DAG's page in the UI
-    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
-    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
-    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
-    # keeps that recovery quick.
+    # Why retries, and why a short delay: README, "3. First run: the example DAGs".
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

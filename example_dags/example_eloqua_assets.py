@@ -1,19 +1,16 @@
 """Airflow Assets: a downstream DAG runs whenever Eloqua contacts were loaded.
 
-``eloqua_contacts_asset_load`` loads contacts with EloquaImportOperator. Every import task declares
-the alias ``eloqua:<conn id>`` as its outlet and, once its sync has ended without error, attaches
-the Asset of what it loaded, ``eloqua://<site>/contacts`` (the site is read from the connection
-at run time; a DAG file must not look up connections when it is parsed). The event carries the
-sync's counts.
-
-``eloqua_after_contacts_loaded`` is scheduled on that Asset: the scheduler starts it after each
-such load, and it reads the counts from ``triggering_asset_events``. Name your site in
-``ELOQUA_SITE`` (the emulator's is ``AcmeCorp``).
+``eloqua_contacts_asset_load`` loads contacts with EloquaImportOperator, which records the Asset
+``eloqua://<site>/contacts`` with the sync's counts once the load has ended without error.
+``eloqua_after_contacts_loaded`` is scheduled on that Asset and reads the counts from
+``triggering_asset_events``. The site is ``ELOQUA_EXAMPLE_SITE`` (the emulator's is ``AcmeCorp``).
+How the Asset is recorded, and when it is not: README, "Assets and lineage".
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -22,13 +19,15 @@ from airflow.sdk import dag, task
 from airflow_provider_eloqua.assets import eloqua_asset
 from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
 
-SITE = os.environ.get("ELOQUA_SITE", "AcmeCorp")
+SITE = os.environ.get("ELOQUA_EXAMPLE_SITE", "AcmeCorp")
 CONTACTS_LOADED = eloqua_asset(SITE, "contacts")
 COMMON = {
     "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
     "catchup": False,
     "tags": ["eloqua", "example", "assets"],
     "doc_md": __doc__,
+    # Why retries, and why a short delay: README, "3. First run: the example DAGs".
+    "default_args": {"retries": 2, "retry_delay": timedelta(seconds=10)},
 }
 
 

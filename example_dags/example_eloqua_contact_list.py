@@ -21,10 +21,7 @@ CONTACT_LIST_ID = int(os.environ.get("ELOQUA_EXAMPLE_CONTACT_LIST_ID", "123"))
     dag_id="eloqua_contact_list_sync_action",
     schedule=None,
     doc_md=__doc__,  # shown on the DAG's page in the UI
-    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
-    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
-    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
-    # keeps that recovery quick.
+    # Why retries, and why a short delay: README, "3. First run: the example DAGs".
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

@@ -5,8 +5,8 @@ extract_contacts (XCom rows) -> create_contact_import -> upload_contacts -> wait
 Once the sync has ended (success, or a warning), the sensor records the Airflow Asset
 ``eloqua://<site>/contacts`` (see example_eloqua_assets.py for a DAG scheduled on it).
 
-The sensor's mode can be switched for local runs with ELOQUA_EXAMPLE_SENSOR_MODE
-(deferrable, poke or reschedule); rejected rows land in ELOQUA_EXAMPLE_OUTPUT_DIR.
+Settings (the sensor's mode, where rejected rows go): the ELOQUA_EXAMPLE_* variables in the
+README, "3. First run: the example DAGs".
 """
 
 from __future__ import annotations
@@ -28,10 +28,7 @@ OUTPUT_DIR = os.environ.get("ELOQUA_EXAMPLE_OUTPUT_DIR", "/tmp/eloqua-example")
     dag_id="eloqua_contacts_import",
     schedule=None,
     doc_md=__doc__,  # shown on the DAG's page in the UI
-    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
-    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
-    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
-    # keeps that recovery quick.
+    # Why retries, and why a short delay: README, "3. First run: the example DAGs".
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

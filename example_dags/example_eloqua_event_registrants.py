@@ -1,8 +1,9 @@
 """Event registrants exported to a CSV file are imported into an Eloqua event in one task.
 
-An upstream task writes the file (here locally; any ObjectStoragePath URL such as s3:// works the
-same) and EloquaImportOperator creates an events/{id} import definition for this load alone,
-uploads, syncs, waits, checks that Eloqua processed every row, and deletes the definition.
+An upstream task writes the file into ELOQUA_EXAMPLE_OUTPUT_DIR (a local folder, or an object-storage
+URL such as s3://... where tasks run on several machines), and EloquaImportOperator creates an
+events/{id} import definition for this load alone, uploads, syncs, waits, checks that Eloqua
+processed every row, and deletes the definition.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import ObjectStoragePath, dag, task
 
 from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
 
@@ -24,10 +25,7 @@ OUTPUT_DIR = os.environ.get("ELOQUA_EXAMPLE_OUTPUT_DIR", "/tmp/eloqua-example")
     dag_id="eloqua_event_registrants_csv",
     schedule=None,
     doc_md=__doc__,  # shown on the DAG's page in the UI
-    # Retries are safe: a retried load or wait reattaches to the sync its first try started instead
-    # of uploading again. They also recover Airflow 3.3's LocalExecutor race that can fail a
-    # deferred task whose trigger fired within seconds (apache/airflow#67287); the short delay
-    # keeps that recovery quick.
+    # Why retries, and why a short delay: README, "3. First run: the example DAGs".
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -38,14 +36,14 @@ def eloqua_event_registrants_csv():
     @task
     def export_registrants(run_id=None, params=None) -> str:
         """Stands in for an export job: writes registrants to a CSV file and returns its path."""
-        path = os.path.join(OUTPUT_DIR, run_id.replace(":", "_"), "registrants.csv")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+        path = ObjectStoragePath(OUTPUT_DIR) / run_id.replace(":", "_") / "registrants.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["emailAddress", "firstName", "lastName"])
             for n in range(1, int(params["rows"]) + 1):
                 writer.writerow([f"guest{n}@example.com", f"Guest {n}", 'Müller, "Jr."'])
-        return path
+        return str(path)
 
     EloquaImportOperator(
         task_id="import_registrants",
