@@ -279,6 +279,10 @@ class Load:
         if self.source.data is not None:
             yield from iter_row_chunks(self.source.data, fields, identifier, chunk_bytes, blank_identifiers=blank)
             return
+        if self.source.rows is not None:
+            with self.source.rows.open() as rows:
+                yield from iter_row_chunks(rows, fields, identifier, chunk_bytes, blank_identifiers=blank)
+            return
         assert self.source.path is not None and self.source.format is not None  # InputSpec: exactly one input
         with open_path(self.source.path, "rb") as stream:
             yield from iter_file_chunks(

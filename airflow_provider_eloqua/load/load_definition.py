@@ -161,6 +161,14 @@ def spec_origin(spec: DefinitionSpec) -> str:
     return "spec " + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def mapped_origin(arguments: Mapping[str, Any]) -> str:
+    """The origin of a load definition whose fields are mapped from the input's columns when it is
+    created: a digest of the other definition arguments (the origin is needed before the mapping is
+    made, and on a retry that never makes it)."""
+    body = json.dumps(dict(arguments), sort_keys=True, default=str)
+    return "mapped " + hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
 def copy_template(
     hook: EloquaHook, checkpoint: Checkpoint, template: DefinitionUri, key: str, auto_delete_duration: str
 ) -> LoadDefinition:

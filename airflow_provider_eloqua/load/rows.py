@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,8 @@ class RowLocator:
 
 
 def locate_rows(source: InputSpec, identifier: str | None, offset: int, rejects: RejectList) -> RowLocator | None:
-    """The locator of one sync's rejects: from the rows themselves, or one pass over the input file.
+    """The locator of one sync's rejects: from the rows themselves, or one pass over the input file
+    or row source (a query runs again).
 
     :param source: the load's input.
     :param identifier: the definition's identifier column (None: rows cannot be confirmed).
@@ -105,14 +107,26 @@ def locate_rows(source: InputSpec, identifier: str | None, offset: int, rejects:
     if source.data is not None:
         return RowLocator(identifier, offset, source.data)
     wanted = {offset + index + step for index in rejects.record_indexes for step in (0, 1)}
-    if not wanted or source.path is None or source.format is None:
+    if not wanted:
         return None
     found: dict[int, Any] = {}
     last = max(wanted)
-    with open_path(source.path, "rb") as stream:
-        for row_number, row in enumerate(iter_file_rows(stream, source.format), 1):
+    with _streamed_rows(source) as rows:
+        for row_number, row in enumerate(rows, 1):
             if row_number in wanted:
                 found[row_number] = row.get(identifier)
             if row_number >= last:
                 break
     return RowLocator(identifier, offset, found)
+
+
+@contextmanager
+def _streamed_rows(source: InputSpec) -> Iterator[Iterator[Mapping[str, Any]]]:
+    """The rows of a file or a row source, read afresh from the start."""
+    if source.rows is not None:
+        with source.rows.open() as rows:
+            yield rows
+        return
+    assert source.path is not None and source.format is not None  # InputSpec: exactly one input
+    with open_path(source.path, "rb") as stream:
+        yield iter_file_rows(stream, source.format)

@@ -14,9 +14,10 @@ Each raises :class:`~airflow_provider_eloqua.exceptions.EloquaInputError` naming
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.chunking import CUT_RULES_VERSION, check_chunk_bytes, infer_format
@@ -321,25 +322,44 @@ class UploadSpec:
         return [self.chunk_bytes, self.max_bytes_per_sync, CUT_RULES_VERSION]
 
 
+class RowSource(Protocol):
+    """Rows that are read afresh by every :meth:`open`, such as a query that runs again.
+
+    ``identity`` says what the rows are (e.g. a digest of a query and its parameters), the same
+    on every try of a task for the same input; ``columns`` are the column names of every row.
+    """
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def columns(self) -> Sequence[str]: ...
+
+    def open(self) -> AbstractContextManager[Iterator[Mapping[str, Any]]]: ...
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """What is uploaded: ``data`` (rows, e.g. an upstream XCom) or ``path`` (a file), exactly one.
+    """What is uploaded: ``data`` (rows, e.g. an upstream XCom), ``path`` (a file) or ``rows`` (a
+    source read afresh on every pass, e.g. a query), exactly one.
 
     :param data: a list of row dicts.
     :param path: a local path or ObjectStoragePath URL of a CSV, JSON array or NDJSON file.
     :param format: ``csv``, ``json`` or ``ndjson``; for a file, inferred from its extension when
         not given (and then set here, so it is decided once).
+    :param rows: rows streamed from a :class:`RowSource`, never held whole.
     """
 
     data: Sequence[Mapping[str, Any]] | None = None
     path: str | None = None
     format: str | None = None
+    rows: RowSource | None = None
 
     def __post_init__(self) -> None:
-        if (self.data is None) == (self.path is None):
+        if [self.data, self.path, self.rows].count(None) != 2:
             raise EloquaInputError("give exactly one of data (a list of row dicts) or path (a file to upload)")
         if self.data is not None:
             if not isinstance(self.data, Sequence) or isinstance(self.data, str | bytes):
                 raise EloquaInputError(f"data must be a list of row dicts; got {type(self.data).__name__}")
-        else:
+        elif self.path is not None:
             object.__setattr__(self, "format", infer_format(str(self.path), self.format))

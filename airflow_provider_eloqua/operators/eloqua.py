@@ -30,6 +30,12 @@ from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, StartedSync, Totals
 from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, reattach, report_load, start_sync
+from airflow_provider_eloqua.load.field_mapping import (
+    FieldMapping,
+    MappedDefinition,
+    check_source_columns,
+    fetch_field_mapping,
+)
 from airflow_provider_eloqua.load.load_definition import (
     DEFAULT_LOAD_AUTO_DELETE,
     LoadDefinition,
@@ -38,6 +44,7 @@ from airflow_provider_eloqua.load.load_definition import (
     create_from_spec,
     delete_load_definition,
     load_key,
+    mapped_origin,
     spec_origin,
     template_origin,
 )
@@ -155,23 +162,38 @@ class _DefinitionOperator(_EloquaOperator):
         self.definition_extra = definition_extra
         self.reuse_existing = reuse_existing
 
-    def definition_spec(self) -> DefinitionSpec:
-        """The definition, validated; raises EloquaInputError naming the bad argument."""
-        if self.name is None or self.fields is None or self.identifier_field_name is None:
+    def _definition_arguments(self) -> dict[str, Any]:
+        """The definition's arguments but its fields and identifier."""
+        return {
+            "kind": self._kind,
+            "entity": self.entity,
+            "name": self.name,
+            "parent_id": self.parent_id,
+            "update_rule": self.update_rule,
+            "sync_actions": self.sync_actions,
+            "is_sync_triggered_on_import": self.is_sync_triggered_on_import,
+            "data_retention_duration": self.data_retention_duration,
+            "auto_delete_duration": self.auto_delete_duration,
+            "definition_extra": self.definition_extra,
+        }
+
+    def definition_spec(self, mapping: FieldMapping | None = None) -> DefinitionSpec:
+        """The definition, validated; raises EloquaInputError naming the bad argument.
+
+        :param mapping: the input's columns mapped to the site's fields, when ``fields`` was left out.
+        """
+        fields, identifier = (
+            (mapping.fields, mapping.identifier) if mapping else (self.fields, self.identifier_field_name)
+        )
+        if self.name is None or fields is None or identifier is None:
             raise EloquaInputError("name, fields and identifier_field_name are needed to create the definition")
-        return DefinitionSpec(
-            kind=self._kind,
-            entity=self.entity,
-            name=self.name,
-            fields=self.fields,
-            identifier_field_name=self.identifier_field_name,
-            parent_id=self.parent_id,
-            update_rule=self.update_rule,
-            sync_actions=self.sync_actions,
-            is_sync_triggered_on_import=self.is_sync_triggered_on_import,
-            data_retention_duration=self.data_retention_duration,
-            auto_delete_duration=self.auto_delete_duration,
-            definition_extra=self.definition_extra,
+        return DefinitionSpec(fields=fields, identifier_field_name=identifier, **self._definition_arguments())
+
+    def mapped_definition(self) -> MappedDefinition:
+        """The definition whose fields are the input's columns mapped to the site's fields."""
+        arguments = {**self._definition_arguments(), "identifier_field_name": self.identifier_field_name}
+        return MappedDefinition(
+            self.entity, self.parent_id, self.identifier_field_name, self.definition_spec, mapped_origin(arguments)
         )
 
     def execute(self, context: Context) -> Any:
@@ -192,8 +214,12 @@ class EloquaCreateImportOperator(_DefinitionOperator):
     :param entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ``activities``, ...
     :param name: the definition's name, at most 100 characters (templated).
     :param fields: column name -> Eloqua statement, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``
-        (not templated: Eloqua's markup is Jinja syntax too).
-    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated).
+        (not templated: Eloqua's markup is Jinja syntax too). Leave it out to give ``columns`` instead.
+    :param columns: instead of ``fields``: column names, each mapped to the site's field of that
+        internal or display name (case and surrounding spaces ignored; templated). See the README's
+        "Fields mapped from the site".
+    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated);
+        with ``columns``, by default the column of the entity's unique field (the e-mail address for contacts).
     :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
     :param update_rule: ``always`` (the default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
     :param sync_actions: up to 10 actions run after the import, e.g.
@@ -215,13 +241,34 @@ class EloquaCreateImportOperator(_DefinitionOperator):
         ``retry_policy`` is about retrying the task.
     """
 
-    template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
+    template_fields: Sequence[str] = (*_DEFINITION_TEMPLATE_FIELDS, "columns")
     ui_color = "#f4d9c6"
 
     def __init__(
-        self, *, entity: str, name: str, fields: Mapping[str, str], identifier_field_name: str, **kwargs: Any
+        self,
+        *,
+        entity: str,
+        name: str,
+        fields: Mapping[str, str] | None = None,
+        columns: Sequence[str] | None = None,
+        identifier_field_name: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(entity=entity, name=name, fields=fields, identifier_field_name=identifier_field_name, **kwargs)
+        if (fields is None) == (columns is None):
+            raise EloquaInputError("give exactly one of fields (column -> statement) or columns (mapped to the site's)")
+        if fields is not None and identifier_field_name is None:
+            raise EloquaInputError("identifier_field_name is needed with fields (one of its columns)")
+        self.columns = columns
+
+    def definition_spec(self, mapping: FieldMapping | None = None) -> DefinitionSpec:
+        if mapping is None and self.columns is not None:
+            if isinstance(self.columns, str) or not isinstance(self.columns, Sequence):
+                raise EloquaInputError(f"columns must be a list of column names; got {self.columns!r}")
+            mapping = fetch_field_mapping(
+                self.hook, self.entity, self.parent_id, list(self.columns), self.identifier_field_name
+            )
+        return super().definition_spec(mapping)
 
 
 class EloquaCreateSyncActionOperator(_DefinitionOperator):
@@ -319,14 +366,25 @@ class _LoadOperator(_EloquaOperator):
         """What to upload, validated once the templates have rendered."""
         return InputSpec(data=self.data, path=self.path, format=self.format)
 
-    def _load(self, context: Context, checkpoint: Checkpoint, spec: DefinitionSpec | None = None) -> Load:
-        """The load: into a definition made from ``spec``, or else a private copy of ``definition_uri``."""
-        hook, key = self.hook, load_key(context)
-        if spec is not None:
+    def _load(
+        self, context: Context, checkpoint: Checkpoint, spec: DefinitionSpec | MappedDefinition | None = None
+    ) -> Load:
+        """The load: into a definition made from ``spec`` (its fields mapped from the input's columns for a
+        :class:`MappedDefinition`), or else a private copy of ``definition_uri``."""
+        hook, key, source = self.hook, load_key(context), self.input_spec()
+        if isinstance(spec, MappedDefinition):
+            mapped = spec
+            origin = mapped.origin
+
+            def staging() -> LoadDefinition:
+                return create_from_spec(hook, checkpoint, mapped.spec_for(hook, source), key)
+
+        elif spec is not None:
             made_from = spec
             origin = spec_origin(spec)
 
             def staging() -> LoadDefinition:
+                check_source_columns(source, made_from.fields, made_from.identifier_field_name)
                 return create_from_spec(hook, checkpoint, made_from, key)
 
         else:
@@ -341,7 +399,7 @@ class _LoadOperator(_EloquaOperator):
             checkpoint,
             origin=origin,
             staging=staging,
-            source=self.input_spec(),
+            source=source,
             upload=self.upload_spec,
             callback_url=self.callback_url,
             poll_interval=self.poll_interval,
@@ -504,8 +562,11 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     :param reuse_existing: deprecated, ignored (every load stages into a definition of its own).
     :param entity: ``contacts`` (the default), ``accounts``, ``customObjects``, ``events``, ``activities``, ...
     :param name: the definition's name, at most 100 characters (templated).
-    :param fields: column name -> Eloqua statement (not templated: Eloqua's markup is Jinja syntax too).
-    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated).
+    :param fields: column name -> Eloqua statement (not templated: Eloqua's markup is Jinja syntax too); left
+        out, the input's columns are mapped to the site's fields by internal or display name (see the README's
+        "Fields mapped from the site").
+    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated); by
+        default, with ``fields`` left out, the column of the entity's unique field (the e-mail address for contacts).
     :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
     :param update_rule: ``always`` (the default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
     :param sync_actions: up to 10 actions run after the import.
@@ -554,10 +615,13 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
             **kwargs,
         )
         self.auto_delete_duration = auto_delete_duration  # the load definition's, in its spec too
-        if definition_uri is None and (self.name is None or self.fields is None or self.identifier_field_name is None):
+        if definition_uri is None and self.name is None:
             raise EloquaInputError(
-                "give definition_uri, or name, fields and identifier_field_name to create the definition"
+                "give definition_uri, or name (with fields and identifier_field_name, or neither: the input's "
+                "columns are then mapped to the site's fields) to create the definition"
             )
+        if definition_uri is None and self.fields is not None and self.identifier_field_name is None:
+            raise EloquaInputError("identifier_field_name is needed with fields (one of its columns)")
         if reuse_existing:
             warnings.warn(
                 "EloquaImportOperator(reuse_existing=True) is ignored and deprecated: every load stages into a "
@@ -575,7 +639,11 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         self.outlets = assets.with_alias(self.outlets, self.eloqua_conn_id)
 
     def _import_load(self, context: Context, checkpoint: Checkpoint) -> Load:
-        return self._load(context, checkpoint, None if self.definition_uri else self.definition_spec())
+        if self.definition_uri:
+            return self._load(context, checkpoint)
+        if self.fields is None:
+            return self._load(context, checkpoint, self.mapped_definition())
+        return self._load(context, checkpoint, self.definition_spec())
 
     def execute(self, context: Context) -> dict[str, Any]:
         checkpoint = Checkpoint.of(context)
