@@ -1,0 +1,9 @@
+"""Exporting data out of Eloqua to files, below the operators (it knows nothing of them).
+
+* :mod:`.spec`: what an export is asked to do (definition, output), typed and validated once.
+* :mod:`.filters`: export filters in Eloqua's expression language, parsed and checked.
+* :mod:`.window`: ``since``/``until`` as a half-open UTC window, the lag rule and the split.
+* :mod:`.writer`: pages of rows to a file that appears at its path whole, or not at all.
+
+Why and how: docs/exports.md.
+"""
