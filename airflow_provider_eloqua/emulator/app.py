@@ -18,6 +18,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from airflow_provider_eloqua.emulator import exports
+from airflow_provider_eloqua.emulator.activities import ACTIVITY_TYPES, type_fields
 from airflow_provider_eloqua.emulator.errors import NOT_AUTHENTICATED, ApiError, failure, validation_error
 from airflow_provider_eloqua.emulator.faults import FaultRule
 from airflow_provider_eloqua.emulator.fields import fields_for
@@ -122,8 +124,32 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
     async def sync_rejects(sync_id: int, request: Request) -> dict[str, Any]:
         return _page(state.sync_rejects(f"/syncs/{sync_id}"), request)
 
+    # A plain def: encoding a page of 50,000 records would hold up the event loop.
+    @router.get("/syncs/{sync_id:int}/data")
+    def sync_data(sync_id: int, request: Request) -> Response:
+        limit = _int_query(request, "limit", exports.DEFAULT_PAGE)
+        offset = _int_query(request, "offset", 0)
+        if not 1 <= limit <= exports.MAX_PAGE:
+            raise validation_error([failure("limit", limit, f"Must be between 1 and {exports.MAX_PAGE}.")])
+        if offset < 0:
+            raise validation_error([failure("offset", offset, "Must be zero or more.")])
+        body = state.sync_data(f"/syncs/{sync_id}", offset, limit)
+        return Response(body, media_type="application/json")
+
+    @router.delete("/syncs/{sync_id:int}/data", status_code=204)
+    async def delete_sync_data(sync_id: int) -> Response:
+        state.delete_sync_data(f"/syncs/{sync_id}")
+        return Response(status_code=204)
+
     @router.get("/{root:path}/fields")
     async def list_fields(root: str, request: Request) -> dict[str, Any]:
+        activity_type = request.query_params.get("activityType")
+        if root == "activities" and activity_type is not None:
+            items = type_fields(activity_type)
+            if items is None:
+                message = f"Must be one of {', '.join(ACTIVITY_TYPES)}."
+                raise validation_error([failure("activityType", activity_type, message)])
+            return _page(items, request)
         items = fields_for("/" + root) if root.split("/")[0] in FIELD_ENTITIES else None
         if items is None:
             raise ApiError(404, {"failures": [failure("uri", f"/{root}/fields", "Unknown entity.")]})
@@ -196,6 +222,23 @@ def _control_routes(state: EmulatorState) -> APIRouter:
     async def clear_faults() -> Response:
         state.faults.clear()
         return Response(status_code=204)
+
+    @router.post("/seed", status_code=201)
+    async def seed(request: Request) -> dict[str, Any]:
+        spec = _parse_json(await request.body())
+        return await run_in_threadpool(state.seed, spec)  # a million records take seconds: keep the loop free
+
+    @router.post("/timestamps")
+    async def timestamps(request: Request) -> dict[str, Any]:
+        return state.set_timestamps(_parse_json(await request.body()))
+
+    @router.post("/clock")
+    async def set_clock(request: Request) -> dict[str, Any]:
+        return state.set_clock(_parse_json(await request.body()))
+
+    @router.get("/clock")
+    async def clock() -> dict[str, Any]:
+        return state.clock()
 
     @router.get("/state")
     async def summary() -> dict[str, Any]:

@@ -20,12 +20,16 @@ _CONTACT_FIELDS: list[_Field] = [
     ("Contact ID (External)", "ContactIDExt", "{{Contact.Field(ContactIDExt)}}", "string", False, True),
     ("Eloqua Contact ID", "Id", "{{Contact.Id}}", "number", True, True),
     ("Last Purchase Date", "C_Last_Purchase_Date1", "{{Contact.Field(C_Last_Purchase_Date1)}}", "date", False, False),
+    ("Date Created", "C_DateCreated", "{{Contact.Field(C_DateCreated)}}", "date", True, False),
+    ("Date Modified", "C_DateModified", "{{Contact.Field(C_DateModified)}}", "date", True, False),
 ]
 _ACCOUNT_FIELDS: list[_Field] = [
     ("Company Name", "M_CompanyName", "{{Account.Field(M_CompanyName)}}", "string", False, False),
     ("Country", "M_Country", "{{Account.Field(M_Country)}}", "string", False, False),
     ("City", "M_City", "{{Account.Field(M_City)}}", "string", False, False),
     ("Company ID (External)", "CompanyIDExt", "{{Account.Field(CompanyIDExt)}}", "string", False, True),
+    ("Date Created", "M_DateCreated", "{{Account.Field(M_DateCreated)}}", "date", True, False),
+    ("Date Modified", "M_DateModified", "{{Account.Field(M_DateModified)}}", "date", True, False),
 ]
 _ACTIVITY_FIELDS: list[_Field] = [
     ("Activity Type", "ActivityType", "{{Activity.Type}}", "string", False, False),

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from airflow_provider_eloqua.emulator.dates import is_accepted_date
 from airflow_provider_eloqua.emulator.fields import date_statements
+from airflow_provider_eloqua.emulator.records import CREATED, ID, UPDATED, parse_instant
 from airflow_provider_eloqua.emulator.resources import Collection
 
 EMAIL_STATEMENT = "{{Contact.Field(C_EmailAddress)}}"
 EMAIL_ADDRESS_STATEMENT = "{{EmailAddress.Field(EmailAddress)}}"
+ACTIVITY_CREATED_AT = "{{Activity.CreatedAt}}"
 #: Statements holding an e-mail address: checked for plausibility, matched case-insensitively.
 EMAIL_STATEMENTS = frozenset({EMAIL_STATEMENT, EMAIL_ADDRESS_STATEMENT})
 _PLAUSIBLE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -52,6 +56,18 @@ class Site:
     lists: dict[str, set[str]] = field(default_factory=dict)
     #: setStatus destination -> identifier -> status
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: entity root -> the Eloqua id the next new record gets
+    next_ids: dict[str, int] = field(default_factory=dict)
+
+    def create(self, root: str, values: dict[str, Any], now: datetime, key: str | None = None) -> dict[str, Any]:
+        """Store a new record under ``key`` (``#<id>`` when None) with its id and system timestamps."""
+        record_id = self.next_ids.get(root, 1)
+        self.next_ids[root] = record_id + 1
+        values[ID] = record_id
+        values.setdefault(CREATED, now)
+        values.setdefault(UPDATED, values[CREATED])
+        self.records.setdefault(root, {})[f"#{record_id}" if key is None else key] = values
+        return values
 
 
 @dataclass
@@ -112,6 +128,8 @@ class _Run:
 
     collection: Collection
     definition: dict[str, Any]
+    now: datetime
+    zone: ZoneInfo
     rejects: list[dict[str, Any]] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)
     unknown: set[str] = field(default_factory=set)
@@ -147,9 +165,17 @@ class _Run:
         return False
 
 
-def process(site: Site, collection: Collection, definition: dict[str, Any], rows: list[dict[str, Any]]) -> Outcome:
-    """Apply ``rows`` staged for a definition of ``collection``; ``recordIndex`` in rejects is 1-based."""
-    run = _Run(collection, definition)
+def process(
+    site: Site,
+    collection: Collection,
+    definition: dict[str, Any],
+    rows: list[dict[str, Any]],
+    now: datetime,
+    zone: ZoneInfo,
+) -> Outcome:
+    """Apply ``rows`` staged for a definition of ``collection`` at ``now`` (records created or updated
+    get it as their system timestamp); ``recordIndex`` in rejects is 1-based."""
+    run = _Run(collection, definition, now, zone)
     dates = date_statements(collection.root)
     for index, row in enumerate(rows, start=1):
         run.unknown.update(str(key) for key in row if key not in run.fields)
@@ -167,13 +193,18 @@ def process(site: Site, collection: Collection, definition: dict[str, Any], rows
 def _upsert(site: Site, run: _Run, row: dict[str, Any], index: int) -> None:
     """Create or update one record (or, for a sync action, only note its identifier)."""
     fields, id_column = run.fields, run.definition["identifierFieldName"]
-    store = site.records.setdefault(run.collection.root, {})
+    root = run.collection.root
+    store = site.records.setdefault(root, {})
     values = {fields[col]: row[col] for col in fields if col in row}
     created_code = _CREATED_UPDATED.get(run.collection.entity, (("", ""), None))[0][0]
-    if run.collection.entity == "activities" or (
-        _empty(row.get(id_column)) and _NEW_RECORD_IDENTIFIER.match(fields[id_column])
-    ):
-        store[f"#{len(store) + 1}"] = values  # activities never update; a blank record id creates one
+    if run.collection.entity == "activities":
+        # An activity's CreatedAt is the activity's date, read in the site's zone; else the import's time.
+        values[CREATED] = parse_instant(values.get(ACTIVITY_CREATED_AT), run.zone) or run.now
+        site.create(root, values, run.now)  # activities never update
+        run.count(created_code)
+        return
+    if _empty(row.get(id_column)) and _NEW_RECORD_IDENTIFIER.match(fields[id_column]):
+        site.create(root, values, run.now)  # a blank record id creates one
         run.count(created_code)
         return
     if _empty(row.get(id_column)):
@@ -185,9 +216,10 @@ def _upsert(site: Site, run: _Run, row: dict[str, Any], index: int) -> None:
         return
     if key in store:
         _merge(store[key], values, run.definition)
+        store[key][UPDATED] = run.now
         run.count("updated")
     else:
-        store[key] = values
+        site.create(root, values, run.now, key)
         run.count(created_code)
 
 

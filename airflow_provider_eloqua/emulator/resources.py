@@ -28,6 +28,9 @@ IMPORT_ENTITIES = frozenset(
 )
 #: Import collections under a parent id (``/customObjects/{parentId}/imports``, ``/events/{parentId}/imports``).
 PARENTED_ENTITIES = frozenset({"customObjects", "events"})
+#: Export collections without a parent (``/<entity>/exports``); custom objects and events export under
+#: their parent. Oracle also has campaign-response exports, for AppCloud services only: not emulated.
+EXPORT_ENTITIES = frozenset({"contacts", "accounts", "activities"})
 #: Sync-action collections (``/contacts/syncActions``, ``/accounts/syncActions``, ``/customObjects/{id}/syncActions``).
 SYNC_ACTION_ENTITIES = frozenset({"contacts", "accounts", "customObjects"})
 #: Entities whose fields can be listed (``GET /<root>/fields``) in the emulator's small catalogue.
@@ -53,12 +56,16 @@ class Collection:
 def parse_collection(root: str, kind: str) -> Collection | None:
     """The collection at ``<root>/<kind>`` (``"/customObjects/5"``, ``"imports"``); None if Eloqua has none."""
     match = _ROOT.match(root)
-    if not match or kind not in ("imports", "syncActions"):
+    if not match or kind not in ("imports", "syncActions", "exports"):
         return None
     entity, parent = match["entity"], match["parent"]
     if (entity in PARENTED_ENTITIES) != (parent is not None):
         return None
-    allowed = (IMPORT_ENTITIES | PARENTED_ENTITIES) if kind == "imports" else SYNC_ACTION_ENTITIES
+    allowed = {
+        "imports": IMPORT_ENTITIES | PARENTED_ENTITIES,
+        "syncActions": SYNC_ACTION_ENTITIES,
+        "exports": EXPORT_ENTITIES | PARENTED_ENTITIES,
+    }[kind]
     if entity not in allowed:
         return None
     return Collection(root=root, entity=entity, parent_id=int(parent) if parent else None, kind=kind)

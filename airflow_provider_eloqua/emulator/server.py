@@ -115,7 +115,12 @@ class EmulatorServer:
 
 
 class EmulatorControl:
-    """Client of the ``/_emulator`` control API (no auth); every call raises on an HTTP error."""
+    """Client of the ``/_emulator`` control API (no auth); every call raises on an HTTP error.
+
+    For export tests: ``seed`` writes records (a million contacts cheaply), ``set_clock`` stops and
+    moves the emulator's clock, ``set_timestamps`` moves one record's system timestamps,
+    and ``configure(activity_sync_cap=..., site_time_zone=...)``.
+    """
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/") + "/_emulator"
@@ -123,7 +128,8 @@ class EmulatorControl:
         self._session = requests.Session()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        kwargs.setdefault("timeout", self.timeout)
+        response = self._session.request(method, self.base_url + path, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -153,11 +159,17 @@ class EmulatorControl:
         return self._call("POST", "/faults/release")["released"]
 
     def configure(self, **settings: Any) -> dict[str, Any]:
-        """Change settings (see EmulatorState.configure); returns the resulting settings."""
+        """Change settings (see EmulatorState.configure); returns the resulting settings.
+
+        Export settings: ``site_time_zone`` (IANA name, default ``America/New_York``: system timestamps
+        of definitions without ``areSystemTimestampsInUTC``), ``activity_sync_cap`` (records an activity
+        export sync may match, default 5,000,000; lower it in tests).
+        """
         return self._call("POST", "/config", json=settings)
 
     def records(self, entity_root: str) -> list[dict[str, Any]]:
-        """Records of ``/contacts``, ``/customObjects/3``...: statement -> value plus ``identifier``."""
+        """Records of ``/contacts``, ``/customObjects/3``...: statement -> value plus ``identifier`` (the key
+        imports match), ``id`` (the Eloqua id) and ``createdAt`` / ``updatedAt`` (ISO-8601 UTC)."""
         return self._call("GET", "/records", params={"entity": entity_root})["items"]
 
     def requests(self) -> list[dict[str, Any]]:
@@ -168,6 +180,54 @@ class EmulatorControl:
 
     def refresh_token(self) -> str:
         return self._call("GET", "/oauth")["refresh_token"]
+
+    def seed(self, entity: str, records: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
+        """Write records straight into ``entity`` (``/contacts``, ``/activities``, ``/customObjects/7``...),
+        without staging or a sync. Returns ``{"entity", "created", "total", "firstId", "lastId"}``.
+
+        - ``records``: dicts of markup statement -> value, each with optional ``createdAt`` / ``updatedAt``.
+        - ``count=N, template={statement: "text {n}"}``: N generated records, ``{n}`` = 1..N (from ``start=``);
+          a million contacts take a few seconds.
+        - ``createdAt=`` / ``updatedAt=`` (ISO-8601, UTC without an offset): the system timestamps of every
+          record without its own (default: the emulator's clock); ``stepSeconds=s`` moves record i on by i*s.
+        - ``identifier=statement``: the value that keys a record, so a later import updates it (contacts:
+          the e-mail address by default).
+        - ``activityType="EmailSend"`` (``/activities``): the type of every record, whose other fields get
+          plausible values unless given.
+
+        Each record gets the next Eloqua id of the entity. The system timestamps are what exports show
+        as ``C_DateCreated``/``C_DateModified`` (contacts), ``M_DateCreated``/``M_DateModified`` (accounts),
+        ``CreatedAt``/``UpdatedAt`` (custom objects, events; activities' ``CreatedAt``). Imports through
+        the emulator set them too, from its clock.
+        """
+        body = {"entity": entity, "records": records or [], **spec}
+        return self._call("POST", "/seed", json=body, timeout=max(self.timeout, 300.0))
+
+    def set_timestamps(self, entity: str, identifier: str | None = None, **spec: Any) -> dict[str, Any]:
+        """Move one record's ``createdAt=`` / ``updatedAt=`` (ISO-8601); find it by its ``identifier`` key (the
+        ``identifier`` of ``records()``) or ``id=`` (its Eloqua id). Returns the record as ``records()`` shows it."""
+        body: dict[str, Any] = {"entity": entity, **spec}
+        if identifier is not None:
+            body["identifier"] = identifier
+        return self._call("POST", "/timestamps", json=body)
+
+    def set_clock(self, now: str | None = None, advance: float | None = None) -> str:
+        """Stop the emulator's clock at ``now`` (ISO-8601) and/or move it on by ``advance`` seconds; with
+        neither, let it follow the real time again. Returns the clock's time (ISO-8601 UTC).
+
+        The clock stamps imported and seeded records, definitions and syncs, and ages export data
+        (``dataRetentionDuration``). A reset returns it to the real time.
+        """
+        body: dict[str, Any] = {}
+        if now is not None or advance is None:
+            body["now"] = now
+        if advance is not None:
+            body["advance"] = advance
+        return self._call("POST", "/clock", json=body)["now"]
+
+    def clock(self) -> str:
+        """The emulator's time now (ISO-8601 UTC)."""
+        return self._call("GET", "/clock")["now"]
 
     def lists(self) -> dict[str, list[str]]:
         """Contact list id (``"123"`` for ``{{ContactList[123]}}``) -> sorted member identifiers."""

@@ -13,10 +13,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from airflow_provider_eloqua.emulator import processing
+from airflow_provider_eloqua.emulator import exports, processing, seeding
 from airflow_provider_eloqua.emulator.errors import (
     ApiError,
     failure,
@@ -26,8 +27,9 @@ from airflow_provider_eloqua.emulator.errors import (
 )
 from airflow_provider_eloqua.emulator.faults import FaultBook
 from airflow_provider_eloqua.emulator.query import filter_items, order_items
+from airflow_provider_eloqua.emulator.records import DEFAULT_SITE_ZONE, ID, iso_z, parse_instant, public
 from airflow_provider_eloqua.emulator.resources import Collection, parse_collection
-from airflow_provider_eloqua.emulator.validation import READ_ONLY, validate_definition
+from airflow_provider_eloqua.emulator.validation import READ_ONLY, parse_duration, validate_definition
 
 DEFAULT_SITE = "AcmeCorp"
 DEFAULT_USER = "API.User"
@@ -44,6 +46,8 @@ SITE_ID = 42
 USER_ID = 7
 TERMINAL_STATUSES = ("success", "warning", "error", "errored")
 REQUEST_LOG_LIMIT = 10_000
+#: Oracle's FAQ: at most 5 million records per activity export sync.
+ACTIVITY_SYNC_CAP = 5_000_000
 #: The properties ``q`` and ``orderBy`` accept on ``GET /syncs`` (those of a sync item).
 SYNC_TERMS = frozenset(
     {"uri", "status", "syncedInstanceUri", "createdAt", "createdBy", "syncStartedAt", "syncEndedAt", "callbackUrl"}
@@ -52,9 +56,9 @@ SYNC_TERMS = frozenset(
 DEFINITION_TERMS = frozenset({"name", "uri", "createdAt", "createdBy", "updatedAt", "updatedBy"})
 
 
-def now_iso() -> str:
-    """Timestamps as Eloqua writes them: ISO-8601 UTC with a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def now_iso(now: datetime | None = None) -> str:
+    """Timestamps as Eloqua writes them: ISO-8601 UTC with a ``Z`` (of ``now``, else the real time)."""
+    return iso_z(now or datetime.now(UTC))
 
 
 @dataclass
@@ -91,6 +95,10 @@ class Sync:
     ended_at: str | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    #: An export sync's data, from when it ran; None before that, for imports, and once deleted or expired.
+    snapshot: exports.Snapshot | None = None
+    #: When an export sync's data expires (its definition's dataRetentionDuration after it ran).
+    expires_at: datetime | None = None
 
     @property
     def running(self) -> bool:
@@ -165,6 +173,15 @@ class EmulatorState:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._next_definition_id = 1
         self._next_sync_id = 100
+        #: The emulator's clock: None follows the real time, else it stands at this instant.
+        self.fixed_now: datetime | None = None
+        self.site_time_zone = DEFAULT_SITE_ZONE
+        #: An activity export sync matching more records than this fails (Oracle: 5 million).
+        self.activity_sync_cap = ACTIVITY_SYNC_CAP
+
+    def now(self) -> datetime:
+        """The emulator's clock (see ``set_clock``): stamps records, definitions and syncs."""
+        return self.fixed_now or datetime.now(UTC)
 
     def reset(self) -> None:
         with self.lock:
@@ -255,13 +272,13 @@ class EmulatorState:
 
     def create_definition(self, root: str, kind: str, body: Any) -> dict[str, Any]:
         collection = check_root(root, kind)
-        failures = validate_definition(body, collection)
+        failures = _validate(body, collection)
         if failures:
             raise validation_error(failures)
         with self.lock:
             uri = f"{root}/{kind}/{self._next_definition_id}"
             self._next_definition_id += 1
-            stamp = now_iso()
+            stamp = now_iso(self.now())
             stored = _with_defaults(body, kind) | {
                 "uri": uri,
                 "createdAt": stamp,
@@ -295,7 +312,7 @@ class EmulatorState:
         """PUT: the body replaces the definition, so it must pass the same validation as a create."""
         with self.lock:
             definition = self._definition(uri)
-        failures = validate_definition(body, definition.collection)
+        failures = _validate(body, definition.collection)
         if failures:
             raise validation_error(failures)
         with self.lock:
@@ -304,7 +321,7 @@ class EmulatorState:
                 _with_defaults(body, definition.kind)
                 | kept
                 | {
-                    "updatedAt": now_iso(),
+                    "updatedAt": now_iso(self.now()),
                     "updatedBy": self.user,
                 }
             )
@@ -327,6 +344,8 @@ class EmulatorState:
         """Append an upload to staging; returns the new sync when the definition syncs on import."""
         with self.lock:
             definition = self._definition(uri)
+            if definition.kind == "exports":  # Oracle has no POST on an export's data
+                raise not_found(uri + "/data")
             if definition.staged_bytes + size > self.staging_quota_bytes:
                 raise ApiError(
                     413, {"failures": [failure("data", size, "Staging area quota for this definition exceeded.")]}
@@ -371,7 +390,11 @@ class EmulatorState:
             definition = self.definitions.get(instance) if isinstance(instance, str) else None
             if definition is None:
                 raise validation_error(
-                    [failure("syncedInstanceUri", instance, "Must reference an existing import or sync action.")]
+                    [
+                        failure(
+                            "syncedInstanceUri", instance, "Must reference an existing import, export or sync action."
+                        )
+                    ]
                 )
             return self._start_sync(definition, callback).as_json()
 
@@ -380,7 +403,7 @@ class EmulatorState:
             uri=f"/syncs/{self._next_sync_id}",
             definition=definition,
             rows=definition.staged,
-            created_at=now_iso(),
+            created_at=now_iso(self.now()),
             created_by=self.user,
             callback_url=callback,
             forced=self.forced.popleft() if self.forced else None,
@@ -404,7 +427,7 @@ class EmulatorState:
             if sync.running:
                 sync.polls += 1
                 if sync.polls > self.pending_polls and sync.started_at is None:
-                    sync.started_at = now_iso()
+                    sync.started_at = now_iso(self.now())
                 if sync.polls > self.pending_polls + self.active_polls:
                     self._finish(sync)
                 elif sync.polls > self.pending_polls:
@@ -427,17 +450,56 @@ class EmulatorState:
         elif sync.forced in ("error", "errored"):
             status = sync.forced
             logs = []
+        elif definition.kind == "exports":
+            status, logs = self._run_export(sync)
         else:
-            outcome = processing.process(self.data, definition.collection, definition.body, sync.rows)
+            zone = ZoneInfo(self.site_time_zone)
+            outcome = processing.process(self.data, definition.collection, definition.body, sync.rows, self.now(), zone)
             status = sync.forced or outcome.status
             logs, sync.rejects = outcome.logs, outcome.rejects
         message = f"Sync processed for sync {sync.uri}, resulting in {status.capitalize()} status."
         severity = "error" if status in ("error", "errored") else "information"
         logs.append({"severity": severity, "statusCode": "ELQ-00101", "message": message, "count": 0})
-        stamp = now_iso()
+        stamp = now_iso(self.now())
         sync.logs = [{"syncUri": sync.uri, **log, "createdAt": stamp} for log in logs]
         sync.status = status
         sync.ended_at = stamp
+
+    def _run_export(self, sync: Sync) -> tuple[str, list[dict[str, Any]]]:
+        """Take the export's snapshot now; the sync's status and logs."""
+        definition = sync.definition
+        collection, body = definition.collection, definition.body
+        store = self.data.records.get(collection.root, {})
+        matching = sorted(store.values(), key=_record_id)
+        cap = body.get("maxRecords")
+        if isinstance(cap, int) and not isinstance(cap, bool):
+            matching = matching[:cap]
+        sync.snapshot = exports.take_snapshot(collection, body, matching, self.site_time_zone)
+        retention = parse_duration(body.get("dataRetentionDuration")) or parse_duration(exports.DEFAULT_RETENTION)
+        sync.expires_at = self.now() + retention if retention else None
+        return "success", exports.exported_log(len(sync.snapshot))
+
+    def sync_data(self, uri: str, offset: int, limit: int) -> bytes:
+        """One page of an export sync's data (``GET /syncs/{id}/data``), encoded as JSON."""
+        with self.lock:
+            sync = self._sync(uri)
+            if sync.definition.kind != "exports":
+                message = "Data can only be retrieved for an export sync."
+                raise validation_error([failure("uri", uri, message)])
+            if sync.running:
+                raise validation_error([failure("uri", uri, f"The sync is {sync.status}: it has no data yet.")])
+            snapshot = sync.snapshot
+            if snapshot is None:
+                raise not_found(uri + "/data")
+        return snapshot.page_json(offset, limit)
+
+    def delete_sync_data(self, uri: str) -> None:
+        """``DELETE /syncs/{id}/data``: the export sync's data is gone; its later GETs answer 404."""
+        with self.lock:
+            sync = self._sync(uri)
+            if sync.definition.kind != "exports":
+                raise validation_error([failure("uri", uri, "Data can only be deleted for an export sync.")])
+            sync.snapshot = None
 
     def sync_logs(self, uri: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -455,6 +517,44 @@ class EmulatorState:
 
     # ---- control --------------------------------------------------------------------------
 
+    def seed(self, spec: Any) -> dict[str, Any]:
+        """Write records straight into the site (seeding.seed documents ``spec``)."""
+        with self.lock:
+            return seeding.seed(self.data, spec, self.now())
+
+    def set_timestamps(self, spec: Any) -> dict[str, Any]:
+        """Move one record's system timestamps (seeding.set_timestamps); the record as the control API shows it."""
+        with self.lock:
+            return public(seeding.set_timestamps(self.data, spec))
+
+    def set_clock(self, spec: Any) -> dict[str, Any]:
+        """``{"now": ISO-8601}`` stops the clock there, ``{"advance": seconds}`` moves a stopped clock
+        on, ``{"now": null}`` lets it follow the real time again."""
+        if not isinstance(spec, dict) or not set(spec) <= {"now", "advance"}:
+            raise ApiError(400, {"error": "the clock body takes 'now' (ISO-8601 or null) and/or 'advance' (seconds)"})
+        with self.lock:
+            if "now" in spec:
+                if spec["now"] is None:
+                    self.fixed_now = None
+                else:
+                    instant = parse_instant(spec["now"])
+                    if instant is None:
+                        raise ApiError(400, {"error": f"now must be an ISO-8601 date and time; got {spec['now']!r}"})
+                    self.fixed_now = instant
+            if "advance" in spec:
+                seconds = spec["advance"]
+                if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                    raise ApiError(400, {"error": f"advance must be a number of seconds; got {seconds!r}"})
+                self.fixed_now = self.now() + timedelta(seconds=seconds)
+            return self._clock()
+
+    def clock(self) -> dict[str, Any]:
+        with self.lock:
+            return self._clock()
+
+    def _clock(self) -> dict[str, Any]:
+        return {"now": iso_z(self.now()), "fixed": self.fixed_now is not None}
+
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Apply partial settings (see the control API in app.py); unknown keys are a 400."""
         handlers = {
@@ -470,6 +570,8 @@ class EmulatorState:
             "pod": lambda v: setattr(self, "pod", (v or "").strip("/")),
             "refresh_token": lambda v: setattr(self, "refresh_token", str(v)),
             "redirect_uri": lambda v: setattr(self, "redirect_uri", str(v)),
+            "site_time_zone": self._set_zone,
+            "activity_sync_cap": lambda v: setattr(self, "activity_sync_cap", _non_negative(v, "activity_sync_cap")),
         }
         unknown = set(settings) - set(handlers)
         if unknown:
@@ -478,6 +580,13 @@ class EmulatorState:
             for key, value in settings.items():
                 handlers[key](value)
             return self._settings()
+
+    def _set_zone(self, value: Any) -> None:
+        try:
+            ZoneInfo(str(value))
+        except (ValueError, KeyError):
+            raise ApiError(400, {"error": f"site_time_zone must be an IANA zone name; got {value!r}"}) from None
+        self.site_time_zone = str(value)
 
     def _force(self, value: Any) -> None:
         values = [value] if isinstance(value, str) else list(value or [])
@@ -495,6 +604,8 @@ class EmulatorState:
             "force_status": list(self.forced),
             "pod": self.pod,
             "redirect_uri": self.redirect_uri,
+            "site_time_zone": self.site_time_zone,
+            "activity_sync_cap": self.activity_sync_cap,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -523,7 +634,7 @@ class EmulatorState:
     def records(self, root: str) -> list[dict[str, Any]]:
         with self.lock:
             store = self.data.records.get(root, {})
-            return [{**values, "identifier": key} for key, values in store.items()]
+            return [{**public(values), "identifier": key} for key, values in store.items()]
 
     def _lists(self) -> dict[str, list[str]]:
         return {key: sorted(members) for key, members in self.data.lists.items()}
@@ -569,8 +680,20 @@ def _non_negative(value: Any, name: str) -> int:
     return value
 
 
+def _validate(body: Any, collection: Collection) -> list[dict[str, Any]]:
+    if collection.kind == "exports":
+        return exports.validate_export(body, collection)
+    return validate_definition(body, collection)
+
+
+def _record_id(record: dict[str, Any]) -> int:
+    return record.get(ID, 0)
+
+
 def _with_defaults(body: dict[str, Any], kind: str) -> dict[str, Any]:
     """The client's properties (read-only ones dropped) over Eloqua's defaults."""
+    if kind == "exports":
+        return exports.with_export_defaults(body)
     defaults: dict[str, Any] = {
         "isSyncTriggeredOnImport": False,
         "dataRetentionDuration": "P7D",

@@ -74,9 +74,9 @@ def validate_definition(body: Any, collection: Collection) -> list[dict[str, Any
 
     if "updateRule" in body and body["updateRule"] not in UPDATE_RULES:
         failures.append(failure("updateRule", body["updateRule"], f"Must be one of {', '.join(UPDATE_RULES)}."))
-    failures += _durations(body)
+    failures += durations(body)
     for flag in BOOLEAN_PROPERTIES:
-        if flag in body and not _is_boolean(body[flag]):
+        if flag in body and not is_boolean(body[flag]):
             failures.append(failure(flag, body[flag], "Must be a boolean."))
     if body.get("updateRule") == "useFieldRule" and not isinstance(body.get("updateRuleByField"), dict):
         message = "Is required (a field name to update rule map) when updateRule is useFieldRule."
@@ -157,17 +157,17 @@ def _opportunity_linkage(body: dict[str, Any], fields: dict[str, Any]) -> list[d
         if not isinstance(value, str) or not value:
             failures.append(failure(name, value, "Is required to link opportunities."))
     for flag in _LINK_FLAGS:
-        if flag in body and not _is_boolean(body[flag]):
+        if flag in body and not is_boolean(body[flag]):
             failures.append(failure(flag, body[flag], "Must be a boolean."))
     return failures
 
 
-def _is_boolean(value: Any) -> bool:
+def is_boolean(value: Any) -> bool:
     """Eloqua's examples send booleans as JSON booleans and as the strings "true"/"false"."""
     return isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))
 
 
-def _durations(body: dict[str, Any]) -> list[dict[str, Any]]:
+def durations(body: dict[str, Any]) -> list[dict[str, Any]]:
     failures = []
     if "dataRetentionDuration" in body:
         value = body["dataRetentionDuration"]

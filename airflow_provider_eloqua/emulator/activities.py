@@ -1,0 +1,219 @@
+"""Activity types and the fields each one exports, from Oracle's "Activity fields" and "Activities
+export definitions" pages (docs/eloqua-behaviour.md, "Exports: activities").
+
+Oracle lists the statements per type; ``GET /activities/fields?activityType=X`` serves them. The
+types Oracle documents are below; external activities and the SMS types (24C) are not emulated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACTIVITY_TYPE = "{{Activity.Type}}"
+ACTIVITY_CREATED_AT = "{{Activity.CreatedAt}}"
+ACTIVITY_ID = "{{Activity.Id}}"
+#: At most this many contact fields in one activity export (Oracle, "Exporting activities").
+MAX_CONTACT_FIELDS = 10
+CONTACT_FIELD_PREFIX = "{{Activity.Contact.Field("
+
+# (label Oracle's examples use, statement)
+ACTIVITY_TYPE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "EmailOpen": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("EmailAddress", "{{Activity.Field(EmailAddress)}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("IpAddress", "{{Activity.Field(IpAddress)}}"),
+        ("VisitorId", "{{Activity.Visitor.Id}}"),
+        ("EmailRecipientId", "{{Activity.Field(EmailRecipientId)}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("SubjectLine", "{{Activity.Field(SubjectLine)}}"),
+        ("EmailWebLink", "{{Activity.Field(EmailWebLink)}}"),
+        ("VisitorExternalId", "{{Activity.Visitor.ExternalId}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+        ("DeploymentId", "{{Activity.Field(EmailDeploymentId)}}"),
+        ("EmailSendType", "{{Activity.Field(EmailSendType)}}"),
+    ),
+    "EmailClickthrough": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("EmailAddress", "{{Activity.Field(EmailAddress)}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("IpAddress", "{{Activity.Field(IpAddress)}}"),
+        ("VisitorId", "{{Activity.Visitor.Id}}"),
+        ("EmailRecipientId", "{{Activity.Field(EmailRecipientId)}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("SubjectLine", "{{Activity.Field(SubjectLine)}}"),
+        ("EmailWebLink", "{{Activity.Field(EmailWebLink)}}"),
+        ("EmailClickedThruLink", "{{Activity.Field(EmailClickedThruLink)}}"),
+        ("VisitorExternalId", "{{Activity.Visitor.ExternalId}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+        ("DeploymentId", "{{Activity.Field(EmailDeploymentId)}}"),
+        ("EmailSendType", "{{Activity.Field(EmailSendType)}}"),
+    ),
+    "EmailSend": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("EmailAddress", "{{Activity.Field(EmailAddress)}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("EmailRecipientId", "{{Activity.Field(EmailRecipientId)}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("SubjectLine", "{{Activity.Field(SubjectLine)}}"),
+        ("EmailWebLink", "{{Activity.Field(EmailWebLink)}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+        ("DeploymentId", "{{Activity.Field(EmailDeploymentId)}}"),
+        ("EmailSendType", "{{Activity.Field(EmailSendType)}}"),
+    ),
+    "Subscribe": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("EmailAddress", "{{Activity.Field(EmailAddress)}}"),
+        ("EmailRecipientId", "{{Activity.Field(EmailRecipientId)}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+    ),
+    "Unsubscribe": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("EmailAddress", "{{Activity.Field(EmailAddress)}}"),
+        ("EmailRecipientId", "{{Activity.Field(EmailRecipientId)}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+    ),
+    "Bounceback": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("EmailAddress", "{{Activity.Field(EmailAddress)}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+        ("EmailRecipientId", "{{Activity.Field(EmailRecipientId)}}"),
+        ("EmailDeploymentId", "{{Activity.Field(EmailDeploymentId)}}"),
+        ("SmtpErrorCode", "{{Activity.Field(SmtpErrorCode)}}"),
+        ("SmtpStatusCode", "{{Activity.Field(SmtpStatusCode)}}"),
+        ("SmtpMessage", "{{Activity.Field(SmtpMessage)}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("CRMCampaignId", "{{Activity.Campaign.Field(CRMCampaignId)}}"),
+        ("CampaignName", "{{Activity.Campaign.Field(CampaignName)}}"),
+    ),
+    "WebVisit": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("VisitorId", "{{Activity.Visitor.Id}}"),
+        ("VisitorExternalId", "{{Activity.Visitor.ExternalId}}"),
+        ("ReferrerUrl", "{{Activity.Field(ReferrerUrl)}}"),
+        ("IpAddress", "{{Activity.Field(IpAddress)}}"),
+        ("NumberOfPages", "{{Activity.Field(NumberOfPages)}}"),
+        ("FirstPageViewUrl", "{{Activity.Field(FirstPageViewUrl)}}"),
+        ("Duration", "{{Activity.Field(Duration)}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+    ),
+    "PageView": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("VisitorId", "{{Activity.Visitor.Id}}"),
+        ("VisitorExternalId", "{{Activity.Visitor.ExternalId}}"),
+        ("WebVisitId", "{{Activity.Field(WebVisitId)}}"),
+        ("Url", "{{Activity.Field(Url)}}"),
+        ("ReferrerUrl", "{{Activity.Field(ReferrerUrl)}}"),
+        ("IpAddress", "{{Activity.Field(IpAddress)}}"),
+        ("IsWebTrackingOptedIn", "{{Activity.Field(IsWebTrackingOptedIn)}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+    ),
+    "FormSubmit": (
+        ("ActivityId", "{{Activity.Id}}"),
+        ("ActivityType", "{{Activity.Type}}"),
+        ("ActivityDate", "{{Activity.CreatedAt}}"),
+        ("ContactId", "{{Activity.Contact.Id}}"),
+        ("VisitorId", "{{Activity.Visitor.Id}}"),
+        ("VisitorExternalId", "{{Activity.Visitor.ExternalId}}"),
+        ("AssetType", "{{Activity.Asset.Type}}"),
+        ("AssetId", "{{Activity.Asset.Id}}"),
+        ("AssetName", "{{Activity.Asset.Name}}"),
+        ("RawData", "{{Activity.Field(RawData)}}"),
+        ("CampaignId", "{{Activity.Campaign.Id}}"),
+        ("ExternalId", "{{Activity.ExternalId}}"),
+    ),
+}
+ACTIVITY_TYPES = tuple(ACTIVITY_TYPE_FIELDS)
+#: Every statement some activity type exports.
+ACTIVITY_STATEMENTS = frozenset(statement for fields in ACTIVITY_TYPE_FIELDS.values() for _, statement in fields)
+_NUMERIC_LABELS = ("Id", "NumberOfPages", "Duration", "SmtpErrorCode", "SmtpStatusCode")
+
+
+def type_fields(activity_type: str) -> list[dict[str, Any]] | None:
+    """The field items of one activity type as ``GET /activities/fields?activityType=X`` lists them."""
+    fields = ACTIVITY_TYPE_FIELDS.get(activity_type)
+    if fields is None:
+        return None
+    return [
+        {
+            "name": label,
+            "internalName": label,
+            "statement": statement,
+            "dataType": _data_type(label, statement),
+            "hasReadOnlyConstraint": True,
+            "hasNotNullConstraint": False,
+            "hasUniquenessConstraint": False,
+            "uri": f"/activities/fields/{activity_type}/{index}",
+        }
+        for index, (label, statement) in enumerate(fields, start=1)
+    ]
+
+
+def _data_type(label: str, statement: str) -> str:
+    if statement == ACTIVITY_CREATED_AT:
+        return "date"
+    if label == "EmailAddress":
+        return "emailAddress"
+    if label.endswith(_NUMERIC_LABELS):
+        return "number"
+    return "string"
+
+
+def default_values(activity_type: str, number: int) -> dict[str, str]:
+    """Plausible values for every field of a seeded activity of ``activity_type`` (number ``number``);
+    the id and date come from the record itself, so they are left out."""
+    values: dict[str, str] = {}
+    for label, statement in ACTIVITY_TYPE_FIELDS[activity_type]:
+        if statement in (ACTIVITY_ID, ACTIVITY_CREATED_AT):
+            continue
+        if statement == ACTIVITY_TYPE:
+            values[statement] = activity_type
+        elif label == "EmailAddress":
+            values[statement] = f"contact{number}@example.com"
+        elif statement == "{{Activity.ExternalId}}":  # unique across activity types, as on Eloqua
+            values[statement] = f"{activity_type}-{number}"
+        elif _data_type(label, statement) == "number" or label.endswith("Id"):
+            values[statement] = str(number)
+        else:
+            values[statement] = f"{label} {number}"
+    return values

@@ -1,0 +1,229 @@
+"""Bulk API 2.0 exports: definition validation, the statements each entity exports, and the snapshot
+a sync takes of the matching records (docs/eloqua-behaviour.md, "Exports").
+
+A finished export sync holds a ``Snapshot``: the labels and one tuple of text values per exported
+record, computed when the sync ran. Pages are cut from it, so records changed after the sync never
+leak into its data, and every page of one sync agrees with every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from airflow_provider_eloqua.emulator.activities import (
+    ACTIVITY_STATEMENTS,
+    CONTACT_FIELD_PREFIX,
+    MAX_CONTACT_FIELDS,
+)
+from airflow_provider_eloqua.emulator.errors import failure
+from airflow_provider_eloqua.emulator.fields import fields_for
+from airflow_provider_eloqua.emulator.records import CREATED, ID, UPDATED, format_timestamp
+from airflow_provider_eloqua.emulator.resources import Collection
+from airflow_provider_eloqua.emulator.validation import MARKUP, READ_ONLY, durations, is_boolean
+
+MAX_FIELDS = 250
+MAX_NAME = 100
+MAX_FILTER = 1000
+#: ``GET /syncs/{id}/data``: ``limit`` is 1..50,000, 1,000 when absent (Oracle's reference).
+MAX_PAGE = 50_000
+DEFAULT_PAGE = 1000
+#: Oracle's 24A notice: an export definition without ``dataRetentionDuration`` keeps data 6 hours.
+DEFAULT_RETENTION = "PT6H"
+#: Contact exports may carry these beside the contact's fields (Oracle's FAQ, pyeloqua, tap-eloqua).
+CONTACT_EXTRAS = ("{{Contact.Email.IsSubscribed}}", "{{Contact.Email.IsBounced}}", "{{Contact.Email.Format}}")
+
+
+def system_statements(collection: Collection) -> dict[str, str]:
+    """Statement -> reserved record key (records.ID/CREATED/UPDATED) of the collection's entity."""
+    entity = collection.entity
+    if entity == "contacts":
+        return {
+            "{{Contact.Id}}": ID,
+            "{{Contact.CreatedAt}}": CREATED,
+            "{{Contact.Field(C_DateCreated)}}": CREATED,
+            "{{Contact.UpdatedAt}}": UPDATED,
+            "{{Contact.Field(C_DateModified)}}": UPDATED,
+        }
+    if entity == "accounts":
+        return {
+            "{{Account.Id}}": ID,
+            "{{Account.CreatedAt}}": CREATED,
+            "{{Account.Field(M_DateCreated)}}": CREATED,
+            "{{Account.UpdatedAt}}": UPDATED,
+            "{{Account.Field(M_DateModified)}}": UPDATED,
+        }
+    if entity == "activities":
+        return {"{{Activity.Id}}": ID, "{{Activity.CreatedAt}}": CREATED}
+    name = "CustomObject" if entity == "customObjects" else "Event"
+    prefix = f"{{{{{name}[{collection.parent_id}]"
+    return {prefix + ".Id}}": ID, prefix + ".CreatedAt}}": CREATED, prefix + ".UpdatedAt}}": UPDATED}
+
+
+def exportable(collection: Collection, statement: str) -> bool:
+    """Whether ``statement`` names a field the collection's records export."""
+    if statement in system_statements(collection):
+        return True
+    entity = collection.entity
+    if entity == "activities":
+        if statement.startswith(CONTACT_FIELD_PREFIX):
+            return "{{Contact." + statement[len("{{Activity.Contact.") :] in _statements("/contacts")
+        return statement in ACTIVITY_STATEMENTS
+    catalogue = {item["statement"] for item in fields_for(collection.root) or []}
+    if statement in catalogue:
+        return True
+    if entity == "contacts":
+        if statement in CONTACT_EXTRAS:
+            return True
+        account = statement.replace("{{Contact.Account.", "{{Account.", 1)
+        return statement.startswith("{{Contact.Account.") and account in _statements("/accounts")
+    return False
+
+
+def _statements(root: str) -> set[str]:
+    return {item["statement"] for item in fields_for(root) or []}
+
+
+def validate_export(body: Any, collection: Collection) -> list[dict[str, Any]]:
+    """Every failure of an export definition body posted (or PUT) to ``collection``."""
+    if not isinstance(body, dict):
+        return [failure("body", body, "Must be a JSON object.")]
+    failures: list[dict[str, Any]] = []
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        failures.append(failure("name", name, "Is required."))
+    elif len(name) > MAX_NAME:
+        failures.append(failure("name", name, f"Must be a string value, at most {MAX_NAME} characters long."))
+
+    fields = body.get("fields")
+    if not isinstance(fields, dict) or not fields:
+        failures.append(failure("fields", fields, "Is required and must contain at least one field."))
+        fields = {}
+    elif len(fields) > MAX_FIELDS:
+        failures.append(failure("fields", len(fields), f"Must contain at most {MAX_FIELDS} fields."))
+    for label, statement in fields.items():
+        if not isinstance(statement, str) or not MARKUP.match(statement):
+            failures.append(failure(f"fields.{label}", statement, "Must be a valid Eloqua markup statement."))
+        elif not exportable(collection, statement):
+            message = f"Must match an existing field of {collection.root.strip('/')}."
+            failures.append(failure(f"fields.{label}", statement, message))
+    if collection.entity == "activities":
+        contact = [label for label, st in fields.items() if isinstance(st, str) and st.startswith(CONTACT_FIELD_PREFIX)]
+        if len(contact) > MAX_CONTACT_FIELDS:
+            message = f"An activity export may have at most {MAX_CONTACT_FIELDS} contact fields."
+            failures.append(failure("fields", len(contact), message))
+
+    if "filter" in body and body["filter"] is not None:
+        text = body["filter"]
+        if not isinstance(text, str):
+            failures.append(failure("filter", text, "Must be a string."))
+        elif len(text) > MAX_FILTER:
+            failures.append(failure("filter", len(text), f"Must be at most {MAX_FILTER} characters long."))
+    if "areSystemTimestampsInUTC" in body and not is_boolean(body["areSystemTimestampsInUTC"]):
+        failures.append(failure("areSystemTimestampsInUTC", body["areSystemTimestampsInUTC"], "Must be a boolean."))
+    if "maxRecords" in body:
+        value = body["maxRecords"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            failures.append(failure("maxRecords", value, "Must be a positive integer."))
+    failures += durations(body)
+    return failures
+
+
+def with_export_defaults(body: dict[str, Any]) -> dict[str, Any]:
+    """The client's properties (read-only ones dropped) over Eloqua's export defaults."""
+    defaults = {"areSystemTimestampsInUTC": False, "dataRetentionDuration": DEFAULT_RETENTION}
+    return defaults | {key: value for key, value in body.items() if key not in READ_ONLY}
+
+
+def in_utc(body: dict[str, Any]) -> bool:
+    value = body.get("areSystemTimestampsInUTC", False)
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+@dataclass
+class Snapshot:
+    """What one export sync exported: column labels and one tuple of text values per record."""
+
+    labels: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def page_json(self, offset: int, limit: int) -> bytes:
+        """The ``GET /syncs/{id}/data`` answer for ``offset``/``limit``, encoded."""
+        rows = self.rows[offset : offset + limit]
+        labels = self.labels
+        items = [dict(zip(labels, row, strict=True)) for row in rows]
+        return msgspec.json.encode(
+            {
+                "totalResults": len(self.rows),
+                "limit": limit,
+                "offset": offset,
+                "count": len(items),
+                "hasMore": offset + len(items) < len(self.rows),
+                "items": items,
+            }
+        )
+
+
+def take_snapshot(
+    collection: Collection,
+    body: dict[str, Any],
+    records: Iterable[dict[str, Any]],
+    zone_name: str,
+) -> Snapshot:
+    """Project ``records`` (already filtered and ordered) onto the definition's fields."""
+    fields: dict[str, str] = body["fields"]
+    system = system_statements(collection)
+    zone = "UTC" if in_utc(body) else zone_name
+    getters: list[Callable[[dict[str, Any]], str]] = [_getter(statement, system, zone) for statement in fields.values()]
+    labels = tuple(fields)
+    rows: list[tuple[str, ...]]
+    if len(getters) == 1:
+        only = getters[0]
+        rows = [(only(record),) for record in records]
+    else:
+        rows = [tuple(get(record) for get in getters) for record in records]
+    return Snapshot(labels, rows)
+
+
+def _getter(statement: str, system: dict[str, str], zone: str) -> Callable[[dict[str, Any]], str]:
+    key = system.get(statement)
+    if key == ID:
+        return lambda record: str(record[ID])
+    if key is not None:
+
+        def timestamp(record: dict[str, Any]) -> str:
+            value: datetime | None = record.get(key)
+            return "" if value is None else format_timestamp(value, zone)
+
+        return timestamp
+
+    def value(record: dict[str, Any]) -> str:
+        found = record.get(statement)
+        return "" if found is None else str(found)
+
+    return value
+
+
+def exported_log(count: int) -> list[dict[str, Any]]:
+    """The logs of a successful export sync, worded as Oracle's troubleshooting page shows them."""
+    return [
+        {
+            "severity": "information",
+            "statusCode": "ELQ-00102",
+            "message": "Successfully exported members to csv file.",
+            "count": count,
+        },
+        {
+            "severity": "information",
+            "statusCode": "ELQ-00131",
+            "message": "Deleted internal staging for data transfer.",
+            "count": 0,
+        },
+    ]
