@@ -24,10 +24,9 @@ from airflow_provider_eloqua.emulator.errors import failure
 from airflow_provider_eloqua.emulator.fields import fields_for
 from airflow_provider_eloqua.emulator.records import CREATED, ID, UPDATED, format_timestamp
 from airflow_provider_eloqua.emulator.resources import Collection
-from airflow_provider_eloqua.emulator.validation import MARKUP, READ_ONLY, durations, is_boolean
+from airflow_provider_eloqua.emulator.validation import MARKUP, READ_ONLY, durations, is_boolean, named_fields_failures
 
 MAX_FIELDS = 250
-MAX_NAME = 100
 MAX_FILTER = 1000
 #: ``GET /syncs/{id}/data``: ``limit`` is 1..50,000, 1,000 when absent (Oracle's reference).
 MAX_PAGE = 50_000
@@ -41,21 +40,14 @@ CONTACT_EXTRAS = ("{{Contact.Email.IsSubscribed}}", "{{Contact.Email.IsBounced}}
 def system_statements(collection: Collection) -> dict[str, str]:
     """Statement -> reserved record key (records.ID/CREATED/UPDATED) of the collection's entity."""
     entity = collection.entity
-    if entity == "contacts":
+    if entity in ("contacts", "accounts"):
+        name, prefix = ("Contact", "C_") if entity == "contacts" else ("Account", "M_")
         return {
-            "{{Contact.Id}}": ID,
-            "{{Contact.CreatedAt}}": CREATED,
-            "{{Contact.Field(C_DateCreated)}}": CREATED,
-            "{{Contact.UpdatedAt}}": UPDATED,
-            "{{Contact.Field(C_DateModified)}}": UPDATED,
-        }
-    if entity == "accounts":
-        return {
-            "{{Account.Id}}": ID,
-            "{{Account.CreatedAt}}": CREATED,
-            "{{Account.Field(M_DateCreated)}}": CREATED,
-            "{{Account.UpdatedAt}}": UPDATED,
-            "{{Account.Field(M_DateModified)}}": UPDATED,
+            f"{{{{{name}.Id}}}}": ID,
+            f"{{{{{name}.CreatedAt}}}}": CREATED,
+            f"{{{{{name}.Field({prefix}DateCreated)}}}}": CREATED,
+            f"{{{{{name}.UpdatedAt}}}}": UPDATED,
+            f"{{{{{name}.Field({prefix}DateModified)}}}}": UPDATED,
         }
     if entity == "activities":
         return {"{{Activity.Id}}": ID, "{{Activity.CreatedAt}}": CREATED}
@@ -92,23 +84,9 @@ def validate_export(body: Any, collection: Collection) -> list[dict[str, Any]]:
     """Every failure of an export definition body posted (or PUT) to ``collection``."""
     if not isinstance(body, dict):
         return [failure("body", body, "Must be a JSON object.")]
-    failures: list[dict[str, Any]] = []
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        failures.append(failure("name", name, "Is required."))
-    elif len(name) > MAX_NAME:
-        failures.append(failure("name", name, f"Must be a string value, at most {MAX_NAME} characters long."))
-
-    fields = body.get("fields")
-    if not isinstance(fields, dict) or not fields:
-        failures.append(failure("fields", fields, "Is required and must contain at least one field."))
-        fields = {}
-    elif len(fields) > MAX_FIELDS:
-        failures.append(failure("fields", len(fields), f"Must contain at most {MAX_FIELDS} fields."))
+    failures, fields = named_fields_failures(body, MAX_FIELDS)
     for label, statement in fields.items():
-        if not isinstance(statement, str) or not MARKUP.match(statement):
-            failures.append(failure(f"fields.{label}", statement, "Must be a valid Eloqua markup statement."))
-        elif not exportable(collection, statement):
+        if isinstance(statement, str) and MARKUP.match(statement) and not exportable(collection, statement):
             message = f"Must match an existing field of {collection.root.strip('/')}."
             failures.append(failure(f"fields.{label}", statement, message))
     if collection.entity == "activities":

@@ -13,6 +13,9 @@ from typing import Any
 from airflow_provider_eloqua.emulator.errors import failure
 from airflow_provider_eloqua.emulator.resources import Collection
 
+MAX_NAME = 100
+#: Oracle's Bulk limits: an import definition maps at most 100 fields.
+MAX_IMPORT_FIELDS = 100
 MARKUP = re.compile(r"^\{\{.+\}\}$", re.DOTALL)
 UPDATE_RULES = ("always", "ifNewIsNotNull", "ifExistingIsNull", "useFieldRule")
 SYNC_ACTION_TYPES = ("add", "remove", "setStatus")
@@ -44,27 +47,33 @@ def parse_duration(text: Any) -> timedelta | None:
     return timedelta(weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
 
 
+def named_fields_failures(body: dict[str, Any], max_fields: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What imports and exports check alike: ``name`` required, at most 100 characters; ``fields``
+    1..``max_fields``, each a markup statement. The failures, and the fields (``{}`` when unusable)."""
+    failures = []
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        failures.append(failure("name", name, "Is required."))
+    elif len(name) > MAX_NAME:
+        failures.append(failure("name", name, f"Must be a string value, at most {MAX_NAME} characters long."))
+    fields = body.get("fields")
+    if not isinstance(fields, dict) or not fields:
+        failures.append(failure("fields", fields, "Is required and must contain at least one field."))
+        fields = {}
+    elif len(fields) > max_fields:
+        failures.append(failure("fields", len(fields), f"Must contain at most {max_fields} fields."))
+    for column, statement in fields.items():
+        if not isinstance(statement, str) or not MARKUP.match(statement):
+            failures.append(failure(f"fields.{column}", statement, "Must be a valid Eloqua markup statement."))
+    return failures, fields
+
+
 def validate_definition(body: Any, collection: Collection) -> list[dict[str, Any]]:
     """Every failure of an import or sync-action definition body posted to ``collection``."""
     kind = collection.kind
     if not isinstance(body, dict):
         return [failure("body", body, "Must be a JSON object.")]
-    failures: list[dict[str, Any]] = []
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        failures.append(failure("name", name, "Is required."))
-    elif len(name) > 100:
-        failures.append(failure("name", name, "Must be a string value, at most 100 characters long."))
-
-    fields = body.get("fields")
-    if not isinstance(fields, dict) or not fields:
-        failures.append(failure("fields", fields, "Is required and must contain at least one field."))
-        fields = {}
-    elif len(fields) > 100:
-        failures.append(failure("fields", len(fields), "Must contain at most 100 fields."))
-    for column, statement in fields.items():
-        if not isinstance(statement, str) or not MARKUP.match(statement):
-            failures.append(failure(f"fields.{column}", statement, "Must be a valid Eloqua markup statement."))
+    failures, fields = named_fields_failures(body, MAX_IMPORT_FIELDS)
 
     identifier = body.get("identifierFieldName")
     if not isinstance(identifier, str) or not identifier:
