@@ -191,6 +191,11 @@ def sync_rejects_path(sync_uri: str) -> str:
     return check_sync_uri(sync_uri) + "/rejects"
 
 
+def sync_data_path(sync_uri: str) -> str:
+    """An export sync's rows: ``/syncs/66100/data``."""
+    return check_sync_uri(sync_uri) + "/data"
+
+
 def is_loopback(url: str) -> bool:
     """True when the URL's host is a loopback address (plain http is allowed only there)."""
     host = (urlsplit(url).hostname or "").lower()

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any, BinaryIO
 
 import httpx
+import msgspec
 import requests
 from airflow.sdk import BaseHook
 
@@ -38,6 +39,7 @@ from airflow_provider_eloqua.settings import EloquaSettings, settings_from_conne
 from airflow_provider_eloqua.urls import DefinitionUri
 
 PAGE_LIMIT = 1000
+_decode_page = msgspec.json.Decoder().decode
 #: The body of Eloqua's refusal of credentials (a 401's, and ``/id``'s 200).
 NOT_AUTHENTICATED = "Not authenticated."
 PROXY_AUTH_HINT = (
@@ -116,12 +118,17 @@ def _meaning(url: str | None, response: requests.Response | httpx.Response) -> i
     return 401 if _refused_by_id(url, response) else response.status_code
 
 
-def _answer(method: str, path: str, response: requests.Response | httpx.Response, url: str | None = None) -> Any:
-    """The decoded body of a final answer, or the error it stands for (shared by sync and async)."""
+def _check_answer(method: str, path: str, response: requests.Response | httpx.Response, url: str | None = None) -> None:
+    """Raise the error a final answer stands for, if any (shared by sync and async)."""
     if _refused_by_id(url, response):
         raise EloquaAuthError(method, path, response.status_code, NOT_AUTHENTICATED, hint=AUTH_HINT)
     if response.status_code >= 400:
         raise _error_for(method, path, response.status_code, response.headers, response.content)
+
+
+def _answer(method: str, path: str, response: requests.Response | httpx.Response, url: str | None = None) -> Any:
+    """The decoded body of a final answer, or the error it stands for (shared by sync and async)."""
+    _check_answer(method, path, response, url)
     return _decode_body(response.content, response.headers.get("content-type"))
 
 
@@ -286,6 +293,9 @@ class EloquaHook(BaseHook):
                     raise EloquaTransportError(
                         method, path, _connection_reason(exc), connect_phase=_never_connected(exc)
                     ) from exc
+                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                    # The answer's body was cut off (the connection dropped after the headers).
+                    raise EloquaTransportError(method, path, f"answer cut off ({type(exc).__name__})") from exc
                 _raise_if_redirect_or_transient(method, path, response.status_code, response.headers, response.content)
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
@@ -315,12 +325,14 @@ class EloquaHook(BaseHook):
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
         renew_on_401: bool = True,
+        decode: bool = True,
     ) -> Any:
         """Send a request, renewing auth (and the pod) once on 401; return the decoded body.
 
         ``url`` is an absolute URL (the login host's ``/id``) used instead of base URL + ``path``.
         ``renew_on_401=False`` is for the ``/id`` call made while renewing: that call is the one
         renewal, so a 401 there fails at once instead of renewing a second time.
+        ``decode=False`` returns the successful ``requests.Response`` itself (its body undecoded).
         """
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
@@ -343,6 +355,9 @@ class EloquaHook(BaseHook):
                 renewed = True
                 stale_token, stale_base = token_generation, base_generation
                 continue
+            if not decode:
+                _check_answer(method, path, response, url)
+                return response
             return _answer(method, path, response, url)
 
     def _iter_searched(self, path: str, *searches: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -460,6 +475,23 @@ class EloquaHook(BaseHook):
 
     def iter_sync_rejects(self, sync_uri: str) -> Iterator[dict[str, Any]]:
         return self._iter_items(urls.sync_rejects_path(sync_uri))
+
+    def get_sync_data(self, sync_uri: str, *, offset: int, limit: int) -> dict[str, Any]:
+        """One page of an export sync's rows, ``GET /syncs/{id}/data?offset=&limit=`` (Oracle advises
+        the sync's data over the definition's): ``{"items", "hasMore", "totalResults", ...}``.
+
+        The page is decoded with msgspec (a page holds up to 50,000 rows). A 404 or 410 means the
+        sync or its data is gone (expired, deleted).
+        """
+        path = urls.sync_data_path(sync_uri)
+        response = self._call("GET", path, params={"offset": offset, "limit": limit}, decode=False)
+        try:
+            page = _decode_page(response.content)
+        except msgspec.DecodeError as exc:
+            raise EloquaError(f"Eloqua answered GET {path} with a body that is not JSON: {exc}") from None
+        if not isinstance(page, dict):
+            raise EloquaError(f"Eloqua answered GET {path} with {type(page).__name__} instead of a page of items")
+        return page
 
     def find_syncs(self, synced_instance_uri: str, since: datetime) -> list[dict[str, Any]]:
         """The syncs of one definition created at or after ``since``, newest first.

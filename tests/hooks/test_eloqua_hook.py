@@ -1034,3 +1034,44 @@ def test_oauth2_wrong_password_is_refused_by_the_token_endpoint(make_hook, emula
     assert "password grant was refused" in str(info.value)
     assert [(r["path"], r["status"]) for r in calls(emulator)] == [("/auth/oauth2/token", 400)]
     assert_no_secret(str(info.value), repr(info.value))
+
+
+def test_a_page_cut_off_mid_body_is_read_again(monkeypatch):
+    """A connection dropped after the headers (Content-Length not reached) is a transport error, retried."""
+    import http.server
+    import threading
+
+    page = json.dumps({"items": [{"Email": "a@example.com"}], "hasMore": False, "totalResults": 1}).encode()
+    answers = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            cut = not answers
+            answers.append(self.path)
+            self.wfile.write(page[:10] if cut else page)
+            if cut:
+                self.wfile.flush()
+                self.close_connection = True
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_ELOQUA_CUT",
+            json.dumps({"conn_type": "eloqua", "login": "u", "password": "p", "host": url, "extra": {"site": "S"}}),
+        )
+        hook = EloquaHook("eloqua_cut", retry_policy=FAST)
+        assert hook.get_sync_data("/syncs/9", offset=0, limit=10)["items"] == [{"Email": "a@example.com"}]
+        assert answers == ["/api/bulk/2.0/syncs/9/data?offset=0&limit=10"] * 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
