@@ -1,7 +1,7 @@
-"""Reporting a finished sync: its log table, its counts, its rejects (logged and written to a file).
+"""Reporting a finished import sync: its counts by Oracle's codes, its rejects (logged and written to a file).
 
 Shared by the sensor and the load engine so that both report a sync the same way. Pure
-reporting: what a status means and how to wait live in :mod:`airflow_provider_eloqua.syncs`.
+reporting: what a status means and how to wait live in :mod:`airflow_provider_eloqua.sync`.
 XCom only ever gets the small summary dict; rejected rows go to a file the user names.
 """
 
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRowCountError, EloquaSyncError
 from airflow_provider_eloqua.storage import open_path, output_format
-from airflow_provider_eloqua.syncs import FAILED_STATUSES
+from airflow_provider_eloqua.sync.logs import STATUS_CODE, SyncLog, entry_count, read_sync_log
+from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -35,8 +36,9 @@ UPDATED_CODES = frozenset({"ELQ-00022", "ELQ-00023", "ELQ-00012", "ELQ-00079"})
 LINKED_CODES = frozenset({"ELQ-00025", "ELQ-00078"})
 #: Codes that restate the status (ELQ-00101) or count rejected rows (kept in ``rejected``, from the
 #: rejects themselves): not repeated in ``other_counts``.
-_NOT_OTHER = frozenset({"ELQ-00101", "ELQ-00060"})
+_NOT_OTHER = frozenset({STATUS_CODE, "ELQ-00060"})
 PROCESSED_CODE = "ELQ-00001"
+_COUNTED = CREATED_CODES | UPDATED_CODES | LINKED_CODES | {PROCESSED_CODE}
 REJECT_COLUMNS = ("input_row", "record_index", "status_code", "message", "invalid_fields", "field_values")
 #: Rejects shown in the task log as examples; the rest are counted and written to rejects_path.
 REJECTS_IN_LOG = 10
@@ -89,42 +91,19 @@ class SyncReport:
         return summary
 
 
-def _count(item: Mapping[str, Any]) -> int:
-    try:
-        return int(item.get("count") or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _tally_logs(report: SyncReport, logs: list[dict[str, Any]]) -> None:
-    for item in logs:
+def _tally_logs(report: SyncReport, sync_log: SyncLog) -> None:
+    """Count the log's entries by what Oracle's codes say of an import's records."""
+    for item in sync_log.entries:
         code = str(item.get("statusCode") or "")
-        if code == PROCESSED_CODE:
-            report.rows_processed = _count(item)
-            report.processed_logged = True
-        elif code in CREATED_CODES:
-            report.created += _count(item)
-        elif code in UPDATED_CODES:
-            report.updated += _count(item)
-        elif code in LINKED_CODES:
-            report.linked += _count(item)
-        elif code and code not in _NOT_OTHER:
-            report.other_counts[code] = report.other_counts.get(code, 0) + _count(item)
-        if item.get("severity") == "warning":
-            report.log_warnings += 1
-        elif item.get("severity") == "error" and code != "ELQ-00101":  # 00101 only restates the status
-            report.errors.append(f"{code or '?'} {item.get('message') or ''}".strip())
-
-
-def _log_summary(sync_uri: str, status: str, logs: list[dict[str, Any]]) -> None:
-    lines = [f"Eloqua sync {sync_uri} ended with status {status!r}. Sync log:"]
-    lines += [
-        f"  {item.get('statusCode', '?'):<10} {item.get('severity', ''):<11} {_count(item):>9}  {item.get('message', '')}"
-        for item in logs
-    ]
-    if not logs:
-        lines.append("  (no log entries)")
-    log.info("\n".join(lines))
+        if code and code not in _COUNTED and code not in _NOT_OTHER:
+            report.other_counts[code] = report.other_counts.get(code, 0) + entry_count(item)
+    report.processed_logged = sync_log.has(PROCESSED_CODE)
+    report.rows_processed = sync_log.count({PROCESSED_CODE})
+    report.created = sync_log.count(CREATED_CODES)
+    report.updated = sync_log.count(UPDATED_CODES)
+    report.linked = sync_log.count(LINKED_CODES)
+    report.log_warnings = sync_log.warnings
+    report.errors = sync_log.errors
 
 
 def reject_record(item: Mapping[str, Any], rows: RowFinder | None = None) -> dict[str, Any]:
@@ -223,9 +202,7 @@ def build_report(
         :func:`_action_results`).
     """
     report = SyncReport(sync_uri=sync_uri, status=status)
-    logs = list(hook.iter_sync_logs(sync_uri))
-    _tally_logs(report, logs)
-    _log_summary(sync_uri, status, logs)
+    _tally_logs(report, read_sync_log(hook, sync_uri, status))
     with _reject_writer(rejects_path) as write:
         if write:
             for record in earlier_records:

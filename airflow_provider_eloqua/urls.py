@@ -32,15 +32,19 @@ IMPORT_ENTITIES = (
 PARENTED_ENTITIES = frozenset({"customObjects", "events"})
 #: Entities with sync-action definitions (``/<entity>/syncActions``).
 SYNC_ACTION_ENTITIES = ("contacts", "accounts", "customObjects")
+#: Entities with export definitions (``/<entity>/exports``).
+EXPORT_ENTITIES = ("contacts", "accounts", "activities", "customObjects", "events")
 #: Entities whose fields can be listed (``/<entity>/fields``).
 FIELD_ENTITIES = ("contacts", "accounts", "activities", "opportunities", "customObjects", "events")
 
-DEFINITION_KINDS = ("imports", "syncActions")
+#: The entities of each definition kind (the collection a definition of that kind lives in).
+KIND_ENTITIES = {"imports": IMPORT_ENTITIES, "exports": EXPORT_ENTITIES, "syncActions": SYNC_ACTION_ENTITIES}
+DEFINITION_KINDS = tuple(KIND_ENTITIES)
 
 _DEFINITION_URI = re.compile(
     r"^/(?P<root>contacts|accounts|activities|opportunities/contacts|opportunities|emailAddresses|phoneNumbers"
     r"|campaignResponses"
-    r"|customObjects/(?P<co>\d+)|events/(?P<ev>\d+))/(?P<kind>imports|syncActions)/(?P<id>\d+)$"
+    r"|customObjects/(?P<co>\d+)|events/(?P<ev>\d+))/(?P<kind>imports|exports|syncActions)/(?P<id>\d+)$"
 )
 _SYNC_URI = re.compile(r"^/syncs/\d+$")
 
@@ -92,21 +96,30 @@ def entity_root(entity: str, parent_id: int | str | None = None) -> str:
 
 
 def imports_path(entity: str, parent_id: int | str | None = None) -> str:
-    return entity_root(entity, parent_id) + "/imports"
+    return definitions_path(entity, parent_id, "imports")
+
+
+def exports_path(entity: str, parent_id: int | str | None = None) -> str:
+    return definitions_path(entity, parent_id, "exports")
 
 
 def sync_actions_path(entity: str, parent_id: int | str | None = None) -> str:
-    if entity not in SYNC_ACTION_ENTITIES:
-        raise ValueError(f"sync actions exist for {', '.join(SYNC_ACTION_ENTITIES)}; got {entity!r}")
-    return entity_root(entity, parent_id) + "/syncActions"
+    return definitions_path(entity, parent_id, "syncActions")
 
 
 def definitions_path(entity: str, parent_id: int | str | None = None, kind: str = "imports") -> str:
-    if kind == "imports":
-        return imports_path(entity, parent_id)
-    if kind == "syncActions":
-        return sync_actions_path(entity, parent_id)
-    raise ValueError(f"definition kind must be one of {DEFINITION_KINDS}; got {kind!r}")
+    """``/contacts/imports``, ``/activities/exports``, ``/customObjects/12/syncActions``; raises
+    ValueError naming a bad kind, an entity without definitions of that kind, or a bad parent id."""
+    _check_kind_entity(kind, entity)
+    return f"{entity_root(entity, parent_id)}/{kind}"
+
+
+def _check_kind_entity(kind: str, entity: str) -> None:
+    if kind not in KIND_ENTITIES:
+        raise ValueError(f"definition kind must be one of {DEFINITION_KINDS}; got {kind!r}")
+    if entity not in KIND_ENTITIES[kind]:
+        what = "sync actions" if kind == "syncActions" else kind
+        raise ValueError(f"entity must be one of {', '.join(KIND_ENTITIES[kind])} for {what}; got {entity!r}")
 
 
 def fields_path(entity: str, parent_id: int | str | None = None) -> str:
@@ -117,7 +130,7 @@ def fields_path(entity: str, parent_id: int | str | None = None) -> str:
 
 @dataclass(frozen=True)
 class DefinitionUri:
-    """A parsed definition URI such as ``/events/12/imports/14``."""
+    """A parsed definition URI such as ``/events/12/imports/14`` (``kind``: imports, exports or syncActions)."""
 
     uri: str
     entity: str
@@ -138,12 +151,16 @@ def parse_definition_uri(uri: str) -> DefinitionUri:
     match = _DEFINITION_URI.match(uri or "")
     if not match:
         raise ValueError(
-            "definition_uri must look like /contacts/imports/30, /events/12/imports/14 or "
-            f"/contacts/syncActions/5; got {uri!r}"
+            "definition_uri must look like /contacts/imports/30, /events/12/imports/14, /activities/exports/8 "
+            f"or /contacts/syncActions/5; got {uri!r}"
         )
     root = match["root"]
     parent = match["co"] or match["ev"]
     entity = root.split("/")[0] if parent else root
+    try:
+        _check_kind_entity(match["kind"], entity)
+    except ValueError as exc:
+        raise ValueError(f"definition_uri {uri!r} names no definition Eloqua has: {exc}") from None
     return DefinitionUri(
         uri=uri,
         entity=entity,

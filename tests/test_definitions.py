@@ -182,7 +182,7 @@ def test_sync_action_definition_body(statement):
         ({"sync_actions": [LIST_ADD] * 11}, r"sync_actions has 11 actions; Eloqua allows at most 10"),
         (
             {"entity": "events", "parent_id": 3},
-            r"sync actions exist for contacts, accounts, customObjects; got 'events'",
+            r"entity must be one of contacts, accounts, customObjects for sync actions; got 'events'",
         ),
         ({"entity": "customObjects"}, r"parent_id \(a positive integer\) is required"),
         ({"identifier_field_name": "Id"}, r"identifier_field_name 'Id' must be one of the fields: Email"),

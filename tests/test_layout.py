@@ -21,7 +21,19 @@ def test_http_layer_imports_no_parser(module):
     assert not {m for m in loaded if m.startswith("airflow_provider_eloqua.chunking")}
 
 
-def test_trigger_takes_its_vocabulary_from_syncs_not_from_reporting():
+def test_trigger_takes_its_vocabulary_from_the_sync_layer_not_from_reporting():
     loaded = _modules_loaded_by("airflow_provider_eloqua.triggers.eloqua")
-    assert "airflow_provider_eloqua.syncs" in loaded
+    assert "airflow_provider_eloqua.sync.waiting" in loaded
     assert "airflow_provider_eloqua.sync_report" not in loaded
+
+
+SYNC_LAYER = ("waiting", "lifecycle", "checkpoint", "logs")
+CAPABILITIES = ("load", "export", "transfers", "sync_report", "chunking", "staging")
+
+
+def test_the_sync_layer_imports_no_capability():
+    """``load/`` (and every other capability) imports ``sync/``; ``sync/`` imports none of them."""
+    loaded = _modules_loaded_by(", ".join(f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER))
+    assert {f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER} <= loaded
+    banned = tuple(f"airflow_provider_eloqua.{name}" for name in CAPABILITIES)
+    assert not {m for m in loaded if m in banned or m.startswith(tuple(f"{b}." for b in banned))}

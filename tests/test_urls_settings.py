@@ -27,6 +27,11 @@ from airflow_provider_eloqua.settings import DEFAULT_TIMEOUT, settings_from_conn
         ("/events/12/imports/14", "events", 12, "imports", 14),
         ("/contacts/syncActions/5", "contacts", None, "syncActions", 5),
         ("/customObjects/3/syncActions/9", "customObjects", 3, "syncActions", 9),
+        ("/contacts/exports/3", "contacts", None, "exports", 3),
+        ("/accounts/exports/4", "accounts", None, "exports", 4),
+        ("/activities/exports/8", "activities", None, "exports", 8),
+        ("/customObjects/12/exports/6", "customObjects", 12, "exports", 6),
+        ("/events/7/exports/2", "events", 7, "exports", 2),
     ],
 )
 def test_parse_definition_uri_valid(uri, entity, parent_id, kind, id_):
@@ -44,7 +49,10 @@ def test_parse_definition_uri_valid(uri, entity, parent_id, kind, id_):
         "contacts/imports/30",  # no leading slash
         "/contacts/imports/",
         "/contacts/imports/abc",
-        "/contacts/exports/3",
+        "/contacts/exports/",
+        "/opportunities/exports/3",  # no export definitions
+        "/events/4/syncActions/3",  # no sync-action definitions
+        "/customObjects/exports/5",  # parent id missing
         "/customObjects/imports/5",  # parent id missing
         "/events/x/imports/5",
         "/leads/imports/3",
@@ -136,13 +144,44 @@ def test_entity_root_errors_name_the_argument(args, match):
         urls.entity_root(*args)
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("contacts",), "/contacts/exports"),
+        (("accounts",), "/accounts/exports"),
+        (("activities",), "/activities/exports"),
+        (("customObjects", 12), "/customObjects/12/exports"),
+        (("events", "7"), "/events/7/exports"),
+    ],
+)
+def test_exports_path(args, expected):
+    assert urls.exports_path(*args) == expected
+    assert urls.definitions_path(*args, kind="exports") == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (
+            ("opportunities",),
+            r"entity must be one of contacts, accounts, activities, customObjects, events for exports; got 'opportunities'",
+        ),
+        (("events",), "parent_id"),
+        (("activities", 3), "parent_id is only used"),
+    ],
+)
+def test_exports_path_errors_name_the_argument(args, match):
+    with pytest.raises(ValueError, match=match):
+        urls.exports_path(*args)
+
+
 def test_sync_action_and_field_paths():
     assert urls.definitions_path("contacts", kind="syncActions") == "/contacts/syncActions"
     assert urls.sync_actions_path("customObjects", 4) == "/customObjects/4/syncActions"
-    with pytest.raises(ValueError, match="sync actions exist for"):
+    with pytest.raises(ValueError, match="entity must be one of contacts, accounts, customObjects for sync actions"):
         urls.sync_actions_path("events", 4)
-    with pytest.raises(ValueError, match="definition kind"):
-        urls.definitions_path("contacts", kind="exports")
+    with pytest.raises(ValueError, match="definition kind must be one of"):
+        urls.definitions_path("contacts", kind="exportz")
     assert urls.fields_path("events", 3) == "/events/3/fields"
     with pytest.raises(ValueError, match="fields can be listed"):
         urls.fields_path("opportunities/contacts")

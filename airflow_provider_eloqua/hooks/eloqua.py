@@ -396,7 +396,7 @@ class EloquaHook(BaseHook):
     def create_definition(
         self, entity: str, body: dict[str, Any], parent_id: int | str | None = None, kind: str = "imports"
     ) -> dict[str, Any]:
-        """Create an import (``kind="imports"``) or sync-action (``"syncActions"``) definition."""
+        """Create a definition of ``kind``: ``imports``, ``exports`` or ``syncActions`` (see :data:`urls.KIND_ENTITIES`)."""
         path = urls.definitions_path(entity, parent_id, kind)
         return self._call("POST", path, json_body=body, idempotent=False)
 

@@ -1,25 +1,24 @@
 """A typed view of Airflow's task state store: what a load keeps across the tries of its task.
 
-The store (``context["task_state_store"]``, Airflow 3.3+) outlives a try, unlike XCom. A load
-notes there the definition it created, the sync it asked for (before asking: the answer may be
-lost), the sync it started, and the batches whose syncs ended, so that a retry reuses the
-definition, reattaches to the sync instead of starting a second one, and resumes at the first
-unfinished batch. Where a runtime has no store, the checkpoint remembers nothing and every try
-starts over. Only this module knows the store's keys and value shapes.
+The store (``context["task_state_store"]``, Airflow 3.3+) outlives a try, unlike XCom. Beside the
+sync part (:mod:`airflow_provider_eloqua.sync.checkpoint`: the sync asked for and started), a load
+notes there the definition it created, what its sync loads (the sync's payload: totals, batch,
+identifier) and the batches whose syncs ended, so that a retry reuses the definition, reattaches
+to the sync instead of starting a second one, and resumes at the first unfinished batch. Where a
+runtime has no store, the checkpoint remembers nothing and every try starts over. Only this module
+knows the load's keys and value shapes.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
-import pendulum
+from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
 
 STATE_DEFINITION = "eloqua_definition_uri"
-STATE_SYNC = "eloqua_sync_uri"
+#: The sync's payload: what the sync loads (``Totals`` fields, ``batch``, ``identifier``).
 STATE_UPLOAD = "eloqua_upload"
-STATE_SYNC_REQUESTED = "eloqua_sync_requested"
 #: Progress of a load in batches: the batches whose syncs ended, and their reports.
 STATE_BATCHES = "eloqua_batches"
 #: ``{"uri": <load definition>, "source": <what it was made from>}``.
@@ -68,14 +67,37 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class StartedSync:
-    """A sync this task started (on this try or an earlier one), with what it loads."""
+class LoadSync:
+    """A sync this load started (on this try or an earlier one), with what it loads."""
 
     sync_uri: str
     totals: Totals
     batch: Batch | None
     #: The definition's identifier column, for mapping rejects back to input rows.
     identifier: str | None = None
+
+    @staticmethod
+    def payload(totals: Totals, batch: Batch | None, identifier: str | None) -> dict[str, Any]:
+        """What the sync loads, as the sync checkpoint's payload (plain JSON)."""
+        upload: dict[str, Any] = asdict(totals)
+        if batch is not None:
+            upload["batch"] = asdict(batch)
+        if identifier is not None:
+            upload["identifier"] = identifier
+        return upload
+
+    @classmethod
+    def of(cls, started: StartedSync) -> LoadSync:
+        """The load's view of a sync found again (a task that only started a sync noted its definition)."""
+        upload = dict(started.payload)
+        batch = upload.pop("batch", None)
+        identifier = upload.pop("identifier", None)
+        totals = Totals(**upload) if upload else Totals(definition_uri="")
+        return cls(started.sync_uri, totals, Batch(**batch) if batch else None, identifier)
+
+    def started(self) -> StartedSync:
+        """The sync as the sync checkpoint keeps it."""
+        return StartedSync(self.sync_uri, self.payload(self.totals, self.batch, self.identifier))
 
 
 @dataclass
@@ -108,31 +130,14 @@ class Progress:
         self.bytes += batch.bytes
 
 
-class Checkpoint:
-    """What one task's load remembers across its tries.
+class Checkpoint(SyncCheckpoint):
+    """What one task's load remembers across its tries: its sync (see :class:`SyncCheckpoint`) and
+    the load's own keys.
 
     :param store: the task state store (``get``, ``set``, ``delete``), or None where there is none.
     """
 
-    def __init__(self, store: Any | None) -> None:
-        self._store = store
-
-    @classmethod
-    def of(cls, context: Any) -> Checkpoint:
-        """The checkpoint of the running task (``context`` is Airflow's task context)."""
-        return cls(context.get("task_state_store"))
-
-    def _get(self, key: str) -> Any:
-        return self._store.get(key) if self._store is not None else None
-
-    def _set(self, key: str, value: Any) -> None:
-        if self._store is not None:
-            self._store.set(key, value)
-
-    def _delete(self, *keys: str) -> None:
-        if self._store is not None:
-            for key in keys:
-                self._store.delete(key)
+    payload_key = STATE_UPLOAD
 
     # ------------------------------------------------------------------ the definition
 
@@ -160,54 +165,20 @@ class Checkpoint:
 
     # ------------------------------------------------------------------ the sync
 
-    @property
-    def sync_uri(self) -> str | None:
-        return self._get(STATE_SYNC)
-
-    @property
-    def sync_requested(self) -> tuple[str, datetime] | None:
-        """``(definition URI, when)`` of a ``POST /syncs`` whose answer never arrived, if any."""
-        requested = self._get(STATE_SYNC_REQUESTED)
-        if not requested:
-            return None
-        return requested["definition_uri"], datetime.fromisoformat(requested["at"])
-
-    def requesting_sync(self, definition_uri: str) -> None:
-        """Note a ``POST /syncs`` about to be sent, so that a retry can look for a sync whose answer was lost."""
-        self._set(STATE_SYNC_REQUESTED, {"definition_uri": definition_uri, "at": pendulum.now("UTC").isoformat()})
-
-    def sync_not_requested(self) -> None:
-        self._delete(STATE_SYNC_REQUESTED)
-
     def syncing(self, totals: Totals, batch: Batch | None, identifier: str | None) -> None:
         """Note what the sync about to be requested loads, before asking (with ``requesting_sync``).
 
-        If the answer is lost, a retry that finds the sync (``started``) still knows its batch: the
+        If the answer is lost, a retry that finds the sync (``load_sync``) still knows its batch: the
         rows to check it processed, and whether later batches follow it.
         """
-        upload: dict[str, Any] = asdict(totals)
-        if batch is not None:
-            upload["batch"] = asdict(batch)
-        if identifier is not None:
-            upload["identifier"] = identifier
-        self._set(STATE_UPLOAD, upload)
+        self.note_payload(LoadSync.payload(totals, batch, identifier))
 
-    def started_sync(self, sync: StartedSync) -> None:
-        self.syncing(sync.totals, sync.batch, sync.identifier)
-        self._set(STATE_SYNC, sync.sync_uri)
-        self._delete(STATE_SYNC_REQUESTED)
+    def started_load_sync(self, sync: LoadSync) -> None:
+        self.started_sync(sync.started())
 
-    def started(self, sync_uri: str) -> StartedSync:
-        """What was noted with ``sync_uri`` (a task that only started a sync noted its definition)."""
-        upload = dict(self._get(STATE_UPLOAD) or {})
-        batch = upload.pop("batch", None)
-        identifier = upload.pop("identifier", None)
-        totals = Totals(**upload) if upload else Totals(definition_uri="")
-        return StartedSync(sync_uri, totals, Batch(**batch) if batch else None, identifier)
-
-    def forget_sync(self) -> None:
-        """Drop what this task remembered of its sync (it failed, or the task succeeded with it)."""
-        self._delete(STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED)
+    def load_sync(self, sync_uri: str) -> LoadSync:
+        """What was noted with ``sync_uri``."""
+        return LoadSync.of(self.started(sync_uri))
 
     # ------------------------------------------------------------------ batches
 

@@ -7,7 +7,8 @@ Operators decide what to wait for and what the task returns.
 Retries never double anything. What a load did is noted in its checkpoint as it goes: a retried
 task finds its load definition again (and clears what an earlier try staged there), reattaches
 to a sync that is still running or already succeeded instead of starting a second one (finding
-even a sync whose creation answer was lost), and resumes at the first unfinished batch.
+even a sync whose creation answer was lost: :mod:`airflow_provider_eloqua.sync.lifecycle`), and
+resumes at the first unfinished batch.
 
 An input bigger than one sync may take (Oracle: about 250 MB and 500 uploads) is loaded in
 batches, one sync each (see :mod:`airflow_provider_eloqua.staging`). The syncs of all but the
@@ -25,7 +26,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua import urls
@@ -34,13 +34,14 @@ from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.definitions import same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
-from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, Progress, StartedSync, Totals
+from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, LoadSync, Progress, Totals
 from airflow_provider_eloqua.load.load_definition import LoadDefinition
 from airflow_provider_eloqua.load.rows import RejectList, locate_rows
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
-from airflow_provider_eloqua.retry import may_have_taken_effect
 from airflow_provider_eloqua.staging import stage_input
 from airflow_provider_eloqua.storage import check_input_path, open_path
+from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
+from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, wait_for_sync
 from airflow_provider_eloqua.sync_report import (
     SyncReport,
     add_earlier,
@@ -49,17 +50,12 @@ from airflow_provider_eloqua.sync_report import (
     log_summary,
     reject_record,
 )
-from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, sync_status, wait_for_sync
 from airflow_provider_eloqua.urls import DefinitionUri
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 
 log = logging.getLogger(__name__)
-
-#: How far back (before the request, for clock skew) a sync whose creation answer was lost is looked for.
-LOST_SYNC_MARGIN_MINUTES = 10
-
 
 # ------------------------------------------------------------------ the definition a load stages into
 
@@ -128,64 +124,6 @@ def ensure_definition(
     return urls.parse_definition_uri(uri)
 
 
-# ------------------------------------------------------------------ syncs a task starts and finds again
-
-
-def find_lost_sync(hook: EloquaHook, definition_uri: str, requested_at: datetime) -> str | None:
-    """The sync an earlier try asked for but never heard back about, if Eloqua created it.
-
-    Only syncs of that definition created since the request (less a margin for clock skew between
-    the worker and Eloqua) count; the newest is the one.
-    """
-    cutoff = requested_at - timedelta(minutes=LOST_SYNC_MARGIN_MINUTES)
-    try:
-        syncs = hook.find_syncs(definition_uri, since=cutoff)
-        return syncs[0].get("uri") if syncs else None
-    except EloquaApiError as exc:
-        raise EloquaError(
-            f"An earlier try asked Eloqua to sync {definition_uri} but its answer was lost, and "
-            f"the syncs could not be listed to find out whether it started ({exc}). Loading again could "
-            "load the rows twice, so this try stops; check the definition's syncs in Eloqua."
-        ) from exc
-
-
-def reattach(hook: EloquaHook, checkpoint: Checkpoint) -> tuple[StartedSync, str] | None:
-    """On a retry: the sync an earlier try started and its status, unless it failed (then the data
-    is loaded again)."""
-    sync_uri = checkpoint.sync_uri
-    requested = checkpoint.sync_requested
-    if not sync_uri and requested:
-        sync_uri = find_lost_sync(hook, *requested)
-        checkpoint.sync_not_requested()
-        if sync_uri:
-            hook.log.info("Found sync %s, whose creation answer an earlier try lost", sync_uri)
-    if not sync_uri:
-        return None
-    status = sync_status(hook.get_sync(sync_uri), sync_uri)
-    if status in FAILED_STATUSES:
-        hook.log.warning("The earlier try's sync %s ended %r; loading the data again", sync_uri, status)
-        checkpoint.forget_sync()
-        return None
-    hook.log.info("Reattaching to sync %s (%s) started by an earlier try; nothing is uploaded again", sync_uri, status)
-    started = checkpoint.started(sync_uri)
-    checkpoint.started_sync(started)
-    return started, status
-
-
-def start_sync(
-    hook: EloquaHook, checkpoint: Checkpoint, definition: str | DefinitionUri, callback_url: str | None
-) -> str:
-    """POST /syncs, noting the request first so that a retry can find a sync whose answer was lost."""
-    uri = urls.as_definition_uri(definition)
-    checkpoint.requesting_sync(uri.uri)
-    try:
-        return hook.create_sync(uri, callback_url)["uri"]
-    except EloquaError as exc:
-        if not may_have_taken_effect(exc):
-            checkpoint.sync_not_requested()  # certainly not created: nothing to look for
-        raise
-
-
 # ------------------------------------------------------------------ the load
 
 
@@ -215,11 +153,11 @@ class LoadResult:
         """``{definition_uri, rows, chunks, bytes, syncs, sync_uri, sync_rows}``: the upload's XCom value."""
         return {**asdict(self.totals), "sync_uri": self.sync_uri, "sync_rows": self.sync_rows}
 
-    def started(self) -> StartedSync:
+    def started(self) -> LoadSync:
         """The last sync, to wait for and report (see :func:`report_load`)."""
         if self.sync_uri is None:
             raise EloquaError("the load started no sync")
-        return StartedSync(self.sync_uri, self.totals, self.batch, self.identifier)
+        return LoadSync(self.sync_uri, self.totals, self.batch, self.identifier)
 
 
 class Load:
@@ -297,7 +235,8 @@ class Load:
         :param start: start a sync once everything is staged (False: stage one batch, start nothing).
         """
         progress = self.checkpoint.progress(self.origin)
-        reattached = reattach(self.hook, self.checkpoint) if start else None
+        found = reattach(self.hook, self.checkpoint) if start else None
+        reattached = (LoadSync.of(found[0]), found[1]) if found else None
         if reattached and reattached[0].sync_uri in {done["sync_uri"] for done in progress.done}:
             self.checkpoint.forget_sync()  # the earlier try ended this batch but died before forgetting its sync
             reattached = None
@@ -348,7 +287,7 @@ class Load:
         # Noted before the request: a retry that finds the sync after a lost answer knows its batch.
         self.checkpoint.syncing(totals, batch, self.definition.identifier)
         sync_uri = start_sync(self.hook, self.checkpoint, self.definition.uri, self.callback_url)
-        self.checkpoint.started_sync(StartedSync(sync_uri, totals, batch, self.definition.identifier))
+        self.checkpoint.started_load_sync(LoadSync(sync_uri, totals, batch, self.definition.identifier))
         if batch.last:
             self.hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)
             return LoadResult(totals, sync_uri, batch, identifier=self.definition.identifier)
@@ -460,7 +399,7 @@ def report_load(
     checkpoint: Checkpoint,
     origin: str,
     source: InputSpec,
-    started: StartedSync,
+    started: LoadSync,
     status: str,
     *,
     rejects_path: str | None = None,

@@ -109,6 +109,16 @@ class DefinitionSpec:
         return body
 
 
+def template_uri(uri: str) -> urls.DefinitionUri:
+    """A load's template, parsed: an import or sync-action definition (a load never stages into another kind)."""
+    template = urls.parse_definition_uri(uri)
+    if template.kind not in (IMPORTS, SYNC_ACTIONS):
+        raise EloquaInputError(
+            f"definition_uri must be an import or sync-action definition to load into; got {uri!r} ({template.kind})"
+        )
+    return template
+
+
 # ------------------------------------------------------------------ definition checks, in order
 
 

@@ -4,7 +4,7 @@ Thin by design: each operator keeps its arguments (templated ones render before 
 describes the work as typed specs (:mod:`airflow_provider_eloqua.load.spec`) and hands it to the
 load engine (:mod:`airflow_provider_eloqua.load.engine`), which stages, syncs, waits for the syncs
 of earlier batches and keeps what a retry needs in Airflow's task state store, so that retries
-never double anything. Waiting for the last sync is :mod:`airflow_provider_eloqua.syncs`'s.
+never double anything. Starting and waiting for syncs is :mod:`airflow_provider_eloqua.sync`'s.
 
 Every load stages into a definition of its own, its *load definition* (see
 :mod:`airflow_provider_eloqua.load.load_definition`): a definition the user gives is a template
@@ -28,8 +28,8 @@ from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.load.checkpoint import Checkpoint, StartedSync, Totals
-from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, reattach, report_load, start_sync
+from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
+from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, report_load
 from airflow_provider_eloqua.load.field_mapping import (
     FieldMapping,
     MappedDefinition,
@@ -55,12 +55,14 @@ from airflow_provider_eloqua.load.spec import (
     InputSpec,
     UploadSpec,
     check_entity_choice,
+    template_uri,
 )
 from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
-from airflow_provider_eloqua.sync_report import check_on_warning, enforce_outcome
-from airflow_provider_eloqua.syncs import (
+from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
+from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
+from airflow_provider_eloqua.sync.waiting import (
     DEFAULT_WAIT_TIMEOUT,
     TERMINAL_STATUSES,
     SyncWatch,
@@ -68,6 +70,7 @@ from airflow_provider_eloqua.syncs import (
     status_from_event,
     wait_for_sync,
 )
+from airflow_provider_eloqua.sync_report import check_on_warning, enforce_outcome
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 
 __all__ = [
@@ -388,7 +391,7 @@ class _LoadOperator(_EloquaOperator):
                 return create_from_spec(hook, checkpoint, made_from, key)
 
         else:
-            template = urls.parse_definition_uri(self.definition_uri or "")
+            template = template_uri(self.definition_uri or "")
             origin = template_origin(template)
 
             def staging() -> LoadDefinition:
@@ -501,12 +504,12 @@ class EloquaCreateSyncOperator(_EloquaOperator):
 
     def execute(self, context: Context) -> str:
         uri = urls.parse_definition_uri(self.synced_instance_uri)
-        checkpoint = Checkpoint.of(context)
+        checkpoint = SyncCheckpoint.of(context)
         if reattached := reattach(self.hook, checkpoint):
             sync_uri = reattached[0].sync_uri
         else:
             sync_uri = start_sync(self.hook, checkpoint, uri, self.callback_url)
-            checkpoint.started_sync(StartedSync(sync_uri, Totals(uri.uri), None))
+            checkpoint.started_sync(StartedSync(sync_uri))
         context["ti"].xcom_push(key="sync_uri", value=sync_uri)
         checkpoint.forget_sync()
         return sync_uri
@@ -677,9 +680,9 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         # What was started is read back from the task state store (defer kwargs are not carried
         # through every runtime, e.g. dag.test()).
         checkpoint = Checkpoint.of(context)
-        return self._finish(context, checkpoint, checkpoint.started(sync_uri), status)
+        return self._finish(context, checkpoint, checkpoint.load_sync(sync_uri), status)
 
-    def _finish(self, context: Context, checkpoint: Checkpoint, started: StartedSync, status: str) -> dict[str, Any]:
+    def _finish(self, context: Context, checkpoint: Checkpoint, started: LoadSync, status: str) -> dict[str, Any]:
         """Report the load (every batch's counts and rejects), check its rows, apply ``on_warning``,
         delete the load definition, then forget the load."""
         load = self._import_load(context, checkpoint)

@@ -17,8 +17,14 @@ from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
 from airflow_provider_eloqua.settings import task_http_settings
+from airflow_provider_eloqua.sync.waiting import (
+    DEFAULT_WAIT_TIMEOUT,
+    TERMINAL_STATUSES,
+    SyncWatch,
+    look,
+    status_from_event,
+)
 from airflow_provider_eloqua.sync_report import check_on_warning, finish_sync
-from airflow_provider_eloqua.syncs import DEFAULT_WAIT_TIMEOUT, TERMINAL_STATUSES, SyncWatch, look, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
 

@@ -10,7 +10,13 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.syncs import TERMINAL_STATUSES, SyncWatch, error_event, terminal_event, timeout_event
+from airflow_provider_eloqua.sync.waiting import (
+    TERMINAL_STATUSES,
+    SyncWatch,
+    error_event,
+    terminal_event,
+    timeout_event,
+)
 
 #: How long a look at the sync may take once the deadline is (nearly) reached: one last look is
 #: still made, so a sync that ended just in time is reported, but its retries stop here.
@@ -30,7 +36,7 @@ FIRST_PAUSE_SPREAD = 0.5
 class EloquaSyncTrigger(BaseTrigger):
     """Polls ``GET /syncs/{id}`` every ``poll_interval`` seconds until the sync ends or ``end_time`` passes.
 
-    Yields exactly one event (the contract is :mod:`airflow_provider_eloqua.syncs`), then returns:
+    Yields exactly one event (the contract is :mod:`airflow_provider_eloqua.sync.waiting`), then returns:
     ``{"status": "terminal", "sync_status": "success"|"warning"|"error"|"errored", ...}``,
     ``{"status": "timeout", ...}`` at the deadline, or ``{"status": "error", "message": ...}``.
     Transient 429/5xx answers and dropped connections are retried with the hook's retry policy,

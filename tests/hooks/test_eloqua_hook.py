@@ -932,6 +932,42 @@ def test_user_agent_and_basic_credentials_on_the_wire(monkeypatch):
         assert request["headers"]["Accept"] == "application/json"
 
 
+def test_export_definitions_go_through_the_generic_definition_calls(monkeypatch):
+    """Every definition kind urls knows (exports here) is created, listed, read, updated and deleted
+    with the same hook calls as imports, at Oracle's paths."""
+    with recording_server() as server:
+        bulk = "/API/Bulk/2.0"
+        export = {"uri": "/activities/exports/8", "name": "sends", "fields": {"Id": "{{Activity.Id}}"}}
+        server.route("POST", f"{bulk}/activities/exports", status=201, body=export)
+        server.route(
+            "GET", f"{bulk}/customObjects/12/exports", body={"items": [{"uri": "/customObjects/12/exports/6"}]}
+        )
+        server.route("GET", f"{bulk}/activities/exports/8", body=export)
+        server.route("PUT", f"{bulk}/activities/exports/8", body=export)
+        server.route("DELETE", f"{bulk}/activities/exports/8", status=204)
+        conn = {"conn_type": "eloqua", "login": DEFAULT_USER, "password": DEFAULT_PASSWORD}
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_ELOQUA_WIRE", json.dumps({**conn, "extra": {"site": DEFAULT_SITE, "login_url": server.url}})
+        )
+        hook = EloquaHook("eloqua_wire", retry_policy=FAST)
+        assert hook.create_definition("activities", {"name": "sends"}, kind="exports")["uri"] == "/activities/exports/8"
+        listed = list(hook.list_definitions("customObjects", 12, "exports"))
+        assert listed == [{"uri": "/customObjects/12/exports/6"}]
+        assert hook.get_definition("/activities/exports/8")["name"] == "sends"
+        hook.update_definition("/activities/exports/8", export)
+        hook.delete_definition("/activities/exports/8")
+        with pytest.raises(ValueError, match="for exports"):
+            hook.create_definition("opportunities", {"name": "x"}, kind="exports")
+
+    assert [(r["method"], r["path"].removeprefix(bulk)) for r in server.seen if r["path"] != "/id"] == [
+        ("POST", "/activities/exports"),
+        ("GET", "/customObjects/12/exports"),
+        ("GET", "/activities/exports/8"),
+        ("PUT", "/activities/exports/8"),
+        ("DELETE", "/activities/exports/8"),
+    ]
+
+
 def test_oauth_token_request_on_the_wire(monkeypatch):
     with recording_server() as server:
         server.route("POST", "/auth/oauth2/token", body={"access_token": "at-1", "refresh_token": "rt-2"})

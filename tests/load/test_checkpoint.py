@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, StartedSync, Totals
+from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, LoadSync, Totals
+from airflow_provider_eloqua.sync.checkpoint import StartedSync
 
 
 class Store(dict):
@@ -23,15 +24,31 @@ def test_a_started_sync_is_found_again_as_it_was_noted():
     batch = Batch(index=1, first_row=31, rows=30, chunks=2, bytes=2000, last=False)
     checkpoint.requesting_sync("/contacts/imports/3")
     assert checkpoint.sync_requested is not None
-    checkpoint.started_sync(StartedSync("/syncs/7", Totals("/contacts/imports/3", 60, 4, 4000, 2), batch, "Email"))
+    checkpoint.started_load_sync(LoadSync("/syncs/7", Totals("/contacts/imports/3", 60, 4, 4000, 2), batch, "Email"))
     assert checkpoint.sync_requested is None  # the answer arrived: nothing to look for
     again = Checkpoint(store)
     assert again.sync_uri == "/syncs/7"
-    assert again.started("/syncs/7") == StartedSync(
+    assert again.load_sync("/syncs/7") == LoadSync(
         "/syncs/7", Totals("/contacts/imports/3", 60, 4, 4000, 2), batch, "Email"
     )
     again.forget_sync()
     assert again.sync_uri is None and not store
+
+
+def test_the_load_noted_before_asking_is_found_with_a_sync_whose_answer_was_lost():
+    """``syncing`` notes the batch before ``POST /syncs``; a retry that finds the sync reads it back."""
+    store = Store()
+    batch = Batch(index=0, first_row=1, rows=30, chunks=2, bytes=2000, last=False)
+    Checkpoint(store).syncing(Totals("/contacts/imports/3", 30, 2, 2000, 1), batch, "Email")
+    assert store["eloqua_upload"]["batch"]["rows"] == 30  # the load's slot, a key of its own
+    found = Checkpoint(store).load_sync("/syncs/9")
+    assert (found.sync_uri, found.totals.rows, found.batch, found.identifier) == ("/syncs/9", 30, batch, "Email")
+
+
+def test_a_sync_noted_without_a_load_reads_back_as_an_empty_load():
+    """A sync whose payload names nothing (started by a task that loads nothing) has empty totals."""
+    found = LoadSync.of(StartedSync("/syncs/4"))
+    assert (found.totals, found.batch, found.identifier) == (Totals(definition_uri=""), None, None)
 
 
 def test_progress_belongs_to_its_definition():

@@ -20,7 +20,6 @@ import pytest
 import requests
 
 from airflow_provider_eloqua import __version__
-from airflow_provider_eloqua import syncs as syncs_module
 from airflow_provider_eloqua.emulator import (
     DEFAULT_PASSWORD,
     DEFAULT_REFRESH_TOKEN,
@@ -32,6 +31,7 @@ from airflow_provider_eloqua.exceptions import EloquaAuthError, EloquaError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.hooks.session import forget_sessions
 from airflow_provider_eloqua.retry import RetryPolicy
+from airflow_provider_eloqua.sync import waiting as waiting_module
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from tests.hooks.recording_server import recording_server
@@ -83,7 +83,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
         await real_sleep(0)
 
     # The deadline arithmetic lives in syncs.SyncWatch (shared by every wait mode).
-    monkeypatch.setattr(syncs_module, "time", types.SimpleNamespace(time=lambda: clock.now, sleep=time.sleep))
+    monkeypatch.setattr(waiting_module, "time", types.SimpleNamespace(time=lambda: clock.now, sleep=time.sleep))
     monkeypatch.setattr(trigger_module, "FIRST_PAUSE_SPREAD", 0.0)  # every pause the full interval
     monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=sleep, wait_for=asyncio.wait_for))
     return clock

@@ -1,8 +1,8 @@
-"""The sync vocabulary and waiting: one module for what a sync's status means and how to wait for it.
+"""What a sync's status means and how to wait for it; the trigger's event contract.
 
-Shared by the load engine and the operators (waiting in the worker), the sensor (poke and
-reschedule) and the trigger (waiting in the triggerer), so that every wait mode reads statuses,
-treats transient failures and words its deadline the same way. Exports will wait the same way.
+Shared by every capability (imports and exports) and every wait mode: the engines and operators
+(waiting in the worker), the sensor (poke and reschedule) and the trigger (waiting in the
+triggerer) read statuses, treat transient failures and word their deadline the same way.
 
 Waiting survives Eloqua's bad moments: a transient answer (429, 5xx, a dropped or refused
 connection) that outlasts the hook's own retries is noted and the wait goes on until its
@@ -37,7 +37,7 @@ FAILED_STATUSES = frozenset({"error", "errored"})
 RUNNING_STATUSES = frozenset({"pending", "active"})
 TERMINAL_STATUSES = frozenset({SUCCESS, WARNING}) | FAILED_STATUSES
 KNOWN_STATUSES = RUNNING_STATUSES | TERMINAL_STATUSES
-#: Six hours: an import sync that has not ended by then needs a person, not another poll.
+#: Six hours: a sync that has not ended by then needs a person, not another poll.
 DEFAULT_WAIT_TIMEOUT = 6 * 60 * 60
 
 #: Kinds of the trigger's one event (its ``"status"`` key).

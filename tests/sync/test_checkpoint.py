@@ -1,0 +1,57 @@
+"""sync/checkpoint.py: the sync part of the task state store, with an opaque payload (a dict is the store)."""
+
+from __future__ import annotations
+
+from airflow_provider_eloqua.sync.checkpoint import STATE_SYNC, STATE_SYNC_REQUESTED, StartedSync, SyncCheckpoint
+from tests.sync.helpers import Store
+
+
+class ExportCheckpoint(SyncCheckpoint):
+    payload_key = "eloqua_export_test"
+
+
+def test_a_started_sync_comes_back_with_its_payload_untouched():
+    store = Store()
+    checkpoint = SyncCheckpoint(store)
+    checkpoint.requesting_sync("/contacts/exports/3")
+    definition_uri, at = checkpoint.sync_requested or ("", None)
+    assert definition_uri == "/contacts/exports/3" and at is not None and at.tzinfo is not None
+    checkpoint.started_sync(StartedSync("/syncs/7", {"since": "2026-01-01T00:00:00Z", "pages": [1, 2]}))
+    assert checkpoint.sync_requested is None  # the answer arrived: nothing to look for
+    again = SyncCheckpoint(store)
+    assert again.sync_uri == "/syncs/7"
+    assert again.started("/syncs/7") == StartedSync("/syncs/7", {"since": "2026-01-01T00:00:00Z", "pages": [1, 2]})
+    again.forget_sync()
+    assert again.sync_uri is None and not store
+
+
+def test_the_payload_noted_before_asking_survives_a_lost_answer():
+    store = Store()
+    SyncCheckpoint(store).note_payload({"rows": 30})
+    SyncCheckpoint(store).requesting_sync("/contacts/imports/3")
+    assert SyncCheckpoint(store).started("/syncs/9").payload == {"rows": 30}
+    assert STATE_SYNC not in store and STATE_SYNC_REQUESTED in store
+
+
+def test_each_capability_keeps_its_payload_in_a_slot_of_its_own():
+    store = Store()
+    ExportCheckpoint(store).started_sync(StartedSync("/syncs/5", {"export": True}))
+    assert store["eloqua_export_test"] == {"export": True} and "eloqua_sync_payload" not in store
+    assert SyncCheckpoint(store).started("/syncs/5").payload == {}  # another capability's slot is not read
+    ExportCheckpoint(store).forget_sync()
+    assert not store
+
+
+def test_without_a_store_nothing_is_remembered():
+    checkpoint = SyncCheckpoint(None)
+    checkpoint.requesting_sync("/contacts/imports/3")
+    checkpoint.started_sync(StartedSync("/syncs/7", {"rows": 1}))
+    assert checkpoint.sync_uri is None and checkpoint.sync_requested is None
+    assert checkpoint.started("/syncs/7") == StartedSync("/syncs/7", {})
+
+
+def test_of_reads_the_task_state_store_from_the_context():
+    store = Store()
+    ExportCheckpoint.of({"task_state_store": store}).started_sync(StartedSync("/syncs/2"))
+    assert isinstance(ExportCheckpoint.of({"task_state_store": store}), ExportCheckpoint)
+    assert store[STATE_SYNC] == "/syncs/2"
