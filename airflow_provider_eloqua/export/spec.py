@@ -35,7 +35,7 @@ from airflow_provider_eloqua.export.filters import (
 from airflow_provider_eloqua.export.window import Window, timestamp_statement
 from airflow_provider_eloqua.storage import output_format
 
-EXPORT_ENTITIES = ("contacts", "accounts", "activities", "customObjects", "events")
+EXPORT_ENTITIES = urls.EXPORT_ENTITIES
 #: Oracle's limits: fields per export definition, records per ``GET /syncs/{id}/data``.
 MAX_FIELDS = 250
 MAX_PAGE_SIZE = 50_000
@@ -231,7 +231,7 @@ class ExportSpec:
     @property
     def collection_path(self) -> str:
         """Where the definition is created: ``/contacts/exports``, ``/customObjects/12/exports``."""
-        return urls.entity_root(self.entity, self.parent) + "/exports"
+        return urls.exports_path(self.entity, self.parent)
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -1,0 +1,536 @@
+"""The export engine: sync a definition of the export's own per window, wait, page the rows into one file.
+
+It knows nothing of operators: it is given a hook, the task's :class:`ExportCheckpoint`, the
+validated :class:`~.spec.ExportSpec` and :class:`~.spec.OutputSpec`, and returns an
+:class:`ExportResult`, or, when told not to block, what it is waiting for (:class:`WaitForSync`,
+:class:`WaitUntil`) so that the operator can defer and call it again.
+
+An export runs in two phases, both resumable from the checkpoint:
+
+1. **Sync.** The window is a *plan* of parts, first one part. Each part gets an export definition
+   of its own (the spec over the part's window, named for this task, auto-deleted), synced through
+   :mod:`airflow_provider_eloqua.sync` and waited for, one after another (Oracle's advice for
+   activities). A finished part notes its sync and the count its log reports (ELQ-00102). An
+   activity part that reaches Oracle's 5,000,000 rows per sync is split in two halves of its
+   window, each synced again. A retry reattaches to the part's sync; a sync that failed or is gone
+   is synced again.
+2. **Download.** Every part's ``GET /syncs/{id}/data`` pages go, in window order, into one
+   :class:`~.writer.ExportFile`, which appears at the path only once every part's rows equal its
+   count. Paging stops at ``hasMore: false`` or an empty page, whichever first, and never asks
+   past ``totalResults``. Data that expired or was deleted in the meantime (404, 410) sends that
+   part back to phase 1 and the download starts over.
+
+Nothing is ever read twice into the file: a retried download starts a new file from the first
+part (the parts' syncs are reattached, not synced again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaRowCountError, EloquaSyncError
+from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
+from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, ready_at
+from airflow_provider_eloqua.export.writer import ExportFile
+from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
+from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
+from airflow_provider_eloqua.sync.logs import SyncLog, read_sync_log
+from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, TERMINAL_STATUSES, wait_for_sync
+
+if TYPE_CHECKING:
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+log = logging.getLogger(__name__)
+
+#: Oracle's Bulk FAQ: an activity export sync holds at most 5 million records.
+ACTIVITY_SYNC_LIMIT = 5_000_000
+#: "Successfully exported members to csv file.": the log entry that counts an export's rows.
+EXPORTED_CODE = "ELQ-00102"
+#: A part whose data is gone while it is downloaded is synced again this many times, no more.
+MAX_RESYNCS = 2
+#: Answers that mean a sync or its data no longer exists (expired, deleted).
+GONE_STATUSES = frozenset({404, 410})
+_MARKER = "airflow-export"
+
+
+class Clock:
+    """Wall-clock time and sleeping; tests give the engine a clock of their own."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class WaitForSync:
+    """The engine waits for ``sync_uri`` to end (the operator defers and calls :meth:`Export.run` again)."""
+
+    sync_uri: str
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    """The engine waits until ``moment`` (the lag rule: ``until + lag`` has not passed yet)."""
+
+    moment: datetime
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote.
+
+    :param sync_uri: the sync of the last part (the only one unless the window was split).
+    :param path: the file, as given.
+    :param rows: the rows written, equal to what Eloqua says it exported.
+    :param bytes: the file's size.
+    :param window: the window exported.
+    :param syncs: every part's sync, in window order.
+    """
+
+    sync_uri: str
+    path: str
+    rows: int
+    bytes: int
+    window: Window
+    syncs: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """``{sync_uri, path, rows, bytes, since, until}``: the operator's XCom value (plus ``syncs`` when split)."""
+        summary = {"sync_uri": self.sync_uri, "path": self.path, "rows": self.rows, "bytes": self.bytes}
+        summary.update(self.window.as_json())
+        if len(self.syncs) > 1:
+            summary["syncs"] = list(self.syncs)
+        return summary
+
+
+@dataclass
+class Part:
+    """One window of the plan: pending until its sync has ended and been counted."""
+
+    window: Window
+    definition_uri: str | None = None
+    sync_uri: str | None = None
+    count: int | None = None
+
+    @property
+    def synced(self) -> bool:
+        return self.sync_uri is not None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "window": self.window.as_json(),
+            "definition_uri": self.definition_uri,
+            "sync_uri": self.sync_uri,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Part:
+        return cls(
+            Window.from_json(value["window"]), value.get("definition_uri"), value.get("sync_uri"), value.get("count")
+        )
+
+
+@dataclass
+class Plan:
+    """The parts of one export, in window order; ``origin`` names the export they belong to."""
+
+    origin: str
+    parts: list[Part] = field(default_factory=list)
+    resyncs: int = 0
+
+    def next_pending(self) -> int | None:
+        return next((index for index, part in enumerate(self.parts) if not part.synced), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, "parts": [part.as_json() for part in self.parts], "resyncs": self.resyncs}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Plan:
+        return cls(
+            value["origin"], [Part.from_json(part) for part in value.get("parts") or []], value.get("resyncs", 0)
+        )
+
+
+class ExportCheckpoint(SyncCheckpoint):
+    """What one task's export remembers across its tries: the sync in flight (the sync layer's keys,
+    with the part's window and definition as payload), the plan, and the definition being synced."""
+
+    payload_key = "eloqua_export_sync"
+    _PLAN = "eloqua_export_plan"
+    _DEFINITION = "eloqua_export_definition"
+
+    def plan(self, origin: str) -> Plan | None:
+        stored = self._get(self._PLAN)
+        if isinstance(stored, dict) and stored.get("origin") == origin:
+            return Plan.from_json(stored)
+        return None
+
+    def other_plan(self, origin: str) -> Plan | None:
+        """A plan an earlier try made for another export (the DAG changed): its definitions are cleaned up."""
+        stored = self._get(self._PLAN)
+        if isinstance(stored, dict) and stored.get("origin") != origin:
+            return Plan.from_json(stored)
+        return None
+
+    def save_plan(self, plan: Plan) -> None:
+        self._set(self._PLAN, plan.as_json())
+
+    @property
+    def definition(self) -> tuple[str, Window] | None:
+        """``(uri, window)`` of the definition created for the part being synced."""
+        stored = self._get(self._DEFINITION)
+        if isinstance(stored, dict) and stored.get("uri"):
+            return stored["uri"], Window.from_json(stored["window"])
+        return None
+
+    def created_definition(self, uri: str, window: Window) -> None:
+        self._set(self._DEFINITION, {"uri": uri, "window": window.as_json()})
+
+    def forget_definition(self) -> None:
+        self._delete(self._DEFINITION)
+
+    def forget_export(self) -> None:
+        """Drop everything: the export is done, a later run of the task exports again."""
+        self.forget_sync()
+        self.forget_definition()
+        self._delete(self._PLAN)
+
+
+def export_name(name: str, key: str) -> str:
+    """The user's name (cut to fit) plus ``[airflow-export <key>]``: at most 100 characters."""
+    suffix = f" [{_MARKER} {key}]"
+    return (name.strip() or "Airflow export")[: MAX_NAME_LENGTH - len(suffix)].rstrip() + suffix
+
+
+def origin_of(spec: ExportSpec) -> str:
+    """A digest of what the export asks Eloqua for (its window included): a plan counts only for it."""
+    body = json.dumps({"entity": spec.entity, "parent": spec.parent, **spec.body()}, sort_keys=True, default=str)
+    return "export " + hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _gone(exc: BaseException) -> bool:
+    return isinstance(exc, EloquaApiError) and exc.status in GONE_STATUSES
+
+
+class Export:
+    """One export of one spec into one file, across the tries of its task.
+
+    :param hook: the worker's hook.
+    :param checkpoint: the task's checkpoint.
+    :param spec: the export, its window resolved (see :func:`~.window.close`).
+    :param output: where the rows go.
+    :param key: names the task's definitions and hidden file (the same on every try).
+    :param poll_interval: seconds between looks at a sync while waiting in the worker.
+    :param timeout: the most seconds to wait for each sync.
+    :param lag: a window is synced no earlier than ``until + lag`` (see :mod:`.window`).
+    :param row_limit: an activity sync that exports this many rows is split (Oracle's 5,000,000).
+    :param clock: the time and sleeping (tests give their own).
+    """
+
+    def __init__(
+        self,
+        hook: EloquaHook,
+        checkpoint: ExportCheckpoint,
+        spec: ExportSpec,
+        output: OutputSpec,
+        *,
+        key: str,
+        poll_interval: float = 30,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        lag: timedelta = DEFAULT_LAG,
+        row_limit: int = ACTIVITY_SYNC_LIMIT,
+        clock: Clock | None = None,
+    ) -> None:
+        self.hook = hook
+        self.checkpoint = checkpoint
+        self.spec = spec
+        self.output = output
+        self.key = key
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.lag = lag
+        self.row_limit = row_limit
+        self.clock = clock or Clock()
+        self.origin = origin_of(spec)
+
+    # ------------------------------------------------------------------ the whole export
+
+    def run(self, *, block: bool = True) -> ExportResult | WaitForSync | WaitUntil:
+        """Sync every part, then download them into the file; resumes from the checkpoint.
+
+        :param block: wait in this process (for the lag and for each sync); otherwise return what
+            is waited for at the first wait, and be called again once it is over.
+        """
+        plan = self._plan()
+        while True:
+            index = plan.next_pending()
+            if index is not None:
+                waiting = self._sync_part(plan, index, block)
+                if waiting is not None:
+                    return waiting
+                continue
+            result = self._download(plan)
+            if result is not None:
+                self._clean_up(plan)
+                return result
+
+    def _plan(self) -> Plan:
+        plan = self.checkpoint.plan(self.origin)
+        if plan is not None:
+            done = sum(part.synced for part in plan.parts)
+            if done:
+                self.hook.log.info("Resuming the export: %d of %d part(s) already synced", done, len(plan.parts))
+            return plan
+        stale = self.checkpoint.other_plan(self.origin)
+        if stale is not None:
+            self.hook.log.info("An earlier try exported something else (the DAG changed); its definitions go")
+            self._clean_up(stale)
+        plan = Plan(self.origin, [Part(self.spec.window)])
+        self.checkpoint.save_plan(plan)
+        return plan
+
+    # ------------------------------------------------------------------ phase 1: sync each part
+
+    def _sync_part(self, plan: Plan, index: int, block: bool) -> WaitForSync | WaitUntil | None:
+        """Bring part ``index`` to a counted, finished sync (or split it); None when the plan moved on."""
+        part = plan.parts[index]
+        found = self._reattach(part)
+        if found is None:
+            moment = ready_at(self.spec.window, self.lag)
+            now = self.clock.now()
+            if moment is not None and now < moment:
+                if not block:
+                    return WaitUntil(moment)
+                self.hook.log.info(
+                    "Waiting until %s (until %s + lag %s) before exporting, so that late records are in",
+                    moment.isoformat(),
+                    self.spec.window.until,
+                    self.lag,
+                )
+                self.clock.sleep((moment - now).total_seconds())
+                return None
+            found = self._start(part), None
+        sync_uri, status = found
+        if status not in TERMINAL_STATUSES:
+            if not block:
+                return WaitForSync(sync_uri)
+            deadline = time.time() + self.timeout
+            status = wait_for_sync(self.hook, sync_uri, poll_interval=self.poll_interval, deadline=deadline)
+        assert status is not None
+        self._ended(plan, index, sync_uri, status)
+        return None
+
+    def _reattach(self, part: Part) -> tuple[str, str | None] | None:
+        """The part's sync an earlier try (or call) started, with its status; None to sync anew."""
+        started = self.checkpoint.sync_uri or self.checkpoint.sync_requested
+        if not started:
+            return None
+        payload = self.checkpoint.started(self.checkpoint.sync_uri or "").payload
+        if payload and Window.from_json(payload.get("window") or {}) != part.window:
+            self.checkpoint.forget_sync()  # a sync of a window the plan no longer has
+            return None
+        try:
+            found = reattach(self.hook, self.checkpoint)
+        except EloquaApiError as exc:
+            if not _gone(exc):
+                raise
+            self.hook.log.warning("The earlier try's sync is gone (%s); syncing again", exc)
+            self.checkpoint.forget_sync()
+            return None
+        if found is None:
+            return None
+        started_sync, status = found
+        part.definition_uri = started_sync.payload.get("definition_uri") or part.definition_uri
+        return started_sync.sync_uri, status
+
+    def _start(self, part: Part) -> str:
+        """Create (or find again) the part's definition and start its sync."""
+        definition_uri = self._definition(part.window)
+        part.definition_uri = definition_uri
+        payload = {"window": part.window.as_json(), "definition_uri": definition_uri}
+        self.checkpoint.note_payload(payload)
+        try:
+            sync_uri = start_sync(self.hook, self.checkpoint, definition_uri, None)
+        except EloquaApiError as exc:
+            if not _gone(exc):
+                raise
+            # The definition went (auto-deleted, or deleted by someone): make another one.
+            self.checkpoint.forget_definition()
+            definition_uri = self._definition(part.window)
+            part.definition_uri = definition_uri
+            payload["definition_uri"] = definition_uri
+            self.checkpoint.note_payload(payload)
+            sync_uri = start_sync(self.hook, self.checkpoint, definition_uri, None)
+        self.checkpoint.started_sync(StartedSync(sync_uri, payload))
+        self.hook.log.info("Started sync %s of %s over %s", sync_uri, definition_uri, part.window.describe())
+        return sync_uri
+
+    def _definition(self, window: Window) -> str:
+        """The part's own definition: the one an earlier try created for this window, or a new one."""
+        known = self.checkpoint.definition
+        if known is not None and known[1] == window:
+            return known[0]
+        if known is not None:
+            self._delete_definition(known[0])
+        spec = self.spec.with_window(window).with_name(export_name(self.spec.name, self.key))
+        uri = self.hook.create_definition(spec.entity, spec.body(), spec.parent, "exports")["uri"]
+        self.checkpoint.created_definition(uri, window)
+        self.hook.log.info("Created export definition %s (%s), filter %s", uri, spec.name, spec.filter_text())
+        return uri
+
+    def _ended(self, plan: Plan, index: int, sync_uri: str, status: str) -> None:
+        """Judge a part's ended sync: note it counted, split it, or fail (a retry syncs it again)."""
+        part = plan.parts[index]
+        sync_log = read_sync_log(self.hook, sync_uri, status)
+        count = sync_log.count([EXPORTED_CODE]) if sync_log.has(EXPORTED_CODE) else None
+        if self._too_large(status, sync_log, count):
+            first, second = part.window.halves()
+            self.hook.log.warning(
+                "Sync %s of %s exported %s rows, Eloqua's limit for an activity sync: splitting the window into %s "
+                "and %s",
+                sync_uri,
+                part.window.describe(),
+                f"{count:,}" if count is not None else "too many",
+                first.describe(),
+                second.describe(),
+            )
+            plan.parts[index : index + 1] = [Part(first), Part(second)]
+            self._forget_part(part)
+            self.checkpoint.save_plan(plan)
+            return
+        if status in FAILED_STATUSES:
+            self._forget_part(part)
+            reasons = "; ".join(sync_log.errors[:5])
+            raise EloquaSyncError(
+                f"Eloqua export sync {sync_uri} over {part.window.describe()} ended with status {status!r}"
+                + (f" ({reasons})" if reasons else "")
+                + ": see the sync log above; a retry of this task syncs it again"
+            )
+        part.sync_uri, part.count = sync_uri, count
+        self.checkpoint.save_plan(plan)  # before forgetting the sync: a crash between reattaches to it
+        self.checkpoint.forget_sync()
+        self.checkpoint.forget_definition()
+
+    def _too_large(self, status: str, sync_log: SyncLog, count: int | None) -> bool:
+        if self.spec.entity != "activities" or self.spec.max_records is not None:
+            return False
+        if count is not None and count >= self.row_limit:
+            return True
+        return status in FAILED_STATUSES and any(
+            "5,000,000" in error or "5000000" in error or "too many" in error.lower() for error in sync_log.errors
+        )
+
+    def _forget_part(self, part: Part) -> None:
+        """A part's sync is no use (failed, too large): forget it and delete its definition."""
+        self.checkpoint.forget_sync()
+        self.checkpoint.forget_definition()
+        if part.definition_uri:
+            self._delete_definition(part.definition_uri)
+
+    # ------------------------------------------------------------------ phase 2: download into the file
+
+    def _download(self, plan: Plan) -> ExportResult | None:
+        """Every part's rows into one file; None when a part's data is gone (it is synced again)."""
+        with ExportFile(self.output, self.spec.labels, self.key) as out:
+            for part in plan.parts:
+                try:
+                    self._download_part(part, out)
+                except EloquaApiError as exc:
+                    if not _gone(exc):
+                        raise
+                    self._resync(plan, part, exc)
+                    return None  # leaving the block discards the file
+            out.commit()
+        last = plan.parts[-1]
+        assert last.sync_uri is not None
+        return ExportResult(
+            sync_uri=last.sync_uri,
+            path=out.path,
+            rows=out.rows,
+            bytes=out.bytes,
+            window=self.spec.window,
+            syncs=tuple(part.sync_uri for part in plan.parts if part.sync_uri),
+        )
+
+    def _download_part(self, part: Part, out: ExportFile) -> None:
+        """Page one part's sync into ``out``; its rows must equal what Eloqua says it exported."""
+        sync_uri = part.sync_uri
+        assert sync_uri is not None
+        before = out.rows
+        offset, total = 0, None
+        while total is None or offset < total:
+            page = self.hook.get_sync_data(sync_uri, offset=offset, limit=self.output.page_size)
+            items = page.get("items") or []
+            if total is None and isinstance(page.get("totalResults"), int):
+                total = page["totalResults"]
+            out.write_rows(items)
+            offset += len(items)
+            if not items or not page.get("hasMore"):
+                break
+        written = out.rows - before
+        self._check_rows(part, sync_uri, written, total)
+        self.hook.log.info("Sync %s: %d row(s) written (%s)", sync_uri, written, part.window.describe())
+
+    def _check_rows(self, part: Part, sync_uri: str, written: int, total: int | None) -> None:
+        counts = {"ELQ-00102": part.count, "totalResults": total}
+        known = {name: value for name, value in counts.items() if value is not None}
+        if not known:
+            raise EloquaRowCountError(
+                f"Eloqua's log of export sync {sync_uri} has no ELQ-00102 count and its data no totalResults, so "
+                f"the {written} row(s) read cannot be confirmed complete"
+            )
+        wrong = {name: value for name, value in known.items() if value != written}
+        if wrong:
+            said = " and ".join(f"{value} ({name})" for name, value in known.items())
+            raise EloquaRowCountError(
+                f"Eloqua says export sync {sync_uri} exported {said}, but {written} row(s) were read from its data; "
+                "the file was not written. A retry of this task reads the data again"
+            )
+
+    def _resync(self, plan: Plan, part: Part, exc: EloquaApiError) -> None:
+        if plan.resyncs >= MAX_RESYNCS:
+            raise EloquaError(
+                f"The data of export sync {part.sync_uri} was gone ({exc}) {plan.resyncs + 1} times while it was "
+                "downloaded; check the definition's dataRetentionDuration against the time the download takes"
+            ) from exc
+        self.hook.log.warning(
+            "The data of sync %s is gone (%s): syncing %s again", part.sync_uri, exc, part.window.describe()
+        )
+        if part.definition_uri:
+            self._delete_definition(part.definition_uri)
+        index = plan.parts.index(part)
+        plan.parts[index] = Part(part.window)
+        plan.resyncs += 1
+        self.checkpoint.save_plan(plan)
+
+    # ------------------------------------------------------------------ clean-up
+
+    def _clean_up(self, plan: Plan) -> None:
+        """Delete the plan's definitions (best effort: their autoDeleteDuration is the backstop), forget it."""
+        uris = {part.definition_uri for part in plan.parts if part.definition_uri}
+        known = self.checkpoint.definition
+        if known is not None:
+            uris.add(known[0])
+        for uri in sorted(uris):
+            self._delete_definition(uri)
+        self.checkpoint.forget_export()
+
+    def _delete_definition(self, uri: str) -> None:
+        try:
+            self.hook.delete_definition(uri)
+            self.hook.log.info("Deleted export definition %s", uri)
+        except EloquaError as exc:
+            if not _gone(exc):
+                self.hook.log.warning(
+                    "Could not delete export definition %s (%s); Eloqua deletes it when it expires", uri, exc
+                )
