@@ -7,11 +7,13 @@ types Oracle documents are below; external activities and the SMS types (24C) ar
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 ACTIVITY_TYPE = "{{Activity.Type}}"
 ACTIVITY_CREATED_AT = "{{Activity.CreatedAt}}"
 ACTIVITY_ID = "{{Activity.Id}}"
+ACTIVITY_CONTACT_ID = "{{Activity.Contact.Id}}"
 #: At most this many contact fields in one activity export (Oracle, "Exporting activities").
 MAX_CONTACT_FIELDS = 10
 CONTACT_FIELD_PREFIX = "{{Activity.Contact.Field("
@@ -32,25 +34,43 @@ _STATEMENTS = {
     "CampaignName": "{{Activity.Campaign.Field(CampaignName)}}",
     "ExternalId": "{{Activity.ExternalId}}",
     "DeploymentId": "{{Activity.Field(EmailDeploymentId)}}",
+    "CampaignResponseDate": "{{Activity.CampaignResponse.CreatedAt}}",
+    "CampaignResponseMemberStatus": "{{Activity.CampaignResponse.Field(MemberStatus)}}",
 }
 _COMMON = "ActivityId ActivityType ActivityDate "
 _EMAIL = "EmailAddress EmailRecipientId AssetType AssetName AssetId CampaignId ExternalId "
 _VISITOR = "ContactId VisitorId VisitorExternalId "
+_RESPONSE = " CampaignResponseDate CampaignResponseMemberStatus"
 _TYPE_LABELS = {
-    "EmailOpen": _COMMON + _EMAIL + _VISITOR + "IpAddress SubjectLine EmailWebLink DeploymentId EmailSendType",
+    "EmailOpen": _COMMON
+    + _EMAIL
+    + _VISITOR
+    + "IpAddress SubjectLine EmailWebLink DeploymentId EmailSendType"
+    + _RESPONSE,
     "EmailClickthrough": _COMMON
     + _EMAIL
     + _VISITOR
-    + "IpAddress SubjectLine EmailWebLink EmailClickedThruLink DeploymentId EmailSendType",
-    "EmailSend": _COMMON + _EMAIL + "ContactId SubjectLine EmailWebLink DeploymentId EmailSendType",
+    + "IpAddress SubjectLine EmailWebLink EmailClickedThruLink DeploymentId EmailSendType"
+    + _RESPONSE,
+    "EmailSend": _COMMON + _EMAIL + "ContactId SubjectLine EmailWebLink DeploymentId EmailSendType" + _RESPONSE,
     "Subscribe": _COMMON + _EMAIL,
     "Unsubscribe": _COMMON + _EMAIL,
     "Bounceback": _COMMON
     + _EMAIL
     + "ContactId DeploymentId SmtpErrorCode SmtpStatusCode SmtpMessage CRMCampaignId CampaignName",
-    "WebVisit": _COMMON + _VISITOR + "ReferrerUrl IpAddress NumberOfPages FirstPageViewUrl Duration ExternalId",
-    "PageView": _COMMON + _VISITOR + "CampaignId WebVisitId Url ReferrerUrl IpAddress IsWebTrackingOptedIn ExternalId",
-    "FormSubmit": _COMMON + _VISITOR + "AssetType AssetId AssetName RawData CampaignId ExternalId",
+    "WebVisit": _COMMON
+    + _VISITOR
+    + "ReferrerUrl IpAddress NumberOfPages FirstPageViewUrl Duration ExternalId LinkedToContactDate WebVisitSavedId",
+    "PageView": _COMMON
+    + _VISITOR
+    + "CampaignId WebVisitId Url ReferrerUrl IpAddress IsWebTrackingOptedIn ExternalId LinkedToContactDate"
+    + " PageViewSavedId"
+    + _RESPONSE,
+    "FormSubmit": _COMMON + _VISITOR + "AssetType AssetId AssetName RawData CampaignId ExternalId" + _RESPONSE,
+    # SMS types (Oracle's 24C changelog); Oracle's activity-fields page does not list their fields.
+    "SmsSend": _COMMON + "ContactId ExternalId",
+    "SmsReply": _COMMON + "ContactId ExternalId",
+    "SmsClickthrough": _COMMON + "ContactId ExternalId",
 }
 #: Activity type -> (label, statement) of each field it exports.
 ACTIVITY_TYPE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -62,7 +82,13 @@ ACTIVITY_TYPE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 ACTIVITY_TYPES = tuple(ACTIVITY_TYPE_FIELDS)
 #: Every statement some activity type exports.
 ACTIVITY_STATEMENTS = frozenset(statement for fields in ACTIVITY_TYPE_FIELDS.values() for _, statement in fields)
+_CAMPAIGN_FIELD = re.compile(r"^\{\{Activity\.Campaign\.Field\([A-Za-z0-9_]+\)\}\}$")
 _NUMERIC_LABELS = ("Id", "NumberOfPages", "Duration", "SmtpErrorCode", "SmtpStatusCode")
+
+
+def is_campaign_field(statement: str) -> bool:
+    """``{{Activity.Campaign.Field(X)}}``: Oracle's examples add campaign fields to several types."""
+    return _CAMPAIGN_FIELD.match(statement) is not None
 
 
 def type_fields(activity_type: str) -> list[dict[str, Any]] | None:
@@ -86,7 +112,7 @@ def type_fields(activity_type: str) -> list[dict[str, Any]] | None:
 
 
 def _data_type(label: str, statement: str) -> str:
-    if statement == ACTIVITY_CREATED_AT:
+    if statement == ACTIVITY_CREATED_AT or label.endswith("Date"):
         return "date"
     if label == "EmailAddress":
         return "emailAddress"
@@ -100,7 +126,7 @@ def default_values(activity_type: str, number: int) -> dict[str, str]:
     the id and date come from the record itself, so they are left out."""
     values: dict[str, str] = {}
     for label, statement in ACTIVITY_TYPE_FIELDS[activity_type]:
-        if statement in (ACTIVITY_ID, ACTIVITY_CREATED_AT):
+        if statement in (ACTIVITY_ID, ACTIVITY_CREATED_AT) or _data_type(label, statement) == "date":
             continue
         if statement == ACTIVITY_TYPE:
             values[statement] = activity_type

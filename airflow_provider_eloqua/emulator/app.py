@@ -141,6 +141,9 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
         state.delete_sync_data(f"/syncs/{sync_id}")
         return Response(status_code=204)
 
+    for entity, path, kind in _CONTAINER_ROUTES:
+        _container_routes(router, state, f"/{entity}/{path}", kind)
+
     @router.get("/{root:path}/fields")
     async def list_fields(root: str, request: Request) -> dict[str, Any]:
         activity_type = request.query_params.get("activityType")
@@ -196,6 +199,25 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
     return router
 
 
+#: ``GET /contacts/lists/{id}`` and the rest: the containers an export filter's EXISTS may name.
+_CONTAINER_ROUTES = (
+    ("contacts", "lists", "ContactList"),
+    ("contacts", "segments", "ContactSegment"),
+    ("contacts", "filters", "ContactFilter"),
+    ("accounts", "lists", "AccountList"),
+)
+
+
+def _container_routes(router: APIRouter, state: EmulatorState, path: str, kind: str) -> None:
+    @router.get(path + "/{container_id:int}")
+    async def get_container(container_id: int) -> dict[str, Any]:
+        return state.container(kind, container_id)
+
+    @router.get(path)
+    async def list_containers(request: Request) -> dict[str, Any]:
+        return _page(state.containers(kind), request)
+
+
 def _control_routes(state: EmulatorState) -> APIRouter:
     """Unauthenticated test hooks; the settings keys are documented on EmulatorState.configure."""
     router = APIRouter(prefix="/_emulator")
@@ -227,6 +249,10 @@ def _control_routes(state: EmulatorState) -> APIRouter:
     async def seed(request: Request) -> dict[str, Any]:
         spec = _parse_json(await request.body())
         return await run_in_threadpool(state.seed, spec)  # a million records take seconds: keep the loop free
+
+    @router.post("/containers", status_code=201)
+    async def define_container(request: Request) -> dict[str, Any]:
+        return state.define_container(_parse_json(await request.body()))
 
     @router.post("/timestamps")
     async def timestamps(request: Request) -> dict[str, Any]:

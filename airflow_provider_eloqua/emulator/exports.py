@@ -15,14 +15,17 @@ from typing import Any
 
 import msgspec
 
+from airflow_provider_eloqua.emulator import filters
 from airflow_provider_eloqua.emulator.activities import (
+    ACTIVITY_CONTACT_ID,
     ACTIVITY_STATEMENTS,
     CONTACT_FIELD_PREFIX,
     MAX_CONTACT_FIELDS,
+    is_campaign_field,
 )
 from airflow_provider_eloqua.emulator.errors import failure
 from airflow_provider_eloqua.emulator.fields import fields_for
-from airflow_provider_eloqua.emulator.records import CREATED, ID, UPDATED, format_timestamp
+from airflow_provider_eloqua.emulator.records import ID, format_timestamp, system_statements
 from airflow_provider_eloqua.emulator.resources import Collection
 from airflow_provider_eloqua.emulator.validation import MARKUP, READ_ONLY, durations, is_boolean, named_fields_failures
 
@@ -37,25 +40,6 @@ DEFAULT_RETENTION = "PT6H"
 CONTACT_EXTRAS = ("{{Contact.Email.IsSubscribed}}", "{{Contact.Email.IsBounced}}", "{{Contact.Email.Format}}")
 
 
-def system_statements(collection: Collection) -> dict[str, str]:
-    """Statement -> reserved record key (records.ID/CREATED/UPDATED) of the collection's entity."""
-    entity = collection.entity
-    if entity in ("contacts", "accounts"):
-        name, prefix = ("Contact", "C_") if entity == "contacts" else ("Account", "M_")
-        return {
-            f"{{{{{name}.Id}}}}": ID,
-            f"{{{{{name}.CreatedAt}}}}": CREATED,
-            f"{{{{{name}.Field({prefix}DateCreated)}}}}": CREATED,
-            f"{{{{{name}.UpdatedAt}}}}": UPDATED,
-            f"{{{{{name}.Field({prefix}DateModified)}}}}": UPDATED,
-        }
-    if entity == "activities":
-        return {"{{Activity.Id}}": ID, "{{Activity.CreatedAt}}": CREATED}
-    name = "CustomObject" if entity == "customObjects" else "Event"
-    prefix = f"{{{{{name}[{collection.parent_id}]"
-    return {prefix + ".Id}}": ID, prefix + ".CreatedAt}}": CREATED, prefix + ".UpdatedAt}}": UPDATED}
-
-
 def exportable(collection: Collection, statement: str) -> bool:
     """Whether ``statement`` names a field the collection's records export."""
     if statement in system_statements(collection):
@@ -64,7 +48,7 @@ def exportable(collection: Collection, statement: str) -> bool:
     if entity == "activities":
         if statement.startswith(CONTACT_FIELD_PREFIX):
             return "{{Contact." + statement[len("{{Activity.Contact.") :] in _statements("/contacts")
-        return statement in ACTIVITY_STATEMENTS
+        return statement in ACTIVITY_STATEMENTS or is_campaign_field(statement)
     catalogue = {item["statement"] for item in fields_for(collection.root) or []}
     if statement in catalogue:
         return True
@@ -80,8 +64,9 @@ def _statements(root: str) -> set[str]:
     return {item["statement"] for item in fields_for(root) or []}
 
 
-def validate_export(body: Any, collection: Collection) -> list[dict[str, Any]]:
-    """Every failure of an export definition body posted (or PUT) to ``collection``."""
+def validate_export(body: Any, collection: Collection, known: Callable[[str, int], bool]) -> list[dict[str, Any]]:
+    """Every failure of an export definition body posted (or PUT) to ``collection``; ``known(kind, id)``
+    says whether a list, segment or filter a filter's EXISTS names exists."""
     if not isinstance(body, dict):
         return [failure("body", body, "Must be a JSON object.")]
     failures, fields = named_fields_failures(body, MAX_FIELDS)
@@ -101,6 +86,8 @@ def validate_export(body: Any, collection: Collection) -> list[dict[str, Any]]:
             failures.append(failure("filter", text, "Must be a string."))
         elif len(text) > MAX_FILTER:
             failures.append(failure("filter", len(text), f"Must be at most {MAX_FILTER} characters long."))
+        else:
+            failures += filters.check(text, collection, lambda statement: exportable(collection, statement), known)
     if "areSystemTimestampsInUTC" in body and not is_boolean(body["areSystemTimestampsInUTC"]):
         failures.append(failure("areSystemTimestampsInUTC", body["areSystemTimestampsInUTC"], "Must be a boolean."))
     if "maxRecords" in body:
@@ -154,12 +141,18 @@ def take_snapshot(
     body: dict[str, Any],
     records: Iterable[dict[str, Any]],
     zone_name: str,
+    contacts: dict[str, dict[str, Any]],
 ) -> Snapshot:
-    """Project ``records`` (already filtered and ordered) onto the definition's fields."""
+    """Project ``records`` (already filtered and ordered) onto the definition's fields; an activity's
+    ``{{Activity.Contact.Field(X)}}`` is read from the contact whose id is its ``{{Activity.Contact.Id}}``
+    (``contacts``: the site's contacts)."""
     fields: dict[str, str] = body["fields"]
     system = system_statements(collection)
     zone = "UTC" if in_utc(body) else zone_name
-    getters: list[Callable[[dict[str, Any]], str]] = [_getter(statement, system, zone) for statement in fields.values()]
+    by_id: dict[str, dict[str, Any]] = {}
+    if any(statement.startswith(CONTACT_FIELD_PREFIX) for statement in fields.values()):
+        by_id = {str(contact[ID]): contact for contact in contacts.values()}
+    getters = [_getter(statement, system, zone, by_id) for statement in fields.values()]
     labels = tuple(fields)
     rows: list[tuple[str, ...]]
     if len(getters) == 1:
@@ -170,7 +163,18 @@ def take_snapshot(
     return Snapshot(labels, rows)
 
 
-def _getter(statement: str, system: dict[str, str], zone: str) -> Callable[[dict[str, Any]], str]:
+def _getter(
+    statement: str, system: dict[str, str], zone: str, contacts: dict[str, dict[str, Any]]
+) -> Callable[[dict[str, Any]], str]:
+    if statement.startswith(CONTACT_FIELD_PREFIX):
+        contact_statement = "{{Contact." + statement[len("{{Activity.Contact.") :]
+
+        def contact_value(record: dict[str, Any]) -> str:
+            contact = contacts.get(str(record.get(ACTIVITY_CONTACT_ID)), {})
+            found = contact.get(contact_statement)
+            return "" if found is None else str(found)
+
+        return contact_value
     key = system.get(statement)
     if key == ID:
         return lambda record: str(record[ID])

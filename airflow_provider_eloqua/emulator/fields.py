@@ -108,6 +108,9 @@ def fields_for(root: str) -> list[dict[str, Any]] | None:
             "hasNotNullConstraint": False,
             "hasUniquenessConstraint": unique,
             "uri": f"{root}/fields/{100001 + index}",
+            # Oracle's "Fields (metadata)" example shows standard fields stamped so.
+            "createdAt": "1900-01-01T05:00:00.0000000Z",
+            "updatedAt": "1900-01-01T05:00:00.0000000Z",
         }
         for index, (name, internal, statement, data_type, read_only, unique) in enumerate(catalogue)
     ]

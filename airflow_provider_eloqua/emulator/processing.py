@@ -56,6 +56,8 @@ class Site:
     lists: dict[str, set[str]] = field(default_factory=dict)
     #: setStatus destination -> identifier -> status
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: ``"ContactSegment[5]"`` -> {"name", "members" (record keys), "ids" (Eloqua ids), "createdAt", "createdBy"}
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: entity root -> the Eloqua id the next new record gets
     next_ids: dict[str, int] = field(default_factory=dict)
 

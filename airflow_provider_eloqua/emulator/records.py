@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from airflow_provider_eloqua.emulator.resources import Collection
+
 ID = "@id"
 CREATED = "@createdAt"
 UPDATED = "@updatedAt"
@@ -84,3 +86,22 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
         if record.get(key) is not None:
             shown[name] = iso_z(record[key])
     return shown
+
+
+def system_statements(collection: Collection) -> dict[str, str]:
+    """Statement -> reserved record key (records.ID/CREATED/UPDATED) of the collection's entity."""
+    entity = collection.entity
+    if entity in ("contacts", "accounts"):
+        name, prefix = ("Contact", "C_") if entity == "contacts" else ("Account", "M_")
+        return {
+            f"{{{{{name}.Id}}}}": ID,
+            f"{{{{{name}.CreatedAt}}}}": CREATED,
+            f"{{{{{name}.Field({prefix}DateCreated)}}}}": CREATED,
+            f"{{{{{name}.UpdatedAt}}}}": UPDATED,
+            f"{{{{{name}.Field({prefix}DateModified)}}}}": UPDATED,
+        }
+    if entity == "activities":
+        return {"{{Activity.Id}}": ID, "{{Activity.CreatedAt}}": CREATED}
+    name = "CustomObject" if entity == "customObjects" else "Event"
+    prefix = f"{{{{{name}[{collection.parent_id}]"
+    return {prefix + ".Id}}": ID, prefix + ".CreatedAt}}": CREATED, prefix + ".UpdatedAt}}": UPDATED}

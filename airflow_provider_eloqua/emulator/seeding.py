@@ -27,6 +27,7 @@ from typing import Any
 
 from airflow_provider_eloqua.emulator.activities import ACTIVITY_TYPE, ACTIVITY_TYPE_FIELDS, default_values
 from airflow_provider_eloqua.emulator.errors import ApiError
+from airflow_provider_eloqua.emulator.filters import CONTAINERS
 from airflow_provider_eloqua.emulator.processing import EMAIL_STATEMENTS, Site
 from airflow_provider_eloqua.emulator.records import CREATED, UPDATED, parse_instant
 from airflow_provider_eloqua.emulator.resources import entity_of, parse_collection
@@ -122,6 +123,33 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
         "firstId": first_id,
         "lastId": site.next_ids.get(root, 1) - 1,
     }
+
+
+def define_container(site: Site, spec: Any, stamp: str, user: str) -> tuple[str, int]:
+    """``{"kind": "ContactSegment", "id": 5, "name"?, "members": [...]}``: a contact list, segment or
+    filter, or an account list, whose members are record identifiers (contacts: e-mail addresses, as
+    ``records()`` shows them) or Eloqua ids (integers). Replaces one of the same kind and id."""
+    if not isinstance(spec, dict) or not set(spec) <= {"kind", "id", "name", "members"}:
+        raise _bad("the body takes kind, id, name and members")
+    kind, container_id, members = spec.get("kind"), spec.get("id"), spec.get("members") or []
+    if kind not in CONTAINERS:
+        raise _bad(f"kind must be one of {sorted(CONTAINERS)}; got {kind!r}")
+    if not isinstance(container_id, int) or isinstance(container_id, bool) or container_id < 1:
+        raise _bad(f"id must be a positive integer; got {container_id!r}")
+    if not isinstance(members, list):
+        raise _bad("members must be a list of identifiers or ids")
+    ids = {member for member in members if isinstance(member, int) and not isinstance(member, bool)}
+    keys = {str(member).strip() for member in members if member not in ids}
+    if CONTAINERS[kind] == "contacts":
+        keys = {key.casefold() for key in keys}
+    site.containers[f"{kind}[{container_id}]"] = {
+        "name": str(spec.get("name") or f"{kind} {container_id}"),
+        "members": keys,
+        "ids": ids,
+        "createdAt": stamp,
+        "createdBy": user,
+    }
+    return kind, container_id
 
 
 def set_timestamps(site: Site, spec: Any) -> dict[str, Any]:

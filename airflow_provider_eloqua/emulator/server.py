@@ -203,6 +203,19 @@ class EmulatorControl:
         body = {"entity": entity, "records": records or [], **spec}
         return self._call("POST", "/seed", json=body, timeout=max(self.timeout, 300.0))
 
+    def define_container(
+        self, kind: str, container_id: int, members: list[str | int], name: str | None = None
+    ) -> dict[str, Any]:
+        """Create (or replace) a ``ContactList``, ``ContactSegment``, ``ContactFilter`` or ``AccountList``
+        whose members are record identifiers (``records()``'s ``identifier``: e-mail addresses for
+        contacts) or Eloqua ids (ints). An export filter's ``EXISTS('{{ContactSegment[5]}}')`` then
+        selects them, and ``GET /contacts/segments/5`` (lists, filters, ``/accounts/lists``) shows it.
+        Contacts added to a list by an import's sync action belong to it too."""
+        body: dict[str, Any] = {"kind": kind, "id": container_id, "members": members}
+        if name is not None:
+            body["name"] = name
+        return self._call("POST", "/containers", json=body)
+
     def set_timestamps(self, entity: str, identifier: str | None = None, **spec: Any) -> dict[str, Any]:
         """Move one record's ``createdAt=`` / ``updatedAt=`` (ISO-8601); find it by its ``identifier`` key (the
         ``identifier`` of ``records()``) or ``id=`` (its Eloqua id). Returns the record as ``records()`` shows it."""

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow_provider_eloqua.emulator import exports, processing, seeding
+from airflow_provider_eloqua.emulator import exports, filters, processing, seeding
 from airflow_provider_eloqua.emulator.errors import (
     ApiError,
     failure,
@@ -27,7 +27,14 @@ from airflow_provider_eloqua.emulator.errors import (
 )
 from airflow_provider_eloqua.emulator.faults import FaultBook
 from airflow_provider_eloqua.emulator.query import filter_items, order_items
-from airflow_provider_eloqua.emulator.records import DEFAULT_SITE_ZONE, ID, iso_z, parse_instant, public
+from airflow_provider_eloqua.emulator.records import (
+    DEFAULT_SITE_ZONE,
+    ID,
+    iso_z,
+    parse_instant,
+    public,
+    system_statements,
+)
 from airflow_provider_eloqua.emulator.resources import Collection, parse_collection
 from airflow_provider_eloqua.emulator.validation import READ_ONLY, parse_duration, validate_definition
 
@@ -272,7 +279,7 @@ class EmulatorState:
 
     def create_definition(self, root: str, kind: str, body: Any) -> dict[str, Any]:
         collection = check_root(root, kind)
-        failures = _validate(body, collection)
+        failures = self._validate(body, collection)
         if failures:
             raise validation_error(failures)
         with self.lock:
@@ -288,6 +295,12 @@ class EmulatorState:
             }
             self.definitions[uri] = Definition(uri=uri, collection=collection, body=stored)
             return dict(stored)
+
+    def _validate(self, body: Any, collection: Collection) -> list[dict[str, Any]]:
+        if collection.kind == "exports":
+            with self.lock:
+                return exports.validate_export(body, collection, self._known)
+        return validate_definition(body, collection)
 
     def list_definitions(
         self, root: str, kind: str, q: str | None = None, order_by: str | None = None
@@ -312,7 +325,7 @@ class EmulatorState:
         """PUT: the body replaces the definition, so it must pass the same validation as a create."""
         with self.lock:
             definition = self._definition(uri)
-        failures = _validate(body, definition.collection)
+        failures = self._validate(body, definition.collection)
         if failures:
             raise validation_error(failures)
         with self.lock:
@@ -470,11 +483,19 @@ class EmulatorState:
         definition = sync.definition
         collection, body = definition.collection, definition.body
         store = self.data.records.get(collection.root, {})
-        matching = sorted(store.values(), key=_record_id)
+        text = body.get("filter")
+        if text:
+            zone = ZoneInfo("UTC" if exports.in_utc(body) else self.site_time_zone)
+            timestamps = system_statements(collection)
+            keep = filters.compile_filter(text, collection, timestamps, zone, self._members)
+            matching = sorted((record for key, record in store.items() if keep(key, record)), key=_record_id)
+        else:
+            matching = sorted(store.values(), key=_record_id)
         cap = body.get("maxRecords")
         if isinstance(cap, int) and not isinstance(cap, bool):
             matching = matching[:cap]
-        sync.snapshot = exports.take_snapshot(collection, body, matching, self.site_time_zone)
+        contacts = self.data.records.get("/contacts", {}) if collection.entity == "activities" else {}
+        sync.snapshot = exports.take_snapshot(collection, body, matching, self.site_time_zone, contacts)
         retention = parse_duration(body.get("dataRetentionDuration")) or parse_duration(exports.DEFAULT_RETENTION)
         sync.expires_at = self.now() + retention if retention else None
         return "success", exports.exported_log(len(sync.snapshot))
@@ -492,6 +513,63 @@ class EmulatorState:
             if snapshot is None:
                 raise not_found(uri + "/data")
         return snapshot.page_json(offset, limit)
+
+    # ---- lists, segments and filters -------------------------------------------------------
+
+    def _known(self, kind: str, container_id: int) -> bool:
+        return (
+            f"{kind}[{container_id}]" in self.data.containers or _sync_action_key(kind, container_id) in self.data.lists
+        )
+
+    def _members(self, kind: str, container_id: int) -> set[str]:
+        """Record keys in a list, segment or filter: the control API's members and sync actions' adds."""
+        found = set(self.data.lists.get(_sync_action_key(kind, container_id), ()))
+        container = self.data.containers.get(f"{kind}[{container_id}]")
+        if container is not None:
+            found |= container["members"]
+            ids = container["ids"]
+            if ids:
+                root = "/" + filters.CONTAINERS[kind]
+                found |= {key for key, record in self.data.records.get(root, {}).items() if record.get(ID) in ids}
+        return found
+
+    def define_container(self, spec: Any) -> dict[str, Any]:
+        """Create or replace a contact list, segment or filter, or an account list (control API)."""
+        with self.lock:
+            kind, container_id = seeding.define_container(self.data, spec, now_iso(self.now()), self.user)
+            return self._container(kind, container_id)
+
+    def container(self, kind: str, container_id: int) -> dict[str, Any]:
+        """``GET /contacts/lists|segments|filters/{id}``, ``GET /accounts/lists/{id}``."""
+        with self.lock:
+            if not self._known(kind, container_id):
+                raise not_found(f"{kind}[{container_id}]")
+            return self._container(kind, container_id)
+
+    def containers(self, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            ids = {int(key[len(kind) + 1 : -1]) for key in self.data.containers if key.startswith(kind + "[")}
+            return [self._container(kind, cid) for cid in sorted(ids)]
+
+    def _container(self, kind: str, container_id: int) -> dict[str, Any]:
+        stored = self.data.containers.get(f"{kind}[{container_id}]", {})
+        entity = filters.CONTAINERS[kind]
+        path = {
+            "ContactList": "lists",
+            "ContactSegment": "segments",
+            "ContactFilter": "filters",
+            "AccountList": "lists",
+        }
+        return {
+            "name": stored.get("name", f"{kind} {container_id}"),
+            "count": len(self._members(kind, container_id)),
+            "statement": f"{{{{{kind}[{container_id}]}}}}",
+            "uri": f"/{entity}/{path[kind]}/{container_id}",
+            "createdAt": stored.get("createdAt"),
+            "createdBy": stored.get("createdBy"),
+            "updatedAt": stored.get("createdAt"),
+            "updatedBy": stored.get("createdBy"),
+        }
 
     def delete_sync_data(self, uri: str) -> None:
         """``DELETE /syncs/{id}/data``: the export sync's data is gone; its later GETs answer 404."""
@@ -680,10 +758,9 @@ def _non_negative(value: Any, name: str) -> int:
     return value
 
 
-def _validate(body: Any, collection: Collection) -> list[dict[str, Any]]:
-    if collection.kind == "exports":
-        return exports.validate_export(body, collection)
-    return validate_definition(body, collection)
+def _sync_action_key(kind: str, container_id: int) -> str:
+    """Where sync actions keep a list's members (processing.list_key): contact lists by id."""
+    return str(container_id) if kind == "ContactList" else f"{{{{{kind}[{container_id}]}}}}"
 
 
 def _record_id(record: dict[str, Any]) -> int:

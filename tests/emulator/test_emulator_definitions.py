@@ -110,6 +110,8 @@ def test_fields_listing(bulk):
         "hasNotNullConstraint",
         "hasUniquenessConstraint",
         "uri",
+        "createdAt",
+        "updatedAt",
     }
     paged = bulk.get("/contacts/fields", params={"limit": 2}).json()
     assert paged["count"] == 2 and paged["hasMore"] is True
