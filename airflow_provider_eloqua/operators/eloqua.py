@@ -57,6 +57,7 @@ from airflow_provider_eloqua.load.spec import (
     check_entity_choice,
     template_uri,
 )
+from airflow_provider_eloqua.operators.data_rows import DataRows
 from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
@@ -333,6 +334,16 @@ class _LoadOperator(_EloquaOperator):
 
     definition_uri: str | None
 
+    @property
+    def data(self) -> Sequence[Mapping[str, Any]] | None:
+        """The rows to upload: kept as :class:`DataRows`, which Airflow stores and shows as a summary."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        # Set at __init__, and again by Airflow once the template (e.g. an XComArg) has rendered.
+        self._data = DataRows.of(value)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Lineage for Airflow's OpenLineage provider: the file in, the Eloqua entity out."""
         from airflow_provider_eloqua.openlineage import import_lineage
@@ -434,7 +445,8 @@ class EloquaUploadDataOperator(_LoadOperator):
 
     :param definition_uri: the template, e.g. ``/contacts/imports/30`` (templated; typically the
         create task's XCom).
-    :param data: a list of row dicts, e.g. an upstream task's XCom (templated).
+    :param data: a list of row dicts, e.g. an upstream task's XCom (templated; Airflow stores and shows
+        its row count and column names, never the rows).
     :param path: a local path or ObjectStoragePath URL (``file://``, ``s3://``, ...) of a CSV, JSON
         array or NDJSON file (templated). Exactly one of ``data`` and ``path``.
     :param format: ``csv``, ``json`` or ``ndjson``; inferred from the extension when not given (templated).
@@ -545,7 +557,8 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     deletes it after ``auto_delete_duration``.
 
     :param definition_uri: an existing definition to copy (templated), instead of the definition arguments.
-    :param data: a list of row dicts, e.g. an upstream task's XCom (templated).
+    :param data: a list of row dicts, e.g. an upstream task's XCom (templated; Airflow stores and shows
+        its row count and column names, never the rows).
     :param path: a local path or ObjectStoragePath URL of a CSV, JSON array or NDJSON file
         (templated). Exactly one of ``data`` and ``path``.
     :param format: ``csv``, ``json`` or ``ndjson``; inferred from the extension when not given (templated).

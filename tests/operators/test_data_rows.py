@@ -1,0 +1,72 @@
+"""``data`` rows are kept as DataRows: the task gets every row, Airflow stores and shows a summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_eloqua.operators.data_rows import DataRows
+from tests.dag_runner import run_dag
+from tests.operators.test_eloqua_operators import dag_file
+
+
+def test_data_rows_is_the_rows_for_the_task_and_a_summary_for_airflow():
+    rows = [{"Email": "a@customer.example", "FirstName": "A"}, {"Email": "b@customer.example", "FirstName": "B"}]
+    view = DataRows.of(rows)
+
+    assert isinstance(view, DataRows)
+    assert list(view) == rows and len(view) == 2 and view[1] is rows[1] and view[:1] == rows[:1]
+    assert view == rows and view == DataRows(list(rows))
+    assert view.serialize() == "2 rows; columns of the first row: Email, FirstName"
+    for text in (view.serialize(), repr(view), str(view)):
+        assert "customer.example" not in text
+    assert DataRows.of(view) is view
+    assert DataRows([]).serialize() == "0 rows"
+    assert DataRows([{"Email": "x"}]).serialize() == "1 row; columns of the first row: Email"
+
+
+@pytest.mark.parametrize("value", [None, "{{ ti.xcom_pull('rows') }}", b"x", {"Email": "a"}, 3])
+def test_data_rows_leaves_what_is_not_a_sequence_of_rows_as_it_is(value):
+    assert DataRows.of(value) is value
+
+
+def _rendered_fields(dag_id: str) -> dict[str, dict]:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        stored = session.scalars(select(RenderedTaskInstanceFields).where(RenderedTaskInstanceFields.dag_id == dag_id))
+        return {row.task_id: row.rendered_fields for row in stored}
+
+
+def test_xcom_rows_load_exactly_and_no_row_is_stored_in_the_rendered_fields(airflow_db, eloqua_conn):
+    n = 3_000
+    path = dag_file(
+        "op_xcom_rows_rendered",
+        f"""
+        from airflow.sdk import task
+
+        @task
+        def rows():
+            return [{{"Email": f"row{{i}}@customer.example", "FirstName": f"Name{{i}}"}} for i in range({n})]
+
+        EloquaImportOperator(
+            task_id="load", entity="contacts", name="xcom rows", fields=CONTACT_FIELDS,
+            identifier_field_name="Email", data=rows(), poll_interval=0.2, timeout=60,
+        )
+        """,
+    )
+
+    result = run_dag(path, "op_xcom_rows_rendered")
+
+    assert result.state == "success"
+    assert result["load"].return_value["rows_processed"] == n
+    loaded = {r["identifier"]: r for r in eloqua_conn.control.records("/contacts")}
+    assert sorted(loaded) == sorted(f"row{i}@customer.example" for i in range(n))
+    first_name = "{{Contact.Field(C_FirstName)}}"
+    assert all(loaded[f"row{i}@customer.example"][first_name] == f"Name{i}" for i in range(n))
+    rendered = _rendered_fields("op_xcom_rows_rendered")["load"]
+    assert rendered["data"] == "3,000 rows; columns of the first row: Email, FirstName"
+    assert "customer.example" not in json.dumps(rendered)
