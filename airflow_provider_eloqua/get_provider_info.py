@@ -56,6 +56,13 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.triggers.eloqua"]}
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Common SQL",
+                "target-integration-name": "Oracle Eloqua",
+                "python-module": "airflow_provider_eloqua.transfers.sql_to_eloqua",
+            }
+        ],
         # eloqua://<site>/<entity>: the Assets import tasks update (see airflow_provider_eloqua/assets.py).
         "asset-uris": [
             {

@@ -37,3 +37,11 @@ def test_the_sync_layer_imports_no_capability():
     assert {f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER} <= loaded
     banned = tuple(f"airflow_provider_eloqua.{name}" for name in CAPABILITIES)
     assert not {m for m in loaded if m in banned or m.startswith(tuple(f"{b}." for b in banned))}
+
+
+def test_the_load_engine_knows_no_transfer():
+    """transfers/ sits above load/ and feeds it; load/ never imports a transfer."""
+    for module in ("airflow_provider_eloqua.load.engine", "airflow_provider_eloqua.load.field_mapping"):
+        loaded = _modules_loaded_by(module)
+        assert module in loaded
+        assert not {m for m in loaded if m.startswith("airflow_provider_eloqua.transfers")}

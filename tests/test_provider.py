@@ -90,6 +90,8 @@ def test_every_declared_module_imports():
         for entry in info[kind]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)
+    for entry in info["transfers"]:
+        importlib.import_module(entry["python-module"])
     for conn_type in info["connection-types"]:
         module, _, name = conn_type["hook-class-name"].rpartition(".")
         assert getattr(importlib.import_module(module), name).conn_type == conn_type["connection-type"]

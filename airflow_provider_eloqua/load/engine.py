@@ -166,7 +166,8 @@ class Load:
     :param hook: the worker's hook.
     :param checkpoint: the task's checkpoint.
     :param origin: what the load's definition is made from (a template URI, or a spec's digest):
-        the batches an earlier try loaded count only for the same origin.
+        the batches an earlier try loaded count only for the same origin (and, for a row source, the
+        same rows: its identity is added).
     :param staging: chooses (creates, or finds again) the definition the load stages into; called
         once, when staging begins, and only then (a retry that reattaches to its last sync does not).
     :param source: the input.
@@ -191,7 +192,8 @@ class Load:
     ) -> None:
         self.hook = hook
         self.checkpoint = checkpoint
-        self.origin = origin
+        # Rows read afresh on every pass (a query) say what they are: batches of other rows never count.
+        self.origin = origin if source.rows is None else f"{origin} {source.rows.identity}"
         self._staging = staging
         self._definition: Definition | None = None
         self.source = source
@@ -410,7 +412,7 @@ def report_load(
 
     :param hook: the worker's hook.
     :param checkpoint: the task's checkpoint.
-    :param origin: what the load's definition is made from (see :class:`Load`).
+    :param origin: the load's :attr:`Load.origin`.
     :param source: the load's input (to find the input rows of rejects).
     :param started: the last sync, as :meth:`Load.run` noted it.
     :param status: its final status.

@@ -51,3 +51,28 @@ def test_account_import_reuses_its_definition_across_runs(airflow_db, eloqua_con
     assert first["load_accounts"].return_value["created"] == 4
     assert second["load_accounts"].return_value["updated"] == 4
     assert len(eloqua_conn.control.records("/accounts")) == 4
+
+
+def test_sql_to_contacts_maps_the_query_columns_to_the_site_fields(airflow_db, eloqua_conn, monkeypatch, tmp_path):
+    warehouse = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELOQUA_EXAMPLE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
+    )
+    monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
+
+    result = run_dag(EXAMPLE_DAGS / "example_eloqua_sql_to_contacts.py", "eloqua_sql_to_contacts")
+
+    assert result.state == "success", result.tasks
+    wanted = {f"lead{n}@example.com": n for n in range(1, 51) if n * 97 % 100 >= 40}
+    summary = result["load_lead_scores"].return_value
+    assert summary["rows"] == summary["created"] == len(wanted) and summary["rejected"] == 0
+    records = {r["identifier"]: r for r in eloqua_conn.control.records("/contacts")}
+    assert set(records) == set(wanted)
+    # Each column went to the field of its display or internal name.
+    fields = {key: value for key, value in records["lead50@example.com"].items() if key.startswith("{{")}
+    assert fields == {
+        "{{Contact.Field(C_EmailAddress)}}": "lead50@example.com",
+        "{{Contact.Field(C_FirstName)}}": "First50",
+        "{{Contact.Field(C_LastName)}}": "Last50",
+        "{{Contact.Field(C_Company)}}": "Company 1",
+    }

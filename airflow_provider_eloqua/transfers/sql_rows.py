@@ -1,0 +1,257 @@
+"""The rows of one SQL query, streamed from the connection's ``DbApiHook`` in batches of ``fetch_size``.
+
+A :class:`QueryRows` is the load engine's :class:`~airflow_provider_eloqua.load.spec.RowSource`:
+each :meth:`QueryRows.open` runs the query (again: on a staging restart, a retry, or to find the
+input rows of rejects) and yields its rows as dicts keyed by the result's column names. Nothing
+holds the result whole: one thread of its own owns the database connection and its cursor (a
+server-side, named cursor on PostgreSQL, so the server keeps the result; other databases'
+cursors are read with ``fetchmany``) and hands at most two batches ahead to the reader. Every
+database call happens in that thread, so drivers that tie a connection to its thread (sqlite3)
+work however the rows are consumed.
+
+Values are made what Eloqua's import reads (see :mod:`airflow_provider_eloqua.date_values`):
+dates and datetimes as text, an aware datetime first converted to the site's time zone; a UUID as
+its text. Text, integers, floats, booleans, Decimals and NULLs go as they are. Any other type fails
+naming the column and the query row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from itertools import repeat
+from typing import Any
+
+from airflow_provider_eloqua.date_values import eloqua_date_text
+from airflow_provider_eloqua.exceptions import EloquaInputError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FETCH_SIZE = 10_000
+#: Batches the reading thread may hold ready ahead of the reader.
+_AHEAD = 2
+_POLL = 0.1
+_DONE = object()
+#: Types the chunker sends as they are (it names a row and column for a NaN or a lone surrogate).
+_AS_IS = frozenset({str, int, float, bool, type(None), Decimal})
+
+
+def _server_side_cursor(conn: Any, fetch_size: int) -> Any:
+    """A cursor that leaves the result on the server where the driver has one (psycopg 2 and 3:
+    a named cursor, which lives in a transaction), else the driver's own cursor."""
+    if type(conn).__module__.split(".")[0] in ("psycopg2", "psycopg"):
+        if getattr(conn, "autocommit", False):
+            conn.autocommit = False
+        cursor = conn.cursor(name=f"eloqua_{uuid.uuid4().hex[:16]}")
+        if hasattr(cursor, "itersize"):
+            cursor.itersize = fetch_size
+    else:
+        cursor = conn.cursor()
+    with contextlib.suppress(AttributeError, TypeError):
+        cursor.arraysize = fetch_size
+    return cursor
+
+
+class _Reader:
+    """One run of the query in a thread of its own, its batches handed over through a bounded queue."""
+
+    def __init__(self, connect: Callable[[], Any], sql: str, parameters: Any, fetch_size: int) -> None:
+        self._connect = connect
+        self._sql = sql
+        self._parameters = parameters
+        self._fetch_size = fetch_size
+        self._batches: queue.Queue = queue.Queue(maxsize=_AHEAD)
+        self._stop = threading.Event()
+        self._described = threading.Event()
+        self.columns: list[str] = []
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="eloqua-sql-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = self._connect()
+            try:
+                cursor = _server_side_cursor(conn, self._fetch_size)
+                try:
+                    self._read(cursor)
+                finally:
+                    with contextlib.suppress(Exception):
+                        cursor.close()
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.rollback()  # a read: end the transaction the query (or its named cursor) opened
+                with contextlib.suppress(Exception):
+                    conn.close()
+        except BaseException as exc:  # handed to the reader's thread, raised there
+            self.error = exc
+            self._described.set()
+            self._put((None, exc))
+
+    def _read(self, cursor: Any) -> None:
+        if self._parameters is None:
+            cursor.execute(self._sql)
+        else:
+            cursor.execute(self._sql, self._parameters)
+        batch = cursor.fetchmany(self._fetch_size) if cursor.description is not None else []
+        if cursor.description is None:  # a psycopg2 named cursor describes its result on the first fetch
+            raise EloquaInputError("sql returns no result columns: it must be a query (SELECT ...)")
+        self.columns = [str(column[0]) for column in cursor.description]
+        self._described.set()
+        while batch:
+            if not self._put((batch, None)):
+                return
+            del batch
+            batch = cursor.fetchmany(self._fetch_size)
+        self._put((_DONE, None))
+
+    def _put(self, entry: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._batches.put(entry, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def described(self) -> list[str]:
+        """The result's column names, once the query has run (its error, if it failed)."""
+        self._described.wait()
+        if self.error is not None:
+            raise self.error
+        return self.columns
+
+    def batches(self) -> Iterator[Sequence[Any]]:
+        while True:
+            batch, exc = self._batches.get()
+            if exc is not None:
+                raise exc
+            if batch is _DONE:
+                return
+            yield batch
+
+    def close(self) -> None:
+        """Stop reading (the current fetch ends first) and wait until the connection is closed."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._batches.get_nowait()
+            self._thread.join(_POLL)
+
+
+class QueryRows:
+    """The rows of ``sql`` on ``connect()``'s database: a :class:`~airflow_provider_eloqua.load.spec.RowSource`.
+
+    :param connect: opens a DB-API connection (a ``DbApiHook``'s ``get_conn``); called in the reading thread.
+    :param sql: one query, rendered.
+    :param parameters: its bind parameters, or None.
+    :param fetch_size: rows per ``fetchmany``.
+    :param time_zone: the zone aware datetimes are converted to (the site's) before their zone is dropped.
+    :param identity: what the rows are (see :func:`query_identity`).
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        sql: str,
+        parameters: Any,
+        fetch_size: int,
+        time_zone: _dt.tzinfo,
+        identity: str,
+    ) -> None:
+        self._connect = connect
+        self.sql = sql
+        self.parameters = parameters
+        self.fetch_size = fetch_size
+        self.time_zone = time_zone
+        self.identity = identity
+        self._pending: _Reader | None = None  # run to read the columns, handed to the next open()
+
+    @property
+    def columns(self) -> list[str]:
+        """The result's column names (runs the query, whose result the next :meth:`open` reads)."""
+        if self._pending is None:
+            self._pending = _Reader(self._connect, self.sql, self.parameters, self.fetch_size)
+        columns = self._pending.described()
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise EloquaInputError(
+                f"the query returns more than one column named {', '.join(map(repr, repeated))}: give each "
+                "column a name of its own (SELECT ... AS ...)"
+            )
+        return columns
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Iterator[dict[str, Any]]]:
+        """The query's rows, from the first (the query runs again unless :attr:`columns` just ran it)."""
+        columns = self.columns
+        reader, self._pending = self._pending, None
+        assert reader is not None  # set by columns
+        try:
+            yield self._rows(reader, columns)
+        finally:
+            reader.close()
+
+    def close(self) -> None:
+        """Close a run that :attr:`columns` started and no :meth:`open` read."""
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
+
+    def _rows(self, reader: _Reader, columns: list[str]) -> Iterator[dict[str, Any]]:
+        number = 0
+        for batch in reader.batches():
+            if batch and isinstance(batch[0], Mapping):  # a dict-row cursor factory
+                batch = [tuple(row.values()) for row in batch]
+            batch = _sendable(batch, columns, number, self.time_zone)
+            number += len(batch)
+            yield from map(dict, map(zip, repeat(columns), batch))
+        log.info("Read %d row(s) from the query", number)
+
+
+def _sendable(batch: Sequence[Sequence[Any]], columns: list[str], before: int, zone: _dt.tzinfo) -> Sequence[Any]:
+    """The batch with every value Eloqua's import can read: whole columns are checked at once
+    (their value types), and only columns holding dates, datetimes or UUIDs are converted."""
+    values = list(zip(*batch, strict=True))
+    converted = False
+    for index, column in enumerate(values):
+        kinds = set(map(type, column))
+        if kinds <= _AS_IS:
+            continue
+        values[index] = tuple(
+            _convert(value, columns[index], before + row, zone) for row, value in enumerate(column, 1)
+        )
+        converted = True
+    return list(zip(*values, strict=True)) if converted else batch
+
+
+def _convert(value: Any, column: str, row: int, zone: _dt.tzinfo) -> Any:
+    if type(value) in _AS_IS:
+        return value
+    if isinstance(value, _dt.datetime) and value.utcoffset() is not None:
+        value = value.astimezone(zone).replace(tzinfo=None)
+    if isinstance(value, _dt.date):
+        return eloqua_date_text(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str | int | float | Decimal):  # subclasses (an enum's, a driver's own)
+        return value
+    raise EloquaInputError(
+        f"column {column!r}, query row {row}: a {type(value).__name__} value cannot be sent to Eloqua; "
+        "cast it in the query to text, a number, a boolean or a date/timestamp"
+    )
+
+
+def query_identity(conn_id: str, sql: str, parameters: Any) -> str:
+    """What a query's rows are, the same on every try: a digest of the connection id, the rendered
+    SQL and its parameters."""
+    text = json.dumps([conn_id, sql, parameters], sort_keys=True, default=str)
+    return "sql " + hashlib.sha256(text.encode()).hexdigest()[:16]
