@@ -124,19 +124,21 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": {
                     # Port stays on the form although the hook ignores it: Airflow 3.3's Test button
                     # sends an empty port as 0, and the API refuses to test a stored connection whose
-                    # port (NULL) differs ("Bad Request"). A stored 443 tests fine. See the README.
+                    # port (NULL) differs ("Bad Request"). A stored 443 tests fine. The form takes no
+                    # default for a standard field (only hidden, label and placeholder), so the label
+                    # and placeholder ask for 443. See the README.
                     "hidden-fields": ["schema"],
                     "relabeling": {
                         "login": "User",
                         "password": "Password",
                         "host": "Bulk API base URL (optional)",
-                        "port": "Port (443, for the Test button)",
+                        "port": "Port: 443 (Test Connection needs it)",
                     },
                     # Standard fields only: Airflow 3.3's UI shows no placeholder on extra fields.
                     "placeholders": {
                         "login": "API.User (or Site\\API.User)",
                         "host": "leave empty to discover the pod; e.g. https://secure.p03.eloqua.com",
-                        "port": "443 (unused by the hook; lets Airflow's Test button work)",
+                        "port": "443 (the hook ignores it; left empty, Test Connection answers Bad Request)",
                     },
                 },
             }

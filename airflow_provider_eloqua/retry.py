@@ -3,7 +3,8 @@
 The hook (requests, tenacity ``Retrying``) and the trigger (httpx, tenacity ``AsyncRetrying``)
 both build their retry loops from :class:`RetryPolicy`, so Eloqua's rules are written once:
 retry 429, 502, 503, 504 and connection errors with exponential backoff and full jitter; honour
-``Retry-After`` (also on a 500 that carries it); never retry another 4xx.
+``Retry-After`` (also on a 500 that carries it); never retry another 4xx. A caller with a deadline
+(a wait for a sync) passes it: no retry sleeps past it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError, EloquaProxyError, EloquaTransportError
 
@@ -97,19 +99,39 @@ class RetryPolicy:
             return min(float(retry_after), self.max_wait)
         return self.backoff(retry_state.attempt_number)
 
-    def _tenacity_kwargs(self, idempotent: bool) -> dict[str, Any]:
+    def _tenacity_kwargs(self, idempotent: bool, deadline: float | None) -> dict[str, Any]:
+        stop: stop_base = stop_after_attempt(self.max_attempts)
+        if deadline is not None:
+            stop = stop | _StopBefore(deadline)
         return {
-            "stop": stop_after_attempt(self.max_attempts),
+            "stop": stop,
             "wait": self.wait_for,
             "retry": retry_if_exception(is_transient if idempotent else is_safe_to_resend),
             "reraise": True,
         }
 
-    def retrying(self, idempotent: bool = True) -> Retrying:
-        return Retrying(**self._tenacity_kwargs(idempotent))
+    def retrying(self, idempotent: bool = True, deadline: float | None = None) -> Retrying:
+        """The retry loop of one request.
 
-    def async_retrying(self, idempotent: bool = True) -> AsyncRetrying:
-        return AsyncRetrying(**self._tenacity_kwargs(idempotent))
+        :param idempotent: whether the request may be resent after any transient failure.
+        :param deadline: wall-clock end (seconds since the epoch) of the caller's wait: a retry whose
+            sleep would end after it is not made, and the last failure is raised instead.
+        """
+        return Retrying(**self._tenacity_kwargs(idempotent, deadline))
+
+    def async_retrying(self, idempotent: bool = True, deadline: float | None = None) -> AsyncRetrying:
+        """:meth:`retrying` for the event loop."""
+        return AsyncRetrying(**self._tenacity_kwargs(idempotent, deadline))
+
+
+class _StopBefore(stop_base):
+    """Stop when the coming sleep would end past ``deadline`` (seconds since the epoch)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.time() + retry_state.upcoming_sleep > self.deadline
 
 
 def is_transient(exc: BaseException) -> bool:

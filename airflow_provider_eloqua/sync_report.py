@@ -186,6 +186,7 @@ def build_report(
     rejects_path: str | None = None,
     earlier_records: Iterable[Mapping[str, Any]] = (),
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
+    deadline: float | None = None,
 ) -> SyncReport:
     """Fetch the logs of a finished sync, count and log them and its rejects, write the rejects file.
 
@@ -200,14 +201,15 @@ def build_report(
         rejects in it twice. They were counted and logged when their batch ended.
     :param sync_actions: the synced definition's actions, reported in ``actions`` (see
         :func:`_action_results`).
+    :param deadline: when listing the logs and rejects must have ended (seconds since the epoch).
     """
     report = SyncReport(sync_uri=sync_uri, status=status)
-    _tally_logs(report, read_sync_log(hook, sync_uri, status))
+    _tally_logs(report, read_sync_log(hook, sync_uri, status, deadline=deadline))
     with _reject_writer(rejects_path) as write:
         if write:
             for record in earlier_records:
                 write(record)
-        for item in hook.iter_sync_rejects(sync_uri) if rejects is None else rejects:
+        for item in hook.iter_sync_rejects(sync_uri, deadline=deadline) if rejects is None else rejects:
             record = reject_record(item, rows)
             report.rejected += 1
             if report.rejected <= REJECTS_IN_LOG:
@@ -314,10 +316,13 @@ def finish_sync(
     rejects_path: str | None = None,
     expected_rows: int | None = None,
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Report a finished sync (logs, rejects), check it processed ``expected_rows`` (the rows staged
     for it, when known) and apply ``on_warning``; return the XCom summary."""
-    report = build_report(hook, sync_uri, status, rejects_path=rejects_path, sync_actions=sync_actions)
+    report = build_report(
+        hook, sync_uri, status, rejects_path=rejects_path, sync_actions=sync_actions, deadline=deadline
+    )
     log_summary(report)
     check_rows_processed(report, expected_rows)
     return enforce_outcome(report, on_warning)

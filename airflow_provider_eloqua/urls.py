@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from airflow_provider_eloqua.exceptions import EloquaInputError
+
 DEFAULT_LOGIN_URL = "https://login.eloqua.com"
 BULK_API_VERSION = "2.0"
 BULK_API_PATH = f"/api/bulk/{BULK_API_VERSION}"
@@ -146,12 +148,13 @@ class DefinitionUri:
         return self.uri
 
 
-def parse_definition_uri(uri: str) -> DefinitionUri:
-    """Validate and split a definition URI; raises ValueError naming the bad value."""
-    match = _DEFINITION_URI.match(uri or "")
+def parse_definition_uri(uri: object, what: str = "definition_uri") -> DefinitionUri:
+    """Validate and split a definition URI; raises EloquaInputError (a ValueError) naming ``what``,
+    the argument it came from, and the bad value (a template that rendered to a number included)."""
+    match = _DEFINITION_URI.match(uri) if isinstance(uri, str) else None
     if not match:
-        raise ValueError(
-            "definition_uri must look like /contacts/imports/30, /events/12/imports/14, /activities/exports/8 "
+        raise EloquaInputError(
+            f"{what} must look like /contacts/imports/30, /events/12/imports/14, /activities/exports/8 "
             f"or /contacts/syncActions/5; got {uri!r}"
         )
     root = match["root"]
@@ -160,9 +163,9 @@ def parse_definition_uri(uri: str) -> DefinitionUri:
     try:
         _check_kind_entity(match["kind"], entity)
     except ValueError as exc:
-        raise ValueError(f"definition_uri {uri!r} names no definition Eloqua has: {exc}") from None
+        raise EloquaInputError(f"{what} {uri!r} names no definition Eloqua has: {exc}") from None
     return DefinitionUri(
-        uri=uri,
+        uri=match.string,
         entity=entity,
         parent_id=int(parent) if parent else None,
         kind=match["kind"],
@@ -194,9 +197,10 @@ def search_criterion(term: str, value: str) -> str:
     return f"{term}='{value.replace(chr(39), '*')}'"
 
 
-def check_sync_uri(sync_uri: str) -> str:
-    if not _SYNC_URI.match(sync_uri or ""):
-        raise ValueError(f"sync_uri must look like /syncs/123; got {sync_uri!r}")
+def check_sync_uri(sync_uri: str, what: str = "sync_uri") -> str:
+    """``sync_uri`` if it is a sync URI; raises EloquaInputError (a ValueError) naming ``what``."""
+    if not (isinstance(sync_uri, str) and _SYNC_URI.match(sync_uri)):
+        raise EloquaInputError(f"{what} must look like /syncs/123; got {sync_uri!r}")
     return sync_uri
 
 

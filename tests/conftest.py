@@ -66,3 +66,25 @@ def eloqua_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Em
     monkeypatch.setenv("ELOQUA_EXAMPLE_POLL_SECONDS", "0.2")
     monkeypatch.setenv("ELOQUA_EXAMPLE_TIMEOUT_SECONDS", "60")
     return emulator
+
+
+@pytest.fixture
+def worker_clock(monkeypatch: pytest.MonkeyPatch):
+    """The clock and sleeps of a wait in the worker (sync/waiting.py) and of the hook's retries (retry.py),
+    emulated: a sleep advances the clock at once and is recorded in ``slept``, so a deadline is
+    reached by the code's own arithmetic, never by how fast the machine is."""
+    import types
+
+    from airflow_provider_eloqua import retry
+    from airflow_provider_eloqua.sync import waiting
+
+    clock = types.SimpleNamespace(now=1_800_000_000.0, slept=[])
+
+    def sleep(seconds: float) -> None:
+        clock.slept.append(seconds)
+        clock.now += seconds
+
+    fake = types.SimpleNamespace(time=lambda: clock.now, sleep=sleep)
+    monkeypatch.setattr(waiting, "time", fake)
+    monkeypatch.setattr(retry, "time", fake)
+    return clock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from airflow.sdk import Connection
@@ -66,6 +67,16 @@ def test_parse_definition_uri_invalid_names_the_argument(uri):
     with pytest.raises(ValueError, match="definition_uri") as info:
         urls.parse_definition_uri(uri)
     assert repr(uri) in str(info.value)
+
+
+@pytest.mark.parametrize("value", [5, 5.0, None, ["/contacts/imports/30"]])
+def test_uris_that_are_not_strings_name_the_argument_they_came_from(value):
+    with pytest.raises(
+        EloquaInputError, match=rf"^synced_instance_uri must look like .*; got {re.escape(repr(value))}$"
+    ):
+        urls.parse_definition_uri(value, "synced_instance_uri")
+    with pytest.raises(EloquaInputError, match=rf"^sync_uri must look like /syncs/123; got {re.escape(repr(value))}$"):
+        urls.check_sync_uri(value)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

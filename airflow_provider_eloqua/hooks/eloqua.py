@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -266,9 +267,11 @@ class EloquaHook(BaseHook):
         data: bytes | BinaryIO | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
+        deadline: float | None = None,
     ) -> requests.Response:
-        """One request with the retry policy; answers of a retryable status raise inside the loop."""
-        for attempt in self.retry_policy.retrying(idempotent=idempotent):
+        """One request with the retry policy; answers of a retryable status raise inside the loop.
+        With ``deadline`` (seconds since the epoch), no retry sleeps past it."""
+        for attempt in self.retry_policy.retrying(idempotent=idempotent, deadline=deadline):
             with attempt:
                 rewind = getattr(data, "seek", None)
                 if rewind is not None:
@@ -326,6 +329,7 @@ class EloquaHook(BaseHook):
         idempotent: bool = True,
         renew_on_401: bool = True,
         decode: bool = True,
+        deadline: float | None = None,
     ) -> Any:
         """Send a request, renewing auth (and the pod) once on 401; return the decoded body.
 
@@ -333,6 +337,7 @@ class EloquaHook(BaseHook):
         ``renew_on_401=False`` is for the ``/id`` call made while renewing: that call is the one
         renewal, so a 401 there fails at once instead of renewing a second time.
         ``decode=False`` returns the successful ``requests.Response`` itself (its body undecoded).
+        ``deadline`` (seconds since the epoch) ends the request's retries before it.
         """
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
@@ -349,7 +354,14 @@ class EloquaHook(BaseHook):
                 base, base_generation = self._bulk_base(stale_base, renew_on_401=not renewed)
             target = url or base + path
             response = self._send(
-                method, target, path, headers=headers, data=data, params=params, idempotent=idempotent
+                method,
+                target,
+                path,
+                headers=headers,
+                data=data,
+                params=params,
+                idempotent=idempotent,
+                deadline=deadline,
             )
             if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
@@ -380,16 +392,31 @@ class EloquaHook(BaseHook):
                 self.log.info("Eloqua refused the search %s on %s (%s); asking with less", search, path, exc)
         yield from self._iter_items(path)
 
-    def _iter_items(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a paged list, following ``hasMore`` with ``limit``/``offset``."""
+    def _iter_items(
+        self, path: str, params: dict[str, Any] | None = None, *, deadline: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list, following ``hasMore`` with ``limit``/``offset``.
+
+        The listing ends at a page without ``hasMore``, at an empty page, or once ``totalResults``
+        items are read, whichever comes first, so a server that answers ``hasMore: true`` forever
+        cannot keep it going; past ``deadline`` (seconds since the epoch) it fails naming the list.
+        """
         offset = 0
         while True:
-            page = self._call("GET", path, params={**(params or {}), "limit": PAGE_LIMIT, "offset": offset})
+            page = self._call(
+                "GET", path, params={**(params or {}), "limit": PAGE_LIMIT, "offset": offset}, deadline=deadline
+            )
             items = (page or {}).get("items") or []
             yield from items
-            if not page or not page.get("hasMore") or not items:
-                return
             offset += len(items)
+            total = page.get("totalResults") if isinstance(page, dict) else None
+            if not page or not page.get("hasMore") or not items or (isinstance(total, int) and offset >= total):
+                return
+            if deadline is not None and time.time() >= deadline:
+                raise EloquaError(
+                    f"Eloqua's list {path} still answered hasMore after {offset} item(s) (totalResults: {total!r}) "
+                    "when the deadline passed: the listing was abandoned"
+                )
 
     # ------------------------------------------------------------------ definitions
 
@@ -467,14 +494,18 @@ class EloquaHook(BaseHook):
             body["callbackUrl"] = callback_url
         return self._call("POST", urls.SYNCS_PATH, json_body=body, idempotent=False)
 
-    def get_sync(self, sync_uri: str) -> dict[str, Any]:
-        return self._call("GET", urls.check_sync_uri(sync_uri))
+    def get_sync(self, sync_uri: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """Read a sync; a waiting caller passes its ``deadline`` (seconds since the epoch), past which
+        no retry of the read sleeps (the last failure is raised instead)."""
+        return self._call("GET", urls.check_sync_uri(sync_uri), deadline=deadline)
 
-    def iter_sync_logs(self, sync_uri: str) -> Iterator[dict[str, Any]]:
-        return self._iter_items(urls.sync_logs_path(sync_uri))
+    def iter_sync_logs(self, sync_uri: str, *, deadline: float | None = None) -> Iterator[dict[str, Any]]:
+        """A sync's log entries; ``deadline`` bounds the listing (see ``_iter_items``)."""
+        return self._iter_items(urls.sync_logs_path(sync_uri), deadline=deadline)
 
-    def iter_sync_rejects(self, sync_uri: str) -> Iterator[dict[str, Any]]:
-        return self._iter_items(urls.sync_rejects_path(sync_uri))
+    def iter_sync_rejects(self, sync_uri: str, *, deadline: float | None = None) -> Iterator[dict[str, Any]]:
+        """A sync's rejected rows; ``deadline`` bounds the listing (see ``_iter_items``)."""
+        return self._iter_items(urls.sync_rejects_path(sync_uri), deadline=deadline)
 
     def get_sync_data(self, sync_uri: str, *, offset: int, limit: int) -> dict[str, Any]:
         """One page of an export sync's rows, ``GET /syncs/{id}/data?offset=&limit=`` (Oracle advises
@@ -524,12 +555,48 @@ class EloquaHook(BaseHook):
     # ------------------------------------------------------------------ connection test
 
     def test_connection(self) -> tuple[bool, str]:
-        """Authenticate, discover the pod and make one cheap Bulk call (a one-item definitions list)."""
+        """Authenticate, discover the pod and make one cheap Bulk call (a one-item definitions list).
+
+        A failure says which setting to fix: the login URL (extra ``login_url``) when the token
+        endpoint or ``/id`` cannot be reached or is not Eloqua's, the Host (Bulk API base URL) when
+        the Bulk API cannot be reached or answers 404 there, the credentials when they are refused.
+        """
         try:
             self._call("GET", urls.imports_path("contacts"), params={"limit": 1})
         except Exception as exc:  # the UI shows the message; it never carries a secret
-            return False, str(exc)
+            return False, self._what_to_fix(exc)
         return True, f"Connected to Eloqua site {self.settings.site or '?'} at {self.base_url}"
+
+    def _what_to_fix(self, exc: Exception) -> str:
+        """The Test Connection message for a failure: what failed, and the setting to fix."""
+        path = getattr(exc, "path", None)
+        if path is None or isinstance(exc, EloquaAuthError | EloquaProxyError):
+            return str(exc)  # settings, credentials and the proxy name their fix already
+        settings = self.settings
+        if path in ("/id", TOKEN_PATH):
+            where = (
+                f"The login URL {settings.login_url} (extra login_url"
+                + ("" if settings.login_url != urls.DEFAULT_LOGIN_URL else ", the default when empty")
+                + ")"
+            )
+            if isinstance(exc, EloquaTransportError):
+                return (
+                    f"{where} could not be reached ({exc.reason} on {path}). Check the login URL "
+                    "(https://login.eloqua.com for Eloqua; the emulator's root URL for the emulator) and that "
+                    "this machine can reach it, directly or through proxy_url"
+                )
+            return f"{where} did not answer as Eloqua's login host: {exc}. Check the login URL"
+        if settings.base_url:
+            where = f"The Bulk API base URL {settings.base_url} (the connection's Host)"
+            fix = "Check the Host, or leave it empty to discover the site's pod from the login URL"
+        else:
+            where = f"The Bulk API base URL {self.base_url}, which {settings.login_url}/id named,"
+            fix = "Check that this machine can reach the site's pod, or set the Host to its Bulk API base URL"
+        if isinstance(exc, EloquaTransportError):
+            return f"{where} could not be reached ({exc.reason} on {path}). {fix}"
+        if isinstance(exc, EloquaApiError) and exc.status == 404:
+            return f"{where} answered 404 to GET {path}: it is not a Bulk API 2.0 base URL. {fix}"
+        return str(exc)
 
     # ------------------------------------------------------------------ async (triggers)
     # The trigger runs in the triggerer's event loop: nothing below may block it. The logic mirrors
@@ -575,12 +642,13 @@ class EloquaHook(BaseHook):
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
         gated: bool = True,
+        deadline: float | None = None,
     ) -> httpx.Response:
         """``_send`` for the event loop. ``gated=False`` is for the rare auth requests (a grant, ``/id``)
         that everyone is waiting for: they skip the session's queue of status requests."""
         client = await self._aprepare()
         gate = self._site_session().gate() if gated else contextlib.nullcontext()
-        async for attempt in self.retry_policy.async_retrying(idempotent=idempotent):
+        async for attempt in self.retry_policy.async_retrying(idempotent=idempotent, deadline=deadline):
             with attempt:
                 try:
                     async with gate:
@@ -629,7 +697,15 @@ class EloquaHook(BaseHook):
             lambda: self._adiscover_base_url(renew_on_401=renew_on_401), stale
         )
 
-    async def _acall(self, method: str, path: str, *, url: str | None = None, renew_on_401: bool = True) -> Any:
+    async def _acall(
+        self,
+        method: str,
+        path: str,
+        *,
+        url: str | None = None,
+        renew_on_401: bool = True,
+        deadline: float | None = None,
+    ) -> Any:
         await self._aprepare()
         renewed = not renew_on_401
         stale_token = stale_base = None
@@ -639,7 +715,9 @@ class EloquaHook(BaseHook):
             if url is None:
                 base, base_generation = await self._abulk_base(stale_base, renew_on_401=not renewed)
             target = url or base + path
-            response = await self._asend(method, target, path, headers={"Authorization": auth}, gated=url is None)
+            response = await self._asend(
+                method, target, path, headers={"Authorization": auth}, gated=url is None, deadline=deadline
+            )
             if self._renew_after_401(method, path, url, response, renewed):
                 renewed = True
                 stale_token, stale_base = token_generation, base_generation
@@ -652,9 +730,10 @@ class EloquaHook(BaseHook):
             raise EloquaError(f"Eloqua /id answered {body!r} instead of a site description")
         return urls.require_safe_url(urls.bulk_base_from_discovery(body), "discovered Bulk API base URL")
 
-    async def aget_sync(self, sync_uri: str) -> dict[str, Any]:
-        """Read a sync without blocking the event loop (for the deferrable trigger)."""
-        return await self._acall("GET", urls.check_sync_uri(sync_uri))
+    async def aget_sync(self, sync_uri: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """Read a sync without blocking the event loop (for the deferrable trigger); ``deadline`` as
+        for :meth:`get_sync`."""
+        return await self._acall("GET", urls.check_sync_uri(sync_uri), deadline=deadline)
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -174,7 +174,8 @@ class Load:
     :param upload: how the input is cut into POSTs and syncs.
     :param callback_url: passed to Eloqua with each sync.
     :param poll_interval: seconds between looks at an earlier batch's sync.
-    :param timeout: the most seconds to wait for each earlier batch's sync.
+    :param timeout: the most seconds to wait for each earlier batch's sync, and then to list its
+        logs and rejects.
     """
 
     def __init__(
@@ -331,7 +332,15 @@ class Load:
         status = wait_for_sync(
             self.hook, sync_uri, poll_interval=self.poll_interval, deadline=time.time() + self.timeout
         )
-        report, reject_rows = report_sync(self.hook, self.source, self.definition.identifier, sync_uri, status, batch)
+        report, reject_rows = report_sync(
+            self.hook,
+            self.source,
+            self.definition.identifier,
+            sync_uri,
+            status,
+            batch,
+            deadline=time.time() + self.timeout,
+        )
         self.check_finished_sync(report, batch)
         self.hook.log.info("Batch %d (%s) loaded by sync %s (%s)", batch.index + 1, batch.describe(), sync_uri, status)
         progress.add(batch, {**report.summary(), **({"reject_rows": reject_rows} if reject_rows else {})})
@@ -370,12 +379,14 @@ def report_sync(
     rejects_path: str | None = None,
     earlier_records: Iterable[dict[str, Any]] = (),
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
+    deadline: float | None = None,
 ) -> tuple[SyncReport, dict[str, int]]:
     """Report one finished sync of a load: its rejects listed once, mapped to input rows with one input pass.
 
     Returns the report and the input rows found, by ``recordIndex`` (kept for a later rejects file).
+    ``deadline`` (seconds since the epoch) bounds listing the sync's logs and rejects.
     """
-    with RejectList(hook.iter_sync_rejects(sync_uri)) as rejects:
+    with RejectList(hook.iter_sync_rejects(sync_uri, deadline=deadline)) as rejects:
         rows = locate_rows(source, identifier, batch.offset if batch else 0, rejects)
         report = build_report(
             hook,
@@ -386,6 +397,7 @@ def report_sync(
             rejects_path=rejects_path,
             earlier_records=earlier_records,
             sync_actions=sync_actions,
+            deadline=deadline,
         )
         found: dict[str, int] = {}
         if rows is not None:
@@ -406,6 +418,7 @@ def report_load(
     *,
     rejects_path: str | None = None,
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
+    deadline: float | None = None,
 ) -> SyncReport:
     """Report a load's last sync, check it processed the rows staged for it, and add in the counts
     and rejects of the earlier batches' syncs.
@@ -418,13 +431,14 @@ def report_load(
     :param status: its final status.
     :param rejects_path: where to write every batch's rejects, or None.
     :param sync_actions: the definition's sync actions, reported with the records they applied to.
+    :param deadline: when listing the syncs' logs and rejects must have ended (seconds since the epoch).
     """
     earlier = checkpoint.progress(origin).done
 
     def earlier_records() -> Iterator[dict[str, Any]]:
         for done in earlier:
             reject_rows = done.get("reject_rows") or {}
-            for item in hook.iter_sync_rejects(done["sync_uri"]):
+            for item in hook.iter_sync_rejects(done["sync_uri"], deadline=deadline):
                 yield {**reject_record(item), "input_row": reject_rows.get(str(item.get("recordIndex")))}
 
     report, _ = report_sync(
@@ -437,6 +451,7 @@ def report_load(
         rejects_path=rejects_path,
         earlier_records=earlier_records() if rejects_path else (),
         sync_actions=sync_actions,
+        deadline=deadline,
     )
     log_summary(report)
     check_rows_processed(report, started.batch.rows if started.batch else None)

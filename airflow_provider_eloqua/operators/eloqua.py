@@ -456,7 +456,8 @@ class EloquaUploadDataOperator(_LoadOperator):
     :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's figure by default); a
         bigger input, or one of more than 500 chunks, is loaded in batches, one sync each.
     :param poll_interval: seconds between checks of an earlier batch's sync, waited for in the worker.
-    :param timeout: the most seconds to wait for each earlier batch's sync.
+    :param timeout: the most seconds to wait for each earlier batch's sync, and then to list its
+        logs and rejects.
     :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
         ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
@@ -515,7 +516,7 @@ class EloquaCreateSyncOperator(_EloquaOperator):
         self.callback_url = callback_url
 
     def execute(self, context: Context) -> str:
-        uri = urls.parse_definition_uri(self.synced_instance_uri)
+        uri = urls.parse_definition_uri(self.synced_instance_uri, "synced_instance_uri")
         checkpoint = SyncCheckpoint.of(context)
         if reattached := reattach(self.hook, checkpoint):
             sync_uri = reattached[0].sync_uri
@@ -568,8 +569,9 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     :param wait: wait for the last sync, check and report it (otherwise return once it has started).
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poll_interval: seconds between looks at a sync.
-    :param timeout: the most seconds to wait for each sync, in every mode. Transient answers
-        (429, 5xx, dropped connections) are retried until then.
+    :param timeout: the most seconds to wait for each sync, in every mode, and then to list its
+        logs and rejects. Transient answers (429, 5xx, dropped connections) are retried until
+        then; no retry, and no ``Retry-After`` Eloqua asks for, sleeps past it.
     :param on_warning: what a ``warning`` load does to the task: ``succeed``, ``fail`` or ``skip``.
     :param rejects_path: where to write the rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``; templated), each with its input row where it can be confirmed.
@@ -709,6 +711,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 status,
                 rejects_path=self.rejects_path,
                 sync_actions=None if self.definition_uri else self.sync_actions,
+                deadline=time.time() + self.timeout,
             )
             summary = enforce_outcome(report, self.on_warning)
         finally:

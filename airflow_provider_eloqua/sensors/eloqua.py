@@ -69,9 +69,10 @@ class EloquaSyncSensor(BaseSensorOperator):
         A deferred wait uses both settings in the triggerer.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between looks at the sync, in every mode.
-    :param timeout: wall-clock seconds to wait in every mode (default six hours). Transient
-        answers (429, 5xx, dropped connections) are retried until then; at the timeout the task
-        fails with a message naming the sync and the status last seen.
+    :param timeout: wall-clock seconds to wait in every mode (default six hours), and then to list
+        the sync's logs and rejects. Transient answers (429, 5xx, dropped connections) are retried
+        until then, and no retry or ``Retry-After`` sleeps past it; at the timeout the task fails
+        with a message naming the sync and the status last seen.
     """
 
     template_fields: Sequence[str] = ("sync_uri", "rejects_path", "expected_rows")
@@ -141,6 +142,7 @@ class EloquaSyncSensor(BaseSensorOperator):
                 rejects_path=self.rejects_path,
                 expected_rows=expected,
                 sync_actions=(definition or {}).get("syncActions"),
+                deadline=time.time() + self.timeout,
             )
         finally:
             if self.delete_load_definition and definition and is_load_definition(definition):
@@ -184,8 +186,19 @@ class EloquaSyncSensor(BaseSensorOperator):
     def _watch(self) -> SyncWatch:
         return SyncWatch(self.sync_uri)
 
+    def _start_watch(self, context: Context) -> float:
+        """Set and return the wait's deadline: ``timeout`` after the wait began (in reschedule mode,
+        the first poke of this try), as Airflow's sensor counts it."""
+        started = context["ti"].get_first_reschedule_date(context) if self.reschedule else None
+        return self._watch.start(self.timeout, started.timestamp() if started else None)
+
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+        # The pause before the next poke (poke and reschedule modes): Airflow's, or the Retry-After
+        # Eloqua asked for if longer, never past the deadline.
+        return self._watch.pause(super()._get_next_poke_interval(started_at, run_duration, poke_count))
+
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        check_sync_uri(self.sync_uri)
+        check_sync_uri(self.sync_uri, "sync_uri")
         status = look(self.hook, self._watch)  # None: a transient failure, the next poke tries again
         if status is not None:
             self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
@@ -194,10 +207,12 @@ class EloquaSyncSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self._finish(context, status, self._watch.synced_instance_uri))
 
     def execute(self, context: Context) -> Any:
-        if not self.sync_uri:
+        if self.sync_uri is None or self.sync_uri == "":
             # The upload staged no rows (an empty input is not an error), so it started no sync.
             raise AirflowSkipException("Eloqua: no sync to wait for (the upstream upload staged no rows)")
+        check_sync_uri(self.sync_uri, "sync_uri")
         self._expected_rows()  # a bad value fails now, not after the wait
+        deadline = self._start_watch(context)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -209,7 +224,7 @@ class EloquaSyncSensor(BaseSensorOperator):
             return result.xcom_value
         self.defer(
             trigger=EloquaSyncTrigger.for_hook(
-                self.hook, sync_uri=self.sync_uri, poll_interval=self.poke_interval, end_time=time.time() + self.timeout
+                self.hook, sync_uri=self.sync_uri, poll_interval=self.poke_interval, end_time=deadline
             ),
             method_name="execute_complete",
         )

@@ -74,8 +74,9 @@ def log_table(sync_uri: str, status: str, entries: Iterable[Mapping[str, Any]]) 
     return "\n".join(lines)
 
 
-def read_sync_log(hook: EloquaHook, sync_uri: str, status: str) -> SyncLog:
-    """Fetch a finished sync's log and write it to the task log as a table."""
-    sync_log = SyncLog(sync_uri, tuple(hook.iter_sync_logs(sync_uri)))
+def read_sync_log(hook: EloquaHook, sync_uri: str, status: str, *, deadline: float | None = None) -> SyncLog:
+    """Fetch a finished sync's log and write it to the task log as a table; ``deadline`` (seconds
+    since the epoch) bounds the listing."""
+    sync_log = SyncLog(sync_uri, tuple(hook.iter_sync_logs(sync_uri, deadline=deadline)))
     log.info(log_table(sync_uri, status, sync_log.entries))
     return sync_log

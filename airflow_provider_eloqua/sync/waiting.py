@@ -7,7 +7,9 @@ triggerer) read statuses, treat transient failures and word their deadline the s
 Waiting survives Eloqua's bad moments: a transient answer (429, 5xx, a dropped or refused
 connection) that outlasts the hook's own retries is noted and the wait goes on until its
 deadline; only then does it fail, naming the sync, the status last seen and the last error.
-A permanent answer (404, 401, ...) ends the wait at once.
+A permanent answer (404, 401, ...) ends the wait at once. Nothing sleeps past the deadline: the
+hook's retries of a look stop before it, and a ``Retry-After`` longer than the poll interval
+spaces the next look, at most until the deadline.
 
 The trigger's event contract (the one JSON dict the trigger yields and ``execute_complete``
 reads) is written here too: :func:`terminal_event`, :func:`timeout_event`, :func:`error_event`
@@ -66,8 +68,7 @@ class SyncWatch:
     """One wait for one sync: what it last saw, so that the deadline's message can say it.
 
     :param sync_uri: the sync waited for, e.g. ``/syncs/66100``.
-    :param deadline: wall-clock end of the wait (seconds since the epoch), or None when the
-        caller keeps the deadline itself (the sensor in poke and reschedule modes).
+    :param deadline: wall-clock end of the wait (seconds since the epoch), or None for none.
     """
 
     sync_uri: str
@@ -77,12 +78,15 @@ class SyncWatch:
     #: The definition the sync syncs (``syncedInstanceUri``), once seen: the sensor deletes it
     #: after the sync has ended if it is a load definition.
     synced_instance_uri: str | None = None
+    #: Seconds Eloqua asked to wait (``Retry-After``) in its answer to the last look, if it failed so.
+    retry_after: float | None = None
 
     def saw(self, sync: Mapping[str, Any]) -> str:
         """Note an answer of ``GET /syncs/{id}``; return the sync's status."""
         self.status = sync_status(sync, self.sync_uri)
         self.synced_instance_uri = sync.get("syncedInstanceUri") or self.synced_instance_uri
         self.last_error = None
+        self.retry_after = None
         return self.status
 
     def missed(self, exc: BaseException) -> None:
@@ -90,11 +94,23 @@ class SyncWatch:
         if not is_transient(exc):
             raise exc
         self.last_error = str(exc)
+        self.retry_after = getattr(exc, "retry_after", None)
         log.warning("Could not read %s (%s); the wait goes on until its deadline", self.sync_uri, exc)
+
+    def start(self, timeout: float, began: float | None = None) -> float:
+        """Set the deadline ``timeout`` seconds after ``began`` (seconds since the epoch; now when
+        None) and return it."""
+        self.deadline = (time.time() if began is None else began) + timeout
+        return self.deadline
 
     def remaining(self) -> float:
         """Seconds left before the deadline (infinite without one)."""
         return float("inf") if self.deadline is None else self.deadline - time.time()
+
+    def pause(self, interval: float) -> float:
+        """Seconds to wait before the next look: ``interval``, or the ``Retry-After`` Eloqua asked for
+        if longer, never past the deadline."""
+        return max(0.0, min(max(interval, self.retry_after or 0.0), self.remaining()))
 
     def timeout_message(self, timeout: float | None = None) -> str:
         """Why the wait ended at its deadline: the sync, its last status and the last error, if any."""
@@ -107,7 +123,7 @@ class SyncWatch:
 def look(hook: EloquaHook, watch: SyncWatch) -> str | None:
     """One look at the sync through the worker's hook: its status, or None after a transient failure."""
     try:
-        return watch.saw(hook.get_sync(watch.sync_uri))
+        return watch.saw(hook.get_sync(watch.sync_uri, deadline=watch.deadline))
     except EloquaError as exc:
         watch.missed(exc)
         return None
@@ -126,12 +142,12 @@ def wait_for_sync(hook: EloquaHook, sync_uri: str, *, poll_interval: float, dead
         status = look(hook, watch)
         if status in TERMINAL_STATUSES:
             return status
-        remaining = watch.remaining()
-        if remaining <= 0:
+        if watch.remaining() <= 0:
             raise EloquaSyncTimeout(watch.timeout_message())
+        pause = watch.pause(poll_interval)
         if status:
-            log.info("Eloqua sync %s is %s; next check in %.0fs", sync_uri, status, min(poll_interval, remaining))
-        time.sleep(min(poll_interval, remaining))
+            log.info("Eloqua sync %s is %s; next check in %.0fs", sync_uri, status, pause)
+        time.sleep(pause)
 
 
 # ------------------------------------------------------------------ the trigger's event contract

@@ -29,7 +29,8 @@ STILL_LOG_SECONDS = 600.0
 #: sync (a hash of its URI); later pauses are the full interval. Triggers that started together (a
 #: triggerer restart, a batch of tasks deferring at once) then poll spread over the interval instead
 #: of in the same millisecond for the rest of their waits, which would block the triggerer's loop
-#: and burst at Eloqua. No pause is longer than ``poll_interval``, so no end is noticed later.
+#: and burst at Eloqua. No pause is longer than ``poll_interval`` unless Eloqua asks for a longer
+#: wait (``Retry-After``), so no end is noticed later.
 FIRST_PAUSE_SPREAD = 0.5
 
 
@@ -43,7 +44,9 @@ class EloquaSyncTrigger(BaseTrigger):
     and a look whose retries run out is followed by the next look after ``poll_interval``: the
     wait goes on until the deadline, whose event names the last status seen and the last error.
     Nothing runs past the deadline: each look is bounded by the time left (at least
-    ``LAST_LOOK_SECONDS``). A permanent failure (404, refused credentials) is the error event.
+    ``LAST_LOOK_SECONDS``), its retries stop before it, and a pause is at most the time left (a
+    ``Retry-After`` longer than ``poll_interval`` lengthens it, up to that). A permanent failure
+    (404, refused credentials) is the error event.
 
     :param sync_uri: the sync to wait for, e.g. ``/syncs/66100``.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
@@ -133,7 +136,8 @@ class EloquaSyncTrigger(BaseTrigger):
             while True:
                 try:
                     sync = await asyncio.wait_for(
-                        hook.aget_sync(self.sync_uri), timeout=max(watch.remaining(), LAST_LOOK_SECONDS)
+                        hook.aget_sync(self.sync_uri, deadline=self.end_time),
+                        timeout=max(watch.remaining(), LAST_LOOK_SECONDS),
                     )
                 except TimeoutError:
                     watch.last_error = (
@@ -151,12 +155,11 @@ class EloquaSyncTrigger(BaseTrigger):
                     if status in TERMINAL_STATUSES:
                         yield TriggerEvent(terminal_event(self.sync_uri, status))
                         return
-                remaining = watch.remaining()
-                if remaining <= 0:
+                if watch.remaining() <= 0:
                     yield TriggerEvent(timeout_event(watch))
                     return
                 pauses += 1
-                await asyncio.sleep(min(self._pause(pauses), remaining))
+                await asyncio.sleep(watch.pause(self._pause(pauses)))
         except Exception as exc:  # every failure becomes the one event; the task decides what it means
             yield TriggerEvent(error_event(self.sync_uri, f"Waiting for {self.sync_uri} failed: {exc}"))
         finally:

@@ -60,7 +60,7 @@ def test_connection_form_in_chromium(deployment: Deployment):
             page.keyboard.press("Enter")
 
             # Standard fields: relabelled, with placeholders; Schema hidden, Port kept for the Test button.
-            for label in ("Bulk API base URL (optional)", "User", "Password", "Port (443, for the Test button)"):
+            for label in ("Bulk API base URL (optional)", "User", "Password", "Port: 443 (Test Connection needs it)"):
                 expect(dialog.get_by_text(label, exact=True)).to_be_visible()
             login = dialog.locator("input[name='login']")
             expect(login).to_have_attribute("placeholder", "API.User (or Site\\API.User)")

@@ -344,6 +344,56 @@ def test_iter_sync_rejects_over_several_pages(make_hook, emulator):
     assert len(calls(emulator, "GET", sync["uri"] + "/rejects")) == 3  # 1000 + 1000 + 500
 
 
+def test_a_list_answering_has_more_forever_stops_at_total_results(make_hook, emulator):
+    hook = make_hook()
+    page = {"items": [{"statusCode": "ELQ-00001", "count": 1}], "hasMore": True, "totalResults": 3}
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/logs$", status=200, body=page, times=None)
+    assert len(list(hook.iter_sync_logs("/syncs/5"))) == 3
+    assert len(calls(emulator, "GET", "/syncs/5/logs")) == 3
+
+
+def test_a_list_answering_has_more_with_an_empty_page_stops_there(make_hook, emulator):
+    hook = make_hook()
+    page = {"items": [], "hasMore": True}
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/rejects$", status=200, body=page, times=None)
+    assert list(hook.iter_sync_rejects("/syncs/5")) == []
+    assert len(calls(emulator, "GET", "/syncs/5/rejects")) == 1
+
+
+def test_a_list_answering_has_more_forever_without_a_total_fails_at_the_deadline(make_hook, emulator, monkeypatch):
+    """No totalResults and a new item on every page: the deadline (three pages away on a fake clock
+    that moves one second per look) ends the listing with an error naming the list."""
+    hook = make_hook()
+    page = {"items": [{"statusCode": "ELQ-00001", "count": 1}], "hasMore": True}
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/logs$", status=200, body=page, times=None)
+    clock = iter(range(1_800_000_000, 1_800_001_000))
+    monkeypatch.setattr(hook_module, "time", type("Clock", (), {"time": staticmethod(lambda: next(clock))}))
+    with pytest.raises(EloquaError, match=r"list /syncs/5/logs still answered hasMore after 3 item\(s\)"):
+        list(hook.iter_sync_logs("/syncs/5", deadline=1_800_000_002))
+    assert len(calls(emulator, "GET", "/syncs/5/logs")) == 3
+
+
+def test_retries_of_a_look_never_sleep_past_the_deadline(make_hook, emulator):
+    """Retry-After: 600 (capped at the policy's 60 s) with 15 s left: the hook raises the 503 at once
+    instead of sleeping; without a deadline, or with time to spare, it retries as before."""
+    hook = make_hook(retry=RetryPolicy(max_attempts=5, initial_wait=0.01, max_wait=60))
+    sync_uri = hook.create_sync(new_contacts_definition(hook))["uri"]
+    emulator.control.add_fault(
+        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "600"}
+    )
+    emulator.control.clear_requests()
+    with pytest.raises(EloquaApiError) as info:
+        hook.get_sync(sync_uri, deadline=time.time() + 15)
+    assert info.value.status == 503 and info.value.retry_after == 600
+    assert [r["status"] for r in calls(emulator, "GET", sync_uri)] == [503]
+
+    emulator.control.clear_faults()
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, headers={"Retry-After": "0"})
+    emulator.control.clear_requests()
+    assert hook.get_sync(sync_uri, deadline=time.time() + 15)["uri"] == sync_uri
+    assert [r["status"] for r in calls(emulator, "GET", sync_uri)] == [503, 200]
+
+
 # ---------------------------------------------------------------------------------------- searches
 
 
@@ -1052,6 +1102,47 @@ def test_test_connection_with_an_incomplete_connection_names_what_is_missing(mak
     ok, message = make_hook(password=None).test_connection()
     assert ok is False
     assert "missing: password" in message
+
+
+@pytest.mark.parametrize("auth", ["basic", "oauth2"])
+def test_test_connection_names_an_unreachable_login_url(make_hook, auth):
+    login_url = f"http://127.0.0.1:{_closed_port()}"
+    extra = {"login_url": login_url, **(OAUTH_EXTRA if auth == "oauth2" else {})}
+    ok, message = make_hook(extra=extra).test_connection()
+    assert ok is False
+    assert message.startswith(f"The login URL {login_url} (extra login_url) could not be reached (")
+    assert "Check the login URL" in message
+    assert_no_secret(message)
+
+
+def test_test_connection_names_a_login_url_that_is_not_eloquas(make_hook, emulator):
+    login_url = emulator.url + "/not-eloqua"
+    ok, message = make_hook(extra={"login_url": login_url}).test_connection()
+    assert ok is False
+    assert message.startswith(f"The login URL {login_url} (extra login_url) did not answer as Eloqua's login host")
+    assert "404" in message and message.endswith("Check the login URL")
+
+
+def test_test_connection_names_an_unreachable_host(make_hook):
+    host = f"http://127.0.0.1:{_closed_port()}"
+    ok, message = make_hook(host=host).test_connection()
+    assert ok is False
+    assert message.startswith(f"The Bulk API base URL {host}/api/bulk/2.0 (the connection's Host) could not be")
+    assert message.endswith("Check the Host, or leave it empty to discover the site's pod from the login URL")
+
+
+def test_test_connection_names_an_unreachable_discovered_pod(make_hook, emulator):
+    pod = f"http://127.0.0.1:{_closed_port()}"
+    emulator.control.add_fault(
+        method="GET",
+        path="^/id$",
+        status=200,
+        body={"site": {"name": DEFAULT_SITE}, "urls": {"apis": {"rest": {"bulk": pod + "/api/bulk/{version}/"}}}},
+    )
+    ok, message = make_hook().test_connection()
+    assert ok is False
+    assert message.startswith(f"The Bulk API base URL {pod}/api/bulk/2.0, which {emulator.url}/id named, could not")
+    assert "set the Host to its Bulk API base URL" in message
 
 
 def test_retry_policy_can_be_given_as_a_dict(make_hook, emulator):

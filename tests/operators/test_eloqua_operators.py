@@ -177,6 +177,32 @@ def test_syncing_the_template_instead_of_the_copy_fails_naming_both_counts(airfl
     assert eloqua_conn.control.records("/contacts") == []
 
 
+def test_uri_templates_that_render_to_numbers_fail_naming_the_argument(airflow_db, eloqua_conn, capfd):
+    """With native rendering a template may render to an int: the error names the argument and the
+    value (no bare TypeError), and nothing is sent to Eloqua."""
+    code = HEADER + textwrap.dedent(
+        """
+        with DAG("op_uri_ints", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
+                 render_template_as_native_obj=True):
+            EloquaUploadDataOperator(task_id="stage", definition_uri="{{ 5 }}", data=[{"Email": "a@example.com"}])
+            EloquaImportOperator(task_id="load", definition_uri="{{ 5 }}", data=[{"Email": "a@example.com"}])
+            EloquaCreateSyncOperator(task_id="sync", synced_instance_uri="{{ 7 }}")
+        """
+    )
+    eloqua_conn.control.clear_requests()
+
+    result = run_dag(write_dag_file("op_uri_ints.py", code), "op_uri_ints")
+
+    assert {task: result[task].state for task in ("stage", "load", "sync")} == dict.fromkeys(
+        ("stage", "load", "sync"), "failed"
+    )
+    out, err = capfd.readouterr()
+    assert "definition_uri must look like /contacts/imports/30" in out + err and "got 5" in out + err
+    assert "synced_instance_uri must look like /contacts/imports/30" in out + err and "got 7" in out + err
+    assert "TypeError" not in out + err
+    assert [r for r in eloqua_conn.control.requests() if "/api/bulk/" in r["path"].lower()] == []
+
+
 def test_unknown_sync_status_fails_clearly(airflow_db, eloqua_conn):
     path = dag_file("op_unknown_status", import_operator("unknown", data=contacts(2)))
     eloqua_conn.control.add_fault(

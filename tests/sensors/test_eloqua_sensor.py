@@ -65,3 +65,34 @@ def test_errored_sync_fails_the_sensor_in_deferrable_mode(airflow_db, eloqua_con
 def test_bad_arguments_fail_at_construction():
     with pytest.raises(EloquaInputError, match="on_warning"):
         EloquaSyncSensor(task_id="s", sync_uri="/syncs/1", on_warning="ignore")
+
+
+def test_poke_and_reschedule_waits_never_sleep_past_the_deadline(airflow_db, eloqua_conn, worker_clock):
+    """timeout=15, poke_interval=30, and Eloqua answers every look 503 with Retry-After: 600. The
+    look's retries stop before the deadline, the pause before the next poke (a sleep in poke mode,
+    the reschedule date in reschedule mode) is the 15 s left, and the one after that is none."""
+    sync_uri = finished_sync(eloqua_conn)
+    eloqua_conn.control.add_fault(
+        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "600"}
+    )
+    eloqua_conn.control.clear_requests()
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri, poke_interval=30, timeout=15)
+    assert sensor._start_watch({}) == worker_clock.now + 15  # poke mode: the wait starts now
+
+    assert sensor.poke({}) is False
+    assert sensor._get_next_poke_interval(worker_clock.now, lambda: 0.0, 1) == 15
+    worker_clock.now += 15
+    assert sensor.poke({}) is False
+    assert sensor._get_next_poke_interval(worker_clock.now, lambda: 15.0, 2) == 0
+    assert [r["status"] for r in eloqua_conn.control.requests() if r["path"].endswith(sync_uri)] == [503, 503]
+    assert "503" in sensor._watch.timeout_message(15)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"sync_uri": 7}, "sync_uri"), ({"sync_uri": "/syncs/x"}, "sync_uri")],
+)
+def test_a_sync_uri_that_rendered_to_a_number_is_named(airflow_db, eloqua_conn, kwargs, argument):
+    sensor = EloquaSyncSensor(task_id="wait", **kwargs)
+    with pytest.raises(EloquaInputError, match=rf"^{argument} must look like /syncs/123; got "):
+        sensor.execute({})

@@ -31,9 +31,11 @@ class Store(dict):
         self.pop(key, None)
 
 
-def emulator_hook(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EloquaHook:
+def emulator_hook(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, retry_policy: RetryPolicy | None = FAST
+) -> EloquaHook:
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_SYNC_LAYER", connection_json(emulator))
-    return EloquaHook("eloqua_sync_layer", retry_policy=FAST)
+    return EloquaHook("eloqua_sync_layer", retry_policy=retry_policy)
 
 
 def staged_definition(hook: EloquaHook, rows: int = 2) -> str:

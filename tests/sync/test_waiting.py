@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from airflow_provider_eloqua.exceptions import EloquaError, EloquaSyncTimeout
-from airflow_provider_eloqua.sync import waiting
+from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.sync.checkpoint import SyncCheckpoint
 from airflow_provider_eloqua.sync.lifecycle import start_sync
 from airflow_provider_eloqua.sync.waiting import (
@@ -19,27 +17,13 @@ from airflow_provider_eloqua.sync.waiting import (
     timeout_event,
     wait_for_sync,
 )
-from tests.sync.helpers import emulator_hook, staged_definition
-
-
-class FakeClock:
-    """``time`` for the waiting module: sleeping moves the clock, nothing really sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.sync.helpers import emulator_hook, requests_to, staged_definition
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(waiting, "time", types.SimpleNamespace(time=fake.time, sleep=fake.sleep))
-    return fake
+def clock(worker_clock):
+    """The waiting module's and the retry policy's clock, faked (see tests/conftest.py)."""
+    return worker_clock
 
 
 @pytest.mark.parametrize(
@@ -59,7 +43,7 @@ def test_the_worker_waits_until_the_sync_ends(emulator, monkeypatch, clock):
     emulator.control.configure(pending_polls=2, active_polls=2, force_status="warning")
     sync_uri = start_sync(hook, SyncCheckpoint(None), staged_definition(hook), None)
     assert wait_for_sync(hook, sync_uri, poll_interval=30, deadline=clock.now + 3600) == "warning"
-    assert clock.now > 1_000_000.0  # it polled, pausing between looks
+    assert clock.slept  # it polled, pausing between looks
 
 
 def test_transient_failures_are_waited_through_until_the_deadline(emulator, monkeypatch, clock):
@@ -77,7 +61,41 @@ def test_a_permanent_failure_ends_the_wait_at_once(emulator, monkeypatch, clock)
     with pytest.raises(EloquaError) as info:
         wait_for_sync(hook, "/syncs/999999", poll_interval=60, deadline=clock.now + 300)
     assert not isinstance(info.value, EloquaSyncTimeout)
-    assert clock.now == 1_000_000.0
+    assert clock.slept == []
+
+
+def test_a_retry_after_longer_than_the_timeout_is_never_slept(emulator, monkeypatch, clock):
+    """Every look answers 503 with Retry-After: 600; the wait has 15 s and polls every 30 s. The
+    hook's retries (up to 60 s each by the default policy) stop before the deadline, the wait sleeps
+    the 15 s left, looks once more and fails naming the sync and the 503."""
+    hook = emulator_hook(emulator, monkeypatch, retry_policy=None)  # the default: Retry-After honoured up to 60 s
+    sync_uri = start_sync(hook, SyncCheckpoint(None), staged_definition(hook), None)
+    emulator.control.add_fault(
+        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "600"}
+    )
+    emulator.control.clear_requests()
+
+    with pytest.raises(EloquaSyncTimeout) as info:
+        wait_for_sync(hook, sync_uri, poll_interval=30, deadline=clock.now + 15)
+
+    assert clock.slept == [15]
+    assert [r["status"] for r in requests_to(emulator, "GET", sync_uri)] == [503, 503]
+    assert sync_uri in str(info.value) and "503" in str(info.value)
+
+
+def test_a_retry_after_longer_than_the_poll_interval_spaces_the_looks(emulator, monkeypatch, clock):
+    """A look that failed with Retry-After: 20 (the hook makes one attempt here) is followed by the
+    next look 20 s later, not after the 1 s poll interval; then the wait goes on as usual."""
+    hook = emulator_hook(emulator, monkeypatch, retry_policy=RetryPolicy(max_attempts=1))
+    sync_uri = start_sync(hook, SyncCheckpoint(None), staged_definition(hook), None)
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, headers={"Retry-After": "20"})
+    emulator.control.clear_requests()
+
+    assert wait_for_sync(hook, sync_uri, poll_interval=1, deadline=clock.now + 600) == "success"
+
+    assert [r["status"] for r in requests_to(emulator, "GET", sync_uri)][:2] == [503, 200]
+    assert clock.slept[0] == 20
+    assert set(clock.slept[1:]) == {1}
 
 
 def test_the_event_contract_round_trips():

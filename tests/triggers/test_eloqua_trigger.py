@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from airflow_provider_eloqua import __version__
+from airflow_provider_eloqua import retry as retry_module
 from airflow_provider_eloqua.emulator import (
     DEFAULT_PASSWORD,
     DEFAULT_REFRESH_TOKEN,
@@ -82,8 +83,10 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
         clock.now += seconds
         await real_sleep(0)
 
-    # The deadline arithmetic lives in syncs.SyncWatch (shared by every wait mode).
+    # The deadline arithmetic lives in sync.waiting.SyncWatch (shared by every wait mode); the hook's
+    # retries stop before the deadline by retry.py's clock.
     monkeypatch.setattr(waiting_module, "time", types.SimpleNamespace(time=lambda: clock.now, sleep=time.sleep))
+    monkeypatch.setattr(retry_module, "time", types.SimpleNamespace(time=lambda: clock.now))
     monkeypatch.setattr(trigger_module, "FIRST_PAUSE_SPREAD", 0.0)  # every pause the full interval
     monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=sleep, wait_for=asyncio.wait_for))
     return clock
@@ -222,19 +225,33 @@ async def test_transient_503s_are_survived(conn, emulator):
     assert sync_gets(emulator, sync_uri) == [503, 503, 200, 200, 200]
 
 
-async def test_retries_never_outlast_the_deadline(conn, emulator, monkeypatch, fake_clock):
-    """Every GET answers 503 asking for a 30 s wait, and the policy would honour five of them: the
-    look is cut at the deadline (3 s away) and the one event is the timeout, after a single GET."""
-    monkeypatch.setattr(trigger_module, "LAST_LOOK_SECONDS", 0.5)
+async def test_retries_never_outlast_the_deadline(conn, emulator, fake_clock):
+    """Every GET answers 503 with Retry-After: 600, which the default policy would honour for 60 s
+    four times; the wait has 15 s and polls every 30 s. No retry is slept: the trigger pauses the
+    15 s left, looks once more at the deadline, and the one event is the timeout naming the 503."""
     sync_uri = start_sync(emulator)
     emulator.control.add_fault(
-        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "30"}
+        method="GET", path=r"^/syncs/\d+$", status=503, times=None, headers={"Retry-After": "600"}
     )
-    patient = {"max_attempts": 5, "initial_wait": 30, "max_wait": 60}
-    events = await collect(make_trigger(sync_uri, retry_policy=patient, end_time=fake_clock.now + 3))
+    trigger = make_trigger(sync_uri, retry_policy=None, poll_interval=30, end_time=fake_clock.now + 15)
+    events = await collect(trigger)
+    assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", None)]
+    assert "503" in events[0]["message"]
+    assert fake_clock.slept == [15]
+    assert sync_gets(emulator, sync_uri) == [503, 503]
+
+
+async def test_a_look_still_unanswered_at_the_deadline_ends_the_wait(conn, emulator, monkeypatch, fake_clock):
+    """A GET held past the deadline (its answer never comes in time) is cut after LAST_LOOK_SECONDS."""
+    monkeypatch.setattr(trigger_module, "LAST_LOOK_SECONDS", 0.05)
+    sync_uri = start_sync(emulator)
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", action="hold", times=None)
+    try:
+        events = await collect(make_trigger(sync_uri, end_time=fake_clock.now + 0.01))
+    finally:
+        emulator.control.release_held()
     assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", None)]
     assert "no answer from Eloqua before the deadline" in events[0]["message"]
-    assert sync_gets(emulator, sync_uri) == [503]  # the retry's 30 s wait was cut short
 
 
 async def test_deadline_reached_while_retrying_reports_the_last_status_seen(conn, emulator, monkeypatch, fake_clock):
@@ -251,7 +268,7 @@ async def test_deadline_reached_while_retrying_reports_the_last_status_seen(conn
     events = await collect(trigger)
     assert [(e["status"], e["sync_status"]) for e in events] == [("timeout", "pending")]
     assert "last seen 'pending'" in events[0]["message"]
-    assert sync_gets(emulator, sync_uri) == [200, 503]
+    assert sync_gets(emulator, sync_uri) == [200, 503, 503]  # no retry slept; the last look at the deadline
 
 
 async def test_dropped_connection_is_survived(conn, emulator):
