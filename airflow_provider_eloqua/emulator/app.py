@@ -133,8 +133,9 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
             raise validation_error([failure("limit", limit, f"Must be between 1 and {exports.MAX_PAGE}.")])
         if offset < 0:
             raise validation_error([failure("offset", offset, "Must be zero or more.")])
-        body = state.sync_data(f"/syncs/{sync_id}", offset, limit)
-        return Response(body, media_type="application/json")
+        wants_csv = "text/csv" in request.headers.get("accept", "").lower()
+        body = state.sync_data(f"/syncs/{sync_id}", offset, limit, csv=wants_csv)
+        return Response(body, media_type="text/csv; charset=utf-8" if wants_csv else "application/json")
 
     @router.delete("/syncs/{sync_id:int}/data", status_code=204)
     async def delete_sync_data(sync_id: int) -> Response:

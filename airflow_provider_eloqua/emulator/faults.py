@@ -1,8 +1,12 @@
 """Fault rules: scripted misbehaviour the control API arms so tests can exercise retries.
 
-A rule matches a method and a regular expression (``re.search``) over the path after the Bulk
-base (``/contacts/imports/3/data``), or the full path for ``/id`` and ``/auth/oauth2/token``,
-and is consumed after ``times`` matches (``None``: forever).
+A rule matches a method, a regular expression (``re.search``) over the path after the Bulk
+base (``/contacts/imports/3/data``), or the full path for ``/id`` and ``/auth/oauth2/token``, and
+one over the query string (``query``, "" when there is none: ``offset=100000(&|$)`` picks one page
+of ``/syncs/{id}/data``), and is consumed after ``times`` matches (``None``: forever).
+
+``truncate`` lets the request through and sends its status, headers and the first half of its body,
+then drops the connection: a download cut off mid-page.
 
 ``hold`` parks the request until the control API releases held requests (or a reset drops it):
 a test can stop one client mid-upload at an exact point, let another act, then let it go on,
@@ -18,7 +22,7 @@ from typing import Any
 
 from airflow_provider_eloqua.emulator.errors import ApiError
 
-ACTIONS = ("status", "drop", "drop_after", "delay", "hold")
+ACTIONS = ("status", "drop", "drop_after", "delay", "hold", "truncate")
 
 
 @dataclass
@@ -27,6 +31,7 @@ class FaultRule:
 
     method: str = "*"
     path: str = ".*"
+    query: str = ".*"
     times: int | None = 1
     action: str = "status"
     status: int = 503
@@ -48,14 +53,19 @@ class FaultRule:
             raise ApiError(400, {"error": f"action must be one of {ACTIONS}; got {rule.action!r}"})
         if rule.times is not None and (not isinstance(rule.times, int) or rule.times < 1):
             raise ApiError(400, {"error": "times must be a positive integer or null"})
-        try:
-            re.compile(rule.path)
-        except re.error as exc:
-            raise ApiError(400, {"error": f"path is not a valid regular expression: {exc}"}) from exc
+        for name in ("path", "query"):
+            try:
+                re.compile(getattr(rule, name))
+            except re.error as exc:
+                raise ApiError(400, {"error": f"{name} is not a valid regular expression: {exc}"}) from exc
         return rule
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.method in ("*", method.upper()) and re.search(self.path, path) is not None
+    def matches(self, method: str, path: str, query: str = "") -> bool:
+        return (
+            self.method in ("*", method.upper())
+            and re.search(self.path, path) is not None
+            and re.search(self.query, query) is not None
+        )
 
 
 class FaultBook:
@@ -86,11 +96,11 @@ class FaultBook:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    def take(self, method: str, path: str, query: str = "") -> FaultRule | None:
         """The first rule matching the request, counting one use of it (and dropping it when spent)."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path):
+                if rule.matches(method, path, query):
                     if rule.times is not None:
                         rule.times -= 1
                         if rule.times == 0:

@@ -115,7 +115,7 @@ class EmulatorMiddleware:
             log()
             await _drop(send)
 
-        rule = self.state.faults.take(scope["method"], fault_path)
+        rule = self.state.faults.take(scope["method"], fault_path, entry["query"])
         try:
             if rule is None:
                 await self.app(scope, receive, recording_send)
@@ -143,6 +143,8 @@ class EmulatorMiddleware:
                 await drop()
         elif rule.action == "drop":
             await drop()
+        elif rule.action == "truncate":
+            await self._truncated(scope, receive, recording_send, drop)
         else:  # drop_after: the request takes effect, the client never learns of it
 
             async def discard(message: dict[str, Any]) -> None:
@@ -150,6 +152,25 @@ class EmulatorMiddleware:
 
             await self.app(scope, receive, discard)
             await drop()
+
+    async def _truncated(self, scope: Any, receive: Any, recording_send: Any, drop: Any) -> None:
+        """The real answer's status and headers and the first half of its body, then a dropped connection."""
+        start: dict[str, Any] | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        body = b"".join(chunks)
+        if start is not None:
+            await recording_send(start)
+            await recording_send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await drop()
 
     async def _held_until_released(self) -> bool:
         """Park a ``hold`` request until the control API releases it (True) or a reset retires it (False)."""

@@ -141,7 +141,12 @@ class EmulatorControl:
         return self._call("GET", "/state")
 
     def add_fault(self, **rule: Any) -> list[dict[str, Any]]:
-        """Arm a fault rule (keys as in faults.FaultRule); returns the armed rules."""
+        r"""Arm a fault rule (keys as in faults.FaultRule); returns the armed rules.
+
+        To fail one page of an export's data: ``path=r"^/syncs/\d+/data$", query=r"offset=100000(&|$)"``
+        with ``status=429, headers={"Retry-After": "1"}`` (or a 5xx), ``action="drop"`` (no answer),
+        ``action="truncate"`` (half the page, then the connection drops) or ``action="hold"``.
+        """
         return self._call("POST", "/faults", json=rule)["faults"]
 
     def faults(self) -> list[dict[str, Any]]:

@@ -106,6 +106,7 @@ class Sync:
     snapshot: exports.Snapshot | None = None
     #: When an export sync's data expires (its definition's dataRetentionDuration after it ran).
     expires_at: datetime | None = None
+    expired: bool = False
 
     @property
     def running(self) -> bool:
@@ -183,8 +184,12 @@ class EmulatorState:
         #: The emulator's clock: None follows the real time, else it stands at this instant.
         self.fixed_now: datetime | None = None
         self.site_time_zone = DEFAULT_SITE_ZONE
-        #: An activity export sync matching more records than this fails (Oracle: 5 million).
+        #: Records one activity export sync may hold (Oracle: 5 million), and what a sync matching more
+        #: does: "truncate" (holds exactly the cap, success, as tap-eloqua saw) or "error".
         self.activity_sync_cap = ACTIVITY_SYNC_CAP
+        self.activity_sync_cap_outcome = "truncate"
+        #: The answer to GET /syncs/{id}/data once dataRetentionDuration has passed (404 or 410).
+        self.expired_data_status = 410
 
     def now(self) -> datetime:
         """The emulator's clock (see ``set_clock``): stamps records, definitions and syncs."""
@@ -494,14 +499,18 @@ class EmulatorState:
         cap = body.get("maxRecords")
         if isinstance(cap, int) and not isinstance(cap, bool):
             matching = matching[:cap]
+        if collection.entity == "activities" and len(matching) > self.activity_sync_cap:
+            if self.activity_sync_cap_outcome == "error":
+                return "error", [exports.too_many_log(len(matching), self.activity_sync_cap)]
+            matching = matching[: self.activity_sync_cap]
         contacts = self.data.records.get("/contacts", {}) if collection.entity == "activities" else {}
         sync.snapshot = exports.take_snapshot(collection, body, matching, self.site_time_zone, contacts)
         retention = parse_duration(body.get("dataRetentionDuration")) or parse_duration(exports.DEFAULT_RETENTION)
         sync.expires_at = self.now() + retention if retention else None
         return "success", exports.exported_log(len(sync.snapshot))
 
-    def sync_data(self, uri: str, offset: int, limit: int) -> bytes:
-        """One page of an export sync's data (``GET /syncs/{id}/data``), encoded as JSON."""
+    def sync_data(self, uri: str, offset: int, limit: int, csv: bool = False) -> bytes:
+        """One page of an export sync's data (``GET /syncs/{id}/data``), encoded as JSON or CSV."""
         with self.lock:
             sync = self._sync(uri)
             if sync.definition.kind != "exports":
@@ -509,10 +518,16 @@ class EmulatorState:
                 raise validation_error([failure("uri", uri, message)])
             if sync.running:
                 raise validation_error([failure("uri", uri, f"The sync is {sync.status}: it has no data yet.")])
+            if sync.snapshot is not None and sync.expires_at is not None and self.now() >= sync.expires_at:
+                sync.snapshot = None  # the retention has passed: the staged data is gone for good
+                sync.expired = True
             snapshot = sync.snapshot
             if snapshot is None:
+                if sync.expired:
+                    message = "The sync's data has expired (dataRetentionDuration has passed)."
+                    raise ApiError(self.expired_data_status, {"failures": [failure("uri", uri + "/data", message)]})
                 raise not_found(uri + "/data")
-        return snapshot.page_json(offset, limit)
+        return snapshot.page_csv(offset, limit) if csv else snapshot.page_json(offset, limit)
 
     # ---- lists, segments and filters -------------------------------------------------------
 
@@ -650,6 +665,12 @@ class EmulatorState:
             "redirect_uri": lambda v: setattr(self, "redirect_uri", str(v)),
             "site_time_zone": self._set_zone,
             "activity_sync_cap": lambda v: setattr(self, "activity_sync_cap", _non_negative(v, "activity_sync_cap")),
+            "activity_sync_cap_outcome": lambda v: setattr(
+                self, "activity_sync_cap_outcome", _one_of(v, "activity_sync_cap_outcome", ("truncate", "error"))
+            ),
+            "expired_data_status": lambda v: setattr(
+                self, "expired_data_status", _one_of(v, "expired_data_status", (404, 410))
+            ),
         }
         unknown = set(settings) - set(handlers)
         if unknown:
@@ -684,6 +705,8 @@ class EmulatorState:
             "redirect_uri": self.redirect_uri,
             "site_time_zone": self.site_time_zone,
             "activity_sync_cap": self.activity_sync_cap,
+            "activity_sync_cap_outcome": self.activity_sync_cap_outcome,
+            "expired_data_status": self.expired_data_status,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -750,6 +773,12 @@ def _decode_basic(credentials: str) -> tuple[str, str] | None:
 
 def _invalid_grant(description: str) -> ApiError:
     return ApiError(400, {"error": "invalid_grant", "error_description": description})
+
+
+def _one_of(value: Any, name: str, allowed: tuple[Any, ...]) -> Any:
+    if value not in allowed or isinstance(value, bool):
+        raise ApiError(400, {"error": f"{name} must be one of {allowed}; got {value!r}"})
+    return value
 
 
 def _non_negative(value: Any, name: str) -> int:

@@ -250,3 +250,85 @@ def test_an_import_updates_the_modified_timestamp_only(emulator, bulk):
     bulk.sync(imports["uri"], [{"Email": "a@example.com", "First": "B"}])
     [record] = emulator.control.records("/contacts")
     assert (record["createdAt"], record["updatedAt"]) == ("2026-01-01T00:00:00.000000Z", "2026-01-01T01:00:00.000000Z")
+
+
+def test_data_expires_after_the_retention_duration_on_the_emulators_clock(emulator, bulk):
+    emulator.control.set_clock("2026-01-01T00:00:00Z")
+    emulator.control.seed("/contacts", count=2, template={EMAIL: "c{n}@example.com"})
+    sync_uri = run(bulk, create_export(bulk, dataRetentionDuration="PT2H")["uri"])["uri"]
+    emulator.control.set_clock(advance=2 * 3600 - 1)
+    assert data(bulk, sync_uri)["totalResults"] == 2
+    emulator.control.set_clock(advance=1)
+    expired = bulk.get(sync_uri + "/data")
+    assert expired.status_code == 410
+    assert "expired" in expired.json()["failures"][0]["constraint"]
+    assert bulk.get(sync_uri).json()["status"] == "success"  # the sync itself stays
+    emulator.control.configure(expired_data_status=404)
+    assert bulk.get(sync_uri + "/data").status_code == 404
+
+
+def test_default_retention_is_six_hours(emulator, bulk):
+    emulator.control.set_clock("2026-01-01T00:00:00Z")
+    sync_uri = run(bulk, create_export(bulk)["uri"])["uri"]
+    emulator.control.set_clock(advance=6 * 3600 - 1)
+    assert bulk.get(sync_uri + "/data").status_code == 200
+    emulator.control.set_clock(advance=1)
+    assert bulk.get(sync_uri + "/data").status_code == 410
+
+
+def test_csv_pages_carry_a_header_of_the_labels(emulator, bulk):
+    emulator.control.seed("/contacts", [{EMAIL: "a@example.com", FIRST_NAME: "Ann, Jr"}, {EMAIL: "b@example.com"}])
+    fields = {"Email": EMAIL, "First": FIRST_NAME}
+    sync_uri = run(bulk, create_export(bulk, fields=fields)["uri"])["uri"]
+    response = bulk.get(sync_uri + "/data", headers={"Accept": "text/csv"}, params={"limit": 1, "offset": 1})
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.text == "Email,First\r\nb@example.com,\r\n"
+    whole = bulk.get(sync_uri + "/data", headers={"Accept": "text/csv"}).text
+    assert whole == 'Email,First\r\na@example.com,"Ann, Jr"\r\nb@example.com,\r\n'
+
+
+@pytest.fixture
+def over_the_cap(emulator):
+    emulator.control.configure(activity_sync_cap=3)
+    emulator.control.seed("/activities", count=5, activityType="EmailOpen")
+    return emulator
+
+
+ACTIVITY_FIELDS = {"Id": "{{Activity.Id}}"}
+
+
+def test_an_activity_sync_over_the_cap_holds_exactly_the_cap(over_the_cap, bulk):
+    export = create_export(bulk, "/activities/exports", fields=ACTIVITY_FIELDS)
+    sync = run(bulk, export["uri"])
+    assert sync["status"] == "success"
+    [exported] = [log for log in bulk.items(sync["uri"] + "/logs") if log["statusCode"] == "ELQ-00102"]
+    assert exported["count"] == 3
+    assert data(bulk, sync["uri"])["totalResults"] == 3
+
+
+def test_an_activity_sync_over_the_cap_can_be_made_to_fail(over_the_cap, bulk):
+    over_the_cap.control.configure(activity_sync_cap_outcome="error")
+    sync = run(bulk, create_export(bulk, "/activities/exports", fields=ACTIVITY_FIELDS)["uri"])
+    assert sync["status"] == "error"
+    logs = bulk.items(sync["uri"] + "/logs")
+    assert not [log for log in logs if log["statusCode"] == "ELQ-00102"]
+    assert any("Too many records" in log["message"] and log["severity"] == "error" for log in logs)
+    assert bulk.get(sync["uri"] + "/data").status_code == 404
+
+
+def test_the_cap_applies_to_activities_only(emulator, bulk):
+    emulator.control.configure(activity_sync_cap=3)
+    emulator.control.seed("/contacts", count=5, template={EMAIL: "c{n}@example.com"})
+    assert data(bulk, run(bulk, create_export(bulk)["uri"])["uri"])["totalResults"] == 5
+    exactly = create_export(bulk, "/activities/exports", fields=ACTIVITY_FIELDS, filter="'{{Activity.Id}}' <= '3'")
+    emulator.control.seed("/activities", count=5, activityType="EmailOpen")
+    assert data(bulk, run(bulk, exactly["uri"])["uri"])["totalResults"] == 3
+
+
+def test_labels_with_quotes_backslashes_and_accents_are_encoded_faithfully(emulator, bulk):
+    emulator.control.seed("/contacts", [{EMAIL: "a@example.com"}])
+    fields = {'Say "hi"': EMAIL, "back\\slash": "{{Contact.Id}}", "Prénom": FIRST_NAME}
+    sync_uri = run(bulk, create_export(bulk, fields=fields)["uri"])["uri"]
+    assert data(bulk, sync_uri)["items"] == [{'Say "hi"': "a@example.com", "back\\slash": "1", "Prénom": ""}]
+    csv_text = bulk.get(sync_uri + "/data", headers={"Accept": "text/csv"}).content.decode()
+    assert csv_text == '"Say ""hi""",back\\slash,Prénom\r\na@example.com,1,\r\n'

@@ -169,3 +169,46 @@ def test_hold_parks_a_request_until_released(emulator, bulk):
     assert answers == [204]
     assert emulator.control.held() == 0
     assert [u["rows"] for u in emulator.control.state()["uploads"]] == [1, 1]
+
+
+def _export_sync(emulator, bulk, count: int) -> str:
+    """A finished contact export sync of ``count`` seeded contacts."""
+    emulator.control.seed("/contacts", count=count, template={"{{Contact.Field(C_EmailAddress)}}": "c{n}@example.com"})
+    body = {"name": "paged", "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"}}
+    definition = bulk.post("/contacts/exports", json=body).json()["uri"]
+    return bulk.wait(bulk.start_sync(definition))["uri"]
+
+
+@pytest.mark.parametrize(("status", "headers"), [(429, {"Retry-After": "2"}), (503, {}), (500, {"Retry-After": "120"})])
+def test_one_page_of_sync_data_can_be_made_to_fail(emulator, bulk, status, headers):
+    sync_uri = _export_sync(emulator, bulk, 30)
+    emulator.control.add_fault(
+        method="GET", path=r"^/syncs/\d+/data$", query=r"(^|&)offset=20(&|$)", status=status, headers=headers
+    )
+    assert bulk.get(sync_uri + "/data", params={"limit": 10, "offset": 10}).status_code == 200
+    failed = bulk.get(sync_uri + "/data", params={"limit": 10, "offset": 20})
+    assert failed.status_code == status
+    assert all(failed.headers[name] == value for name, value in headers.items())
+    again = bulk.get(sync_uri + "/data", params={"limit": 10, "offset": 20})
+    assert [item["Email"] for item in again.json()["items"]] == [f"c{n}@example.com" for n in range(21, 31)]
+
+
+def test_a_page_can_be_cut_off_mid_body_then_served_whole(emulator, bulk):
+    sync_uri = _export_sync(emulator, bulk, 2000)
+    emulator.control.add_fault(method="GET", path=r"/data$", query="offset=1000", action="truncate")
+    with pytest.raises(requests.exceptions.RequestException):
+        bulk.get(sync_uri + "/data", params={"limit": 1000, "offset": 1000}).json()
+    assert bulk.get(sync_uri + "/data", params={"limit": 1000, "offset": 1000}).json()["count"] == 1000
+
+
+def test_a_page_request_can_be_dropped_without_an_answer(emulator, bulk):
+    sync_uri = _export_sync(emulator, bulk, 5)
+    emulator.control.add_fault(method="GET", path=r"/data$", query="offset=0", action="drop")
+    with pytest.raises(requests.ConnectionError):
+        bulk.get(sync_uri + "/data", params={"offset": 0})
+    assert bulk.get(sync_uri + "/data", params={"offset": 0}).json()["totalResults"] == 5
+
+
+def test_a_query_pattern_that_is_not_a_regular_expression_is_refused(emulator):
+    with pytest.raises(requests.HTTPError):
+        emulator.control.add_fault(query="offset=(")
