@@ -200,3 +200,6 @@ class Checkpoint(SyncCheckpoint):
         self.forget_sync()
         self.forget_batches()
         self.forget_load_definition()
+
+    def forget(self) -> None:
+        self.forget_load()

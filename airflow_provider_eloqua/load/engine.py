@@ -36,13 +36,7 @@ from airflow_provider_eloqua.definitions import same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, LoadSync, Progress, Totals
 from airflow_provider_eloqua.load.load_definition import LoadDefinition
-from airflow_provider_eloqua.load.rows import RejectList, locate_rows
-from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
-from airflow_provider_eloqua.staging import stage_input
-from airflow_provider_eloqua.storage import check_input_path, open_path
-from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
-from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, wait_for_sync
-from airflow_provider_eloqua.sync_report import (
+from airflow_provider_eloqua.load.report import (
     SyncReport,
     add_earlier,
     build_report,
@@ -50,6 +44,12 @@ from airflow_provider_eloqua.sync_report import (
     log_summary,
     reject_record,
 )
+from airflow_provider_eloqua.load.rows import RejectList, locate_rows
+from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
+from airflow_provider_eloqua.staging import stage_input
+from airflow_provider_eloqua.storage import check_input_path, open_path
+from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
+from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, wait_for_sync
 from airflow_provider_eloqua.urls import DefinitionUri
 
 if TYPE_CHECKING:

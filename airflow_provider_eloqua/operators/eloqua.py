@@ -48,6 +48,7 @@ from airflow_provider_eloqua.load.load_definition import (
     spec_origin,
     template_origin,
 )
+from airflow_provider_eloqua.load.report import SyncReport
 from airflow_provider_eloqua.load.spec import (
     IMPORTS,
     SYNC_ACTIONS,
@@ -62,6 +63,7 @@ from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
 from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
+from airflow_provider_eloqua.sync.ending import check_on_warning, end_sync
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.waiting import (
     DEFAULT_WAIT_TIMEOUT,
@@ -71,7 +73,6 @@ from airflow_provider_eloqua.sync.waiting import (
     status_from_event,
     wait_for_sync,
 )
-from airflow_provider_eloqua.sync_report import check_on_warning, enforce_outcome
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 
 __all__ = [
@@ -548,7 +549,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     them makes the status ``warning``, and ``rejects_path`` gets the rejects of every batch.
 
     Returns ``{sync_uri, status, rows_processed, created, updated, linked, rejected, log_warnings,
-    other_counts, actions}`` (see :class:`~airflow_provider_eloqua.sync_report.SyncReport`) plus
+    other_counts, actions}`` (see :class:`~airflow_provider_eloqua.load.report.SyncReport`) plus
     ``definition_uri, rows, chunks, bytes, syncs, sync_rows``; ``sync_uri`` is the last batch's sync
     and ``definition_uri`` the load definition (deleted once reported). With ``wait=False`` the task
     returns once the last sync has started, with the upload's keys and ``status`` ``pending`` (or the
@@ -698,11 +699,13 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         return self._finish(context, checkpoint, checkpoint.load_sync(sync_uri), status)
 
     def _finish(self, context: Context, checkpoint: Checkpoint, started: LoadSync, status: str) -> dict[str, Any]:
-        """Report the load (every batch's counts and rejects), check its rows, apply ``on_warning``,
-        delete the load definition, then forget the load."""
+        """End the load's last sync (:func:`~airflow_provider_eloqua.sync.ending.end_sync`) with the
+        load's report: every batch's counts and rejects, its rows checked."""
         load = self._import_load(context, checkpoint)
-        try:
-            report = report_load(
+        definition_uri = started.totals.definition_uri
+
+        def report() -> SyncReport:
+            return report_load(
                 self.hook,
                 checkpoint,
                 load.origin,
@@ -713,19 +716,24 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 sync_actions=None if self.definition_uri else self.sync_actions,
                 deadline=time.time() + self.timeout,
             )
-            summary = enforce_outcome(report, self.on_warning)
-        finally:
-            # The last sync has ended and is reported (whatever it says): the load definition has
-            # served. A retry that loads again creates a new one.
-            if started.totals.definition_uri:
-                delete_load_definition(self.hook, started.totals.definition_uri)
+
+        def delete_definition() -> None:
+            # A retry that loads again creates a new load definition.
+            if definition_uri:
+                delete_load_definition(self.hook, definition_uri)
             checkpoint.forget_load_definition()
-        checkpoint.forget_load()  # reported: a later run of this task instance loads again
-        assets.record_load(
-            context,
-            site=self.hook.settings.site,
-            eloqua_conn_id=self.eloqua_conn_id,
-            definition_uri=started.totals.definition_uri,
-            summary=summary,
+
+        summary = end_sync(
+            report,
+            on_warning=self.on_warning,
+            delete_definition=delete_definition,
+            checkpoint=checkpoint,
+            record_asset=lambda summary: assets.record_load(
+                context,
+                site=self.hook.settings.site,
+                eloqua_conn_id=self.eloqua_conn_id,
+                definition_uri=definition_uri,
+                summary=summary,
+            ),
         )
         return {**LoadResult(started.totals, started.sync_uri, started.batch).upload_summary(), **summary}

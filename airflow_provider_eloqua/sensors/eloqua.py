@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from functools import cached_property
+from collections.abc import Callable, Sequence
+from functools import cached_property, partial
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_eloqua import assets
+from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
+from airflow_provider_eloqua.load.report import report_import_sync
 from airflow_provider_eloqua.settings import task_http_settings
+from airflow_provider_eloqua.sync.ending import SyncOutcome, check_on_warning, end_sync
+from airflow_provider_eloqua.sync.logs import report_sync_log
 from airflow_provider_eloqua.sync.waiting import (
     DEFAULT_WAIT_TIMEOUT,
     TERMINAL_STATUSES,
@@ -24,18 +27,19 @@ from airflow_provider_eloqua.sync.waiting import (
     look,
     status_from_event,
 )
-from airflow_provider_eloqua.sync_report import check_on_warning, finish_sync
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
 
 
 class EloquaSyncSensor(BaseSensorOperator):
-    """Wait until an Eloqua sync ends, then report its logs and rejects.
+    """Wait until an Eloqua sync (of an import, sync-action or export definition) ends, then report it.
 
     ``success`` succeeds; ``error`` (or ``errored``) fails the task; ``warning`` follows
-    ``on_warning`` (``succeed``, ``fail`` or ``skip``). The XCom value is a small summary:
-    ``sync_uri, status, rows_processed, created, updated, linked, rejected, log_warnings,
-    other_counts, actions`` (see :class:`~airflow_provider_eloqua.sync_report.SyncReport`).
+    ``on_warning`` (``succeed``, ``fail`` or ``skip``). The XCom value is a small summary. For an
+    import or sync-action sync: ``sync_uri, status, rows_processed, created, updated, linked,
+    rejected, log_warnings, other_counts, actions`` (see
+    :class:`~airflow_provider_eloqua.load.report.SyncReport`); for an export sync: ``sync_uri,
+    status, counts, log_warnings``, ``counts`` by status code (ELQ-00102: rows exported).
 
     The sensor never sees the input, so it checks the rows only when told how many were staged for
     the sync (``expected_rows``): then a sync that processed another number of rows, or whose log
@@ -123,9 +127,9 @@ class EloquaSyncSensor(BaseSensorOperator):
         return rows
 
     def _finish(self, context: Context, status: str, definition_uri: str | None = None) -> dict[str, Any]:
-        """Report the ended sync (with what its definition's sync actions did), check its rows,
-        delete its load definition, then record the Asset it loaded (``definition_uri`` is the
-        sync's ``syncedInstanceUri`` when the caller has just read the sync)."""
+        """End the sync (:func:`~airflow_provider_eloqua.sync.ending.end_sync`): report it by what its
+        definition syncs, delete its load definition, then record the Asset it loaded
+        (``definition_uri`` is the sync's ``syncedInstanceUri`` when the caller has just read the sync)."""
         expected = self._expected_rows()
         definition_uri = definition_uri or self._synced_instance_uri()
         definition = (
@@ -133,28 +137,45 @@ class EloquaSyncSensor(BaseSensorOperator):
             if definition_uri and self._needs_definition(definition_uri)
             else None
         )
-        try:
-            summary = finish_sync(
-                self.hook,
-                self.sync_uri,
-                status,
-                on_warning=self.on_warning,
-                rejects_path=self.rejects_path,
-                expected_rows=expected,
-                sync_actions=(definition or {}).get("syncActions"),
-                deadline=time.time() + self.timeout,
-            )
-        finally:
-            if self.delete_load_definition and definition and is_load_definition(definition):
-                delete_definition(self.hook, definition["uri"])
-        assets.record_load(
-            context,
-            site=self.hook.settings.site,
-            eloqua_conn_id=self.eloqua_conn_id,
-            definition_uri=definition_uri,
-            summary=summary,
+        delete = None
+        if self.delete_load_definition and definition and is_load_definition(definition):
+            delete = partial(delete_definition, self.hook, definition["uri"])
+        return end_sync(
+            self._report(status, definition_uri, definition, expected),
+            on_warning=self.on_warning,
+            delete_definition=delete,
+            record_asset=lambda summary: assets.record_load(
+                context,
+                site=self.hook.settings.site,
+                eloqua_conn_id=self.eloqua_conn_id,
+                definition_uri=definition_uri,
+                summary=summary,
+            ),
         )
-        return summary
+
+    def _report(
+        self, status: str, definition_uri: str | None, definition: dict[str, Any] | None, expected: int | None
+    ) -> Callable[[], SyncOutcome]:
+        """The report of the ended sync: an export's is its log; an import's (or a sync action's, or
+        one whose definition is unknown) has its rows checked, its rejects and its actions."""
+        deadline = time.time() + self.timeout
+        if _kind(definition_uri) == "exports":
+            if expected is not None or self.rejects_path:
+                raise EloquaInputError(
+                    f"expected_rows and rejects_path apply to import syncs; {self.sync_uri} synced the export "
+                    f"definition {definition_uri}"
+                )
+            return partial(report_sync_log, self.hook, self.sync_uri, status, deadline=deadline)
+        return partial(
+            report_import_sync,
+            self.hook,
+            self.sync_uri,
+            status,
+            rejects_path=self.rejects_path,
+            expected_rows=expected,
+            sync_actions=(definition or {}).get("syncActions"),
+            deadline=deadline,
+        )
 
     def _needs_definition(self, uri: str) -> bool:
         """The definition is read to delete a load definition, and to report a sync action's actions."""
@@ -235,3 +256,11 @@ class EloquaSyncSensor(BaseSensorOperator):
         except EloquaSyncTimeout as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
         return self._finish(context, status)
+
+
+def _kind(definition_uri: str | None) -> str | None:
+    """The kind of definition a sync synced (``imports``, ``exports``, ``syncActions``); None when unknown."""
+    try:
+        return urls.parse_definition_uri(definition_uri or "").kind
+    except ValueError:
+        return None

@@ -99,3 +99,7 @@ class SyncCheckpoint:
     def forget_sync(self) -> None:
         """Drop what this task remembered of its sync (it failed, or the task succeeded with it)."""
         self._delete(STATE_SYNC, self.payload_key, STATE_SYNC_REQUESTED)
+
+    def forget(self) -> None:
+        """Drop everything this task remembered: it is done, a later run starts over."""
+        self.forget_sync()

@@ -75,8 +75,8 @@ class SyncWatch:
     deadline: float | None = None
     status: str | None = None
     last_error: str | None = None
-    #: The definition the sync syncs (``syncedInstanceUri``), once seen: the sensor deletes it
-    #: after the sync has ended if it is a load definition.
+    #: The definition the sync syncs (``syncedInstanceUri``), once seen: the sensor reports the ended
+    #: sync by that definition's kind, and deletes it when a task made it for itself.
     synced_instance_uri: str | None = None
     #: Seconds Eloqua asked to wait (``Retry-After``) in its answer to the last look, if it failed so.
     retry_after: float | None = None

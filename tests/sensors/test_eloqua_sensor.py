@@ -96,3 +96,39 @@ def test_a_sync_uri_that_rendered_to_a_number_is_named(airflow_db, eloqua_conn, 
     sensor = EloquaSyncSensor(task_id="wait", **kwargs)
     with pytest.raises(EloquaInputError, match=rf"^{argument} must look like /syncs/123; got "):
         sensor.execute({})
+
+
+def finished_export_sync(emulator, rows: int) -> str:
+    """An export sync of ``rows`` contacts that has already ended."""
+    emulator.control.seed("/contacts", count=rows, template={"{{Contact.Field(C_EmailAddress)}}": "c{n}@example.com"})
+    hook = EloquaHook()
+    uri = hook.create_definition(
+        "contacts", {"name": "e", "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"}}, kind="exports"
+    )["uri"]
+    sync_uri = hook.create_sync(uri)["uri"]
+    while hook.get_sync(sync_uri)["status"] in ("pending", "active"):
+        pass
+    return sync_uri
+
+
+def test_an_export_sync_is_reported_by_its_log_not_as_an_import(eloqua_conn):
+    """No rows to check or rejects to list: the export's exported count is in the summary, and the
+    export definition (the user's) is kept."""
+    sync_uri = finished_export_sync(eloqua_conn, rows=3)
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri)
+
+    done = sensor.poke({})  # an export records no Asset: the context is not read
+
+    assert done.is_done and done.xcom_value["status"] == "success"
+    assert done.xcom_value["counts"]["ELQ-00102"] == 3
+    assert not [r for r in eloqua_conn.control.requests() if r["path"].endswith("/rejects")]
+    assert not [r for r in eloqua_conn.control.requests() if r["method"] == "DELETE"]
+
+
+def test_import_arguments_on_an_export_sync_are_refused_naming_them(eloqua_conn):
+    sync_uri = finished_export_sync(eloqua_conn, rows=1)
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri, expected_rows=1)
+    with pytest.raises(
+        EloquaInputError, match=r"expected_rows and rejects_path apply to import syncs; .*/contacts/exports/"
+    ):
+        sensor.poke({})

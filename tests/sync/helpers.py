@@ -13,9 +13,10 @@ from airflow_provider_eloqua.retry import RetryPolicy
 from tests.dag_runner import connection_json
 
 FAST = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.1)
+EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 CONTACTS = {
     "name": "sync layer test",
-    "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"},
+    "fields": {"Email": EMAIL},
     "identifierFieldName": "Email",
     "isSyncTriggeredOnImport": False,
 }

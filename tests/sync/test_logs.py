@@ -6,9 +6,9 @@ import logging
 
 from airflow_provider_eloqua.sync.checkpoint import SyncCheckpoint
 from airflow_provider_eloqua.sync.lifecycle import start_sync
-from airflow_provider_eloqua.sync.logs import SyncLog, entry_count, log_table, read_sync_log
+from airflow_provider_eloqua.sync.logs import SyncLog, entry_count, log_table, read_sync_log, report_sync_log
 from airflow_provider_eloqua.sync.waiting import wait_for_sync
-from tests.sync.helpers import emulator_hook, staged_definition
+from tests.sync.helpers import EMAIL, emulator_hook, staged_definition
 
 ENTRIES = (
     {"statusCode": "ELQ-00001", "severity": "information", "count": 3, "message": "Total records processed."},
@@ -47,3 +47,21 @@ def test_a_finished_sync_log_is_read_and_logged(emulator, monkeypatch, caplog):
     assert sync_log.sync_uri == sync_uri and sync_log.count({"ELQ-00001"}) == 3
     assert f"Eloqua sync {sync_uri} ended with status 'success'" in caplog.text
     assert "ELQ-00001" in caplog.text
+
+
+def test_an_export_sync_is_reported_by_its_log(emulator, monkeypatch):
+    hook = emulator_hook(emulator, monkeypatch)
+    emulator.control.seed("/contacts", count=4, template={EMAIL: "c{n}@example.com"})
+    export = hook.create_definition("contacts", {"name": "logs test", "fields": {"Email": EMAIL}}, kind="exports")
+    sync_uri = start_sync(hook, SyncCheckpoint(None), export["uri"], None)
+    status = wait_for_sync(hook, sync_uri, poll_interval=0.01, deadline=float("inf"))
+
+    report = report_sync_log(hook, sync_uri, status)
+
+    assert report.summary() == {
+        "sync_uri": sync_uri,
+        "status": "success",
+        "counts": {**report.counts, "ELQ-00102": 4},
+        "log_warnings": 0,
+    }
+    assert "ELQ-00101" not in report.counts and report.errors == [] and report.issues() == ""

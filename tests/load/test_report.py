@@ -1,4 +1,4 @@
-"""sync_report's counts come from Oracle's status codes (docs/eloqua-behaviour.md, "Sync logs"),
+"""load/report.py: an import sync's counts come from Oracle's status codes (docs/eloqua-behaviour.md, "Sync logs"),
 read over real HTTP from syncs the emulator ran, never from the words of log messages."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.sync_report import build_report
+from airflow_provider_eloqua.load.report import build_report
 from tests.dag_runner import connection_json
 
 

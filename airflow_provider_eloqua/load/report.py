@@ -1,7 +1,8 @@
 """Reporting a finished import sync: its counts by Oracle's codes, its rejects (logged and written to a file).
 
-Shared by the sensor and the load engine so that both report a sync the same way. Pure
-reporting: what a status means and how to wait live in :mod:`airflow_provider_eloqua.sync`.
+The import's part of the end of a sync task (:func:`airflow_provider_eloqua.sync.ending.end_sync`),
+for the load engine and the sensor alike, so that both report an import sync the same way. Pure
+reporting: what a status means, how to wait and how a task ends live in :mod:`airflow_provider_eloqua.sync`.
 XCom only ever gets the small summary dict; rejected rows go to a file the user names.
 """
 
@@ -15,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRowCountError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import EloquaRowCountError
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync.logs import STATUS_CODE, SyncLog, entry_count, read_sync_log
 from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 
 log = logging.getLogger(__name__)
-
-ON_WARNING_CHOICES = ("succeed", "fail", "skip")
 
 #: Oracle's status codes (docs/eloqua-behaviour.md, "Sync logs") whose count is of records created:
 #: contacts, accounts, custom object data, opportunities ("Total new records."), activities, event data.
@@ -50,12 +49,6 @@ class RowFinder(Protocol):
     """Finds the input row a reject came from (see :class:`airflow_provider_eloqua.load.rows.RowLocator`)."""
 
     def row_of(self, reject: Mapping[str, Any]) -> int | None: ...
-
-
-def check_on_warning(on_warning: str) -> str:
-    if on_warning not in ON_WARNING_CHOICES:
-        raise EloquaInputError(f"on_warning must be one of {', '.join(ON_WARNING_CHOICES)}; got {on_warning!r}")
-    return on_warning
 
 
 @dataclass
@@ -83,6 +76,9 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
     #: The log carried ELQ-00001 (Total records processed): ``rows_processed`` is Eloqua's count.
     processed_logged: bool = False
+
+    def issues(self) -> str:
+        return f"{self.rejected} rejected"
 
     def summary(self) -> dict[str, Any]:
         """The XCom value: small, JSON-plain, never bulk data."""
@@ -256,27 +252,6 @@ def check_rows_processed(report: SyncReport, expected_rows: int | None) -> None:
         )
 
 
-def enforce_outcome(report: SyncReport, on_warning: str) -> dict[str, Any]:
-    """Turn the sync's end into the task's: fail on error, follow ``on_warning``; return the summary."""
-    if report.status in FAILED_STATUSES:
-        reasons = "; ".join(report.errors[:5])
-        raise EloquaSyncError(
-            f"Eloqua sync {report.sync_uri} ended with status {report.status!r}"
-            + (f" ({reasons})" if reasons else "")
-            + f": {report.rejected} rejected, see the sync log above"
-        )
-    if report.status == "warning":
-        if on_warning == "fail":
-            raise EloquaSyncError(
-                f"Eloqua sync {report.sync_uri} ended with warnings ({report.rejected} rejected) and on_warning='fail'"
-            )
-        if on_warning == "skip":
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException(f"Eloqua sync {report.sync_uri} ended with warnings; on_warning='skip'")
-    return report.summary()
-
-
 def log_summary(report: SyncReport) -> None:
     log.info("Eloqua sync summary: %s", json.dumps(report.summary()))
 
@@ -307,22 +282,21 @@ def add_earlier(report: SyncReport, earlier: Sequence[Mapping[str, Any]]) -> Syn
     return report
 
 
-def finish_sync(
+def report_import_sync(
     hook: EloquaHook,
     sync_uri: str,
     status: str,
     *,
-    on_warning: str,
     rejects_path: str | None = None,
     expected_rows: int | None = None,
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
     deadline: float | None = None,
-) -> dict[str, Any]:
-    """Report a finished sync (logs, rejects), check it processed ``expected_rows`` (the rows staged
-    for it, when known) and apply ``on_warning``; return the XCom summary."""
+) -> SyncReport:
+    """Report a finished import sync started elsewhere (logs, rejects) and check it processed
+    ``expected_rows`` (the rows staged for it, when known)."""
     report = build_report(
         hook, sync_uri, status, rejects_path=rejects_path, sync_actions=sync_actions, deadline=deadline
     )
     log_summary(report)
     check_rows_processed(report, expected_rows)
-    return enforce_outcome(report, on_warning)
+    return report
