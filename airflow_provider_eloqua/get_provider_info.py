@@ -63,6 +63,11 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": "airflow_provider_eloqua.transfers.sql_to_eloqua",
             }
         ],
+        # The task's sync and definition in Eloqua (see airflow_provider_eloqua/links.py).
+        "extra-links": [
+            "airflow_provider_eloqua.links.EloquaSyncLink",
+            "airflow_provider_eloqua.links.EloquaDefinitionLink",
+        ],
         # eloqua://<site>/<entity>: the Assets import tasks update (see airflow_provider_eloqua/assets.py).
         "asset-uris": [
             {

@@ -50,6 +50,13 @@ def test_connection_type_and_hook(manager):
     assert EloquaHook.default_conn_name == "eloqua_default"
 
 
+def test_extra_links_are_registered(manager):
+    assert {
+        "airflow_provider_eloqua.links.EloquaSyncLink",
+        "airflow_provider_eloqua.links.EloquaDefinitionLink",
+    } <= set(manager.extra_links_class_names)
+
+
 def test_connection_form_fields(manager):
     widgets = {k: v for k, v in manager.connection_form_widgets.items() if k.startswith("extra__eloqua__")}
     names = {w.field_name for w in widgets.values()}

@@ -28,6 +28,7 @@ from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
 from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, report_load
 from airflow_provider_eloqua.load.field_mapping import (
@@ -98,6 +99,11 @@ def _push_sync_uri(context: Context, result: LoadResult) -> None:
     context["ti"].xcom_push(key="sync_uri", value=result.sync_uri or "")
 
 
+def _persist_load_links(context: Context, hook: EloquaHook, result: LoadResult, template: str | None) -> None:
+    """The task's links: its last sync, and the template it was given (else its load definition)."""
+    persist_links(context, hook, sync_uri=result.sync_uri, definition_uri=template or result.totals.definition_uri)
+
+
 def _push_load_keys(context: Context, result: LoadResult) -> None:
     """Push ``definition_uri`` and ``sync_rows`` as XCom keys of their own, so that downstream tasks
     can template ``upload.output["definition_uri"]`` (for EloquaCreateSyncOperator) and
@@ -107,7 +113,10 @@ def _push_load_keys(context: Context, result: LoadResult) -> None:
 
 
 class _EloquaOperator(BaseOperator):
-    """Holds the connection id and builds the hook lazily (never at DAG parse time)."""
+    """Holds the connection id and builds the hook lazily (never at DAG parse time); every Eloqua
+    operator has the links "Eloqua sync" and "Eloqua definition" (see :mod:`airflow_provider_eloqua.links`)."""
+
+    operator_extra_links = EXTRA_LINKS
 
     def __init__(
         self,
@@ -205,6 +214,7 @@ class _DefinitionOperator(_EloquaOperator):
         uri = ensure_definition(
             self.hook, Checkpoint.of(context), self.definition_spec(), reuse_existing=self.reuse_existing
         )
+        persist_links(context, self.hook, definition_uri=uri.uri)
         return uri.uri
 
 
@@ -482,6 +492,7 @@ class EloquaUploadDataOperator(_LoadOperator):
         checkpoint = Checkpoint.of(context)
         result = self._load(context, checkpoint).run(start=self.start_sync)
         _push_sync_uri(context, result)
+        _persist_load_links(context, self.hook, result, self.definition_uri)
         if self.start_sync and not result.sync_uri:
             # Empty input: no sync will ever use the load definition.
             delete_load_definition(self.hook, result.totals.definition_uri)
@@ -525,6 +536,7 @@ class EloquaCreateSyncOperator(_EloquaOperator):
             sync_uri = start_sync(self.hook, checkpoint, uri, self.callback_url)
             checkpoint.started_sync(StartedSync(sync_uri))
         context["ti"].xcom_push(key="sync_uri", value=sync_uri)
+        persist_links(context, self.hook, sync_uri=sync_uri, definition_uri=uri.uri)
         checkpoint.forget_sync()
         return sync_uri
 
@@ -668,6 +680,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         checkpoint = Checkpoint.of(context)
         result = self._import_load(context, checkpoint).run()
         _push_sync_uri(context, result)
+        _persist_load_links(context, self.hook, result, self.definition_uri)
         status = result.sync_status or "pending"
         if not result.sync_uri:
             return {**result.upload_summary(), "status": None}

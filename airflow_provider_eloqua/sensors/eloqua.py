@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncTimeout
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
 from airflow_provider_eloqua.load.report import report_import_sync
@@ -80,6 +81,7 @@ class EloquaSyncSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("sync_uri", "rejects_path", "expected_rows")
+    operator_extra_links = EXTRA_LINKS
     ui_color = "#c5e3f6"
 
     def __init__(
@@ -220,9 +222,14 @@ class EloquaSyncSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         check_sync_uri(self.sync_uri, "sync_uri")
+        first_sight = self._watch.status is None
         status = look(self.hook, self._watch)  # None: a transient failure, the next poke tries again
         if status is not None:
             self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
+            if first_sight:  # this try's links: the sync and the definition it syncs
+                persist_links(
+                    context, self.hook, sync_uri=self.sync_uri, definition_uri=self._watch.synced_instance_uri
+                )
         if status not in TERMINAL_STATUSES:
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._finish(context, status, self._watch.synced_instance_uri))
