@@ -51,3 +51,13 @@ def test_the_load_engine_knows_no_transfer():
         loaded = _modules_loaded_by(module)
         assert module in loaded
         assert not {m for m in loaded if m.startswith("airflow_provider_eloqua.transfers")}
+
+
+@pytest.mark.parametrize(
+    ("module", "sibling"),
+    [("airflow_provider_eloqua.load.engine", "export"), ("airflow_provider_eloqua.export.engine", "load")],
+)
+def test_capabilities_never_import_each_other(module, sibling):
+    loaded = _modules_loaded_by(module)
+    assert module in loaded
+    assert not {m for m in loaded if m.startswith(f"airflow_provider_eloqua.{sibling}.")}
