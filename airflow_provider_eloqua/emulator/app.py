@@ -124,18 +124,15 @@ def _bulk_routes(state: EmulatorState) -> APIRouter:
     async def sync_rejects(sync_id: int, request: Request) -> dict[str, Any]:
         return _page(state.sync_rejects(f"/syncs/{sync_id}"), request)
 
-    # A plain def: encoding a page of 50,000 records would hold up the event loop.
+    # Plain defs: encoding a page of 50,000 records would hold up the event loop.
     @router.get("/syncs/{sync_id:int}/data")
     def sync_data(sync_id: int, request: Request) -> Response:
-        limit = _int_query(request, "limit", exports.DEFAULT_PAGE)
-        offset = _int_query(request, "offset", 0)
-        if not 1 <= limit <= exports.MAX_PAGE:
-            raise validation_error([failure("limit", limit, f"Must be between 1 and {exports.MAX_PAGE}.")])
-        if offset < 0:
-            raise validation_error([failure("offset", offset, "Must be zero or more.")])
-        wants_csv = "text/csv" in request.headers.get("accept", "").lower()
-        body = state.sync_data(f"/syncs/{sync_id}", offset, limit, csv=wants_csv)
-        return Response(body, media_type="text/csv; charset=utf-8" if wants_csv else "application/json")
+        return _data_page(request, lambda *page: state.sync_data(f"/syncs/{sync_id}", *page))
+
+    @router.get("/{root:path}/exports/{definition_id:int}/data")
+    def definition_data(root: str, definition_id: int, request: Request) -> Response:
+        """The definition's own data endpoint, which Oracle advises against: its latest sync's data."""
+        return _data_page(request, lambda *page: state.definition_data(f"/{root}/exports/{definition_id}", *page))
 
     @router.delete("/syncs/{sync_id:int}/data", status_code=204)
     async def delete_sync_data(sync_id: int) -> Response:
@@ -391,6 +388,20 @@ def _page(items: list[dict[str, Any]], request: Request) -> dict[str, Any]:
         "limit": limit,
         "offset": offset,
     }
+
+
+def _data_page(request: Request, read: Any) -> Response:
+    """An export data page for ``limit`` (1..50,000, default 1,000) and ``offset``, as JSON or, for
+    ``Accept: text/csv``, CSV; ``read(offset, limit, csv)`` encodes it."""
+    limit = _int_query(request, "limit", exports.DEFAULT_PAGE)
+    offset = _int_query(request, "offset", 0)
+    if not 1 <= limit <= exports.MAX_PAGE:
+        raise validation_error([failure("limit", limit, f"Must be between 1 and {exports.MAX_PAGE}.")])
+    if offset < 0:
+        raise validation_error([failure("offset", offset, "Must be zero or more.")])
+    wants_csv = "text/csv" in request.headers.get("accept", "").lower()
+    body = read(offset, limit, wants_csv)
+    return Response(body, media_type="text/csv; charset=utf-8" if wants_csv else "application/json")
 
 
 def _int_query(request: Request, name: str, default: int) -> int:

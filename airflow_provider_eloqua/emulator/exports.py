@@ -27,7 +27,14 @@ from airflow_provider_eloqua.emulator.errors import failure
 from airflow_provider_eloqua.emulator.fields import fields_for
 from airflow_provider_eloqua.emulator.records import ID, format_timestamp, system_statements
 from airflow_provider_eloqua.emulator.resources import Collection
-from airflow_provider_eloqua.emulator.validation import MARKUP, READ_ONLY, durations, is_boolean, named_fields_failures
+from airflow_provider_eloqua.emulator.validation import (
+    MARKUP,
+    READ_ONLY,
+    durations,
+    is_boolean,
+    named_fields_failures,
+    sync_action_failures,
+)
 
 MAX_FIELDS = 250
 MAX_FILTER = 1000
@@ -95,6 +102,7 @@ def validate_export(body: Any, collection: Collection, known: Callable[[str, int
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             failures.append(failure("maxRecords", value, "Must be a positive integer."))
     failures += durations(body)
+    failures += sync_action_failures(body.get("syncActions"))
     return failures
 
 

@@ -188,7 +188,7 @@ def process(
             _link_opportunity(site, run, row, index)
         else:
             _upsert(site, run, row, index)
-    _apply_sync_actions(site, definition.get("syncActions") or [], run.accepted)
+    apply_sync_actions(site, definition.get("syncActions") or [], run.accepted)
     return _outcome(run, len(rows))
 
 
@@ -278,7 +278,7 @@ def _outcome(run: _Run, total: int) -> Outcome:
     return Outcome(status=status, logs=logs, rejects=run.rejects)
 
 
-def _apply_sync_actions(site: Site, actions: list[dict[str, Any]], members: list[str]) -> None:
+def apply_sync_actions(site: Site, actions: list[dict[str, Any]], members: list[str]) -> None:
     for action in actions:
         destination = action["destination"]
         if action["action"] == "add":

@@ -118,8 +118,11 @@ class EmulatorControl:
     """Client of the ``/_emulator`` control API (no auth); every call raises on an HTTP error.
 
     For export tests: ``seed`` writes records (a million contacts cheaply), ``set_clock`` stops and
-    moves the emulator's clock, ``set_timestamps`` moves one record's system timestamps,
-    and ``configure(activity_sync_cap=..., site_time_zone=...)``.
+    moves the emulator's clock (it stamps records and ages export data), ``set_timestamps`` moves
+    one record's system timestamps, ``define_container`` makes the lists, segments and filters an
+    export filter's EXISTS names, ``configure`` sets the activity sync cap and what happens above it,
+    the answer to expired data and the site's time zone, and ``add_fault`` can fail any page of
+    ``/syncs/{id}/data``. What the emulated exports do, fact by fact: docs/eloqua-behaviour.md, "Exports".
     """
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
@@ -167,8 +170,12 @@ class EmulatorControl:
         """Change settings (see EmulatorState.configure); returns the resulting settings.
 
         Export settings: ``site_time_zone`` (IANA name, default ``America/New_York``: system timestamps
-        of definitions without ``areSystemTimestampsInUTC``), ``activity_sync_cap`` (records an activity
-        export sync may match, default 5,000,000; lower it in tests).
+        of definitions without ``areSystemTimestampsInUTC``, in their data and their filters),
+        ``activity_sync_cap`` (records one activity export sync holds, default 5,000,000; lower it in
+        tests), ``activity_sync_cap_outcome`` (``"truncate"``, the default: a sync matching more holds
+        exactly the cap and logs it in ELQ-00102; ``"error"``: it ends in error with a "Too many
+        records" log), ``expired_data_status`` (410, the default, or 404: the answer to
+        ``/syncs/{id}/data`` once ``dataRetentionDuration`` has passed on the emulator's clock).
         """
         return self._call("POST", "/config", json=settings)
 

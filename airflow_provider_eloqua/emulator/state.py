@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -351,6 +352,13 @@ class EmulatorState:
             definition = self._definition(uri)
             definition.deleted = True
             del self.definitions[uri]
+            self._drop_data(definition)
+
+    def _drop_data(self, definition: Definition) -> None:
+        """The synced data of an export definition's syncs is gone (its syncs stay)."""
+        for sync in self.syncs.values():
+            if sync.definition is definition:
+                sync.snapshot = None
 
     # ---- staging --------------------------------------------------------------------------
 
@@ -396,6 +404,7 @@ class EmulatorState:
                 )
             definition.staged = []
             definition.staged_bytes = 0
+            self._drop_data(definition)
 
     # ---- syncs ----------------------------------------------------------------------------
 
@@ -489,13 +498,14 @@ class EmulatorState:
         collection, body = definition.collection, definition.body
         store = self.data.records.get(collection.root, {})
         text = body.get("filter")
+        items: Iterable[tuple[str, dict[str, Any]]] = store.items()
         if text:
             zone = ZoneInfo("UTC" if exports.in_utc(body) else self.site_time_zone)
             timestamps = system_statements(collection)
             keep = filters.compile_filter(text, collection, timestamps, zone, self._members)
-            matching = sorted((record for key, record in store.items() if keep(key, record)), key=_record_id)
-        else:
-            matching = sorted(store.values(), key=_record_id)
+            items = [(key, record) for key, record in items if keep(key, record)]
+        ordered = sorted(items, key=_record_id)
+        matching = [record for _, record in ordered]
         cap = body.get("maxRecords")
         if isinstance(cap, int) and not isinstance(cap, bool):
             matching = matching[:cap]
@@ -505,9 +515,21 @@ class EmulatorState:
             matching = matching[: self.activity_sync_cap]
         contacts = self.data.records.get("/contacts", {}) if collection.entity == "activities" else {}
         sync.snapshot = exports.take_snapshot(collection, body, matching, self.site_time_zone, contacts)
+        exported_keys = [key for key, _ in ordered[: len(sync.snapshot)]]
+        processing.apply_sync_actions(self.data, body.get("syncActions") or [], exported_keys)
         retention = parse_duration(body.get("dataRetentionDuration")) or parse_duration(exports.DEFAULT_RETENTION)
         sync.expires_at = self.now() + retention if retention else None
         return "success", exports.exported_log(len(sync.snapshot))
+
+    def definition_data(self, uri: str, offset: int, limit: int, csv: bool = False) -> bytes:
+        """``GET /<entity>/exports/{id}/data``: the data of the definition's latest finished sync."""
+        with self.lock:
+            definition = self._definition(uri)
+            finished = [s for s in self.syncs.values() if s.definition is definition and not s.running]
+            if not finished:
+                raise not_found(uri + "/data")
+            latest = finished[-1].uri
+        return self.sync_data(latest, offset, limit, csv)
 
     def sync_data(self, uri: str, offset: int, limit: int, csv: bool = False) -> bytes:
         """One page of an export sync's data (``GET /syncs/{id}/data``), encoded as JSON or CSV."""
@@ -792,8 +814,8 @@ def _sync_action_key(kind: str, container_id: int) -> str:
     return str(container_id) if kind == "ContactList" else f"{{{{{kind}[{container_id}]}}}}"
 
 
-def _record_id(record: dict[str, Any]) -> int:
-    return record.get(ID, 0)
+def _record_id(item: tuple[str, dict[str, Any]]) -> int:
+    return item[1].get(ID, 0)
 
 
 def _with_defaults(body: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def validate_definition(body: Any, collection: Collection) -> list[dict[str, Any
     if body.get("updateRule") == "useFieldRule" and not isinstance(body.get("updateRuleByField"), dict):
         message = "Is required (a field name to update rule map) when updateRule is useFieldRule."
         failures.append(failure("updateRuleByField", body.get("updateRuleByField"), message))
-    failures += _sync_actions(body.get("syncActions"))
+    failures += sync_action_failures(body.get("syncActions"))
 
     if kind == "syncActions":
         if len(fields) > 1:
@@ -191,7 +191,7 @@ def durations(body: dict[str, Any]) -> list[dict[str, Any]]:
     return failures
 
 
-def _sync_actions(actions: Any) -> list[dict[str, Any]]:
+def sync_action_failures(actions: Any) -> list[dict[str, Any]]:
     if actions is None:
         return []
     if not isinstance(actions, list):

@@ -242,16 +242,6 @@ def test_custom_object_and_event_records_export_with_their_timestamps(emulator, 
     ]
 
 
-def test_an_import_updates_the_modified_timestamp_only(emulator, bulk):
-    emulator.control.set_clock("2026-01-01T00:00:00Z")
-    imports = bulk.create()
-    bulk.sync(imports["uri"], [{"Email": "a@example.com", "First": "A"}])
-    emulator.control.set_clock(advance=3600)
-    bulk.sync(imports["uri"], [{"Email": "a@example.com", "First": "B"}])
-    [record] = emulator.control.records("/contacts")
-    assert (record["createdAt"], record["updatedAt"]) == ("2026-01-01T00:00:00.000000Z", "2026-01-01T01:00:00.000000Z")
-
-
 def test_data_expires_after_the_retention_duration_on_the_emulators_clock(emulator, bulk):
     emulator.control.set_clock("2026-01-01T00:00:00Z")
     emulator.control.seed("/contacts", count=2, template={EMAIL: "c{n}@example.com"})
@@ -332,3 +322,33 @@ def test_labels_with_quotes_backslashes_and_accents_are_encoded_faithfully(emula
     assert data(bulk, sync_uri)["items"] == [{'Say "hi"': "a@example.com", "back\\slash": "1", "Prénom": ""}]
     csv_text = bulk.get(sync_uri + "/data", headers={"Accept": "text/csv"}).content.decode()
     assert csv_text == '"Say ""hi""",back\\slash,Prénom\r\na@example.com,1,\r\n'
+
+
+def test_the_definitions_own_data_endpoint_serves_its_latest_sync(emulator, bulk):
+    emulator.control.seed("/contacts", [{EMAIL: "a@example.com"}])
+    uri = create_export(bulk)["uri"]
+    assert bulk.get(uri + "/data").status_code == 404  # never synced
+    run(bulk, uri)
+    emulator.control.seed("/contacts", [{EMAIL: "b@example.com"}])
+    run(bulk, uri)
+    assert [item["Email"] for item in bulk.get(uri + "/data").json()["items"]] == ["a@example.com", "b@example.com"]
+
+
+def test_deleting_a_definition_or_its_data_takes_its_syncs_data_with_it(emulator, bulk):
+    emulator.control.seed("/contacts", [{EMAIL: "a@example.com"}])
+    first, second = create_export(bulk)["uri"], create_export(bulk)["uri"]
+    first_sync, second_sync = run(bulk, first)["uri"], run(bulk, second)["uri"]
+    assert bulk.delete(first + "/data").status_code == 204
+    assert bulk.get(first_sync + "/data").status_code == 404
+    assert bulk.delete(second).status_code == 204
+    assert bulk.get(second_sync + "/data").status_code == 404
+    assert bulk.get(second_sync).json()["status"] == "success"
+
+
+def test_export_sync_actions_apply_to_the_exported_records(emulator, bulk):
+    emulator.control.seed("/contacts", count=3, template={EMAIL: "c{n}@example.com"})
+    actions = [{"action": "add", "destination": "{{ContactList[7]}}"}]
+    run(bulk, create_export(bulk, filter="'{{Contact.Id}}' >= '2'", syncActions=actions)["uri"])
+    assert emulator.control.lists()["7"] == ["c2@example.com", "c3@example.com"]
+    bad = bulk.post("/contacts/exports", json={"name": "x", "fields": CONTACT_FIELDS, "syncActions": [{"action": "x"}]})
+    assert "syncActions[0].action" in failures(bad)
