@@ -73,6 +73,12 @@ class Bulk:
         self.stage(definition_uri, rows)
         return self.wait(self.start_sync(definition_uri))
 
+    def load(
+        self, collection: str, fields: dict[str, str], identifier: str, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Import ``rows`` through a new definition of ``collection`` keyed by ``identifier``; the finished sync."""
+        return self.sync(self.create(collection, fields=fields, identifierFieldName=identifier)["uri"], rows)
+
     def items(self, path: str) -> list[dict[str, Any]]:
         return self.items_with(path, {})
 

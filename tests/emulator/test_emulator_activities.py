@@ -61,13 +61,9 @@ def test_activity_exports_read_contact_fields_from_the_activitys_contact(emulato
 
 
 def test_imported_activities_export_with_the_date_they_carry_read_in_the_sites_zone(emulator, bulk):
-    imports = bulk.create(
-        "/activities/imports",
-        fields={"Type": "{{Activity.Type}}", "Date": "{{Activity.CreatedAt}}", "Ext": "{{Activity.Field(ExternalId)}}"},
-        identifierFieldName="Ext",
-    )
-    bulk.sync(imports["uri"], [{"Type": "FormSubmit", "Date": "2026-01-05 09:00:00", "Ext": "x1"}])
     fields = {"Type": "{{Activity.Type}}", "Date": "{{Activity.CreatedAt}}"}
+    row = {"Type": "FormSubmit", "Date": "2026-01-05 09:00:00", "Ext": "x1"}
+    bulk.load("/activities/imports", fields | {"Ext": "{{Activity.Field(ExternalId)}}"}, "Ext", [row])
     body = {"name": "imported", "fields": fields, "areSystemTimestampsInUTC": True}
     sync = bulk.wait(bulk.start_sync(bulk.post("/activities/exports", json=body).json()["uri"]))
     assert bulk.get(sync["uri"] + "/data").json()["items"] == [

@@ -225,12 +225,8 @@ def test_deleted_sync_data_is_gone(emulator, bulk):
 
 def test_custom_object_and_event_records_export_with_their_timestamps(emulator, bulk):
     emulator.control.set_clock("2026-01-02T03:04:05Z")
-    imports = bulk.create(
-        "/customObjects/7/imports",
-        fields={"Ext": "{{CustomObject[7].ExternalId}}", "Name": "{{CustomObject[7].Field[2]}}"},
-        identifierFieldName="Ext",
-    )
-    bulk.sync(imports["uri"], [{"Ext": "E1", "Name": "One"}])
+    fields = {"Ext": "{{CustomObject[7].ExternalId}}", "Name": "{{CustomObject[7].Field[2]}}"}
+    bulk.load("/customObjects/7/imports", fields, "Ext", [{"Ext": "E1", "Name": "One"}])
     fields = {"Ext": "{{CustomObject[7].ExternalId}}", "Created": "{{CustomObject[7].CreatedAt}}"}
     export = create_export(bulk, "/customObjects/7/exports", fields=fields, areSystemTimestampsInUTC=True)
     assert data(bulk, run(bulk, export["uri"])["uri"])["items"] == [{"Ext": "E1", "Created": "2026-01-02 03:04:05.000"}]

@@ -39,11 +39,7 @@ def test_ids_count_per_entity(emulator, bulk):
 
 def test_an_imported_activity_without_a_date_is_stamped_with_the_import_time(emulator, bulk):
     emulator.control.set_clock("2026-02-02T02:02:02Z")
-    imports = bulk.create(
-        "/activities/imports",
-        fields={"Type": "{{Activity.Type}}", "Ext": "{{Activity.Field(ExternalId)}}"},
-        identifierFieldName="Ext",
-    )
-    bulk.sync(imports["uri"], [{"Type": "WebVisit", "Ext": "w1"}])
+    fields = {"Type": "{{Activity.Type}}", "Ext": "{{Activity.Field(ExternalId)}}"}
+    bulk.load("/activities/imports", fields, "Ext", [{"Type": "WebVisit", "Ext": "w1"}])
     [activity] = emulator.control.records("/activities")
     assert activity["createdAt"] == "2026-02-02T02:02:02.000000Z"
