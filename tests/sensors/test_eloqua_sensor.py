@@ -111,16 +111,30 @@ def finished_export_sync(emulator, rows: int) -> str:
     return sync_uri
 
 
+class XComRecorder:
+    """The part of a task instance the sensor's poke writes to: its XComs."""
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcoms[key] = value
+
+
 def test_an_export_sync_is_reported_by_its_log_not_as_an_import(eloqua_conn):
     """No rows to check or rejects to list: the export's exported count is in the summary, and the
     export definition (the user's) is kept."""
     sync_uri = finished_export_sync(eloqua_conn, rows=3)
     sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri)
+    ti = XComRecorder()
 
-    done = sensor.poke({})  # an export records no Asset: the context is not read
+    done = sensor.poke({"ti": ti})  # an export records no Asset: only the links' XCom is written
 
     assert done.is_done and done.xcom_value["status"] == "success"
     assert done.xcom_value["counts"]["ELQ-00102"] == 3
+    links = ti.xcoms["eloqua_links"]
+    assert links["sync"] == EloquaHook().base_url + sync_uri
+    assert "/contacts/exports/" in links["definition"]
     assert not [r for r in eloqua_conn.control.requests() if r["path"].endswith("/rejects")]
     assert not [r for r in eloqua_conn.control.requests() if r["method"] == "DELETE"]
 
@@ -131,4 +145,4 @@ def test_import_arguments_on_an_export_sync_are_refused_naming_them(eloqua_conn)
     with pytest.raises(
         EloquaInputError, match=r"expected_rows and rejects_path apply to import syncs; .*/contacts/exports/"
     ):
-        sensor.poke({})
+        sensor.poke({"ti": XComRecorder()})
