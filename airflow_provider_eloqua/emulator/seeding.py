@@ -14,8 +14,9 @@ The body (every key but ``entity`` optional):
   (default: the emulator's clock; ``updatedAt`` defaults to ``createdAt``); ``stepSeconds``: record
   ``i`` (0-based, in the order given) gets both moved on by ``i * stepSeconds``.
 - ``identifier``: the statement whose value keys the record (imports then update it, matching it as
-  an import with that identifier would). Default for contacts: the e-mail address; else none (each
-  record is new).
+  an import with that identifier would; a seeded record with a key already there updates that
+  record, keeping its id and creation time). Default for contacts: the e-mail address; else none
+  (each record is new).
 - ``activityType``: for ``/activities``, the type of every record; the type's other fields get
   plausible values (activities.default_values) unless a record or the template sets them.
 """
@@ -93,9 +94,10 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
 
     first_id = site.next_ids.get(root, 1)
     index = 0
+    updates = 0
 
     def store(values: dict[str, Any], number: int, own_created: Any = None, own_updated: Any = None) -> None:
-        nonlocal index
+        nonlocal index, updates
         if activity_type is not None:
             values = default_values(activity_type, number) | values
             values[ACTIVITY_TYPE] = activity_type
@@ -106,7 +108,13 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
         if identifier is not None and values.get(identifier) not in (None, ""):
             text = str(values[identifier]).strip()
             key = text.casefold() if identifier in EMAIL_STATEMENTS else text
-        site.create(root, values, now, key)
+        existing = site.records.get(root, {}).get(key) if key is not None else None
+        if existing is not None:  # the same identifier again updates the record, as an import would
+            values.pop(CREATED)
+            existing.update(values)
+            updates += 1
+        else:
+            site.create(root, values, now, key)
         index += 1
 
     for number, record in enumerate(records, start=1):
@@ -118,7 +126,8 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
         store({statement: value.replace("{n}", text) for statement, value in items}, number)
     return {
         "entity": root,
-        "created": index,
+        "created": index - updates,
+        "updated": updates,
         "total": len(site.records.get(root, {})),
         "firstId": first_id,
         "lastId": site.next_ids.get(root, 1) - 1,

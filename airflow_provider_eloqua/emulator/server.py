@@ -195,7 +195,8 @@ class EmulatorControl:
 
     def seed(self, entity: str, records: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
         """Write records straight into ``entity`` (``/contacts``, ``/activities``, ``/customObjects/7``...),
-        without staging or a sync. Returns ``{"entity", "created", "total", "firstId", "lastId"}``.
+        without staging or a sync. Returns ``{"entity", "created", "updated", "total", "firstId", "lastId"}``
+        (``updated``: records whose identifier was already there, updated in place).
 
         - ``records``: dicts of markup statement -> value, each with optional ``createdAt`` / ``updatedAt``.
         - ``count=N, template={statement: "text {n}"}``: N generated records, ``{n}`` = 1..N (from ``start=``);

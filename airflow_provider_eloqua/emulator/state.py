@@ -479,6 +479,7 @@ class EmulatorState:
             logs = []
         elif definition.kind == "exports":
             status, logs = self._run_export(sync)
+            status = sync.forced or status
         else:
             zone = ZoneInfo(self.site_time_zone)
             outcome = processing.process(self.data, definition.collection, definition.body, sync.rows, self.now(), zone)

@@ -348,3 +348,12 @@ def test_export_sync_actions_apply_to_the_exported_records(emulator, bulk):
     assert emulator.control.lists()["7"] == ["c2@example.com", "c3@example.com"]
     bad = bulk.post("/contacts/exports", json={"name": "x", "fields": CONTACT_FIELDS, "syncActions": [{"action": "x"}]})
     assert "syncActions[0].action" in failures(bad)
+
+
+@pytest.mark.parametrize("forced", ["warning", "error"])
+def test_a_forced_status_applies_to_export_syncs(emulator, bulk, forced):
+    emulator.control.seed("/contacts", [{EMAIL: "a@example.com"}])
+    emulator.control.configure(force_status=forced)
+    sync = run(bulk, create_export(bulk)["uri"])
+    assert sync["status"] == forced
+    assert bulk.get(sync["uri"] + "/data").status_code == (200 if forced == "warning" else 404)

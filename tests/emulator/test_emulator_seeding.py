@@ -17,7 +17,7 @@ def test_a_template_seeds_numbered_records_with_ids_and_timestamps(emulator):
         createdAt="2026-01-01T00:00:00Z",
         stepSeconds=60,
     )
-    assert summary == {"entity": "/contacts", "created": 3, "total": 3, "firstId": 1, "lastId": 3}
+    assert summary == {"entity": "/contacts", "created": 3, "updated": 0, "total": 3, "firstId": 1, "lastId": 3}
     records = emulator.control.records("/contacts")
     assert [(r["identifier"], r["id"], r[FIRST_NAME], r["createdAt"], r["updatedAt"]) for r in records] == [
         ("c10@example.com", 1, "N10", "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z"),
@@ -109,3 +109,20 @@ def test_many_contacts_seed_in_one_call(emulator):
     summary = emulator.control.seed("/contacts", count=50_000, template={EMAIL: "c{n}@example.com"})
     assert (summary["created"], summary["lastId"]) == (50_000, 50_000)
     assert emulator.control.state()["records"]["/contacts"] == 50_000
+
+
+def test_seeding_an_identifier_again_updates_that_record(emulator):
+    emulator.control.seed("/contacts", [{EMAIL: "a@example.com", FIRST_NAME: "A"}], createdAt="2026-01-01T00:00:00Z")
+    summary = emulator.control.seed(
+        "/contacts",
+        [{EMAIL: "A@example.com", FIRST_NAME: "B"}, {EMAIL: "c@example.com"}],
+        createdAt="2026-02-01T00:00:00Z",
+    )
+    assert (summary["created"], summary["updated"], summary["total"]) == (1, 1, 2)
+    first = emulator.control.records("/contacts")[0]
+    assert (first["id"], first[FIRST_NAME], first["createdAt"], first["updatedAt"]) == (
+        1,
+        "B",
+        "2026-01-01T00:00:00.000000Z",
+        "2026-02-01T00:00:00.000000Z",
+    )
