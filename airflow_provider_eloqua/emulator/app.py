@@ -391,16 +391,20 @@ def _page(items: list[dict[str, Any]], request: Request) -> dict[str, Any]:
 
 
 def _data_page(request: Request, read: Any) -> Response:
-    """An export data page for ``limit`` (1..50,000, default 1,000) and ``offset``, as JSON or, for
-    ``Accept: text/csv``, CSV; ``read(offset, limit, csv)`` encodes it."""
+    """An export data page for ``limit`` (1..50,000, default 1,000), ``offset`` and ``totalResults``
+    (``false`` leaves the total out), as JSON or, for ``Accept: text/csv``, CSV;
+    ``read(offset, limit, csv, totals)`` encodes it."""
     limit = _int_query(request, "limit", exports.DEFAULT_PAGE)
     offset = _int_query(request, "offset", 0)
     if not 1 <= limit <= exports.MAX_PAGE:
         raise validation_error([failure("limit", limit, f"Must be between 1 and {exports.MAX_PAGE}.")])
     if offset < 0:
         raise validation_error([failure("offset", offset, "Must be zero or more.")])
+    totals = request.query_params.get("totalResults", "true").lower()
+    if totals not in ("true", "false"):
+        raise validation_error([failure("totalResults", totals, "Must be true or false.")])
     wants_csv = "text/csv" in request.headers.get("accept", "").lower()
-    body = read(offset, limit, wants_csv)
+    body = read(offset, limit, wants_csv, totals == "true")
     return Response(body, media_type="text/csv; charset=utf-8" if wants_csv else "application/json")
 
 

@@ -157,15 +157,18 @@ class Snapshot:
                 return (_csv_line(self.labels) + text + "\r\n").encode("utf-8")
         return (_csv_line(self.labels) + _csv_text(rows)).encode("utf-8")
 
-    def page_json(self, offset: int, limit: int) -> bytes:
-        """The ``GET /syncs/{id}/data`` answer for ``offset``/``limit``, encoded."""
+    def page_json(self, offset: int, limit: int, totals: bool = True) -> bytes:
+        """The ``GET /syncs/{id}/data`` answer for ``offset``/``limit``, encoded. Without ``totals``
+        (``?totalResults=false``) it has no ``totalResults`` and ``hasMore`` is whether the page is full."""
         rows = self.rows[offset : offset + limit]
         item = self._item
         items = self._encoder.encode([item(*row) for row in rows])
         total = len(self.rows)
-        has_more = "true" if offset + len(rows) < total else "false"
-        head = f'{{"totalResults":{total},"limit":{limit},"offset":{offset},"count":{len(rows)},"hasMore":{has_more},"items":'
-        return head.encode() + items + b"}"
+        more = offset + len(rows) < total if totals else len(rows) == limit
+        head = f'"limit":{limit},"offset":{offset},"count":{len(rows)},"hasMore":{"true" if more else "false"},"items":'
+        if totals:
+            head = f'"totalResults":{total},' + head
+        return b"{" + head.encode() + items + b"}"
 
 
 def _csv_text(rows: Iterable[tuple[str, ...]]) -> str:

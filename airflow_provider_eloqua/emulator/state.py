@@ -522,7 +522,7 @@ class EmulatorState:
         sync.expires_at = self.now() + retention if retention else None
         return "success", exports.exported_log(len(sync.snapshot))
 
-    def definition_data(self, uri: str, offset: int, limit: int, csv: bool = False) -> bytes:
+    def definition_data(self, uri: str, offset: int, limit: int, csv: bool = False, totals: bool = True) -> bytes:
         """``GET /<entity>/exports/{id}/data``: the data of the definition's latest finished sync."""
         with self.lock:
             definition = self._definition(uri)
@@ -530,9 +530,9 @@ class EmulatorState:
             if not finished:
                 raise not_found(uri + "/data")
             latest = finished[-1].uri
-        return self.sync_data(latest, offset, limit, csv)
+        return self.sync_data(latest, offset, limit, csv, totals)
 
-    def sync_data(self, uri: str, offset: int, limit: int, csv: bool = False) -> bytes:
+    def sync_data(self, uri: str, offset: int, limit: int, csv: bool = False, totals: bool = True) -> bytes:
         """One page of an export sync's data (``GET /syncs/{id}/data``), encoded as JSON or CSV."""
         with self.lock:
             sync = self._sync(uri)
@@ -550,7 +550,7 @@ class EmulatorState:
                     message = "The sync's data has expired (dataRetentionDuration has passed)."
                     raise ApiError(self.expired_data_status, {"failures": [failure("uri", uri + "/data", message)]})
                 raise not_found(uri + "/data")
-        return snapshot.page_csv(offset, limit) if csv else snapshot.page_json(offset, limit)
+        return snapshot.page_csv(offset, limit) if csv else snapshot.page_json(offset, limit, totals)
 
     # ---- lists, segments and filters -------------------------------------------------------
 

@@ -357,3 +357,14 @@ def test_a_forced_status_applies_to_export_syncs(emulator, bulk, forced):
     sync = run(bulk, create_export(bulk)["uri"])
     assert sync["status"] == forced
     assert bulk.get(sync["uri"] + "/data").status_code == (200 if forced == "warning" else 404)
+
+
+def test_without_total_results_has_more_says_whether_the_page_is_full(emulator, bulk):
+    emulator.control.seed("/contacts", count=4, template={EMAIL: "c{n}@example.com"})
+    sync_uri = run(bulk, create_export(bulk)["uri"])["uri"]
+    full = data(bulk, sync_uri, limit=2, offset=2, totalResults="false")
+    assert "totalResults" not in full and (full["count"], full["hasMore"]) == (2, True)
+    empty = data(bulk, sync_uri, limit=2, offset=4, totalResults="false")
+    assert (empty["count"], empty["hasMore"], empty["items"]) == (0, False, [])
+    assert data(bulk, sync_uri, limit=2, offset=2)["hasMore"] is False
+    assert failures(bulk.get(sync_uri + "/data", params={"totalResults": "maybe"})) == ["totalResults"]
