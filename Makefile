@@ -42,6 +42,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.deferred_wait
 	$(BIN)/python -m benchmarks.triggers
+	$(BIN)/python -m benchmarks.sql_source
 
 emulator: install
 	$(BIN)/eloqua-emulator

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from airflow_provider_eloqua.date_values import eloqua_date_text
@@ -218,19 +219,17 @@ class QueryRows:
 
 
 def _sendable(batch: Sequence[Sequence[Any]], columns: list[str], before: int, zone: _dt.tzinfo) -> Sequence[Any]:
-    """The batch with every value Eloqua's import can read: whole columns are checked at once
-    (their value types), and only columns holding dates, datetimes or UUIDs are converted."""
+    """The batch with every value Eloqua's import can read: each column's value types are checked
+    at once (no copy of the batch), and only columns holding dates, datetimes or UUIDs are converted."""
+    convert = [index for index in range(len(columns)) if not set(map(type, map(itemgetter(index), batch))) <= _AS_IS]
+    if not convert:
+        return batch
     values = list(zip(*batch, strict=True))
-    converted = False
-    for index, column in enumerate(values):
-        kinds = set(map(type, column))
-        if kinds <= _AS_IS:
-            continue
+    for index in convert:
         values[index] = tuple(
-            _convert(value, columns[index], before + row, zone) for row, value in enumerate(column, 1)
+            _convert(value, columns[index], before + row, zone) for row, value in enumerate(values[index], 1)
         )
-        converted = True
-    return list(zip(*values, strict=True)) if converted else batch
+    return list(zip(*values, strict=True))
 
 
 def _convert(value: Any, column: str, row: int, zone: _dt.tzinfo) -> Any:

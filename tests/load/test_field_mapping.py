@@ -124,26 +124,28 @@ def test_the_site_field_list_is_read_for_custom_objects(hook):
     assert mapping.identifier == "ExternalId"  # the one unique writable field among the columns
 
 
-def _spec(mapping: FieldMapping) -> DefinitionSpec:
+def contacts_spec(mapping: FieldMapping) -> DefinitionSpec:
     return DefinitionSpec("imports", "contacts", "mapped", mapping.fields, mapping.identifier)
 
 
-def _mapped_load(hook: EloquaHook, checkpoint: Checkpoint, source: InputSpec) -> Load:
-    mapped = MappedDefinition("contacts", None, None, _spec, "mapped test")
+def mapped_load(
+    hook: EloquaHook, checkpoint: Checkpoint, source: InputSpec, mapped: MappedDefinition | None = None, **kwargs
+) -> Load:
+    """A load of ``source`` into a contacts definition made from its columns mapped to the site's fields."""
+    mapped = mapped or MappedDefinition("contacts", None, None, contacts_spec, "mapped test")
     return Load(
         hook,
         checkpoint,
         origin=mapped.origin,
         staging=lambda: create_from_spec(hook, checkpoint, mapped.spec_for(hook, source), "0123456789ab"),
         source=source,
-        upload=UploadSpec(),
-        poll_interval=0.05,
+        **{"upload": UploadSpec(), "poll_interval": 0.05, **kwargs},
     )
 
 
 def test_a_load_without_fields_creates_its_definition_from_the_mapping(hook, emulator):
     rows = [{"Email Address": f"p{i}@example.com", "first name": f"F{i}"} for i in range(3)]
-    result = _mapped_load(hook, Checkpoint(Store()), InputSpec(data=rows)).run()
+    result = mapped_load(hook, Checkpoint(Store()), InputSpec(data=rows)).run()
     definition = hook.get_definition(result.totals.definition_uri)
     assert definition["fields"] == {
         "Email Address": "{{Contact.Field(C_EmailAddress)}}",
@@ -161,5 +163,5 @@ def test_a_load_without_fields_creates_its_definition_from_the_mapping(hook, emu
 def test_an_unknown_column_fails_before_any_definition_is_created(hook, emulator):
     source = InputSpec(data=[{"Email Address": "p@example.com", "Shoe Size": 44}])
     with pytest.raises(EloquaInputError, match="column 'Shoe Size' matches no contacts field"):
-        _mapped_load(hook, Checkpoint(Store()), source).run()
+        mapped_load(hook, Checkpoint(Store()), source).run()
     assert emulator.control.state()["definitions"] == []

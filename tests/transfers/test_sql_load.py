@@ -14,12 +14,11 @@ from airflow_provider_eloqua.exceptions import EloquaApiError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.checkpoint import Checkpoint
 from airflow_provider_eloqua.load.engine import Load, report_load
-from airflow_provider_eloqua.load.field_mapping import FieldMapping, MappedDefinition
-from airflow_provider_eloqua.load.load_definition import create_from_spec
-from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
+from airflow_provider_eloqua.load.spec import InputSpec, UploadSpec
 from airflow_provider_eloqua.sync.waiting import wait_for_sync
 from tests.dag_runner import connection_json
 from tests.load.test_checkpoint import Store
+from tests.load.test_field_mapping import mapped_load
 from tests.transfers.test_sql_rows import Database
 
 ROWS = 300
@@ -44,24 +43,10 @@ def db(tmp_path) -> Database:
     return Database(tmp_path / "warehouse.db")
 
 
-def _spec(mapping: FieldMapping) -> DefinitionSpec:
-    return DefinitionSpec("imports", "contacts", "from sql", mapping.fields, mapping.identifier)
-
-
 def _load(hook: EloquaHook, store: Store, db: Database) -> Load:
-    checkpoint = Checkpoint(store)
     source = InputSpec(rows=db.rows(QUERY, fetch_size=64))
-    mapped = MappedDefinition("contacts", None, None, _spec, "mapped sql test")
-    return Load(
-        hook,
-        checkpoint,
-        origin=mapped.origin,
-        staging=lambda: create_from_spec(hook, checkpoint, mapped.spec_for(hook, source), "0123456789ab"),
-        source=source,
-        upload=UploadSpec(chunk_bytes=2048, max_bytes_per_sync=4096),  # several syncs
-        poll_interval=0.05,
-        timeout=30,
-    )
+    upload = UploadSpec(chunk_bytes=2048, max_bytes_per_sync=4096)  # several syncs
+    return mapped_load(hook, Checkpoint(store), source, upload=upload, timeout=30)
 
 
 def test_a_query_loads_in_batches_resumes_after_a_failure_and_maps_rejects(hook, emulator, db, tmp_path):
@@ -96,16 +81,7 @@ def test_a_query_loads_in_batches_resumes_after_a_failure_and_maps_rejects(hook,
 
 def test_columns_that_match_no_field_fail_before_anything_is_created(hook, emulator, db):
     source = InputSpec(rows=db.rows("SELECT email AS C_EmailAddress, id AS shoe_size FROM people"))
-    mapped = MappedDefinition("contacts", None, None, _spec, "mapped")
-    checkpoint = Checkpoint(Store())
-    load = Load(
-        hook,
-        checkpoint,
-        origin=mapped.origin,
-        staging=lambda: create_from_spec(hook, checkpoint, mapped.spec_for(hook, source), "0123456789ab"),
-        source=source,
-        upload=UploadSpec(),
-    )
+    load = mapped_load(hook, Checkpoint(Store()), source)
     with pytest.raises(Exception, match="column 'shoe_size' matches no contacts field"):
         load.run()
     source.rows.close()
