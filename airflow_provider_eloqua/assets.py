@@ -148,3 +148,53 @@ def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> OpenLine
 
     site, _, path = asset.uri.removeprefix(f"{SCHEME}://").partition("/")
     return OpenLineageDataset(namespace=f"{SCHEME}://{site}", name=path)
+
+
+# ------------------------------------------------------------------ exports: the file written
+
+
+def export_alias(eloqua_conn_id: str) -> AssetAlias:
+    """The outlet alias of export tasks using ``eloqua_conn_id``: the file's Asset is attached to it
+    once ``path`` has rendered and the file is written."""
+    return AssetAlias(f"{SCHEME}-export:{eloqua_conn_id}")
+
+
+def file_asset_uri(path: Any) -> str:
+    """The URI of the file at ``path``: ``file:///abs/path``, or ``s3://bucket/key`` (no connection id)."""
+    from pathlib import Path
+
+    from airflow_provider_eloqua.storage import as_path
+
+    target = as_path(path)
+    if isinstance(target, Path):
+        return target.resolve().as_uri()
+    if target.protocol in ("file", "local"):
+        return Path(target.path).resolve().as_uri()
+    return f"{target.protocol}://{target.bucket}/{target.key}"
+
+
+def record_export(
+    context: Any,
+    *,
+    site: str,
+    eloqua_conn_id: str,
+    entity: str,
+    parent_id: int | str | None,
+    path: str,
+    summary: dict[str, Any],
+) -> Asset:
+    """Attach the Asset of the file an export wrote to the task's alias outlet; return it.
+
+    The event's extra carries the export's summary (``sync_uri``, ``rows``, ``bytes``, ``since``,
+    ``until``) and its ``source``, the ``eloqua://<site>/<entity>`` Asset the rows came from.
+    """
+    extra: dict[str, Any] = {
+        key: summary[key] for key in ("sync_uri", "rows", "bytes", "since", "until") if key in summary
+    }
+    try:
+        extra["source"] = asset_uri(site, entity, parent_id)
+    except ValueError as exc:  # the file is written: a site name the scheme cannot hold must not fail it
+        log.warning("The export's source cannot be named as an eloqua:// asset: %s", exc)
+    asset = Asset(uri=file_asset_uri(path), extra={})
+    context["outlet_events"][export_alias(eloqua_conn_id)].add(asset, extra=extra)
+    return asset

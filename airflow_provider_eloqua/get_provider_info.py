@@ -38,7 +38,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-eloqua",
         "name": "Oracle Eloqua",
         "description": "Load contacts, accounts, custom objects, events and activities into "
-        "Oracle Eloqua with Bulk API 2.0 imports.",
+        "Oracle Eloqua with Bulk API 2.0 imports, and export them (and activities) to files.",
         "integrations": [
             {
                 "integration-name": "Oracle Eloqua",
@@ -48,7 +48,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.hooks.eloqua"]}],
         "operators": [
-            {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.operators.eloqua"]}
+            {
+                "integration-name": "Oracle Eloqua",
+                "python-modules": [
+                    "airflow_provider_eloqua.operators.eloqua",
+                    "airflow_provider_eloqua.operators.export",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": "Oracle Eloqua", "python-modules": ["airflow_provider_eloqua.sensors.eloqua"]}

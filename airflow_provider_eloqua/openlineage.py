@@ -63,3 +63,20 @@ def import_lineage(operator: Any) -> OperatorLineage:
         inputs=[file_dataset(operator.path)] if operator.path is not None else [],
         outputs=[output] if output else [],
     )
+
+
+def export_lineage(operator: Any) -> OperatorLineage:
+    """Inputs and outputs of an export operator after its run: the Eloqua entity in, the file out.
+
+    :param operator: an EloquaExportOperator, after ``execute``.
+    """
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    entity, parent_id = operator.entity, operator.parent_id
+    if operator.definition_uri:
+        parsed = urls.parse_definition_uri(str(operator.definition_uri))
+        entity, parent_id = parsed.entity, parsed.parent_id
+    source = assets.convert_asset_to_openlineage(
+        assets.eloqua_asset(operator.hook.settings.site, entity, parent_id), None
+    )
+    return OperatorLineage(inputs=[source], outputs=[file_dataset(operator.path)])

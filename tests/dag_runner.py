@@ -78,8 +78,12 @@ def _xcoms(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def run_dag(dag_file: Path, dag_id: str, run_conf: dict[str, Any] | None = None) -> DagResult:
-    """Parse ``dag_file`` from the dags folder, run ``dag_id`` once with ``dag.test()``, collect results."""
+def run_dag(dag_file: Path, dag_id: str, run_conf: dict[str, Any] | None = None, logical_date: Any = None) -> DagResult:
+    """Parse ``dag_file`` from the dags folder, run ``dag_id`` once with ``dag.test()``, collect results.
+
+    With ``logical_date`` the run gets its timetable's data interval for that date (a scheduled
+    DAG's run of that day); without it, a manual run's data interval (no length).
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     path = install_dag_file(dag_file)
@@ -87,7 +91,7 @@ def run_dag(dag_file: Path, dag_id: str, run_conf: dict[str, Any] | None = None)
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not in {path}"
-    run = dag.test(run_conf=run_conf)
+    run = dag.test(run_conf=run_conf, **({"logical_date": logical_date} if logical_date is not None else {}))
     xcoms = _xcoms(dag_id, run.run_id)
     tasks = {
         ti.task_id: TaskResult(state=ti.state, try_number=ti.try_number, xcoms=xcoms.get(ti.task_id, {}))

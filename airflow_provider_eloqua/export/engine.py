@@ -29,20 +29,34 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaRowCountError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaError,
+    EloquaInputError,
+    EloquaRowCountError,
+    EloquaSyncError,
+)
 from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
-from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, ready_at
+from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, close, ready_at
 from airflow_provider_eloqua.export.writer import ExportFile
 from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.logs import SyncLog, read_sync_log
-from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, TERMINAL_STATUSES, wait_for_sync
+from airflow_provider_eloqua.sync.waiting import (
+    DEFAULT_WAIT_TIMEOUT,
+    FAILED_STATUSES,
+    TERMINAL_STATUSES,
+    sync_status,
+    wait_for_sync,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -58,6 +72,7 @@ MAX_RESYNCS = 2
 #: Answers that mean a sync or its data no longer exists (expired, deleted).
 GONE_STATUSES = frozenset({404, 410})
 _MARKER = "airflow-export"
+_MARKER_SUFFIX = re.compile(r"\[" + _MARKER + r" [0-9a-f]{12}\]$")
 
 
 class Clock:
@@ -88,7 +103,8 @@ class WaitUntil:
 class ExportResult:
     """What an export wrote.
 
-    :param sync_uri: the sync of the last part (the only one unless the window was split).
+    :param sync_uri: the sync of the last part (the only one unless the window was split); None for
+        an empty window.
     :param path: the file, as given.
     :param rows: the rows written, equal to what Eloqua says it exported.
     :param bytes: the file's size.
@@ -96,16 +112,28 @@ class ExportResult:
     :param syncs: every part's sync, in window order.
     """
 
-    sync_uri: str
+    sync_uri: str | None
     path: str
     rows: int
     bytes: int
     window: Window
     syncs: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, out: ExportFile, parts: list[Part], window: Window) -> ExportResult:
+        syncs = tuple(part.sync_uri for part in parts if part.sync_uri)
+        return cls(
+            sync_uri=syncs[-1] if syncs else None,
+            path=out.path,
+            rows=out.rows,
+            bytes=out.bytes,
+            window=window,
+            syncs=syncs,
+        )
+
     def summary(self) -> dict[str, Any]:
         """``{sync_uri, path, rows, bytes, since, until}``: the operator's XCom value (plus ``syncs`` when split)."""
-        summary = {"sync_uri": self.sync_uri, "path": self.path, "rows": self.rows, "bytes": self.bytes}
+        summary: dict[str, Any] = {"sync_uri": self.sync_uri, "path": self.path, "rows": self.rows, "bytes": self.bytes}
         summary.update(self.window.as_json())
         if len(self.syncs) > 1:
             summary["syncs"] = list(self.syncs)
@@ -168,6 +196,20 @@ class ExportCheckpoint(SyncCheckpoint):
     payload_key = "eloqua_export_sync"
     _PLAN = "eloqua_export_plan"
     _DEFINITION = "eloqua_export_definition"
+    _WINDOW = "eloqua_export_window"
+    _TEMPLATE = "eloqua_export_template"
+
+    def window(self, given: Window, now: datetime, lag: timedelta) -> Window:
+        """The window to export: ``given``, its open ``until`` closed at ``now - lag`` by the first try
+        and kept, so that every later try (and the resumed deferred task) exports the same window."""
+        if given.until is not None:
+            return given
+        stored = self._get(self._WINDOW)
+        if isinstance(stored, dict) and stored.get("given") == given.as_json():
+            return Window.from_json(stored["resolved"])
+        resolved = close(given, now, lag)
+        self._set(self._WINDOW, {"given": given.as_json(), "resolved": resolved.as_json()})
+        return resolved
 
     def plan(self, origin: str) -> Plan | None:
         stored = self._get(self._PLAN)
@@ -199,11 +241,21 @@ class ExportCheckpoint(SyncCheckpoint):
     def forget_definition(self) -> None:
         self._delete(self._DEFINITION)
 
+    def created_template(self, body: dict[str, Any]) -> str | None:
+        """The definition an earlier try of EloquaCreateExportOperator created with ``body``, if any."""
+        stored = self._get(self._TEMPLATE)
+        if isinstance(stored, dict) and stored.get("body") == json.loads(json.dumps(body)):
+            return str(stored["uri"])
+        return None
+
+    def note_template(self, uri: str, body: dict[str, Any]) -> None:
+        self._set(self._TEMPLATE, {"uri": uri, "body": body})
+
     def forget_export(self) -> None:
         """Drop everything: the export is done, a later run of the task exports again."""
         self.forget_sync()
         self.forget_definition()
-        self._delete(self._PLAN)
+        self._delete(self._PLAN, self._WINDOW)
 
 
 def export_name(name: str, key: str) -> str:
@@ -271,6 +323,8 @@ class Export:
         :param block: wait in this process (for the lag and for each sync); otherwise return what
             is waited for at the first wait, and be called again once it is over.
         """
+        if self.spec.window.empty:
+            return self._nothing()
         plan = self._plan()
         while True:
             index = plan.next_pending()
@@ -283,6 +337,64 @@ class Export:
             if result is not None:
                 self._clean_up(plan)
                 return result
+
+    def _nothing(self) -> ExportResult:
+        """An empty window (``since == until``): an empty file, and nothing asked of Eloqua."""
+        self.hook.log.warning(
+            "The window %s is empty (since equals until): nothing is exported. A manual run has no data interval, "
+            "nor does a run of a plain cron schedule in Airflow 3: schedule with CronDataIntervalTimetable",
+            self.spec.window.describe(),
+        )
+        with ExportFile(self.output, self.spec.labels, self.key) as out:
+            out.commit()
+        return ExportResult.of(out, [], self.spec.window)
+
+    def start(self, *, block: bool = True) -> WaitForSync | WaitUntil | None:
+        """Only start the sync (the split path: a sensor waits for it, a download task writes the file).
+
+        The window is exported by one sync, never split: :meth:`run` splits an activity window at
+        Eloqua's limit, a sync started here cannot be. Returns the sync (:class:`WaitForSync`), or
+        what to wait for before it may be started (:class:`WaitUntil`, only when not blocking), or
+        None for an empty window (nothing to sync).
+        """
+        if self.spec.window.empty:
+            self.hook.log.warning("The window %s is empty: no sync is started", self.spec.window.describe())
+            return None
+        plan = self._plan()
+        part = plan.parts[0]
+        while True:
+            found = self._reattach(part)
+            if found is not None:
+                break
+            waiting = self._lag_wait(block)
+            if waiting is not None:
+                return waiting
+            if self._ready():
+                found = self._start(part), None
+                break
+        self.checkpoint.forget_export()  # started: the sync is the caller's now, a later run starts another
+        return WaitForSync(found[0])
+
+    def _ready(self) -> bool:
+        moment = ready_at(self.spec.window, self.lag)
+        return moment is None or self.clock.now() >= moment
+
+    def _lag_wait(self, block: bool) -> WaitUntil | None:
+        """Before the first sync of a window: wait until ``until + lag`` (sleeping, or returned to the caller)."""
+        moment = ready_at(self.spec.window, self.lag)
+        now = self.clock.now()
+        if moment is None or now >= moment:
+            return None
+        if not block:
+            return WaitUntil(moment)
+        self.hook.log.info(
+            "Waiting until %s (until %s + lag %s) before exporting, so that late records are in",
+            moment.isoformat(),
+            self.spec.window.until,
+            self.lag,
+        )
+        self.clock.sleep((moment - now).total_seconds())
+        return None
 
     def _plan(self) -> Plan:
         plan = self.checkpoint.plan(self.origin)
@@ -306,19 +418,9 @@ class Export:
         part = plan.parts[index]
         found = self._reattach(part)
         if found is None:
-            moment = ready_at(self.spec.window, self.lag)
-            now = self.clock.now()
-            if moment is not None and now < moment:
-                if not block:
-                    return WaitUntil(moment)
-                self.hook.log.info(
-                    "Waiting until %s (until %s + lag %s) before exporting, so that late records are in",
-                    moment.isoformat(),
-                    self.spec.window.until,
-                    self.lag,
-                )
-                self.clock.sleep((moment - now).total_seconds())
-                return None
+            waiting = self._lag_wait(block)
+            if waiting is not None or not self._ready():
+                return waiting
             found = self._start(part), None
         sync_uri, status = found
         if status not in TERMINAL_STATUSES:
@@ -441,61 +543,12 @@ class Export:
 
     def _download(self, plan: Plan) -> ExportResult | None:
         """Every part's rows into one file; None when a part's data is gone (it is synced again)."""
-        with ExportFile(self.output, self.spec.labels, self.key) as out:
-            for part in plan.parts:
-                try:
-                    self._download_part(part, out)
-                except EloquaApiError as exc:
-                    if not _gone(exc):
-                        raise
-                    self._resync(plan, part, exc)
-                    return None  # leaving the block discards the file
-            out.commit()
-        last = plan.parts[-1]
-        assert last.sync_uri is not None
-        return ExportResult(
-            sync_uri=last.sync_uri,
-            path=out.path,
-            rows=out.rows,
-            bytes=out.bytes,
-            window=self.spec.window,
-            syncs=tuple(part.sync_uri for part in plan.parts if part.sync_uri),
-        )
-
-    def _download_part(self, part: Part, out: ExportFile) -> None:
-        """Page one part's sync into ``out``; its rows must equal what Eloqua says it exported."""
-        sync_uri = part.sync_uri
-        assert sync_uri is not None
-        before = out.rows
-        offset, total = 0, None
-        while total is None or offset < total:
-            page = self.hook.get_sync_data(sync_uri, offset=offset, limit=self.output.page_size)
-            items = page.get("items") or []
-            if total is None and isinstance(page.get("totalResults"), int):
-                total = page["totalResults"]
-            out.write_rows(items)
-            offset += len(items)
-            if not items or not page.get("hasMore"):
-                break
-        written = out.rows - before
-        self._check_rows(part, sync_uri, written, total)
-        self.hook.log.info("Sync %s: %d row(s) written (%s)", sync_uri, written, part.window.describe())
-
-    def _check_rows(self, part: Part, sync_uri: str, written: int, total: int | None) -> None:
-        counts = {"ELQ-00102": part.count, "totalResults": total}
-        known = {name: value for name, value in counts.items() if value is not None}
-        if not known:
-            raise EloquaRowCountError(
-                f"Eloqua's log of export sync {sync_uri} has no ELQ-00102 count and its data no totalResults, so "
-                f"the {written} row(s) read cannot be confirmed complete"
-            )
-        wrong = {name: value for name, value in known.items() if value != written}
-        if wrong:
-            said = " and ".join(f"{value} ({name})" for name, value in known.items())
-            raise EloquaRowCountError(
-                f"Eloqua says export sync {sync_uri} exported {said}, but {written} row(s) were read from its data; "
-                "the file was not written. A retry of this task reads the data again"
-            )
+        try:
+            out = write_parts(self.hook, plan.parts, self.output, self.spec.labels, self.key)
+        except DataGone as gone:
+            self._resync(plan, gone.part, gone.error)
+            return None
+        return ExportResult.of(out, plan.parts, self.spec.window)
 
     def _resync(self, plan: Plan, part: Part, exc: EloquaApiError) -> None:
         if plan.resyncs >= MAX_RESYNCS:
@@ -526,11 +579,136 @@ class Export:
         self.checkpoint.forget_export()
 
     def _delete_definition(self, uri: str) -> None:
-        try:
-            self.hook.delete_definition(uri)
-            self.hook.log.info("Deleted export definition %s", uri)
-        except EloquaError as exc:
-            if not _gone(exc):
-                self.hook.log.warning(
-                    "Could not delete export definition %s (%s); Eloqua deletes it when it expires", uri, exc
-                )
+        delete_definition(self.hook, uri)
+
+
+def delete_definition(hook: EloquaHook, uri: str) -> None:
+    """Delete an export definition, best effort: its ``autoDeleteDuration`` is the backstop."""
+    try:
+        hook.delete_definition(uri)
+        hook.log.info("Deleted export definition %s", uri)
+    except EloquaError as exc:
+        if not _gone(exc):
+            hook.log.warning("Could not delete export definition %s (%s); Eloqua deletes it when it expires", uri, exc)
+
+
+# ------------------------------------------------------------------ writing parts, for the engine and for a sync started elsewhere
+
+
+class DataGone(EloquaError):
+    """A part's sync or its data is gone (404, 410) while it is downloaded."""
+
+    def __init__(self, part: Part, error: EloquaApiError) -> None:
+        super().__init__(str(error))
+        self.part = part
+        self.error = error
+
+
+def write_parts(
+    hook: EloquaHook, parts: list[Part], output: OutputSpec, labels: tuple[str, ...], key: str
+) -> ExportFile:
+    """Page every part's sync, in order, into one file that appears at the path only if every part's
+    rows equal its count; raises :class:`DataGone` (nothing written) when a part's data is gone."""
+    with ExportFile(output, labels, key) as out:
+        for part in parts:
+            try:
+                download_part(hook, part, out, output.page_size)
+            except EloquaApiError as exc:
+                if _gone(exc):
+                    raise DataGone(part, exc) from exc
+                raise
+        out.commit()
+    return out
+
+
+def download_part(hook: EloquaHook, part: Part, out: ExportFile, page_size: int) -> None:
+    """Page one part's sync into ``out``: stop at ``hasMore`` false or an empty page, whichever comes
+    first, and never ask past ``totalResults``; the rows read must equal what Eloqua says it exported."""
+    sync_uri = part.sync_uri
+    assert sync_uri is not None
+    before = out.rows
+    offset, total = 0, None
+    while total is None or offset < total:
+        page = hook.get_sync_data(sync_uri, offset=offset, limit=page_size)
+        items = page.get("items") or []
+        if total is None and isinstance(page.get("totalResults"), int):
+            total = page["totalResults"]
+        out.write_rows(items)
+        offset += len(items)
+        if not items or not page.get("hasMore"):
+            break
+    written = out.rows - before
+    check_rows(sync_uri, written, {EXPORTED_CODE: part.count, "totalResults": total})
+    hook.log.info("Sync %s: %d row(s) written (%s)", sync_uri, written, part.window.describe())
+
+
+def check_rows(sync_uri: str, written: int, counts: dict[str, int | None]) -> None:
+    """Fail unless ``written`` equals every count Eloqua gave (ELQ-00102 in the log, ``totalResults``)."""
+    known = {name: value for name, value in counts.items() if value is not None}
+    if not known:
+        raise EloquaRowCountError(
+            f"Eloqua's log of export sync {sync_uri} has no ELQ-00102 count and its data no totalResults, so "
+            f"the {written} row(s) read cannot be confirmed complete"
+        )
+    if any(value != written for value in known.values()):
+        said = " and ".join(f"{value} ({name})" for name, value in known.items())
+        raise EloquaRowCountError(
+            f"Eloqua says export sync {sync_uri} exported {said}, but {written} row(s) were read from its data; "
+            "the file was not written. A retry of this task reads the data again"
+        )
+
+
+# ------------------------------------------------------------------ a sync started elsewhere (the split path)
+
+
+def ended_export_sync(hook: EloquaHook, sync_uri: str, status: str) -> tuple[str, int | None]:
+    """An ended export sync's definition and ELQ-00102 count, its log shown; fails unless it succeeded."""
+    sync = hook.get_sync(sync_uri)
+    definition_uri = str(sync.get("syncedInstanceUri") or "")
+    if urls.parse_definition_uri(definition_uri).kind != "exports":
+        raise EloquaInputError(
+            f"{sync_uri} syncs {definition_uri}, not an export definition: there is nothing to download"
+        )
+    sync_log = read_sync_log(hook, sync_uri, status)
+    if status in FAILED_STATUSES:
+        reasons = "; ".join(sync_log.errors[:5])
+        raise EloquaSyncError(
+            f"Eloqua export sync {sync_uri} ended with status {status!r}" + (f" ({reasons})" if reasons else "")
+        )
+    return definition_uri, sync_log.count([EXPORTED_CODE]) if sync_log.has(EXPORTED_CODE) else None
+
+
+def report_export_sync(hook: EloquaHook, sync_uri: str, status: str) -> dict[str, Any]:
+    """What a sensor reports of an ended export sync: ``{sync_uri, status, exported}`` (ELQ-00102)."""
+    _, count = ended_export_sync(hook, sync_uri, status)
+    return {"sync_uri": sync_uri, "status": status, "exported": count}
+
+
+def download_sync(
+    hook: EloquaHook, sync_uri: str, output: OutputSpec, *, key: str, window: Window | None = None
+) -> ExportResult:
+    """Write an ended export sync started elsewhere (``EloquaExportOperator(wait=False)``) to ``output``.
+
+    The column labels are the definition's ``fields``; the rows must equal the log's ELQ-00102 count
+    and ``totalResults``. A definition the provider created for an export (its name ends
+    ``[airflow-export <key>]``) is deleted once the file is written.
+    """
+    status = sync_status(hook.get_sync(sync_uri), sync_uri)
+    if status not in TERMINAL_STATUSES:
+        raise EloquaError(
+            f"Eloqua sync {sync_uri} is still {status}: wait for it (EloquaSyncSensor) before downloading"
+        )
+    definition_uri, count = ended_export_sync(hook, sync_uri, status)
+    definition = hook.get_definition(definition_uri)
+    labels = tuple(definition.get("fields") or ())
+    part = Part(window or Window(), definition_uri, sync_uri, count)
+    try:
+        out = write_parts(hook, [part], output, labels, key)
+    except DataGone as gone:
+        raise EloquaError(
+            f"The data of export sync {sync_uri} is gone ({gone.error}): it expired (the definition's "
+            "dataRetentionDuration) or was deleted; start the export again"
+        ) from gone
+    if _MARKER_SUFFIX.search(str(definition.get("name") or "")):
+        delete_definition(hook, definition_uri)
+    return ExportResult.of(out, [part], part.window)

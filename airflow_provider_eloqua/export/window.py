@@ -80,11 +80,13 @@ def parse_bound(value: Any, argument: str) -> datetime | None:
 
 
 def parse_lag(value: Any) -> timedelta:
-    """``lag`` as a timedelta: a timedelta, seconds, or an ISO-8601 duration such as ``PT1H``."""
+    """``lag`` as a timedelta: a timedelta, seconds (a number, or digits), or an ISO-8601 duration such as ``PT1H``."""
     if isinstance(value, timedelta):
         lag = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         lag = timedelta(seconds=value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        lag = timedelta(seconds=int(value))
     elif isinstance(value, str) and (duration := parse_duration(value.strip())) is not None:
         lag = duration
     else:
@@ -115,16 +117,20 @@ class Window:
             moment = getattr(self, name)
             if moment is not None and (moment.tzinfo is None or moment.microsecond):
                 raise EloquaInputError(f"{name} must be an aware datetime in whole seconds; got {moment!r}")
-        if self.since is not None and self.until is not None and self.since >= self.until:
+        if self.since is not None and self.until is not None and self.since > self.until:
             raise EloquaInputError(
-                f"since must be before until: the window [{bound_text(self.since)}, {bound_text(self.until)}) "
-                "(UTC) would export nothing"
+                f"since must not be after until; got since {bound_text(self.since)}, until {bound_text(self.until)} (UTC)"
             )
 
     @classmethod
     def of(cls, since: Any = None, until: Any = None) -> Window:
         """The window of the operator's ``since`` and ``until`` after templating."""
         return cls(parse_bound(since, "since"), parse_bound(until, "until"))
+
+    @property
+    def empty(self) -> bool:
+        """``since == until``: nothing can be in it (a manual run's data interval has no length)."""
+        return self.since is not None and self.since == self.until
 
     @property
     def bounded(self) -> bool:

@@ -17,18 +17,17 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import Any
 
 from airflow.exceptions import AirflowProviderDeprecationWarning
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 from airflow.sdk.configuration import conf
 
 from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
+from airflow_provider_eloqua.links import persist_links
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
 from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, report_load
 from airflow_provider_eloqua.load.field_mapping import (
@@ -59,8 +58,13 @@ from airflow_provider_eloqua.load.spec import (
     check_entity_choice,
     template_uri,
 )
+from airflow_provider_eloqua.operators.base import EloquaBaseOperator as _EloquaOperator
 from airflow_provider_eloqua.operators.data_rows import DataRows
-from airflow_provider_eloqua.settings import task_http_settings
+from airflow_provider_eloqua.operators.export import (
+    EloquaCreateExportOperator,
+    EloquaDownloadSyncOperator,
+    EloquaExportOperator,
+)
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
 from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
@@ -77,9 +81,12 @@ from airflow_provider_eloqua.sync.waiting import (
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 
 __all__ = [
+    "EloquaCreateExportOperator",
     "EloquaCreateImportOperator",
     "EloquaCreateSyncActionOperator",
     "EloquaCreateSyncOperator",
+    "EloquaDownloadSyncOperator",
+    "EloquaExportOperator",
     "EloquaImportOperator",
     "EloquaUploadDataOperator",
 ]
@@ -110,29 +117,6 @@ def _push_load_keys(context: Context, result: LoadResult) -> None:
     ``upload.output["sync_rows"]`` (for the sensor's ``expected_rows``), as they do ``sync_uri``."""
     context["ti"].xcom_push(key="definition_uri", value=result.totals.definition_uri)
     context["ti"].xcom_push(key="sync_rows", value=result.sync_rows)
-
-
-class _EloquaOperator(BaseOperator):
-    """Holds the connection id and builds the hook lazily (never at DAG parse time); every Eloqua
-    operator has the links "Eloqua sync" and "Eloqua definition" (see :mod:`airflow_provider_eloqua.links`)."""
-
-    operator_extra_links = EXTRA_LINKS
-
-    def __init__(
-        self,
-        *,
-        eloqua_conn_id: str = EloquaHook.default_conn_name,
-        request_timeout: float | None = None,
-        http_retry_policy: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.eloqua_conn_id = eloqua_conn_id
-        self.request_timeout, self.http_retry_policy = task_http_settings(request_timeout, http_retry_policy)
-
-    @cached_property
-    def hook(self) -> EloquaHook:
-        return EloquaHook(self.eloqua_conn_id, timeout=self.request_timeout, retry_policy=self.http_retry_policy)
 
 
 class _DefinitionOperator(_EloquaOperator):

@@ -56,7 +56,7 @@ def export(hook, store, path, *, spec: ExportSpec | None = None, page_size: int 
     kwargs.setdefault("poll_interval", 0.01)
     kwargs.setdefault("lag", timedelta(0))
     return Export(
-        hook, ExportCheckpoint(store), spec, OutputSpec(str(path), page_size=page_size), key="abc123", **kwargs
+        hook, ExportCheckpoint(store), spec, OutputSpec(str(path), page_size=page_size), key="a1b2c3d4e5f6", **kwargs
     )
 
 
@@ -98,7 +98,7 @@ def test_the_definition_asks_for_the_window_in_utc_and_auto_deletes(hook, emulat
     run = export(hook, Store(), tmp_path / "c.ndjson", spec=spec)
     uri = run._definition(window)
     body = hook.get_definition(uri)
-    assert body["name"] == export_name("Engine test", "abc123") == "Engine test [airflow-export abc123]"
+    assert body["name"] == export_name("Engine test", "a1b2c3d4e5f6") == "Engine test [airflow-export a1b2c3d4e5f6]"
     assert body["areSystemTimestampsInUTC"] is True
     assert body["autoDeleteDuration"] == "P2D" and body["dataRetentionDuration"] == "P2D"
     assert body["filter"] == (
@@ -108,8 +108,8 @@ def test_the_definition_asks_for_the_window_in_utc_and_auto_deletes(hook, emulat
 
 
 def test_a_long_name_is_cut_to_fit_eloquas_100_characters():
-    name = export_name("x" * 100, "abc123")
-    assert len(name) == 100 and name.endswith(" [airflow-export abc123]")
+    name = export_name("x" * 100, "a1b2c3d4e5f6")
+    assert len(name) == 100 and name.endswith(" [airflow-export a1b2c3d4e5f6]")
 
 
 def test_an_empty_export_writes_a_header_only_file(hook, emulator, tmp_path):
@@ -218,3 +218,51 @@ def test_the_lag_holds_the_sync_until_the_window_has_settled(hook, emulator, tmp
     result = export(hook, store, tmp_path / "c.csv", spec=spec, lag=timedelta(hours=1), clock=clock).run()
     assert clock.slept == [55 * 60]
     assert result.summary()["until"] == "2026-12-02T00:00:00+00:00"
+
+
+def test_the_split_path_starts_the_sync_and_a_download_writes_it(hook, emulator, tmp_path):
+    from airflow_provider_eloqua.export.engine import download_sync, report_export_sync
+
+    seed_contacts(emulator, 7)
+    store = Store()
+    started = export(hook, store, tmp_path / "unused.csv").start()
+    assert isinstance(started, WaitForSync) and store == {}  # the sync is the caller's now
+    status = "pending"
+    while status not in ("success", "warning", "error"):  # what EloquaSyncSensor does
+        status = hook.get_sync(started.sync_uri)["status"]
+    assert report_export_sync(hook, started.sync_uri, status) == {
+        "sync_uri": started.sync_uri,
+        "status": "success",
+        "exported": 7,
+    }
+    result = download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "c.csv")), key="def456")
+    assert result.rows == 7 and read_csv(tmp_path / "c.csv")[0] == ["Id", "Email", "First"]
+    assert [d for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]] == []  # ours: deleted
+
+
+def test_a_download_refuses_a_running_sync_and_an_import_sync(hook, emulator, tmp_path):
+    from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError
+    from airflow_provider_eloqua.export.engine import download_sync
+    from tests.sync.helpers import staged_definition
+
+    seed_contacts(emulator, 2)
+    started = export(hook, Store(), tmp_path / "unused.csv").start()
+    output = OutputSpec(str(tmp_path / "c.csv"))
+    with pytest.raises(EloquaError, match="is still pending: wait for it"):
+        download_sync(hook, started.sync_uri, output, key="k")
+    import_sync = hook.create_sync(staged_definition(hook))["uri"]
+    while hook.get_sync(import_sync)["status"] not in ("success", "warning"):
+        pass
+    with pytest.raises(EloquaInputError, match="not an export definition"):
+        download_sync(hook, import_sync, output, key="k")
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_an_open_until_is_closed_once_and_kept_for_every_try():
+    store = Store()
+    since = datetime(2026, 12, 1, tzinfo=UTC)
+    first = ExportCheckpoint(store).window(Window(since), datetime(2026, 12, 3, 10, tzinfo=UTC), timedelta(hours=1))
+    later = ExportCheckpoint(store).window(Window(since), datetime(2026, 12, 3, 18, tzinfo=UTC), timedelta(hours=1))
+    assert first == later == Window(since, datetime(2026, 12, 3, 9, tzinfo=UTC))
+    given = Window(since, since + timedelta(days=1))
+    assert ExportCheckpoint(store).window(given, datetime(2027, 1, 1, tzinfo=UTC), timedelta(hours=1)) == given

@@ -76,3 +76,93 @@ def test_sql_to_contacts_maps_the_query_columns_to_the_site_fields(airflow_db, e
         "{{Contact.Field(C_LastName)}}": "Last50",
         "{{Contact.Field(C_Company)}}": "Company 1",
     }
+
+
+def _now():
+    """A scheduled run's logical date today: its data interval is yesterday."""
+    import pendulum
+
+    return pendulum.now("UTC")
+
+
+def _yesterday_noon() -> str:
+    """Noon UTC of yesterday: inside the data interval of a daily DAG's run today."""
+    import pendulum
+
+    return pendulum.now("UTC").subtract(days=1).replace(hour=12, minute=0, second=0, microsecond=0).isoformat()
+
+
+def test_contacts_changed_in_the_data_interval_are_exported_to_a_file(airflow_db, eloqua_conn, monkeypatch, tmp_path):
+    monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", f"file://{tmp_path}")
+    monkeypatch.setenv("ELOQUA_EXAMPLE_EXPORT_LAG", "0")
+    eloqua_conn.control.seed(
+        "/contacts",
+        count=30,
+        template={"{{Contact.Field(C_EmailAddress)}}": "person{n}@example.com", "{{Contact.Field(C_Country)}}": "BE"},
+        updatedAt=_yesterday_noon().replace("+00:00", ""),
+    )
+
+    result = run_dag(EXAMPLE_DAGS / "example_eloqua_export_contacts.py", "eloqua_export_contacts", logical_date=_now())
+
+    assert result.state == "success", result.tasks
+    summary = result["export_changed_contacts"].return_value
+    assert summary["rows"] == 30 and summary["path"].endswith(".csv")
+    assert summary["until"].startswith(pendulum_today())
+    written = list((tmp_path / "contacts").glob("*.csv"))
+    assert len(written) == 1 and written[0].stat().st_size == summary["bytes"]
+    header, *rows = written[0].read_text().splitlines()
+    assert header == "ContactId,Email,FirstName,LastName,Country,ModifiedAt" and len(rows) == 30
+
+
+def pendulum_today() -> str:
+    import pendulum
+
+    return pendulum.now("UTC").start_of("day").isoformat()[:10]
+
+
+def test_yesterdays_email_sends_are_exported_to_ndjson(airflow_db, eloqua_conn, monkeypatch, tmp_path):
+    monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("ELOQUA_EXAMPLE_EXPORT_LAG", "0")
+    eloqua_conn.control.seed(
+        "/activities", count=12, activityType="EmailSend", createdAt=_yesterday_noon().replace("+00:00", "")
+    )
+
+    result = run_dag(
+        EXAMPLE_DAGS / "example_eloqua_export_email_sends.py", "eloqua_export_email_sends", logical_date=_now()
+    )
+
+    assert result.state == "success", result.tasks
+    summary = result["export_email_sends"].return_value
+    with open(summary["path"], encoding="utf-8") as written:
+        lines = [json.loads(line) for line in written]
+    assert summary["rows"] == len(lines) == 12
+    assert set(lines[0]) == {
+        "ActivityId",
+        "ExternalId",
+        "SentAt",
+        "EmailAddress",
+        "ContactId",
+        "EmailName",
+        "CampaignId",
+    }
+
+
+def test_a_round_trip_exports_transforms_and_imports_back_exactly(airflow_db, eloqua_conn, monkeypatch, tmp_path):
+    monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
+    eloqua_conn.control.seed(
+        "/contacts",
+        count=40,
+        template={
+            "{{Contact.Field(C_EmailAddress)}}": "person{n}@example.com",
+            "{{Contact.Field(C_Country)}}": "be{n}",
+        },
+    )
+
+    result = run_dag(EXAMPLE_DAGS / "example_eloqua_export_round_trip.py", "eloqua_export_round_trip")
+
+    assert result.state == "success", result.tasks
+    assert result["export_contacts"].return_value["rows"] == 40
+    loaded = result["import_contacts"].return_value
+    assert loaded["rows"] == loaded["updated"] == 40 and loaded["created"] == 0
+    records = eloqua_conn.control.records("/contacts")
+    assert sorted(r["{{Contact.Field(C_Country)}}"] for r in records) == sorted(f"BE{n}" for n in range(1, 41))

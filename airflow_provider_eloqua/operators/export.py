@@ -1,0 +1,420 @@
+"""Operators that export data out of Eloqua into files: create an export definition, export in one
+task, or download a sync started elsewhere. Why and how: docs/exports.md.
+
+Thin by design: each operator keeps its arguments (``since``, ``until``, ``path`` and ``name`` are
+templated; ``fields`` and ``filter`` are not, since Eloqua's ``{{...}}`` markup is Jinja syntax
+too), describes the export once as typed specs (:mod:`airflow_provider_eloqua.export.spec`) and
+hands it to the export engine (:mod:`airflow_provider_eloqua.export.engine`), which keeps what a
+retry needs in Airflow's task state store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Context
+from airflow.sdk.configuration import conf
+
+from airflow_provider_eloqua import assets, urls
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
+from airflow_provider_eloqua.export.engine import (
+    ACTIVITY_SYNC_LIMIT,
+    Export,
+    ExportCheckpoint,
+    ExportResult,
+    WaitForSync,
+    WaitUntil,
+    download_sync,
+)
+from airflow_provider_eloqua.export.filters import And, Comparison, parse_filter
+from airflow_provider_eloqua.export.spec import (
+    DEFAULT_EXPORT_AUTO_DELETE,
+    DEFAULT_EXPORT_RETENTION,
+    MAX_PAGE_SIZE,
+    ExportSpec,
+    OutputSpec,
+)
+from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, parse_lag
+from airflow_provider_eloqua.links import persist_links
+from airflow_provider_eloqua.load.load_definition import load_key
+from airflow_provider_eloqua.operators.base import EloquaBaseOperator
+from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, status_from_event
+from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
+
+__all__ = ["EloquaCreateExportOperator", "EloquaDownloadSyncOperator", "EloquaExportOperator"]
+
+#: Properties Eloqua computes, and the ones an export sets itself: not carried over from a template.
+_TEMPLATE_OWN = frozenset(
+    {
+        "uri",
+        "createdAt",
+        "createdBy",
+        "updatedAt",
+        "updatedBy",
+        "kbUsed",
+        "name",
+        "fields",
+        "filter",
+        "areSystemTimestampsInUTC",
+        "autoDeleteDuration",
+        "dataRetentionDuration",
+        "maxRecords",
+    }
+)
+
+
+class _ExportDefinitionOperator(EloquaBaseOperator):
+    """Keeps the export definition's arguments as given until ``execute``, then describes it once.
+
+    :param entity: ``contacts``, ``accounts``, ``activities``, ``customObjects`` or ``events``.
+    :param name: the definition's name, at most 100 characters (templated).
+    :param fields: column label -> Eloqua statement, 1 to 250 (not templated: Eloqua's markup is
+        Jinja syntax too), e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
+    :param filter: a filter in Eloqua's expression language (not templated), e.g.
+        ``"'{{Contact.Field(C_Country)}}' = 'Belgium'"``.
+    :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
+    :param activity_type: activities only, and required there: ``EmailSend``, ``EmailOpen``, ...
+    :param member_of: only members of ``ContactList[12]``, ``ContactSegment[3]``, ``ContactFilter[7]``
+        (contacts) or ``AccountList[4]`` (accounts).
+    :param max_records: Eloqua's ``maxRecords``: export at most this many records.
+    :param auto_delete_duration: the definition's ``autoDeleteDuration`` (ISO-8601, at least ``PT1H``).
+    :param data_retention_duration: how long Eloqua keeps a sync's data, ``PT1H`` to ``P14D``.
+    :param definition_extra: other documented export properties (``crmAccountIdField``, ``syncActions``, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        entity: str | None = None,
+        name: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        filter: str | None = None,
+        parent_id: int | str | None = None,
+        activity_type: str | None = None,
+        member_of: str | None = None,
+        max_records: int | None = None,
+        auto_delete_duration: str | None = DEFAULT_EXPORT_AUTO_DELETE,
+        data_retention_duration: str = DEFAULT_EXPORT_RETENTION,
+        definition_extra: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.entity = entity
+        self.name = name
+        self.fields = fields
+        self.filter = filter
+        self.parent_id = parent_id
+        self.activity_type = activity_type
+        self.member_of = member_of
+        self.max_records = max_records
+        self.auto_delete_duration = auto_delete_duration
+        self.data_retention_duration = data_retention_duration
+        self.definition_extra = definition_extra
+
+    def export_spec(self, window: Window | None = None) -> ExportSpec:
+        """The export, validated; raises EloquaInputError naming the bad argument."""
+        if self.entity is None or self.name is None or self.fields is None:
+            raise EloquaInputError("entity, name and fields are needed to describe the export")
+        return ExportSpec(
+            entity=self.entity,
+            name=self.name,
+            fields=self.fields,
+            filter=self.filter,
+            parent_id=self.parent_id,
+            activity_type=self.activity_type,
+            member_of=self.member_of,
+            window=window or Window(),
+            max_records=self.max_records,
+            auto_delete_duration=self.auto_delete_duration or DEFAULT_EXPORT_AUTO_DELETE,
+            data_retention_duration=self.data_retention_duration,
+            definition_extra=self.definition_extra,
+        )
+
+
+class EloquaCreateExportOperator(_ExportDefinitionOperator):
+    """Create an export definition; return its URI (e.g. ``/contacts/exports/12``).
+
+    Everything Eloqua would reject is checked first, naming the argument (see docs/exports.md,
+    "Checked before anything is sent"). On a retry the definition an earlier try created is returned.
+    :class:`EloquaExportOperator` takes the URI as ``definition_uri``: a template it copies, adding
+    its window, for each export. The parameters are those of :class:`EloquaExportOperator`'s
+    definition, and ``auto_delete_duration`` (``None``: never auto-deleted).
+    """
+
+    template_fields: Sequence[str] = ("name", "parent_id")
+    ui_color = "#f4e6c6"
+
+    def __init__(self, *, entity: str, name: str, fields: Mapping[str, str], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_delete_duration", None)
+        super().__init__(entity=entity, name=name, fields=fields, **kwargs)
+
+    def execute(self, context: Context) -> str:
+        spec = self.export_spec()
+        body = spec.body()
+        if self.auto_delete_duration is None:
+            body.pop("autoDeleteDuration", None)
+        checkpoint = ExportCheckpoint.of(context)
+        known = checkpoint.created_template(body)
+        if known is not None:
+            try:
+                self.hook.get_definition(known)
+                self.log.info("Returning %s, created by an earlier try of this task", known)
+                persist_links(context, self.hook, definition_uri=known)
+                return known
+            except EloquaApiError as exc:
+                if exc.status not in (404, 410):
+                    raise
+        uri = self.hook.create_definition(spec.entity, body, spec.parent, "exports")["uri"]
+        checkpoint.note_template(uri, body)
+        self.log.info("Created export definition %s (%s)", uri, spec.name)
+        persist_links(context, self.hook, definition_uri=uri)
+        return uri
+
+
+class EloquaExportOperator(_ExportDefinitionOperator):
+    """The one-task path: sync an export definition of the task's own, wait, write every row to ``path``.
+
+    Give the definition arguments (``entity``, ``name``, ``fields``, ``filter``, ...) or a
+    ``definition_uri`` to copy, and usually a window: ``since``/``until`` (templated, e.g.
+    ``"{{ data_interval_start }}"``) become ``>= since AND < until`` on the entity's system
+    timestamp, in UTC. The task waits until ``until + lag`` before it syncs. The file appears at
+    ``path`` only once every row Eloqua says it exported is in it. Returns ``{sync_uri, path, rows,
+    bytes, since, until}``. See docs/exports.md.
+
+    :param definition_uri: an export definition to copy (templated), instead of the definition arguments.
+    :param path: a local path or ObjectStoragePath URL of the file to write (templated).
+    :param format: ``csv`` or ``ndjson``; from the extension when None (templated).
+    :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
+    :param since: the window's first moment, inclusive (templated; None: no lower bound).
+    :param until: the window's end, exclusive (templated; None: the sync's creation less ``lag``).
+    :param lag: keep ``until`` at least this long before the sync is created (``PT1H`` by default,
+        Oracle's advice for late activities); a timedelta, seconds or an ISO-8601 duration.
+    :param wait: wait for the sync and write the file; False: return once the sync has started (its
+        ``sync_uri``), for :class:`~airflow_provider_eloqua.sensors.eloqua.EloquaSyncSensor` and
+        :class:`EloquaDownloadSyncOperator`.
+    :param deferrable: wait (for the lag and for each sync) in the triggerer instead of a worker slot.
+    :param poll_interval: seconds between looks at a sync.
+    :param timeout: the most seconds to wait for each sync, in every mode; transient answers (429,
+        5xx, dropped connections) are retried until then.
+    :param row_limit: an activity sync that exports this many rows is split in two halves of its
+        window (Oracle's 5,000,000 per activity sync).
+    """
+
+    template_fields: Sequence[str] = ("name", "parent_id", "definition_uri", "path", "format", "since", "until")
+    ui_color = "#c6e8f4"
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        definition_uri: str | None = None,
+        format: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        since: Any = None,
+        until: Any = None,
+        lag: Any = DEFAULT_LAG,
+        wait: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        row_limit: int = ACTIVITY_SYNC_LIMIT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if definition_uri is None and (self.entity is None or self.name is None or self.fields is None):
+            raise EloquaInputError("give definition_uri, or entity, name and fields to describe the export")
+        self.definition_uri = definition_uri
+        self.path = path
+        self.format = format
+        self.page_size = page_size
+        self.since = since
+        self.until = until
+        self.lag: timedelta = parse_lag(lag)
+        self.wait = wait
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.row_limit = row_limit
+        # The file's URI is known only once ``path`` has rendered: the Asset is attached then.
+        self.outlets = [*(self.outlets or []), assets.export_alias(self.eloqua_conn_id)]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider: the Eloqua entity in, the file out."""
+        from airflow_provider_eloqua.openlineage import export_lineage
+
+        return export_lineage(self)
+
+    # ------------------------------------------------------------------ describing the export
+
+    def _spec(self, checkpoint: ExportCheckpoint) -> ExportSpec:
+        """The export over its window (an open ``until`` closed at now - lag, the same on every try)."""
+        given = Window.of(self.since, self.until)
+        spec = self._template_spec(given) if self.definition_uri else self.export_spec(given)
+        return spec.with_window(checkpoint.window(given, datetime.now(UTC), self.lag))
+
+    def _template_spec(self, window: Window) -> ExportSpec:
+        """The export ``definition_uri`` describes, with this task's window and durations."""
+        template = urls.parse_definition_uri(str(self.definition_uri))
+        if template.kind != "exports":
+            raise EloquaInputError(f"definition_uri must be an export definition; got {template.uri}")
+        body = self.hook.get_definition(template)
+        activity_type, own_filter = _split_activity_type(body.get("filter"), self.activity_type)
+        extra = {key: value for key, value in body.items() if key not in _TEMPLATE_OWN}
+        return ExportSpec(
+            entity=template.entity,
+            name=self.name or str(body.get("name") or "Airflow export"),
+            fields=body.get("fields") or {},
+            filter=own_filter,
+            parent_id=template.parent_id,
+            activity_type=activity_type,
+            member_of=self.member_of,
+            window=window,
+            max_records=self.max_records if self.max_records is not None else body.get("maxRecords"),
+            auto_delete_duration=self.auto_delete_duration or DEFAULT_EXPORT_AUTO_DELETE,
+            data_retention_duration=self.data_retention_duration,
+            definition_extra={**extra, **(self.definition_extra or {})} or None,
+        )
+
+    def _engine(self, context: Context) -> Export:
+        checkpoint = ExportCheckpoint.of(context)
+        return Export(
+            self.hook,
+            checkpoint,
+            self._spec(checkpoint),
+            OutputSpec(self.path, self.format, self.page_size),
+            key=load_key(context),
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            lag=self.lag,
+            row_limit=self.row_limit,
+        )
+
+    # ------------------------------------------------------------------ running it
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self._go(context)
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        if isinstance(event, Mapping) and "sync_uri" in event:
+            status_from_event(event)  # a timeout or a failed wait raises here; an ended sync goes on
+        return self._go(context)
+
+    def _go(self, context: Context) -> dict[str, Any]:
+        engine = self._engine(context)
+        outcome = engine.run(block=not self.deferrable) if self.wait else engine.start(block=not self.deferrable)
+        if isinstance(outcome, WaitUntil):
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.log.info("Deferring until %s (until + lag) before the export's sync is created", outcome.moment)
+            self.defer(trigger=DateTimeTrigger(moment=outcome.moment), method_name="execute_complete")
+        if not self.wait and not isinstance(outcome, ExportResult):
+            # The sync is the sensor's to wait for; "" (an empty window, no sync) makes the sensor skip.
+            sync_uri = outcome.sync_uri if outcome else ""
+            context["ti"].xcom_push(key="sync_uri", value=sync_uri)
+            persist_links(context, self.hook, sync_uri=sync_uri or None)
+            return {"sync_uri": sync_uri, "path": None, "rows": None, "bytes": None, **engine.spec.window.as_json()}
+        if isinstance(outcome, WaitForSync):
+            self.defer(
+                trigger=EloquaSyncTrigger.for_hook(
+                    self.hook,
+                    sync_uri=outcome.sync_uri,
+                    poll_interval=self.poll_interval,
+                    end_time=time.time() + self.timeout,
+                ),
+                method_name="execute_complete",
+            )
+        assert isinstance(outcome, ExportResult)
+        return _finish(self, context, engine.spec, outcome)
+
+
+class EloquaDownloadSyncOperator(EloquaBaseOperator):
+    """Write an export sync started elsewhere (``EloquaExportOperator(wait=False)``, once
+    :class:`~airflow_provider_eloqua.sensors.eloqua.EloquaSyncSensor` has seen it end) to ``path``.
+
+    The columns are the definition's ``fields``; the rows must equal the log's ELQ-00102 count and
+    ``totalResults``, else the task fails naming both and nothing appears at ``path``. Returns
+    ``{sync_uri, path, rows, bytes, since, until}`` (``since``/``until`` as given). An export
+    definition the provider created is deleted once the file is written.
+
+    :param sync_uri: the export sync (templated), e.g. ``start.output["sync_uri"]``.
+    :param path: a local path or ObjectStoragePath URL of the file to write (templated).
+    :param format: ``csv`` or ``ndjson``; from the extension when None (templated).
+    :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
+    :param since: the sync's window start, only reported (templated).
+    :param until: the sync's window end, only reported (templated).
+    """
+
+    template_fields: Sequence[str] = ("sync_uri", "path", "format", "since", "until")
+    ui_color = "#c6e8f4"
+
+    def __init__(
+        self,
+        *,
+        sync_uri: str,
+        path: str,
+        format: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        since: Any = None,
+        until: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sync_uri = sync_uri
+        self.path = path
+        self.format = format
+        self.page_size = page_size
+        self.since = since
+        self.until = until
+        self.outlets = [*(self.outlets or []), assets.export_alias(self.eloqua_conn_id)]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        urls.check_sync_uri(self.sync_uri)
+        window = Window.of(self.since, self.until)
+        output = OutputSpec(self.path, self.format, self.page_size)
+        result = download_sync(self.hook, self.sync_uri, output, key=load_key(context), window=window)
+        definition_uri = str(self.hook.get_sync(self.sync_uri).get("syncedInstanceUri") or "")
+        parsed = urls.parse_definition_uri(definition_uri)
+        return _finish(self, context, (parsed.entity, parsed.parent_id), result)
+
+
+def _split_activity_type(text: Any, given: str | None) -> tuple[str | None, str | None]:
+    """A template's filter without its ``'{{Activity.Type}}' = 'X'`` criterion, and X (or ``given``)."""
+    if not text:
+        return given, None
+    tree = parse_filter(str(text), "the template's filter")
+    operands = list(tree.operands) if isinstance(tree, And) else [tree]
+    found = [
+        node
+        for node in operands
+        if isinstance(node, Comparison) and node.statement == "{{Activity.Type}}" and node.op == "="
+    ]
+    if not found:
+        return given, str(text)
+    rest = [node for node in operands if node not in found]
+    own = (rest[0].text() if len(rest) == 1 else And(tuple(rest)).text()) if rest else None
+    return given or found[0].value, own
+
+
+def _finish(
+    operator: EloquaBaseOperator,
+    context: Context,
+    source: ExportSpec | tuple[str, int | None],
+    result: ExportResult,
+) -> dict[str, Any]:
+    """Record the file's Asset event (the Eloqua entity named as its source) and return the summary."""
+    entity, parent_id = (source.entity, source.parent) if isinstance(source, ExportSpec) else source
+    summary = result.summary()
+    persist_links(context, operator.hook, sync_uri=result.sync_uri)
+    assets.record_export(
+        context,
+        site=operator.hook.settings.site,
+        eloqua_conn_id=operator.eloqua_conn_id,
+        entity=entity,
+        parent_id=parent_id,
+        path=result.path,
+        summary=summary,
+    )
+    return summary
