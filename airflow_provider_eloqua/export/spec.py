@@ -47,6 +47,21 @@ DEFAULT_EXPORT_AUTO_DELETE = "P2D"
 DEFAULT_EXPORT_RETENTION = "P2D"
 OUTPUT_FORMATS = ("csv", "ndjson")
 
+#: The properties an :class:`ExportSpec` sets itself (``definition_extra`` may not repeat them), and
+#: the ones Eloqua computes.
+OWN_PROPERTIES = frozenset(
+    {
+        "name",
+        "fields",
+        "filter",
+        "areSystemTimestampsInUTC",
+        "autoDeleteDuration",
+        "dataRetentionDuration",
+        "maxRecords",
+    }
+)
+READ_ONLY_PROPERTIES = frozenset({"uri", "createdAt", "createdBy", "updatedAt", "updatedBy", "kbUsed"})
+
 #: The containers ``EXISTS`` may test, and the export entity each belongs to.
 MEMBER_ENTITIES = {
     "ContactList": "contacts",
@@ -460,16 +475,7 @@ def check_export_extra(spec: ExportSpec) -> None:
         return
     if not isinstance(extra, Mapping):
         raise EloquaInputError(f"definition_extra must be a mapping; got {extra!r}")
-    own = {
-        "name",
-        "fields",
-        "filter",
-        "areSystemTimestampsInUTC",
-        "autoDeleteDuration",
-        "dataRetentionDuration",
-        "maxRecords",
-    }
-    clash = sorted(set(extra) & own)
+    clash = sorted(set(extra) & OWN_PROPERTIES)
     if clash:
         raise EloquaInputError(
             f"definition_extra repeats properties the operator sets: {', '.join(clash)} (areSystemTimestampsInUTC is "

@@ -34,6 +34,8 @@ from airflow_provider_eloqua.export.spec import (
     DEFAULT_EXPORT_AUTO_DELETE,
     DEFAULT_EXPORT_RETENTION,
     MAX_PAGE_SIZE,
+    OWN_PROPERTIES,
+    READ_ONLY_PROPERTIES,
     ExportSpec,
     OutputSpec,
 )
@@ -45,25 +47,6 @@ from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, status_fr
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 
 __all__ = ["EloquaCreateExportOperator", "EloquaDownloadSyncOperator", "EloquaExportOperator"]
-
-#: Properties Eloqua computes, and the ones an export sets itself: not carried over from a template.
-_TEMPLATE_OWN = frozenset(
-    {
-        "uri",
-        "createdAt",
-        "createdBy",
-        "updatedAt",
-        "updatedBy",
-        "kbUsed",
-        "name",
-        "fields",
-        "filter",
-        "areSystemTimestampsInUTC",
-        "autoDeleteDuration",
-        "dataRetentionDuration",
-        "maxRecords",
-    }
-)
 
 
 class _ExportDefinitionOperator(EloquaBaseOperator):
@@ -262,7 +245,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
             raise EloquaInputError(f"definition_uri must be an export definition; got {template.uri}")
         body = self.hook.get_definition(template)
         activity_type, own_filter = _split_activity_type(body.get("filter"), self.activity_type)
-        extra = {key: value for key, value in body.items() if key not in _TEMPLATE_OWN}
+        extra = {key: value for key, value in body.items() if key not in OWN_PROPERTIES | READ_ONLY_PROPERTIES}
         return ExportSpec(
             entity=template.entity,
             name=self.name or str(body.get("name") or "Airflow export"),
