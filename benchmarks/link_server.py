@@ -5,9 +5,16 @@ waits a fixed round-trip time (``--rtt-ms``) after the last body byte before it 
 client on a link of that bandwidth and latency would see it. ``POST`` and ``DELETE`` of
 ``.../data`` answer ``204 No Content`` as Eloqua's staging endpoint does; ``GET /id`` answers
 a minimal Eloqua discovery document; ``GET /_stats`` (``/_stats/reset``) reports and resets
-the counts: requests, body bytes, and rows (newlines minus the header line for ``text/csv``
-bodies, ``{`` for JSON bodies: the benchmark's rows hold neither inside values). Bodies may be
-sent with ``Content-Length`` or ``Transfer-Encoding: chunked``.
+the counts of data POSTs: requests, body bytes, and rows (newlines minus the header line for
+``text/csv`` bodies, ``{`` for JSON bodies: the benchmark's rows hold neither inside values).
+Bodies may be sent with ``Content-Length`` or ``Transfer-Encoding: chunked``.
+
+For the operators, it also serves the definition calls of an upload with ``start_sync=False``:
+``GET`` of a definition URI answers an import definition of ``--fields`` (the first is the
+identifier), ``POST`` of a definition collection answers the created copy with a new URI,
+``DELETE`` answers ``204``. ``GET /_log`` (``/_log/reset``) lists every request but the
+``/_…`` ones, in order, with server-side wall-clock times (``time.time()``): ``start`` when
+its first byte arrived, ``end`` when its answer was sent.
 
 The link is shared by all connections: a byte cannot arrive before the link has carried the
 bytes before it, and an idle link banks no credit (``next_free`` never lags behind now).
@@ -18,6 +25,7 @@ Run it as a script: it prints its port on the first line of stdout and serves un
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -71,21 +79,56 @@ class Stats:
             return self.reset() if reset else dict(self.counts)
 
 
-def _json_answer(obj: object) -> bytes:
+_NEW_IDS = itertools.count(1000)
+
+
+def _json_answer(obj: object, status: str = "200 OK") -> bytes:
     body = json.dumps(obj).encode()
-    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     return head.encode() + body
+
+
+class Log:
+    """Every request the server answered, with when its first byte arrived and when it was answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries: list[dict[str, object]] = []
+
+    def add(self, method: bytes, path: bytes, start: float, end: float, nbytes: int) -> None:
+        with self._lock:
+            self.entries.append(
+                {"method": method.decode(), "path": path.decode(), "start": start, "end": end, "bytes": nbytes}
+            )
+
+    def snapshot(self, reset: bool) -> list[dict[str, object]]:
+        with self._lock:
+            entries = self.entries
+            if reset:
+                self.entries = []
+            return list(entries)
 
 
 class _Conn:
     """One client connection: reads requests, paces their bodies, answers after the RTT."""
 
-    def __init__(self, sock: socket.socket, link: Link, rtt: float, stats: Stats, port: int) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        link: Link,
+        rtt: float,
+        stats: Stats,
+        port: int,
+        log: Log | None = None,
+        fields: tuple[str, ...] = (),
+    ) -> None:
         self.sock = sock
         self.link = link
         self.rtt = rtt
         self.stats = stats
         self.port = port
+        self.log = log or Log()
+        self.fields = fields
         self.pending = b""
         self.buf = bytearray(_BUF)
         self.view = memoryview(self.buf)
@@ -105,10 +148,12 @@ class _Conn:
         line, _, self.pending = self.pending.partition(b"\r\n")
         return line
 
-    def _body(self, length: int, marker: bytes) -> tuple[int, int] | None:
-        """Read ``length`` body bytes; return (bytes, count of ``marker``)."""
+    def _body(self, length: int, marker: bytes, keep: bytearray | None = None) -> tuple[int, int] | None:
+        """Read ``length`` body bytes; return (bytes, count of ``marker``). ``keep`` gets the bytes."""
         taken = min(length, len(self.pending))
         count = self.pending.count(marker, 0, taken)
+        if keep is not None:
+            keep += self.pending[:taken]
         self.pending = self.pending[taken:]
         left = length - taken
         while left:
@@ -117,10 +162,12 @@ class _Conn:
                 return None
             self.link.carry(got)
             count += self.buf.count(marker, 0, got)
+            if keep is not None:
+                keep += self.view[:got]
             left -= got
         return length, count
 
-    def _chunked(self, marker: bytes) -> tuple[int, int] | None:
+    def _chunked(self, marker: bytes, keep: bytearray | None = None) -> tuple[int, int] | None:
         total = count = 0
         while True:
             line = self._line()
@@ -131,7 +178,7 @@ class _Conn:
                 while (line := self._line()) not in (b"", None):  # trailers
                     pass
                 return total, count
-            got = self._body(size, marker)
+            got = self._body(size, marker, keep)
             if got is None or self._line() is None:  # the CRLF after the chunk
                 return None
             total += got[0]
@@ -140,6 +187,14 @@ class _Conn:
     def serve(self) -> None:
         with self.sock:
             while True:
+                start = time.time()
+                if not self.pending:
+                    first = self.sock.recv(_BUF)
+                    if not first:
+                        return
+                    start = time.time()  # the request's first byte arrived
+                    self.link.carry(len(first))
+                    self.pending = first
                 while b"\r\n\r\n" not in self.pending:
                     if not self._fill():
                         return
@@ -152,20 +207,25 @@ class _Conn:
                     headers[name.strip().lower()] = value.strip()
                 csv_body = headers.get(b"content-type", b"").startswith(b"text/csv")
                 marker = b"\n" if csv_body else b"{"
+                keep = None if path.endswith(b"/data") else bytearray()
                 if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-                    got = self._chunked(marker)
+                    got = self._chunked(marker, keep)
                 else:
-                    got = self._body(int(headers.get(b"content-length", b"0")), marker)
+                    got = self._body(int(headers.get(b"content-length", b"0")), marker, keep)
                 if got is None:
                     return
-                answer = self._answer(method, path, got, csv_body)
+                answer = self._answer(method, path, got, csv_body, bytes(keep or b""))
                 if self.rtt:
                     time.sleep(self.rtt)
                 self.sock.sendall(answer)
+                if not path.startswith(b"/_"):
+                    self.log.add(method, path, start, time.time(), got[0])
 
-    def _answer(self, method: bytes, path: bytes, got: tuple[int, int], csv_body: bool) -> bytes:
+    def _answer(self, method: bytes, path: bytes, got: tuple[int, int], csv_body: bool, body: bytes) -> bytes:
         if path.startswith(b"/_stats"):
             return _json_answer(self.stats.snapshot(reset=path.startswith(b"/_stats/reset")))
+        if path.startswith(b"/_log"):
+            return _json_answer(self.log.snapshot(reset=path.startswith(b"/_log/reset")))
         if method == b"GET" and path.split(b"?")[0] == b"/id":
             base = f"http://127.0.0.1:{self.port}"
             return _json_answer(
@@ -180,9 +240,30 @@ class _Conn:
                     },
                 }
             )
-        if method == b"POST":
-            nbytes, marks = got
-            self.stats.add(nbytes, marks - 1 if csv_body and marks else marks)
+        if path.endswith(b"/data"):
+            if method == b"POST":
+                nbytes, marks = got
+                self.stats.add(nbytes, marks - 1 if csv_body and marks else marks)
+            return _NO_CONTENT
+        return self._definition_answer(method, path.split(b"?")[0].decode(), body)
+
+    def _definition_answer(self, method: bytes, path: str, body: bytes) -> bytes:
+        """An import definition of ``fields`` (``GET``), its created copy (``POST``), or ``204``."""
+        uri = path.partition("/api/bulk/2.0")[2]
+        if method == b"GET" and uri.rsplit("/", 1)[-1].isdigit():
+            return _json_answer(
+                {
+                    "uri": uri,
+                    "name": "Bench template",
+                    "fields": {name: f"{{{{Contact.Field(C_{name})}}}}" for name in self.fields},
+                    "identifierFieldName": self.fields[0] if self.fields else "",
+                    "isSyncTriggeredOnImport": False,
+                    "updateRule": "always",
+                }
+            )
+        if method == b"POST" and uri.endswith("/imports"):
+            created = {**json.loads(body or b"{}"), "uri": f"{uri}/{next(_NEW_IDS)}"}
+            return _json_answer(created, status="201 Created")
         return _NO_CONTENT
 
 
@@ -192,18 +273,21 @@ def _exit_when_stdin_closes() -> None:
     os._exit(0)
 
 
-def serve(rate_mb: float, rtt_ms: float, port: int = 0, with_parent: bool = False) -> None:
+def serve(
+    rate_mb: float, rtt_ms: float, port: int = 0, with_parent: bool = False, fields: tuple[str, ...] = ()
+) -> None:
     if with_parent:
         threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     link = Link(rate_mb * 1e6)
     stats = Stats()
+    log = Log()
     server = socket.create_server(("127.0.0.1", port), backlog=64)
     port = server.getsockname()[1]
     print(port, flush=True)
     while True:
         conn, _ = server.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        handler = _Conn(conn, link, rtt_ms / 1000, stats, port)
+        handler = _Conn(conn, link, rtt_ms / 1000, stats, port, log, fields)
         threading.Thread(target=handler.serve, daemon=True).start()
 
 
@@ -213,8 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rtt-ms", type=float, default=40.0, help="round-trip time waited before each answer")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--with-parent", action="store_true", help="exit when stdin closes (the parent died)")
+    parser.add_argument("--fields", default="", help="comma-separated columns of the definitions it serves")
     args = parser.parse_args(argv)
-    serve(args.rate, args.rtt_ms, args.port, args.with_parent)
+    serve(args.rate, args.rtt_ms, args.port, args.with_parent, tuple(filter(None, args.fields.split(","))))
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ class LinkServer:
     def __enter__(self) -> LinkServer:
         script = Path(__file__).with_name("link_server.py")
         cmd = [sys.executable, str(script), "--rate", str(self.rate), "--rtt-ms", str(self.rtt_ms), "--with-parent"]
+        cmd += ["--fields", ",".join(FIELDS)]  # the definitions it serves the operators
         # The server exits when this process's end of its stdin closes, even if this one is killed.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
@@ -156,6 +157,12 @@ class LinkServer:
         import requests
 
         return requests.get(self.url + ("/_stats/reset" if reset else "/_stats"), timeout=30).json()
+
+    def log(self, reset: bool = False) -> list[dict[str, Any]]:
+        """Every request since the last reset, with the server's times (see ``link_server.Log``)."""
+        import requests
+
+        return requests.get(self.url + ("/_log/reset" if reset else "/_log"), timeout=30).json()
 
 
 def make_hook(port: int) -> Any:

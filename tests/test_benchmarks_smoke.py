@@ -155,3 +155,50 @@ def test_link_server_exits_when_its_parent_goes_away():
     proc.stdin.close()  # what the parent's death does to the pipe
     assert proc.wait(timeout=60) == 0
     proc.stdout.close()
+
+
+def test_link_server_serves_an_uploads_definition_calls_and_logs_every_request():
+    """What the operators need of it with start_sync=False: the template, its copy, and server times."""
+    import requests
+
+    with bench.LinkServer(0, 0) as server:
+        base = server.url + "/api/bulk/2.0"
+        template = requests.get(base + "/contacts/imports/1", timeout=30).json()
+        assert template["fields"] == {name: f"{{{{Contact.Field(C_{name})}}}}" for name in bench.FIELDS}
+        assert template["identifierFieldName"] == "Email" and template["isSyncTriggeredOnImport"] is False
+        created = requests.post(base + "/contacts/imports", json={**template, "name": "copy"}, timeout=30)
+        assert created.status_code == 201
+        copy = created.json()
+        assert (
+            copy["name"] == "copy" and copy["uri"].startswith("/contacts/imports/") and copy["uri"] != template["uri"]
+        )
+        body = b"Email\na@example.com\nb@example.com\n"
+        posted = requests.post(
+            base + copy["uri"] + "/data", data=body, headers={"Content-Type": "text/csv"}, timeout=30
+        )
+        assert posted.status_code == 204
+        assert server.stats() == {"requests": 1, "body_bytes": len(body), "rows": 2}  # data POSTs only
+        log = server.log(reset=True)
+        assert [(e["method"], e["path"]) for e in log] == [
+            ("GET", "/api/bulk/2.0/contacts/imports/1"),
+            ("POST", "/api/bulk/2.0/contacts/imports"),
+            ("POST", f"/api/bulk/2.0{copy['uri']}/data"),
+        ]
+        assert all(e["start"] <= e["end"] for e in log) and log[-1]["bytes"] == len(body)
+        assert server.log() == []
+
+
+def test_operator_benchmark_smoke():
+    """The operator benchmark end to end at its smallest size: DAG runs of every input, checked
+    against the server's counts by the harness itself (no timing assertions)."""
+    from benchmarks import operators
+
+    results = operators.main(["--smoke"])
+
+    assert [r.path for r in results] == list(operators.PATHS)
+    for r in results:
+        assert r.rows == (operators.SMOKE["xcom_rows"] if r.path == "xcom-rows" else operators.SMOKE["rows"])
+        assert r.posts >= 1
+        for figure in (r.limit, r.stage_input, r.window, r.task):
+            assert len(figure.seconds) == operators.SMOKE["repeat"] and figure.best > 0
+        assert (r.pulled is not None) == (r.argument is not None) == (r.path == "xcom-rows")

@@ -70,3 +70,16 @@ def test_xcom_rows_load_exactly_and_no_row_is_stored_in_the_rendered_fields(airf
     rendered = _rendered_fields("op_xcom_rows_rendered")["load"]
     assert rendered["data"] == "3,000 rows; columns of the first row: Email, FirstName"
     assert "customer.example" not in json.dumps(rendered)
+
+
+def test_rendering_resolves_the_other_arguments_and_leaves_row_values_as_they_are():
+    """A row value is data, never a template: ``{{`` in it is uploaded as it is."""
+    from airflow_provider_eloqua.operators.eloqua import EloquaUploadDataOperator
+
+    rows = [{"Email": "a@customer.example", "FirstName": "{{ ds }}"}]
+    op = EloquaUploadDataOperator(task_id="upload", definition_uri="/contacts/imports/{{ params.n }}", data=rows)
+
+    op.render_template_fields({"ds": "2026-01-01", "params": {"n": 7}})
+
+    assert op.definition_uri == "/contacts/imports/7"
+    assert isinstance(op.data, DataRows) and op.data == rows and op.data[0]["FirstName"] == "{{ ds }}"
