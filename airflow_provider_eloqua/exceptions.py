@@ -96,6 +96,10 @@ class EloquaRowCountError(EloquaSyncError):
     """A sync did not process exactly the rows the load staged for it (or its log has no count)."""
 
 
+class EloquaRejectedRowsError(EloquaSyncError):
+    """Eloqua rejected more rows than the task's ``max_rejected_rows`` or ``max_rejected_ratio`` allows."""
+
+
 class EloquaSyncTimeout(EloquaError):
     """The sync had not ended at the wall-clock deadline (the operator's or sensor's ``timeout``).
 

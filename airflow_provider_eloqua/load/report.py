@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_eloqua.exceptions import EloquaRowCountError
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError, EloquaRowCountError
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync.logs import STATUS_CODE, SyncLog, entry_count, read_sync_log
 from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
@@ -41,6 +42,31 @@ _COUNTED = CREATED_CODES | UPDATED_CODES | LINKED_CODES | {PROCESSED_CODE}
 REJECT_COLUMNS = ("input_row", "record_index", "status_code", "message", "invalid_fields", "field_values")
 #: Rejects shown in the task log as examples; the rest are counted and written to rejects_path.
 REJECTS_IN_LOG = 10
+#: A rejected value is logged only this long (the rejects file keeps it whole).
+VALUE_IN_LOG_CHARS = 100
+#: A column is secret-like when its name, lower-cased with every run of non-word characters made
+#: ``_``, contains one of these words (Airflow's own list for connection extras and Variables) or
+#: one of the names in ``[core] sensitive_var_conn_names``: its rejected values are never logged.
+SECRET_LIKE_WORDS = (
+    "access_key",
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth_header",
+    "authorization",
+    "bearer",
+    "connection_string",
+    "dsn",
+    "keyfile_dict",
+    "passphrase",
+    "passwd",
+    "password",
+    "private_key",
+    "secret",
+    "service_account",
+    "service_key",
+    "token",
+)
 #: The counts a load of several syncs (one per batch) adds up.
 SUMMED_COUNTS = ("rows_processed", "created", "updated", "linked", "rejected", "log_warnings")
 
@@ -100,6 +126,31 @@ def _tally_logs(report: SyncReport, sync_log: SyncLog) -> None:
     report.linked = sync_log.count(LINKED_CODES)
     report.log_warnings = sync_log.warnings
     report.errors = sync_log.errors
+
+
+def is_secret_like(column: str) -> bool:
+    """Whether a column's values must stay out of the task log (see ``SECRET_LIKE_WORDS``)."""
+    from airflow.sdk.configuration import conf
+
+    extra = conf.get("core", "sensitive_var_conn_names", fallback="") or ""
+    words = SECRET_LIKE_WORDS + tuple(word.strip().lower() for word in extra.split(",") if word.strip())
+    name = re.sub(r"\W+", "_", column.strip().lower())
+    return any(word in name for word in words)
+
+
+def _offending_values(record: Mapping[str, Any]) -> str:
+    """``Email='bad-3'``: the reject's invalid fields and the values Eloqua refused, as the log shows
+    them (a secret-like column's value hidden, a long one cut)."""
+    shown = []
+    for column in record["invalid_fields"]:
+        value = record["field_values"].get(column)
+        if is_secret_like(str(column)):
+            shown.append(f"{column}=<hidden: secret-like column>")
+        else:
+            text = repr(value)
+            cut = text if len(text) <= VALUE_IN_LOG_CHARS else text[:VALUE_IN_LOG_CHARS] + "..."
+            shown.append(f"{column}={cut}")
+    return ", ".join(shown) or "no field named"
 
 
 def reject_record(item: Mapping[str, Any], rows: RowFinder | None = None) -> dict[str, Any]:
@@ -213,11 +264,11 @@ def build_report(
                     f"input row {record['input_row']}" if record["input_row"] else f"record {record['record_index']}"
                 )
                 log.warning(
-                    "Rejected %s: %s %s (fields: %s)",
+                    "Rejected %s: %s %s (%s)",
                     where,
                     record["status_code"],
                     record["message"],
-                    ", ".join(record["invalid_fields"]) or "-",
+                    _offending_values(record),
                 )
             if write:
                 write(record)
@@ -226,6 +277,56 @@ def build_report(
         target = f"; all written to {rejects_path}" if rejects_path else "; set rejects_path to keep them"
         log.warning("%d row(s) rejected by Eloqua%s", report.rejected, target)
     return report
+
+
+class RejectThreshold:
+    """The rejected-rows threshold of a task that reports import syncs (EloquaImportOperator and
+    EloquaSyncSensor): past it the task fails naming the count, whatever ``on_warning`` says.
+    Both arguments are checked when the task is defined; each is off when None (the default).
+
+    :param max_rejected_rows: the most rows Eloqua may reject (over every batch of the load); 0
+        fails the task on any reject.
+    :param max_rejected_ratio: the largest fraction (0 to 1) of the rows Eloqua processed that it may reject.
+    """
+
+    def __init__(
+        self, *, max_rejected_rows: int | None = None, max_rejected_ratio: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        if max_rejected_rows is not None and (
+            isinstance(max_rejected_rows, bool) or not isinstance(max_rejected_rows, int) or max_rejected_rows < 0
+        ):
+            raise EloquaInputError(f"max_rejected_rows must be a whole number >= 0, or None; got {max_rejected_rows!r}")
+        if max_rejected_ratio is not None and (
+            isinstance(max_rejected_ratio, bool)
+            or not isinstance(max_rejected_ratio, int | float)
+            or not 0 <= max_rejected_ratio <= 1
+        ):
+            raise EloquaInputError(
+                f"max_rejected_ratio must be a number from 0 to 1, or None; got {max_rejected_ratio!r}"
+            )
+        self.max_rejected_rows = max_rejected_rows
+        self.max_rejected_ratio = max_rejected_ratio
+
+    def check_rejects(self, report: SyncReport, rejects_path: str | None = None) -> SyncReport:
+        """Fail (:class:`EloquaRejectedRowsError`) when the report's rejects pass a threshold; a failed
+        sync is left to its status."""
+        if report.status in FAILED_STATUSES or not report.rejected:
+            return report
+        ratio = report.rejected / report.rows_processed if report.rows_processed else 1.0
+        over = []
+        if self.max_rejected_rows is not None and report.rejected > self.max_rejected_rows:
+            over.append(f"max_rejected_rows={self.max_rejected_rows}")
+        if self.max_rejected_ratio is not None and ratio > self.max_rejected_ratio:
+            over.append(f"max_rejected_ratio={self.max_rejected_ratio:g}")
+        if over:
+            kept = f" and written to {rejects_path}" if rejects_path else ""
+            raise EloquaRejectedRowsError(
+                f"Eloqua rejected {report.rejected} of the {report.rows_processed} row(s) it processed "
+                f"({ratio:.1%}; last sync {report.sync_uri}), more than {' and '.join(over)} allows; the "
+                f"rejects are logged above{kept}"
+            )
+        return report
 
 
 def check_rows_processed(report: SyncReport, expected_rows: int | None) -> None:

@@ -48,7 +48,7 @@ from airflow_provider_eloqua.load.load_definition import (
     spec_origin,
     template_origin,
 )
-from airflow_provider_eloqua.load.report import SyncReport
+from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport
 from airflow_provider_eloqua.load.spec import (
     IMPORTS,
     SYNC_ACTIONS,
@@ -525,7 +525,7 @@ class EloquaCreateSyncOperator(_EloquaOperator):
         return sync_uri
 
 
-class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
+class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
     """The one-task path: create a load definition, stage the data, sync, wait, check, report.
 
     Give either the definition arguments of :class:`EloquaCreateImportOperator` (``entity``,
@@ -570,6 +570,8 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         logs and rejects. Transient answers (429, 5xx, dropped connections) are retried until
         then; no retry, and no ``Retry-After`` Eloqua asks for, sleeps past it.
     :param on_warning: what a ``warning`` load does to the task: ``succeed``, ``fail`` or ``skip``.
+        ``max_rejected_rows`` and ``max_rejected_ratio`` fail it past a number of rejects (see
+        :class:`~airflow_provider_eloqua.load.report.RejectThreshold`).
     :param rejects_path: where to write the rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``; templated), each with its input row where it can be confirmed.
     :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
@@ -702,7 +704,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         definition_uri = started.totals.definition_uri
 
         def report() -> SyncReport:
-            return report_load(
+            loaded = report_load(
                 self.hook,
                 checkpoint,
                 load.origin,
@@ -713,6 +715,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 sync_actions=None if self.definition_uri else self.sync_actions,
                 deadline=time.time() + self.timeout,
             )
+            return self.check_rejects(loaded, self.rejects_path)
 
         def delete_definition() -> None:
             # A retry that loads again creates a new load definition.

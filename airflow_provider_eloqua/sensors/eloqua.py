@@ -17,7 +17,7 @@ from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
-from airflow_provider_eloqua.load.report import report_import_sync
+from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport, report_import_sync
 from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.sync.ending import SyncOutcome, check_on_warning, end_sync
 from airflow_provider_eloqua.sync.logs import report_sync_log
@@ -32,7 +32,7 @@ from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
 
 
-class EloquaSyncSensor(BaseSensorOperator):
+class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
     """Wait until an Eloqua sync (of an import, sync-action or export definition) ends, then report it.
 
     ``success`` succeeds; ``error`` (or ``errored``) fails the task; ``warning`` follows
@@ -61,6 +61,8 @@ class EloquaSyncSensor(BaseSensorOperator):
         ``upload.output["sync_rows"]``, which is ``rows`` unless the input was loaded in batches).
         None: not checked.
     :param on_warning: what a ``warning`` sync does to the task: ``succeed``, ``fail`` or ``skip``.
+        ``max_rejected_rows`` and ``max_rejected_ratio`` fail it past a number of rejects (see
+        :class:`~airflow_provider_eloqua.load.report.RejectThreshold`).
     :param delete_load_definition: delete the sync's load definition once the sync is reported.
     :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``), templated.
@@ -168,16 +170,20 @@ class EloquaSyncSensor(BaseSensorOperator):
                     f"definition {definition_uri}"
                 )
             return partial(report_sync_log, self.hook, self.sync_uri, status, deadline=deadline)
-        return partial(
-            report_import_sync,
-            self.hook,
-            self.sync_uri,
-            status,
-            rejects_path=self.rejects_path,
-            expected_rows=expected,
-            sync_actions=(definition or {}).get("syncActions"),
-            deadline=deadline,
-        )
+
+        def report() -> SyncReport:
+            reported = report_import_sync(
+                self.hook,
+                self.sync_uri,
+                status,
+                rejects_path=self.rejects_path,
+                expected_rows=expected,
+                sync_actions=(definition or {}).get("syncActions"),
+                deadline=deadline,
+            )
+            return self.check_rejects(reported, self.rejects_path)
+
+        return report
 
     def _needs_definition(self, uri: str) -> bool:
         """The definition is read to delete a load definition, and to report a sync action's actions."""

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.load.report import build_report
+from airflow_provider_eloqua.load.report import RejectThreshold, build_report, is_secret_like
 from tests.dag_runner import connection_json
 
 
@@ -68,3 +69,96 @@ def test_sync_actions_report_the_records_they_were_applied_to(hook):
     sync_uri, status = _sync(hook, "contacts", body, rows)
     report = build_report(hook, sync_uri, status, sync_actions=actions)
     assert report.summary()["actions"] == [{"action": "add", "destination": "{{ContactList[7]}}", "records": 2}]
+
+
+CONTACTS = {"fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"}, "identifierFieldName": "Email"}
+
+
+@pytest.mark.parametrize(
+    ("limits", "fails"),
+    [
+        ({}, None),
+        ({"max_rejected_rows": 2}, None),
+        ({"max_rejected_rows": 1}, "max_rejected_rows=1"),
+        ({"max_rejected_rows": 0}, "max_rejected_rows=0"),
+        ({"max_rejected_ratio": 0.5}, None),
+        ({"max_rejected_ratio": 0.25}, "max_rejected_ratio=0.25"),
+        ({"max_rejected_rows": 1, "max_rejected_ratio": 0.1}, "max_rejected_rows=1 and max_rejected_ratio=0.1"),
+    ],
+)
+def test_a_reject_threshold_fails_past_it_naming_the_count(hook, limits, fails):
+    """Two of four rows rejected (50%): each threshold below that fails, naming the count and the setting."""
+    rows = [{"Email": "a@example.com"}, {"Email": "bad-1"}, {"Email": "b@example.com"}, {"Email": "bad-2"}]
+    sync_uri, status = _sync(hook, "contacts", CONTACTS, rows)
+    report = build_report(hook, sync_uri, status)
+    threshold = RejectThreshold(**limits)
+    if fails is None:
+        assert threshold.check_rejects(report) is report
+        return
+    with pytest.raises(EloquaRejectedRowsError) as info:
+        threshold.check_rejects(report, "s3://bucket/rejects.csv")
+    assert str(info.value) == (
+        f"Eloqua rejected 2 of the 4 row(s) it processed (50.0%; last sync {sync_uri}), more than {fails} allows; "
+        "the rejects are logged above and written to s3://bucket/rejects.csv"
+    )
+
+
+@pytest.mark.parametrize(
+    ("limits", "argument"),
+    [
+        ({"max_rejected_rows": -1}, "max_rejected_rows"),
+        ({"max_rejected_rows": 1.5}, "max_rejected_rows"),
+        ({"max_rejected_rows": True}, "max_rejected_rows"),
+        ({"max_rejected_rows": "5"}, "max_rejected_rows"),
+        ({"max_rejected_ratio": 1.5}, "max_rejected_ratio"),
+        ({"max_rejected_ratio": -0.1}, "max_rejected_ratio"),
+        ({"max_rejected_ratio": "0.1"}, "max_rejected_ratio"),
+    ],
+)
+def test_a_bad_threshold_is_refused_when_the_task_is_defined(limits, argument):
+    from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
+    from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+
+    with pytest.raises(EloquaInputError, match=rf"^{argument} must be"):
+        EloquaSyncSensor(task_id="wait", sync_uri="/syncs/1", **limits)
+    with pytest.raises(EloquaInputError, match=rf"^{argument} must be"):
+        EloquaImportOperator(task_id="load", definition_uri="/contacts/imports/1", data=[], **limits)
+
+
+def test_rejects_are_logged_with_the_refused_value_unless_the_column_is_secret_like(hook, caplog):
+    body = {
+        "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}", "Api Token": "{{Contact.Field(C_EmailAddress2)}}"},
+        "identifierFieldName": "Email",
+    }
+    # Email refused: shown; the same refusal in a secret-like column: hidden
+    rows = [{"Email": "not-an-address", "Api Token": "a@example.com"}]
+    sync_uri, status = _sync(hook, "contacts", body, rows)
+    secret_body = {"fields": {"Api Token": "{{Contact.Field(C_EmailAddress)}}"}, "identifierFieldName": "Api Token"}
+    secret_uri, secret_status = _sync(hook, "contacts", secret_body, [{"Api Token": "tok-3f9a-not-an-address"}])
+
+    with caplog.at_level("WARNING", logger="airflow_provider_eloqua.load.report"):
+        build_report(hook, sync_uri, status)
+        build_report(hook, secret_uri, secret_status)
+
+    rejected = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Rejected")]
+    assert len(rejected) == 2
+    assert rejected[0].endswith("(Email='not-an-address')")
+    assert rejected[1].endswith("(Api Token=<hidden: secret-like column>)")
+    assert "tok-3f9a" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("column", "secret"),
+    [
+        ("Email", False),
+        ("C_FirstName", False),
+        ("Password", True),
+        ("api-key", True),
+        ("AccessToken", True),
+        ("Tax Id", True),
+        ("Company", False),
+    ],
+)
+def test_secret_like_columns_follow_airflows_words_and_sensitive_var_conn_names(monkeypatch, column, secret):
+    monkeypatch.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "tax_id, ssn")
+    assert is_secret_like(column) is secret
