@@ -505,7 +505,8 @@ class EmulatorState:
             timestamps = system_statements(collection)
             keep = filters.compile_filter(text, collection, timestamps, zone, self._members)
             items = [(key, record) for key, record in items if keep(key, record)]
-        ordered = sorted(items, key=_record_id)
+        # In id order: a store keeps its records in creation order, and ids are given in that order.
+        ordered = list(items)
         matching = [record for _, record in ordered]
         cap = body.get("maxRecords")
         if isinstance(cap, int) and not isinstance(cap, bool):
@@ -813,10 +814,6 @@ def _non_negative(value: Any, name: str) -> int:
 def _sync_action_key(kind: str, container_id: int) -> str:
     """Where sync actions keep a list's members (processing.list_key): contact lists by id."""
     return str(container_id) if kind == "ContactList" else f"{{{{{kind}[{container_id}]}}}}"
-
-
-def _record_id(item: tuple[str, dict[str, Any]]) -> int:
-    return item[1].get(ID, 0)
 
 
 def _with_defaults(body: dict[str, Any], kind: str) -> dict[str, Any]:
