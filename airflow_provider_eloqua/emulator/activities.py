@@ -1,5 +1,5 @@
 """Activity types and the fields each one exports, from Oracle's "Activity fields" and "Activities
-export definitions" pages (docs/eloqua-behaviour.md, "Exports: activities").
+export definitions" pages (docs/eloqua-behaviour.md, "Exports (the emulator)").
 
 Oracle lists the statements per type; ``GET /activities/fields?activityType=X`` serves them. The
 types Oracle documents are below; external activities and the SMS types (24C) are not emulated.

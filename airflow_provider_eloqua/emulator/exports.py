@@ -1,5 +1,5 @@
 """Bulk API 2.0 exports: definition validation, the statements each entity exports, and the snapshot
-a sync takes of the matching records (docs/eloqua-behaviour.md, "Exports").
+a sync takes of the matching records (docs/eloqua-behaviour.md, "Exports (the emulator)").
 
 A finished export sync holds a ``Snapshot``: the labels and one tuple of text values per exported
 record, computed when the sync ran. Pages are cut from it, so records changed after the sync never

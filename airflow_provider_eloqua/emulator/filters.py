@@ -1,5 +1,5 @@
 """The export filter language as far as Oracle documents it, parsed, checked against the export's
-entity and evaluated on records (docs/eloqua-behaviour.md, "Exports: filters").
+entity and evaluated on records (docs/eloqua-behaviour.md, "Exports (the emulator)").
 
 Grammar (Oracle's Filtering tutorial and Eloqua expression language page)::
 

@@ -1,5 +1,5 @@
 """What the emulated site keeps on each record besides its field values: an Eloqua id and the system
-timestamps Oracle exports (docs/eloqua-behaviour.md, "Exports: system timestamps").
+timestamps Oracle exports (docs/eloqua-behaviour.md, "Exports (the emulator)").
 
 A record is a dict of statement -> value. Three reserved keys, which no markup statement can be,
 hold the system values: ``@id`` (int), ``@createdAt`` and ``@updatedAt`` (aware UTC datetimes).

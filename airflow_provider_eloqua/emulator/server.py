@@ -122,7 +122,7 @@ class EmulatorControl:
     one record's system timestamps, ``define_container`` makes the lists, segments and filters an
     export filter's EXISTS names, ``configure`` sets the activity sync cap and what happens above it,
     the answer to expired data and the site's time zone, and ``add_fault`` can fail any page of
-    ``/syncs/{id}/data``. What the emulated exports do, fact by fact: docs/eloqua-behaviour.md, "Exports".
+    ``/syncs/{id}/data``. What the emulated exports do, fact by fact: docs/eloqua-behaviour.md, "Exports (the emulator)".
     """
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
