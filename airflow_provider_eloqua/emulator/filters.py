@@ -226,10 +226,7 @@ def check(
             problems.append(f"EXISTS on a {container.kind} works in {CONTAINERS[container.kind]} exports only")
         elif not known(container.kind, container.container_id):
             problems.append(f"{container.kind}[{container.container_id}] does not exist")
-    sms = any(
-        isinstance(n, Comparison) and n.statement == ACTIVITY_TYPE and n.op == "=" and n.value.lower().startswith("sms")
-        for n in nodes
-    )
+    sms = _pins_sms(nodes)
     dates = _date_statements(collection)
     for node in nodes:
         if not isinstance(node, Comparison):
@@ -247,6 +244,21 @@ def check(
             + " only (seg AND d, seg AND d1 AND d2, seg AND (d1 OR d2))"
         )
     return [failure("filter", text, f"Invalid filter: {problem}.") for problem in problems]
+
+
+def _pins_sms(nodes: list[Node]) -> bool:
+    return any(
+        isinstance(n, Comparison) and n.statement == ACTIVITY_TYPE and n.op == "=" and n.value.lower().startswith("sms")
+        for n in nodes
+    )
+
+
+def selects_sms(text: str) -> bool:
+    """Whether a filter (valid or not) pins an SMS activity type with ``'{{Activity.Type}}' = 'Sms…'``."""
+    try:
+        return _pins_sms(list(walk(parse(text))))
+    except FilterError:
+        return False
 
 
 def _segment_shape(tree: Node, segment: Exists) -> bool:

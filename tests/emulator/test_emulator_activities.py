@@ -69,3 +69,13 @@ def test_imported_activities_export_with_the_date_they_carry_read_in_the_sites_z
     assert bulk.get(sync["uri"] + "/data").json()["items"] == [
         {"Type": "FormSubmit", "Date": "2026-01-05 14:00:00.000"}
     ]
+
+
+def test_an_sms_export_may_name_activity_fields_oracle_does_not_list(bulk):
+    fields = {"Id": "{{Activity.Id}}", "Message": "{{Activity.Field(SmsMessage)}}"}
+    body = {"name": "sms", "fields": fields, "filter": "'{{Activity.Type}}' = 'SmsSend'"}
+    assert bulk.post("/activities/exports", json=body).status_code == 201
+    body["filter"] = "'{{Activity.Type}}' = 'EmailSend'"
+    response = bulk.post("/activities/exports", json=body)
+    assert response.status_code == 400
+    assert response.json()["failures"][0]["field"] == "fields.Message"
