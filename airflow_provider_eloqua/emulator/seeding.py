@@ -89,7 +89,10 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
         raise _bad("template must map statements to text")
     created = _instant(spec.get("createdAt"), "createdAt", now)
     updated = _instant(spec.get("updatedAt"), "updatedAt", created)
-    step = timedelta(seconds=float(spec.get("stepSeconds") or 0))
+    step_seconds = spec.get("stepSeconds") or 0
+    if not isinstance(step_seconds, int | float) or isinstance(step_seconds, bool):
+        raise _bad(f"stepSeconds must be a number of seconds; got {step_seconds!r}")
+    step = timedelta(seconds=step_seconds)
     identifier = spec.get("identifier", CONTACT_EMAIL if entity_of(root) == "contacts" else None)
 
     first_id = site.next_ids.get(root, 1)
@@ -101,9 +104,10 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
         if activity_type is not None:
             values = default_values(activity_type, number) | values
             values[ACTIVITY_TYPE] = activity_type
-        shift = step * index
-        values[CREATED] = _instant(own_created, "createdAt", created + shift)
-        values[UPDATED] = _instant(own_updated, "updatedAt", updated + shift)
+        # Without a step every record shares the two instants: a million records, two datetimes.
+        shift = step * index if step else None
+        values[CREATED] = _instant(own_created, "createdAt", created if shift is None else created + shift)
+        values[UPDATED] = _instant(own_updated, "updatedAt", updated if shift is None else updated + shift)
         key = None
         if identifier is not None and values.get(identifier) not in (None, ""):
             text = str(values[identifier]).strip()

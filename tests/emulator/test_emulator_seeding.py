@@ -75,6 +75,7 @@ def test_activities_of_a_type_get_every_field_of_the_type(emulator):
         {"entity": "/contacts", "activityType": "EmailSend"},
         {"entity": "/activities", "activityType": "Telepathy"},
         {"entity": "/contacts", "template": {EMAIL: 5}},
+        {"entity": "/contacts", "stepSeconds": "x"},
     ],
 )
 def test_bad_seed_bodies_are_refused_naming_the_problem(emulator, spec):
