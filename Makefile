@@ -41,6 +41,7 @@ demo: install
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.operators
+	$(BIN)/python -m benchmarks.exports
 	$(BIN)/python -m benchmarks.deferred_wait
 	$(BIN)/python -m benchmarks.triggers
 	$(BIN)/python -m benchmarks.sql_source

@@ -16,6 +16,12 @@ identifier), ``POST`` of a definition collection answers the created copy with a
 ``/_…`` ones, in order, with server-side wall-clock times (``time.time()``): ``start`` when
 its first byte arrived, ``end`` when its answer was sent.
 
+For exports (``--export-dir``, written by ``benchmarks.exports``): ``POST …/exports`` answers the
+created definition, ``POST /syncs`` a sync, ``GET /syncs/N`` its ``success``, ``GET /syncs/N/logs``
+an ELQ-00102 entry counting every row, and ``GET /syncs/N/data?offset=&limit=`` (or a definition's
+``/data``) that page of the rows, as Eloqua's JSON page or, for ``Accept: text/csv``, CSV. Answers are sent at the capped rate too
+(the link carries a page's bytes to the client), after the RTT.
+
 The link is shared by all connections: a byte cannot arrive before the link has carried the
 bytes before it, and an idle link banks no credit (``next_free`` never lags behind now).
 
@@ -32,6 +38,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 
 _BUF = 1 << 16  # 64 KiB per recv: 2.6 ms of a 25 MB/s link, so pacing stays fine-grained
 _NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
@@ -109,6 +116,28 @@ class Log:
             return list(entries)
 
 
+class ExportPages:
+    """An export's rows, written by ``benchmarks.exports``: ``rows.ndjson`` (one compact JSON object
+    a line) and ``rows.csv`` (a header, then one record a line); any page is cut from them."""
+
+    def __init__(self, directory: str) -> None:
+        root = Path(directory)
+        self.json_lines = (root / "rows.ndjson").read_bytes().split(b"\n")[:-1]
+        header, _, records = (root / "rows.csv").read_bytes().partition(b"\n")
+        self.csv_header = header + b"\n"
+        self.csv_lines = records.split(b"\n")[:-1]
+        self.rows = len(self.json_lines)
+
+    def page(self, offset: int, limit: int, kind: str) -> bytes:
+        """Rows ``offset`` to ``offset + limit`` as Eloqua's JSON page, or as CSV with a header."""
+        end = min(offset + limit, self.rows)
+        if kind == "csv":
+            return self.csv_header + b"".join(line + b"\n" for line in self.csv_lines[offset:end])
+        head = {"totalResults": self.rows, "limit": limit, "offset": offset, "count": max(end - offset, 0)}
+        head["hasMore"] = end < self.rows
+        return json.dumps(head).encode()[:-1] + b',"items":[' + b",".join(self.json_lines[offset:end]) + b"]}"
+
+
 class _Conn:
     """One client connection: reads requests, paces their bodies, answers after the RTT."""
 
@@ -121,6 +150,7 @@ class _Conn:
         port: int,
         log: Log | None = None,
         fields: tuple[str, ...] = (),
+        export: ExportPages | None = None,
     ) -> None:
         self.sock = sock
         self.link = link
@@ -129,6 +159,8 @@ class _Conn:
         self.port = port
         self.log = log or Log()
         self.fields = fields
+        self.export = export
+        self.accept = b""
         self.pending = b""
         self.buf = bytearray(_BUF)
         self.view = memoryview(self.buf)
@@ -205,6 +237,7 @@ class _Conn:
                 for line in lines[1:]:
                     name, _, value = line.partition(b":")
                     headers[name.strip().lower()] = value.strip()
+                self.accept = headers.get(b"accept", b"")
                 csv_body = headers.get(b"content-type", b"").startswith(b"text/csv")
                 marker = b"\n" if csv_body else b"{"
                 keep = None if path.endswith(b"/data") else bytearray()
@@ -217,9 +250,17 @@ class _Conn:
                 answer = self._answer(method, path, got, csv_body, bytes(keep or b""))
                 if self.rtt:
                     time.sleep(self.rtt)
-                self.sock.sendall(answer)
+                self._send(answer)
                 if not path.startswith(b"/_"):
                     self.log.add(method, path, start, time.time(), got[0])
+
+    def _send(self, answer: bytes) -> None:
+        """Send at the link's rate: a piece may not leave before the link has carried the ones before."""
+        view = memoryview(answer)
+        for start in range(0, len(view), _BUF):
+            piece = view[start : start + _BUF]
+            self.link.carry(len(piece))
+            self.sock.sendall(piece)
 
     def _answer(self, method: bytes, path: bytes, got: tuple[int, int], csv_body: bool, body: bytes) -> bytes:
         if path.startswith(b"/_stats"):
@@ -240,12 +281,46 @@ class _Conn:
                     },
                 }
             )
-        if path.endswith(b"/data"):
+        if path.endswith(b"/data") and method != b"GET":
             if method == b"POST":
                 nbytes, marks = got
                 self.stats.add(nbytes, marks - 1 if csv_body and marks else marks)
             return _NO_CONTENT
-        return self._definition_answer(method, path.split(b"?")[0].decode(), body)
+        bare, _, query = path.decode().partition("?")
+        exported = self._export_answer(method, bare, query, self.accept)
+        if exported is not None:
+            return exported
+        return self._definition_answer(method, bare, body)
+
+    def _export_answer(self, method: bytes, path: str, query: str, accept: bytes) -> bytes | None:
+        """An export's sync calls and data pages, or None for any other request."""
+        export = self.export
+        if export is None:
+            return None
+        if method == b"POST" and path.endswith("/syncs"):
+            sync = f"/syncs/{next(_NEW_IDS)}"
+            return _json_answer(
+                {"uri": sync, "status": "pending", "syncedInstanceUri": "/contacts/exports/1"}, "201 Created"
+            )
+        parts = path.partition("/api/bulk/2.0")[2].split("/")
+        if method == b"GET" and path.endswith("/data") and "exports" in parts:  # a definition's latest sync
+            parts = ["", "syncs", "1", "data"]
+        if method != b"GET" or len(parts) < 3 or parts[1] != "syncs":
+            return None
+        sync = f"/syncs/{parts[2]}"
+        if len(parts) == 3:
+            return _json_answer({"uri": sync, "status": "success", "syncedInstanceUri": "/contacts/exports/1"})
+        if parts[3] == "logs":
+            entry = {"statusCode": "ELQ-00102", "count": export.rows, "severity": "information", "message": "exported"}
+            return _json_answer({"items": [entry], "hasMore": False, "totalResults": 1, "offset": 0, "limit": 1000})
+        if parts[3] == "data":
+            args = dict(item.partition("=")[::2] for item in query.split("&") if item)
+            kind = "csv" if accept.startswith(b"text/csv") else "json"
+            body = export.page(int(args.get("offset", 0)), int(args.get("limit", 1000)), kind)
+            content_type = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+            return head.encode() + body
+        return None
 
     def _definition_answer(self, method: bytes, path: str, body: bytes) -> bytes:
         """An import definition of ``fields`` (``GET``), its created copy (``POST``), or ``204``."""
@@ -261,7 +336,7 @@ class _Conn:
                     "updateRule": "always",
                 }
             )
-        if method == b"POST" and uri.endswith("/imports"):
+        if method == b"POST" and (uri.endswith("/imports") or uri.endswith("/exports")):
             created = {**json.loads(body or b"{}"), "uri": f"{uri}/{next(_NEW_IDS)}"}
             return _json_answer(created, status="201 Created")
         return _NO_CONTENT
@@ -274,20 +349,26 @@ def _exit_when_stdin_closes() -> None:
 
 
 def serve(
-    rate_mb: float, rtt_ms: float, port: int = 0, with_parent: bool = False, fields: tuple[str, ...] = ()
+    rate_mb: float,
+    rtt_ms: float,
+    port: int = 0,
+    with_parent: bool = False,
+    fields: tuple[str, ...] = (),
+    export_dir: str | None = None,
 ) -> None:
     if with_parent:
         threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     link = Link(rate_mb * 1e6)
     stats = Stats()
     log = Log()
+    export = ExportPages(export_dir) if export_dir else None
     server = socket.create_server(("127.0.0.1", port), backlog=64)
     port = server.getsockname()[1]
     print(port, flush=True)
     while True:
         conn, _ = server.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        handler = _Conn(conn, link, rtt_ms / 1000, stats, port, log, fields)
+        handler = _Conn(conn, link, rtt_ms / 1000, stats, port, log, fields, export)
         threading.Thread(target=handler.serve, daemon=True).start()
 
 
@@ -298,8 +379,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--with-parent", action="store_true", help="exit when stdin closes (the parent died)")
     parser.add_argument("--fields", default="", help="comma-separated columns of the definitions it serves")
+    parser.add_argument("--export-dir", default=None, help="an export's pre-built pages (benchmarks.exports)")
     args = parser.parse_args(argv)
-    serve(args.rate, args.rtt_ms, args.port, args.with_parent, tuple(filter(None, args.fields.split(","))))
+    fields = tuple(filter(None, args.fields.split(",")))
+    serve(args.rate, args.rtt_ms, args.port, args.with_parent, fields, args.export_dir)
 
 
 if __name__ == "__main__":

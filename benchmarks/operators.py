@@ -155,7 +155,7 @@ def child(jobs: list[dict[str, Any]], server_url: str, profile: str | None) -> d
                 {
                     "state": str(getattr(run.state, "value", run.state)),
                     "tasks": tasks,
-                    "upload": _return_value(job["dag_id"], run.run_id, "upload"),
+                    "returns": {task_id: _return_value(job["dag_id"], run.run_id, task_id) for task_id in tasks},
                     "log": _get(server_url + "/_log"),
                     "stats": _get(server_url + "/_stats"),
                     "load": load(),
@@ -187,10 +187,10 @@ def run_child(home: Path, port: int, jobs: list[dict[str, Any]], profile: str | 
     return json.loads(result.read_text())
 
 
-def prepare_home(home: Path) -> Path:
-    """An AIRFLOW_HOME with the benchmark DAGs in its dags folder."""
+def prepare_home(home: Path, dag_file: Path = DAG_FILE) -> Path:
+    """An AIRFLOW_HOME with ``dag_file`` in its dags folder."""
     (home / "dags").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(DAG_FILE, home / "dags" / DAG_FILE.name)
+    shutil.copyfile(dag_file, home / "dags" / dag_file.name)
     return home
 
 
@@ -296,7 +296,7 @@ def operator_figures(
     windows, tasks, pulled, argument = Figure(), Figure(), Figure(), Figure()
     posts = 0
     for run in runs:
-        upload = run["upload"] or {}
+        upload = run["returns"].get("upload") or {}
         if run["state"] != "success" or upload.get("rows") != rows:
             raise RuntimeError(f"operator {kind}: the DAG run ended {run['state']} with {upload}")
         posts = upload["chunks"]

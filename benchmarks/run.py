@@ -123,9 +123,10 @@ def write_inputs(directory: Path, n: int) -> Inputs:
 class LinkServer:
     """``benchmarks/link_server.py`` in a subprocess; ``url`` is its root."""
 
-    def __init__(self, rate: float, rtt_ms: float) -> None:
+    def __init__(self, rate: float, rtt_ms: float, export_dir: Path | None = None) -> None:
         self.rate = rate
         self.rtt_ms = rtt_ms
+        self.export_dir = export_dir
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
@@ -133,6 +134,8 @@ class LinkServer:
         script = Path(__file__).with_name("link_server.py")
         cmd = [sys.executable, str(script), "--rate", str(self.rate), "--rtt-ms", str(self.rtt_ms), "--with-parent"]
         cmd += ["--fields", ",".join(FIELDS)]  # the definitions it serves the operators
+        if self.export_dir is not None:
+            cmd += ["--export-dir", str(self.export_dir)]
         # The server exits when this process's end of its stdin closes, even if this one is killed.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())

@@ -202,3 +202,52 @@ def test_operator_benchmark_smoke():
         for figure in (r.limit, r.stage_input, r.window, r.task):
             assert len(figure.seconds) == operators.SMOKE["repeat"] and figure.best > 0
         assert (r.pulled is not None) == (r.argument is not None) == (r.path == "xcom-rows")
+
+
+def test_export_benchmark_smoke():
+    """The export benchmark end to end at its smallest size: the operator wrote every row in both
+    formats (the harness checks each run's count), the limit and decoders read every row."""
+    from benchmarks import exports
+
+    results = exports.main(["--smoke"])
+
+    paths = [r.path for r in results]
+    expected = ["limit", "json decode", "csv parse", *exports.OUTPUTS, "limit@peer"]
+    assert paths == expected + (["pyeloqua"] if bench.pyeloqua_version() else [])
+    for r in results:
+        peer = r.path in ("limit@peer", "pyeloqua")
+        assert r.rows == exports.SMOKE["peer_rows" if peer else "rows"]
+        assert len(r.time.seconds) == exports.SMOKE["repeat"] and r.time.best > 0
+        assert (r.task is not None) == (r.path in exports.OUTPUTS)
+    by_path = {r.path: r for r in results}
+    assert by_path["csv parse"].wire_bytes < by_path["json decode"].wire_bytes == by_path["limit"].wire_bytes
+
+
+def test_link_server_serves_an_exports_pages_at_the_links_rate(tmp_path):
+    import requests
+
+    from benchmarks import exports
+
+    n = 2_500
+    directory = exports.write_export(tmp_path / "export", n)
+    rows = list(bench.contact_rows(n))
+    with bench.LinkServer(10, 0, export_dir=directory) as server:
+        base = server.url + "/api/bulk/2.0"
+        assert (
+            requests.post(base + "/syncs", json={"syncedInstanceUri": "/contacts/exports/1"}, timeout=30).status_code
+            == 201
+        )
+        assert requests.get(base + "/syncs/5", timeout=30).json()["status"] == "success"
+        log = requests.get(base + "/syncs/5/logs", timeout=30).json()["items"]
+        assert [(e["statusCode"], e["count"]) for e in log] == [("ELQ-00102", n)]
+        first = requests.get(base + "/syncs/5/data?offset=0&limit=2000", timeout=30).json()
+        last = requests.get(base + "/syncs/5/data?offset=2000&limit=2000", timeout=30).json()
+        assert first["items"] + last["items"] == rows
+        assert (first["hasMore"], last["hasMore"], first["totalResults"], last["count"]) == (True, False, n, 500)
+        answer = requests.get(base + "/syncs/5/data?offset=0&limit=2000", headers={"Accept": "text/csv"}, timeout=30)
+        records = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+        assert answer.headers["Content-Type"].startswith("text/csv") and records == rows[:2000]
+        start = time.perf_counter()
+        body = requests.get(base + "/syncs/5/data?offset=0&limit=2500", timeout=30).content
+        # A lower bound only: the page cannot reach the client faster than the 10 MB/s link carries it.
+        assert time.perf_counter() - start >= len(body) / 10e6
