@@ -71,9 +71,12 @@ def _statements(root: str) -> set[str]:
     return {item["statement"] for item in fields_for(root) or []}
 
 
-def validate_export(body: Any, collection: Collection, known: Callable[[str, int], bool]) -> list[dict[str, Any]]:
+def validate_export(
+    body: Any, collection: Collection, known: Callable[[str, int], bool], stored: set[str]
+) -> list[dict[str, Any]]:
     """Every failure of an export definition body posted (or PUT) to ``collection``; ``known(kind, id)``
-    says whether a list, segment or filter a filter's EXISTS names exists."""
+    says whether a list, segment or filter a filter's EXISTS names exists; ``stored`` holds the
+    statements the entity's records were given values for (imported or seeded), which exist too."""
     if not isinstance(body, dict):
         return [failure("body", body, "Must be a JSON object.")]
     failures, fields = named_fields_failures(body, MAX_FIELDS)
@@ -83,7 +86,9 @@ def validate_export(body: Any, collection: Collection, known: Callable[[str, int
     for label, statement in fields.items():
         if not isinstance(statement, str) or not MARKUP.match(statement):
             continue
-        if not exportable(collection, statement) and not (sms and statement.startswith("{{Activity.")):
+        if statement in stored or (sms and statement.startswith("{{Activity.")):
+            continue
+        if not exportable(collection, statement):
             message = f"Must match an existing field of {collection.root.strip('/')}."
             failures.append(failure(f"fields.{label}", statement, message))
     if collection.entity == "activities":
@@ -98,7 +103,11 @@ def validate_export(body: Any, collection: Collection, known: Callable[[str, int
         elif len(text) > MAX_FILTER:
             failures.append(failure("filter", len(text), f"Must be at most {MAX_FILTER} characters long."))
         else:
-            failures += filters.check(text, collection, lambda statement: exportable(collection, statement), known)
+
+            def has(statement: str) -> bool:
+                return statement in stored or exportable(collection, statement)
+
+            failures += filters.check(text, collection, has, known)
     if "areSystemTimestampsInUTC" in body and not is_boolean(body["areSystemTimestampsInUTC"]):
         failures.append(failure("areSystemTimestampsInUTC", body["areSystemTimestampsInUTC"], "Must be a boolean."))
     if "maxRecords" in body:

@@ -58,6 +58,9 @@ class Site:
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)
     #: ``"ContactSegment[5]"`` -> {"name", "members" (record keys), "ids" (Eloqua ids), "createdAt", "createdBy"}
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: entity root -> the statements its records were given values for (the site's fields beyond the
+    #: catalogue: Eloqua has hundreds, the emulator's catalogue a few)
+    statements: dict[str, set[str]] = field(default_factory=dict)
     #: entity root -> the Eloqua id the next new record gets
     next_ids: dict[str, int] = field(default_factory=dict)
 
@@ -179,6 +182,8 @@ def process(
     get it as their system timestamp); ``recordIndex`` in rejects is 1-based."""
     run = _Run(collection, definition, now, zone)
     dates = date_statements(collection.root)
+    if collection.kind == "imports":
+        site.statements.setdefault(collection.root, set()).update(definition["fields"].values())
     for index, row in enumerate(rows, start=1):
         run.unknown.update(str(key) for key in row if key not in run.fields)
         run.missing.update(col for col in run.fields if col not in row)

@@ -32,6 +32,7 @@ from airflow_provider_eloqua.emulator.filters import CONTAINERS
 from airflow_provider_eloqua.emulator.processing import EMAIL_STATEMENTS, Site
 from airflow_provider_eloqua.emulator.records import CREATED, UPDATED, parse_instant
 from airflow_provider_eloqua.emulator.resources import entity_of, parse_collection
+from airflow_provider_eloqua.emulator.validation import MARKUP
 
 SEED_KEYS = frozenset(
     {
@@ -87,6 +88,10 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
         raise _bad("count and start must be integers, count at least 0")
     if not isinstance(template, dict) or not all(isinstance(v, str) for v in template.values()):
         raise _bad("template must map statements to text")
+    keys = set(template).union(*(set(record) - set(_RECORD_META) for record in records))
+    odd = sorted(key for key in keys if not MARKUP.match(key))
+    if odd:
+        raise _bad(f"record keys must be markup statements such as {CONTACT_EMAIL} (or createdAt/updatedAt); got {odd}")
     created = _instant(spec.get("createdAt"), "createdAt", now)
     updated = _instant(spec.get("updatedAt"), "updatedAt", created)
     step_seconds = spec.get("stepSeconds") or 0
@@ -121,8 +126,11 @@ def seed(site: Site, spec: Any, now: datetime) -> dict[str, Any]:
             site.create(root, values, now, key)
         index += 1
 
+    known = site.statements.setdefault(root, set())
+    known.update(template)
     for number, record in enumerate(records, start=1):
         values = {k: v for k, v in record.items() if k not in _RECORD_META}
+        known.update(values)
         store(values, number, record.get("createdAt"), record.get("updatedAt"))
     items = list(template.items())
     for number in range(start, start + count):

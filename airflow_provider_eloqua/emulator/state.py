@@ -309,7 +309,8 @@ class EmulatorState:
     def _validate(self, body: Any, collection: Collection) -> list[dict[str, Any]]:
         if collection.kind == "exports":
             with self.lock:
-                return exports.validate_export(body, collection, self._known)
+                stored = self.data.statements.get(collection.root, set())
+                return exports.validate_export(body, collection, self._known, stored)
         return validate_definition(body, collection)
 
     def list_definitions(

@@ -368,3 +368,17 @@ def test_without_total_results_has_more_says_whether_the_page_is_full(emulator, 
     assert (empty["count"], empty["hasMore"], empty["items"]) == (0, False, [])
     assert data(bulk, sync_uri, limit=2, offset=2)["hasMore"] is False
     assert failures(bulk.get(sync_uri + "/data", params={"totalResults": "maybe"})) == ["totalResults"]
+
+
+def test_fields_the_site_holds_values_for_are_exportable_beyond_the_catalogue(emulator, bulk):
+    city = "{{Contact.Field(C_City)}}"
+    assert "fields.City" in failures(bulk.post("/contacts/exports", json={"name": "x", "fields": {"City": city}}))
+    bulk.load(
+        "/contacts/imports", {"Email": EMAIL, "City": city}, "Email", [{"Email": "a@example.com", "City": "Ghent"}]
+    )
+    emulator.control.seed("/contacts", [{EMAIL: "b@example.com", "{{Contact.Field(C_Zip)}}": "9000"}])
+    fields = {"City": city, "Zip": "{{Contact.Field(C_Zip)}}"}
+    items = data(bulk, run(bulk, create_export(bulk, fields=fields, filter=f"'{city}' = 'ghent'")["uri"])["uri"])[
+        "items"
+    ]
+    assert items == [{"City": "Ghent", "Zip": ""}]

@@ -76,6 +76,7 @@ def test_activities_of_a_type_get_every_field_of_the_type(emulator):
         {"entity": "/activities", "activityType": "Telepathy"},
         {"entity": "/contacts", "template": {EMAIL: 5}},
         {"entity": "/contacts", "stepSeconds": "x"},
+        {"entity": "/contacts", "records": [{"email": "a@example.com"}]},
     ],
 )
 def test_bad_seed_bodies_are_refused_naming_the_problem(emulator, spec):
