@@ -3,11 +3,11 @@
 A :class:`QueryRows` is the load engine's :class:`~airflow_provider_eloqua.load.spec.RowSource`:
 each :meth:`QueryRows.open` runs the query (again: on a staging restart, a retry, or to find the
 input rows of rejects) and yields its rows as dicts keyed by the result's column names. Nothing
-holds the result whole: one thread of its own owns the database connection and its cursor (a
-server-side, named cursor on PostgreSQL, so the server keeps the result; other databases'
-cursors are read with ``fetchmany``) and hands at most two batches ahead to the reader. Every
-database call happens in that thread, so drivers that tie a connection to its thread (sqlite3)
-work however the rows are consumed.
+holds the result whole: one thread of its own owns the database connection and its cursor and
+hands at most two batches ahead to the reader. On PostgreSQL the result stays with the server
+until it is read (psycopg 3: streamed as the server sends it; psycopg2: a named cursor); other
+databases' cursors are read with ``fetchmany``. Every database call happens in that thread, so
+drivers that tie a connection to its thread (sqlite3) work however the rows are consumed.
 
 Values are made what Eloqua's import reads (see :mod:`airflow_provider_eloqua.date_values`):
 dates and datetimes as text, an aware datetime first converted to the site's time zone; a UUID as
@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from itertools import repeat
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -45,20 +45,35 @@ _DONE = object()
 _AS_IS = frozenset({str, int, float, bool, type(None), Decimal})
 
 
-def _server_side_cursor(conn: Any, fetch_size: int) -> Any:
-    """A cursor that leaves the result on the server where the driver has one (psycopg 2 and 3:
-    a named cursor, which lives in a transaction), else the driver's own cursor."""
-    if type(conn).__module__.split(".")[0] in ("psycopg2", "psycopg"):
-        if getattr(conn, "autocommit", False):
+def _open_result(conn: Any, sql: str, parameters: Any, fetch_size: int) -> tuple[Any, Iterator[Sequence[Any]]]:
+    """Run the query; its cursor, and its rows in batches of at most ``fetch_size``, read as they are needed.
+
+    psycopg 3 streams the result as the server sends it (libpq's chunked rows); psycopg2 reads a
+    named cursor, whose result the server keeps (in a transaction); other drivers' cursors are
+    read with ``fetchmany``.
+    """
+    args = (sql,) if parameters is None else (sql, parameters)
+    driver = type(conn).__module__.split(".")[0]
+    if driver == "psycopg":
+        cursor = conn.cursor()
+        rows = cursor.stream(*args, size=fetch_size)
+        return cursor, iter(lambda: list(islice(rows, fetch_size)), [])
+    if driver == "psycopg2":
+        if conn.autocommit:
             conn.autocommit = False
         cursor = conn.cursor(name=f"eloqua_{uuid.uuid4().hex[:16]}")
-        if hasattr(cursor, "itersize"):
-            cursor.itersize = fetch_size
+        cursor.itersize = fetch_size
     else:
         cursor = conn.cursor()
-    with contextlib.suppress(AttributeError, TypeError):
-        cursor.arraysize = fetch_size
-    return cursor
+        with contextlib.suppress(AttributeError, TypeError):
+            cursor.arraysize = fetch_size
+    cursor.execute(*args)
+
+    def fetched() -> Iterator[Sequence[Any]]:
+        while batch := cursor.fetchmany(fetch_size):
+            yield batch
+
+    return cursor, fetched()
 
 
 class _Reader:
@@ -81,9 +96,9 @@ class _Reader:
         try:
             conn = self._connect()
             try:
-                cursor = _server_side_cursor(conn, self._fetch_size)
+                cursor, batches = _open_result(conn, self._sql, self._parameters, self._fetch_size)
                 try:
-                    self._read(cursor)
+                    self._read(cursor, batches)
                 finally:
                     with contextlib.suppress(Exception):
                         cursor.close()
@@ -97,13 +112,9 @@ class _Reader:
             self._described.set()
             self._put((None, exc))
 
-    def _read(self, cursor: Any) -> None:
-        if self._parameters is None:
-            cursor.execute(self._sql)
-        else:
-            cursor.execute(self._sql, self._parameters)
-        batch = cursor.fetchmany(self._fetch_size) if cursor.description is not None else []
-        if cursor.description is None:  # a psycopg2 named cursor describes its result on the first fetch
+    def _read(self, cursor: Any, batches: Iterator[Sequence[Any]]) -> None:
+        batch = next(batches, [])  # a named cursor describes its result on the first fetch
+        if cursor.description is None:
             raise EloquaInputError("sql returns no result columns: it must be a query (SELECT ...)")
         self.columns = [str(column[0]) for column in cursor.description]
         self._described.set()
@@ -111,7 +122,7 @@ class _Reader:
             if not self._put((batch, None)):
                 return
             del batch
-            batch = cursor.fetchmany(self._fetch_size)
+            batch = next(batches, [])
         self._put((_DONE, None))
 
     def _put(self, entry: tuple) -> bool:

@@ -55,7 +55,7 @@ class SqlToEloquaOperator(EloquaImportOperator):
     :param sql: one query, or the path of a ``.sql`` file (templated).
     :param sql_conn_id: the Airflow connection of the database; its hook must be a common.sql ``DbApiHook``.
     :param parameters: the query's bind parameters (templated).
-    :param fetch_size: rows fetched from the database at a time (a server-side cursor on PostgreSQL).
+    :param fetch_size: rows read from the database at a time (PostgreSQL keeps the rest until they are read).
     :param time_zone: aware datetimes (``timestamptz``) are converted to this IANA zone, the site's,
         and sent without it; naive ones are sent as they are.
     """

@@ -7,6 +7,7 @@ Marked ``postgres``; part of ``make test`` (it installs Debian's postgresql when
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -57,7 +58,7 @@ def postgres() -> Iterator[PostgresServer]:
         server.start()
         with psycopg.connect(host="127.0.0.1", port=server.port, user=DB_USER, dbname=DB_NAME, autocommit=True) as conn:
             conn.execute(SEED.replace("{rows}", str(ROWS)))  # type: ignore[call-overload]
-            # Every statement in the server's log from now on: the load's must declare a cursor.
+            # Every statement in the server's log from now on.
             conn.execute("ALTER SYSTEM SET log_statement = 'all'")
             conn.execute("SELECT pg_reload_conf()")
         yield server
@@ -97,10 +98,28 @@ def test_a_million_rows_from_postgres_arrive_exactly(postgres, emulator, monkeyp
 
     with psycopg.connect(host="127.0.0.1", port=postgres.port, user=DB_USER, dbname=DB_NAME) as conn:
         wanted = conn.execute("SELECT email, first_name, last_name, company, country FROM leads").fetchall()
-    # The query was read through a named cursor: the server kept the result, the worker fetched it in batches.
-    server_log = postgres.log.read_text(errors="replace")
-    assert 'DECLARE "eloqua_' in server_log and "FETCH FORWARD 20000" in server_log
+    # The query ran once: the run that read its columns (for the mapping) is the one the load read.
+    assert postgres.log.read_text(errors="replace").count('AS "Email Address"') == 1
     records = emulator.state.records("/contacts")
     got = [tuple(r[f"{{{{Contact.Field({s})}}}}"] for s in STATEMENTS) for r in records]
     assert len(got) == ROWS
     assert _digest(got) == _digest(wanted)
+
+
+def test_psycopg2_reads_a_named_cursor_in_batches(postgres):
+    """psycopg2 (PostgresHook's driver without psycopg 3) reads through a named cursor: the server keeps the
+    result and the reader fetches it ``fetch_size`` rows at a time."""
+    import psycopg2
+
+    from airflow_provider_eloqua.transfers.sql_rows import QueryRows
+
+    def connect():
+        return psycopg2.connect(host="127.0.0.1", port=postgres.port, user=DB_USER, dbname=DB_NAME)
+
+    sql = "SELECT id, email FROM leads WHERE id <= %(last)s ORDER BY id"
+    rows = QueryRows(connect, sql, {"last": 25_000}, 10_000, dt.UTC, "psycopg2 test")
+    with rows.open() as it:
+        got = [row["id"] for row in it]
+    assert got == list(range(1, 25_001))
+    server_log = postgres.log.read_text(errors="replace")
+    assert 'DECLARE "eloqua_' in server_log and server_log.count("FETCH FORWARD 10000") == 4  # 10k, 10k, 5k, then none
