@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 _BODY_LIMIT = 2000
 
@@ -98,6 +98,11 @@ class EloquaRowCountError(EloquaSyncError):
 
 class EloquaRejectedRowsError(EloquaSyncError):
     """Eloqua rejected more rows than the task's ``max_rejected_rows`` or ``max_rejected_ratio`` allows."""
+
+
+class EloquaSyncGone(EloquaError, AirflowFailException):
+    """A sync an earlier try started is gone from Eloqua (404), so whether it loaded its rows is
+    unknown. Not retried (a retry would find it gone again); the try after a Clear loads again."""
 
 
 class EloquaSyncTimeout(EloquaError):

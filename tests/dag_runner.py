@@ -100,6 +100,52 @@ def run_dag(dag_file: Path, dag_id: str, run_conf: dict[str, Any] | None = None,
     return DagResult(state=run.state, run_id=run.run_id, tasks=tasks)
 
 
+def clear_and_rerun(dag_file: Path, dag_id: str, run_id: str) -> DagResult:
+    """Clear every task of the DAG run ``run_id`` as the UI's Clear does (each task instance's
+    ``max_tries`` grows by its retries, its task state store is kept) and run it again.
+
+    The DAG file is parsed again first, so a test can change the DAG (its spec) in between, as a
+    user who fixes a DAG and clears the failed task does. ``dag.test()`` would start a new run
+    (a new task instance, whose state store is empty), so its run loop is given this one.
+    """
+    from unittest import mock
+
+    import airflow.models.dagrun as dagrun_module
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    path = install_dag_file(dag_file)
+    bag = DagBag(dag_folder=str(path))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"{dag_id} not in {path}"
+    with create_session() as session:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        assert run is not None, f"no run {run_id} of {dag_id}"
+        logical_date = run.logical_date
+
+    def the_cleared_run(*, dag: Any, session: Any, **_: Any) -> DagRun:
+        found = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        found.dag = dag
+        found.state = DagRunState.RUNNING
+        session.commit()
+        return found
+
+    # dag.test() clears the task instances of the run's logical date (SerializedDAG.clear_dags, as
+    # the UI's Clear does) and is given the cleared run instead of creating another.
+    with mock.patch.object(dagrun_module, "get_or_create_dagrun", the_cleared_run):
+        run = dag.test(logical_date=logical_date)
+    xcoms = _xcoms(dag_id, run.run_id)
+    tasks = {
+        ti.task_id: TaskResult(state=ti.state, try_number=ti.try_number, xcoms=xcoms.get(ti.task_id, {}))
+        for ti in run.get_task_instances()
+    }
+    return DagResult(state=run.state, run_id=run.run_id, tasks=tasks)
+
+
 CHILD_CODE = """
 import json, sys
 from pathlib import Path

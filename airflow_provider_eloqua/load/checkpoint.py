@@ -1,9 +1,10 @@
 """A typed view of Airflow's task state store: what a load keeps across the tries of its task.
 
-The store (``context["task_state_store"]``, Airflow 3.3+) outlives a try, unlike XCom. Beside the
-sync part (:mod:`airflow_provider_eloqua.sync.checkpoint`: the sync asked for and started), a load
-notes there the definition it created, what its sync loads (the sync's payload: totals, batch,
-identifier) and the batches whose syncs ended, so that a retry reuses the definition, reattaches
+The store (``context["task_state_store"]``, Airflow 3.3+) outlives a try and a Clear, unlike XCom.
+Beside the sync part (:mod:`airflow_provider_eloqua.sync.checkpoint`: the sync asked for and
+started), a load notes there what it is (its input and definition, see :mod:`.identity`), the
+definition it created, what its sync loads (the sync's payload: totals, batch, identifier) and the
+batches whose syncs ended, so that a later try of the same load reuses the definition, reattaches
 to the sync instead of starting a second one, and resumes at the first unfinished batch. Where a
 runtime has no store, the checkpoint remembers nothing and every try starts over. Only this module
 knows the load's keys and value shapes.
@@ -12,17 +13,26 @@ knows the load's keys and value shapes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Self
 
-from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
+from airflow_provider_eloqua.load.identity import LoadIdentity
+from airflow_provider_eloqua.sync.checkpoint import STATE_SYNC, STATE_SYNC_REQUESTED, StartedSync, SyncCheckpoint
 
 STATE_DEFINITION = "eloqua_definition_uri"
 #: The sync's payload: what the sync loads (``Totals`` fields, ``batch``, ``identifier``).
 STATE_UPLOAD = "eloqua_upload"
 #: Progress of a load in batches: the batches whose syncs ended, and their reports.
 STATE_BATCHES = "eloqua_batches"
-#: ``{"uri": <load definition>, "source": <what it was made from>}``.
+#: ``{"uri": <load definition>, "source": <the key of the load it was made for>}``.
 STATE_LOAD_DEFINITION = "eloqua_load_definition"
+#: The load the other keys belong to (:class:`~.identity.LoadIdentity` as JSON).
+STATE_LOAD = "eloqua_load"
+#: ``{"sync_uri": ...}`` of the last load this task instance finished (a Clear loads again).
+STATE_LOADED = "eloqua_loaded"
+#: The ``max_tries`` the task instance had on its last try (it grows with every Clear).
+STATE_MAX_TRIES = "eloqua_max_tries"
+#: What an earlier try of a load leaves behind for a later try of the same load.
+_LOAD_WORK = (STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED, STATE_BATCHES, STATE_LOAD_DEFINITION)
 
 
 @dataclass(frozen=True)
@@ -104,8 +114,8 @@ class LoadSync:
 class Progress:
     """A load in batches: the next batch to stage, the totals of the batches done, and their reports.
 
-    ``source`` names what the load's definition is made from (a template URI, or a spec): the
-    progress of another source does not count.
+    ``source`` is the key of the load (:attr:`~.identity.LoadIdentity.key`): the progress of
+    another load does not count.
     """
 
     source: str
@@ -138,6 +148,61 @@ class Checkpoint(SyncCheckpoint):
     """
 
     payload_key = STATE_UPLOAD
+    #: This try is the first of a series: the task's first, or the first after a Clear (a user's
+    #: decision to run it again), not an automatic retry.
+    after_clear: bool = False
+
+    @classmethod
+    def of(cls, context: Any) -> Self:
+        """The checkpoint of the running task (``context`` is Airflow's task context).
+
+        A Clear sets the task instance's ``max_tries`` to the try number reached plus the task's
+        retries, so it grows with every Clear and never on an automatic retry: each try notes it,
+        and a try that sees it grown (or is the task's first) follows a Clear.
+        """
+        checkpoint = super().of(context)
+        max_tries = getattr(context.get("ti"), "max_tries", None)
+        if isinstance(max_tries, int) and not isinstance(max_tries, bool):
+            seen = checkpoint._get(STATE_MAX_TRIES)
+            checkpoint.after_clear = not isinstance(seen, int) or max_tries > seen
+            if seen != max_tries:
+                checkpoint._set(STATE_MAX_TRIES, max_tries)
+        return checkpoint
+
+    # ------------------------------------------------------------------ the load
+
+    @property
+    def load_identity(self) -> LoadIdentity | None:
+        """The load an earlier try of this task noted (and the other keys belong to)."""
+        return LoadIdentity.from_json(self._get(STATE_LOAD))
+
+    def begin_load(self, identity: LoadIdentity) -> None:
+        self._set(STATE_LOAD, identity.to_json())
+
+    def earlier_work(self) -> list[str]:
+        """What an earlier try left for a later try of its load to reuse, in words (empty: nothing)."""
+        work = []
+        if self.sync_uri:
+            work.append(f"sync {self.sync_uri}")
+        elif self.sync_requested:
+            work.append("a sync it asked for")
+        if self.load_definition:
+            work.append(f"load definition {self.load_definition[0]}")
+        batches = self._get(STATE_BATCHES) or {}
+        if batches.get("next"):
+            work.append(f"batches 1-{batches['next']}")
+        return work
+
+    @property
+    def loaded_before(self) -> str | None:
+        """The last sync of a load this task instance finished on an earlier try, if any."""
+        loaded = self._get(STATE_LOADED)
+        return loaded.get("sync_uri") if isinstance(loaded, dict) else None
+
+    def loaded(self) -> None:
+        """The load is done: forget it (a later try, after a Clear, loads again), noting its last sync."""
+        self._set(STATE_LOADED, {"sync_uri": self.sync_uri})
+        self.forget_load()
 
     # ------------------------------------------------------------------ the definition
 
@@ -151,7 +216,7 @@ class Checkpoint(SyncCheckpoint):
 
     @property
     def load_definition(self) -> tuple[str, str] | None:
-        """``(uri, source)`` of the load definition an earlier try created (see :mod:`.load_definition`)."""
+        """``(uri, load key)`` of the load definition an earlier try created (see :mod:`.load_definition`)."""
         value = self._get(STATE_LOAD_DEFINITION)
         if isinstance(value, dict) and isinstance(value.get("uri"), str):
             return value["uri"], str(value.get("source"))
@@ -183,23 +248,24 @@ class Checkpoint(SyncCheckpoint):
     # ------------------------------------------------------------------ batches
 
     def progress(self, source: str) -> Progress:
-        """Which batches an earlier try loaded from ``source`` (none for another source)."""
+        """Which batches an earlier try of load ``source`` (its key) loaded (none for another load)."""
         stored = self._get(STATE_BATCHES)
         if stored and stored.get("source") == source:
             return Progress(**stored)
         return Progress(source)
 
+    def progress_of_load(self) -> Progress:
+        """The batches loaded so far by the load an earlier try noted (see :meth:`begin_load`)."""
+        identity = self.load_identity
+        return self.progress(identity.key) if identity else Progress("")
+
     def save_progress(self, progress: Progress) -> None:
         self._set(STATE_BATCHES, asdict(progress))
 
-    def forget_batches(self) -> None:
-        self._delete(STATE_BATCHES)
-
     def forget_load(self) -> None:
-        """Drop everything this task remembered of its load: it is done, a later run loads again."""
-        self.forget_sync()
-        self.forget_batches()
-        self.forget_load_definition()
+        """Drop everything this task remembered of its load (it is done, or another load replaces it)."""
+        self._delete(*_LOAD_WORK, STATE_LOAD)
 
     def forget(self) -> None:
-        self.forget_load()
+        """The load's last sync has ended and been reported (:func:`~airflow_provider_eloqua.sync.ending.end_sync`)."""
+        self.loaded()

@@ -4,8 +4,8 @@ It knows nothing of operators: it is given a hook, the task's :class:`Checkpoint
 the definition to stage into, the input and how to cut it, and returns a :class:`LoadResult`.
 Operators decide what to wait for and what the task returns.
 
-Retries never double anything. What a load did is noted in its checkpoint as it goes: a retried
-task finds its load definition again (and clears what an earlier try staged there), reattaches
+Retries never double anything. What a load did is noted in its checkpoint as it goes: a later try
+of the same load (see :mod:`.identity`) finds its load definition again (and clears what an earlier try staged there), reattaches
 to a sync that is still running or already succeeded instead of starting a second one (finding
 even a sync whose creation answer was lost: :mod:`airflow_provider_eloqua.sync.lifecycle`), and
 resumes at the first unfinished batch.
@@ -15,8 +15,8 @@ batches, one sync each (see :mod:`airflow_provider_eloqua.staging`). The syncs o
 last batch are waited for here and checked; the batches whose syncs ended are noted, so a retry
 resumes at the first unfinished batch instead of loading earlier ones again.
 
-Where to extend: the ``staging`` callable given to :class:`Load` chooses the definition a load
-stages into (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
+Where to extend: the ``blueprint`` callable given to :class:`Load` says what the load's definition
+is made from (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
 :func:`report_load` judge a finished sync.
 """
 
@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua import urls
@@ -33,9 +34,21 @@ from airflow_provider_eloqua.chunking import iter_file_chunks, iter_row_chunks
 from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.definitions import same_definition
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaError,
+    EloquaInputError,
+    EloquaSyncError,
+    EloquaSyncGone,
+)
 from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, LoadSync, Progress, Totals
-from airflow_provider_eloqua.load.load_definition import LoadDefinition
+from airflow_provider_eloqua.load.identity import LoadIdentity, input_fingerprint
+from airflow_provider_eloqua.load.load_definition import (
+    Blueprint,
+    LoadDefinition,
+    delete_load_definition,
+    ensure_load_definition,
+)
 from airflow_provider_eloqua.load.report import (
     SyncReport,
     add_earlier,
@@ -47,9 +60,16 @@ from airflow_provider_eloqua.load.report import (
 from airflow_provider_eloqua.load.rows import RejectList, locate_rows
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
 from airflow_provider_eloqua.staging import stage_input
-from airflow_provider_eloqua.storage import check_input_path, open_path
+from airflow_provider_eloqua.storage import open_path
+from airflow_provider_eloqua.sync.checkpoint import StartedSync
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
-from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, FAILED_STATUSES, wait_for_sync
+from airflow_provider_eloqua.sync.waiting import (
+    DEFAULT_WAIT_TIMEOUT,
+    FAILED_STATUSES,
+    RUNNING_STATUSES,
+    sync_status,
+    wait_for_sync,
+)
 from airflow_provider_eloqua.urls import DefinitionUri
 
 if TYPE_CHECKING:
@@ -163,13 +183,15 @@ class LoadResult:
 class Load:
     """One load of one input into a definition of its own, across the tries of its task.
 
+    A later try resumes only the same load (see :mod:`.identity`): the same input, and a
+    definition made from the same arguments or the same version of the template. Anything else is
+    a new load: the earlier try's work is dropped (its load definition deleted, unless a sync of it
+    may still be running) and the log says why.
+
     :param hook: the worker's hook.
     :param checkpoint: the task's checkpoint.
-    :param origin: what the load's definition is made from (a template URI, or a spec's digest):
-        the batches an earlier try loaded count only for the same origin (and, for a row source, the
-        same rows: its identity is added).
-    :param staging: chooses (creates, or finds again) the definition the load stages into; called
-        once, when staging begins, and only then (a retry that reattaches to its last sync does not).
+    :param blueprint: reads what the load definition is made from (see
+        :class:`~.load_definition.Blueprint`); called once per try, before anything is created.
     :param source: the input.
     :param upload: how the input is cut into POSTs and syncs.
     :param callback_url: passed to Eloqua with each sync.
@@ -183,8 +205,7 @@ class Load:
         hook: EloquaHook,
         checkpoint: Checkpoint,
         *,
-        origin: str,
-        staging: Callable[[], LoadDefinition],
+        blueprint: Callable[[], Blueprint],
         source: InputSpec,
         upload: UploadSpec,
         callback_url: str | None = None,
@@ -193,9 +214,7 @@ class Load:
     ) -> None:
         self.hook = hook
         self.checkpoint = checkpoint
-        # Rows read afresh on every pass (a query) say what they are: batches of other rows never count.
-        self.origin = origin if source.rows is None else f"{origin} {source.rows.identity}"
-        self._staging = staging
+        self._read_blueprint = blueprint
         self._definition: Definition | None = None
         self.source = source
         self.upload = upload
@@ -203,13 +222,22 @@ class Load:
         self.poll_interval = poll_interval
         self.timeout = timeout
 
+    @cached_property
+    def blueprint(self) -> Blueprint:
+        return self._read_blueprint()
+
+    @cached_property
+    def identity(self) -> LoadIdentity:
+        """This load: its input and what its definition is made from (a missing path fails here)."""
+        return LoadIdentity(input_fingerprint(self.source), self.blueprint.version, self.blueprint.name)
+
     @property
     def definition(self) -> Definition:
         """The definition staged into, chosen on first use (after the input was checked)."""
         if self._definition is None:
-            if self.source.path is not None:
-                check_input_path(self.source.path)  # a wrong path fails before anything is created
-            self._definition = Definition.of(self._staging())
+            self._definition = Definition.of(
+                ensure_load_definition(self.hook, self.checkpoint, self.identity.key, self.blueprint)
+            )
         return self._definition
 
     def chunks(self) -> Iterator[Chunk]:
@@ -232,14 +260,15 @@ class Load:
 
     def run(self, *, start: bool = True) -> LoadResult:
         """Stage the input (all or nothing per batch) and start a sync per batch, waiting for (and
-        checking) every sync but the last; on a retry reattach, resume at the first unfinished
-        batch, or clear the staging an earlier try left.
+        checking) every sync but the last; on a retry of the same load reattach, resume at the
+        first unfinished batch, or clear the staging an earlier try left.
 
         :param start: start a sync once everything is staged (False: stage one batch, start nothing).
         """
-        progress = self.checkpoint.progress(self.origin)
-        found = reattach(self.hook, self.checkpoint) if start else None
+        self.begin()
+        found = self.reattach() if start else None
         reattached = (LoadSync.of(found[0]), found[1]) if found else None
+        progress = self.checkpoint.progress(self.identity.key)
         if reattached and reattached[0].sync_uri in {done["sync_uri"] for done in progress.done}:
             self.checkpoint.forget_sync()  # the earlier try ended this batch but died before forgetting its sync
             reattached = None
@@ -261,6 +290,84 @@ class Load:
             result = self._stage_batch(progress, start)
             if result is not None:
                 return result
+
+    def begin(self) -> None:
+        """Go on with the load an earlier try noted if it is this one; else start a new load, saying why."""
+        identity, checkpoint = self.identity, self.checkpoint
+        earlier = checkpoint.load_identity
+        if identity.same_as(earlier):
+            return
+        work = checkpoint.earlier_work()
+        if work:
+            why = identity.change_since(earlier) if earlier else "an earlier try left no note of what it loaded"
+            self.hook.log.warning(
+                "New load: %s, so what an earlier try of this task did (%s) is not reused; loading from the start",
+                why,
+                ", ".join(work),
+            )
+            self.drop_earlier_load()
+        elif checkpoint.loaded_before:
+            self.hook.log.warning(
+                "New load: this task loaded its input before (sync %s) and was cleared, so it loads its input again",
+                checkpoint.loaded_before,
+            )
+        checkpoint.begin_load(identity)
+
+    def drop_earlier_load(self) -> None:
+        """Forget the work of another load an earlier try did, and delete its load definition unless
+        a sync of it may still be running (Eloqua deletes that one after its ``autoDeleteDuration``)."""
+        known = self.checkpoint.load_definition
+        if known:
+            running = self._earlier_sync_running()
+            if running:
+                self.hook.log.warning(
+                    "Load definition %s is left to Eloqua's auto-delete: the earlier try's %s", known[0], running
+                )
+            else:
+                delete_load_definition(self.hook, known[0])
+        self.checkpoint.forget_load()
+
+    def _earlier_sync_running(self) -> str | None:
+        """Why the earlier try's sync may still be running (None: it has ended, or there is none)."""
+        sync_uri = self.checkpoint.sync_uri
+        if not sync_uri:
+            return "sync request was never answered" if self.checkpoint.sync_requested else None
+        try:
+            status = sync_status(self.hook.get_sync(sync_uri), sync_uri)
+        except EloquaApiError as exc:
+            return None if exc.status == 404 else f"sync {sync_uri} could not be read ({exc})"
+        return f"sync {sync_uri} is still {status}" if status in RUNNING_STATUSES else None
+
+    def reattach(self) -> tuple[StartedSync, str] | None:
+        """The sync an earlier try of this load started, to go on with (see :func:`reattach`).
+
+        If Eloqua no longer has it (404: deleted, or an emulator restarted), whether it loaded its
+        rows is unknown. A retry then fails without further retries, saying so; the try after a
+        Clear (the user's decision, after looking at Eloqua) starts a new load.
+        """
+        try:
+            return reattach(self.hook, self.checkpoint)
+        except EloquaApiError as exc:
+            if exc.status != 404:
+                raise
+            sync_uri = self.checkpoint.sync_uri or "the sync"
+            rows = self.checkpoint.load_sync(sync_uri).totals.rows if self.checkpoint.sync_uri else None
+            if not self.checkpoint.after_clear:
+                raise EloquaSyncGone(
+                    f"{sync_uri}, which an earlier try of this task started"
+                    + (f" over {rows} staged row(s)" if rows else "")
+                    + f", is gone from Eloqua ({exc}). Whether it loaded its rows is unknown, so this retry does "
+                    "not load them again on its own: that could load them twice. Look at the records in Eloqua; "
+                    "to load the input again, Clear this task: the try after a Clear starts a new load"
+                ) from exc
+        self.hook.log.warning(
+            "New load: %s, which an earlier try of this task started, is gone from Eloqua (404) and this try "
+            "follows a Clear, so it loads the input again (whether that sync loaded its rows is unknown)",
+            sync_uri,
+        )
+        self.drop_earlier_load()
+        self.checkpoint.begin_load(self.identity)
+        return None
 
     def _stage_batch(self, progress: Progress, start: bool) -> LoadResult | None:
         """Stage batch ``progress.next`` and start its sync; the result when the load has no more
@@ -285,6 +392,10 @@ class Load:
         if staged.rows == 0 or not start:
             if staged.rows == 0:
                 self.hook.log.warning("The input has no rows: nothing was staged and no sync was started")
+            if staged.rows == 0 and start:
+                # No sync will ever use the load definition.
+                delete_load_definition(self.hook, self.definition.uri.uri)
+                self.checkpoint.forget_load_definition()
             return LoadResult(totals, None, batch, identifier=self.definition.identifier)
         totals = totals.plus_sync()
         # Noted before the request: a retry that finds the sync after a lost answer knows its batch.
@@ -411,7 +522,6 @@ def report_sync(
 def report_load(
     hook: EloquaHook,
     checkpoint: Checkpoint,
-    origin: str,
     source: InputSpec,
     started: LoadSync,
     status: str,
@@ -425,7 +535,6 @@ def report_load(
 
     :param hook: the worker's hook.
     :param checkpoint: the task's checkpoint.
-    :param origin: the load's :attr:`Load.origin`.
     :param source: the load's input (to find the input rows of rejects).
     :param started: the last sync, as :meth:`Load.run` noted it.
     :param status: its final status.
@@ -433,7 +542,7 @@ def report_load(
     :param sync_actions: the definition's sync actions, reported with the records they applied to.
     :param deadline: when listing the syncs' logs and rejects must have ended (seconds since the epoch).
     """
-    earlier = checkpoint.progress(origin).done
+    earlier = checkpoint.progress_of_load().done
 
     def earlier_records() -> Iterator[dict[str, Any]]:
         for done in earlier:

@@ -14,16 +14,17 @@ So a load (one task instance, ``dag_id, task_id, run_id, map_index``, across its
 its own definition, the *load definition*, and stages only there:
 
 * its URI goes into the task state store as soon as it is created, before the first data POST, so
-  a retry of the same task instance finds it again and clears its staging before uploading (safe:
-  nobody else stages there). A retry that finds it gone (auto-deleted) creates a new one; its
-  staging went with it.
+  a later try of the same load (see :mod:`.identity`) finds it again and clears its staging before
+  uploading (safe: nobody else stages there). A try that finds it gone (auto-deleted) creates a
+  new one; its staging went with it.
 * its name is the user's name plus ``[airflow-load <key>]``, a short key derived from the task
   instance, at most 100 characters in all, so that it can be traced to the run that made it.
 * it carries ``autoDeleteDuration``, so that a load that fails for good cleans itself up; after
   the load's last sync has ended and been reported the provider deletes it itself.
 
-A definition the user gives (``definition_uri``) is a *template*: it is read once and copied,
-every property but the read-only ones, with the load's name and auto-delete.
+A definition the user gives (``definition_uri``) is a *template*: it is read once per try (its
+version is part of the load's identity) and copied, every property but the read-only ones, with
+the load's name and auto-delete. A :class:`Blueprint` is what a load definition is made from.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH, check_durations
@@ -101,22 +103,54 @@ def copy_body(template: Mapping[str, Any], key: str, auto_delete_duration: str) 
     return body
 
 
-def ensure_load_definition(
-    hook: EloquaHook,
-    checkpoint: Checkpoint,
-    source: str,
-    where: DefinitionUri | DefinitionSpec,
-    make_body: Callable[[], Mapping[str, Any]],
-) -> LoadDefinition:
-    """The load definition of this task instance: the one an earlier try created (if it still exists
-    and was made from the same ``source``), else a new one created from ``make_body()``.
+class Blueprint:
+    """What a load definition is made from: its version, known at once, and where and how it is
+    created, made on first use (before anything is created; never on a try that reattaches).
 
-    ``source`` says what the definition is made from (the template's URI, or the operator's spec),
-    so that a retry whose DAG changed in between gets a new one. ``where`` gives its entity, parent
-    and kind. ``make_body`` is only called when a definition is created (a template is read only then).
+    :param version: identifies what it is made from: a later try whose blueprint has another
+        version is a new load (see :mod:`.identity`).
+    :param name: what it is made from, in words, for the log.
+    :param make: ``(where, body)``: ``where`` gives the definition's entity, parent and kind;
+        ``body`` is what it is created with (the load's name and auto-delete included).
+    """
+
+    def __init__(
+        self, version: str, name: str, make: Callable[[], tuple[DefinitionUri | DefinitionSpec, dict[str, Any]]]
+    ) -> None:
+        self.version = version
+        self.name = name
+        self._make = make
+
+    @cached_property
+    def _made(self) -> tuple[DefinitionUri | DefinitionSpec, dict[str, Any]]:
+        return self._make()
+
+    @property
+    def where(self) -> DefinitionUri | DefinitionSpec:
+        return self._made[0]
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self._made[1]
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        return self.body.get("fields") or {}
+
+    @property
+    def identifier(self) -> str:
+        return str(self.body.get("identifierFieldName") or "")
+
+
+def ensure_load_definition(hook: EloquaHook, checkpoint: Checkpoint, load: str, blueprint: Blueprint) -> LoadDefinition:
+    """The load definition of this task instance: the one an earlier try of the same load created
+    (if it still exists), else a new one created from ``blueprint``.
+
+    ``load`` is the load's key (see :class:`~airflow_provider_eloqua.load.identity.LoadIdentity`):
+    a definition an earlier try created for another load is deleted, not reused.
     """
     known = checkpoint.load_definition
-    if known and known[1] == source:
+    if known and known[1] == load:
         try:
             existing = hook.get_definition(known[0])
             log.info("Reusing load definition %s, created by an earlier try of this task", known[0])
@@ -129,11 +163,11 @@ def ensure_load_definition(
                 known[0],
             )
     elif known:
-        delete_load_definition(hook, known[0])  # made from another template by an earlier try
-    body = dict(make_body())
+        delete_load_definition(hook, known[0])  # made for another load by an earlier try
+    where, body = blueprint.where, blueprint.body
     created = hook.create_definition(where.entity, body, where.parent_id, where.kind)
     uri = created["uri"]
-    checkpoint.created_load_definition(uri, source)
+    checkpoint.created_load_definition(uri, load)
     log.info("Created load definition %s (%s); this load stages only there", uri, body.get("name"))
     return LoadDefinition(uri=uri, body={**body, **created}, reused=False)
 
@@ -150,52 +184,59 @@ def delete_load_definition(hook: EloquaHook, uri: str) -> None:
         log.warning("Could not delete load definition %s (%s); Eloqua deletes it when it expires", uri, exc)
 
 
-def template_origin(template: DefinitionUri) -> str:
-    """The origin of a load definition copied from ``template``: its URI."""
-    return template.uri
+def _properties_digest(body: Mapping[str, Any]) -> str:
+    """A digest of a definition's properties (the read-only ones and its name left out)."""
+    kept = {name: value for name, value in body.items() if name not in READ_ONLY_PROPERTIES and name != "name"}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def spec_origin(spec: DefinitionSpec) -> str:
-    """The origin of a load definition created from ``spec``: a digest of the body it asks for."""
-    body = json.dumps(spec.body(), sort_keys=True, default=str)
-    return "spec " + hashlib.sha256(body.encode()).hexdigest()[:16]
+def from_template(hook: EloquaHook, template: DefinitionUri, key: str, auto_delete_duration: str) -> Blueprint:
+    """The blueprint of a private copy of ``template``, which is read here (once per try).
 
-
-def mapped_origin(arguments: Mapping[str, Any]) -> str:
-    """The origin of a load definition whose fields are mapped from the input's columns when it is
-    created: a digest of the other definition arguments (the origin is needed before the mapping is
-    made, and on a retry that never makes it)."""
-    body = json.dumps(dict(arguments), sort_keys=True, default=str)
-    return "mapped " + hashlib.sha256(body.encode()).hexdigest()[:16]
-
-
-def copy_template(
-    hook: EloquaHook, checkpoint: Checkpoint, template: DefinitionUri, key: str, auto_delete_duration: str
-) -> LoadDefinition:
-    """The load definition copied from ``template``, which is read only when a copy is made.
+    Its version is the template's URI, ``updatedAt`` and a digest of its properties, so that a
+    template changed between two tries (a mapping fixed, a column added) makes a new load.
 
     :param hook: the worker's hook.
-    :param checkpoint: the task's checkpoint (remembers the copy across tries).
     :param template: the definition the DAG names; never staged into.
     :param key: the load's key (see :func:`load_key`).
     :param auto_delete_duration: the copy's ``autoDeleteDuration``.
     """
-
-    def make_body() -> dict[str, Any]:
-        body = hook.get_definition(template)
-        if body.get("isSyncTriggeredOnImport"):
-            raise EloquaInputError(
-                f"{template.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every "
-                "chunk and a failed upload could not be undone; use a definition with "
-                "is_sync_triggered_on_import=False"
-            )
-        log.info("Copying %s (%s) into a load definition of this load's own", template.uri, body.get("name"))
-        return copy_body(body, key, auto_delete_duration)
-
-    return ensure_load_definition(hook, checkpoint, template_origin(template), template, make_body)
+    body = hook.get_definition(template)
+    if body.get("isSyncTriggeredOnImport"):
+        raise EloquaInputError(
+            f"{template.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every "
+            "chunk and a failed upload could not be undone; use a definition with "
+            "is_sync_triggered_on_import=False"
+        )
+    version = f"{template.uri} updatedAt {body.get('updatedAt')}, properties {_properties_digest(body)}"
+    copy = copy_body(body, key, auto_delete_duration)
+    return Blueprint(version, f"the template {template.uri}", lambda: (template, copy))
 
 
-def create_from_spec(hook: EloquaHook, checkpoint: Checkpoint, spec: DefinitionSpec, key: str) -> LoadDefinition:
-    """The load definition created from ``spec`` (named for the load), or found again on a retry."""
+def from_spec(spec: DefinitionSpec, key: str) -> Blueprint:
+    """The blueprint of a load definition created from ``spec`` (named for the load).
+
+    :param spec: the definition arguments, validated.
+    :param key: the load's key (see :func:`load_key`).
+    """
     body = {**spec.body(), "name": load_name(spec.name, key)}
-    return ensure_load_definition(hook, checkpoint, spec_origin(spec), spec, lambda: body)
+    return Blueprint(f"properties {_properties_digest(spec.body())}", "the definition arguments", lambda: (spec, body))
+
+
+def mapped_origin(arguments: Mapping[str, Any]) -> str:
+    """The version of a load definition whose fields are mapped from the input's columns when it is
+    created: a digest of the other definition arguments (the input's columns are the input's part
+    of the load's identity, and a try that reattaches never makes the mapping)."""
+    body = json.dumps(dict(arguments), sort_keys=True, default=str)
+    return "mapped " + hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def from_mapping(make_spec: Callable[[], DefinitionSpec], version: str, key: str) -> Blueprint:
+    """The blueprint of a load definition whose spec is made when it is first needed (a mapping of
+    the input's columns to the site's fields), identified by ``version`` (see :func:`mapped_origin`)."""
+
+    def make() -> tuple[DefinitionSpec, dict[str, Any]]:
+        spec = make_spec()
+        return spec, {**spec.body(), "name": load_name(spec.name, key)}
+
+    return Blueprint(version, "the definition arguments", make)

@@ -38,15 +38,14 @@ from airflow_provider_eloqua.load.field_mapping import (
 )
 from airflow_provider_eloqua.load.load_definition import (
     DEFAULT_LOAD_AUTO_DELETE,
-    LoadDefinition,
+    Blueprint,
     check_auto_delete,
-    copy_template,
-    create_from_spec,
     delete_load_definition,
+    from_mapping,
+    from_spec,
+    from_template,
     load_key,
     mapped_origin,
-    spec_origin,
-    template_origin,
 )
 from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport
 from airflow_provider_eloqua.load.spec import (
@@ -383,31 +382,27 @@ class _LoadOperator(_EloquaOperator):
         hook, key, source = self.hook, load_key(context), self.input_spec()
         if isinstance(spec, MappedDefinition):
             mapped = spec
-            origin = mapped.origin
 
-            def staging() -> LoadDefinition:
-                return create_from_spec(hook, checkpoint, mapped.spec_for(hook, source), key)
+            def blueprint() -> Blueprint:
+                return from_mapping(lambda: mapped.spec_for(hook, source), mapped.origin, key)
 
         elif spec is not None:
             made_from = spec
-            origin = spec_origin(spec)
 
-            def staging() -> LoadDefinition:
+            def blueprint() -> Blueprint:
                 check_source_columns(source, made_from.fields, made_from.identifier_field_name)
-                return create_from_spec(hook, checkpoint, made_from, key)
+                return from_spec(made_from, key)
 
         else:
             template = template_uri(self.definition_uri or "")
-            origin = template_origin(template)
 
-            def staging() -> LoadDefinition:
-                return copy_template(hook, checkpoint, template, key, self.load_auto_delete_duration)
+            def blueprint() -> Blueprint:
+                return from_template(hook, template, key, self.load_auto_delete_duration)
 
         return Load(
             hook,
             checkpoint,
-            origin=origin,
-            staging=staging,
+            blueprint=blueprint,
             source=source,
             upload=self.upload_spec,
             callback_url=self.callback_url,
@@ -477,12 +472,9 @@ class EloquaUploadDataOperator(_LoadOperator):
         result = self._load(context, checkpoint).run(start=self.start_sync)
         _push_sync_uri(context, result)
         _persist_load_links(context, self.hook, result, self.definition_uri)
-        if self.start_sync and not result.sync_uri:
-            # Empty input: no sync will ever use the load definition.
-            delete_load_definition(self.hook, result.totals.definition_uri)
         _push_load_keys(context, result)
         # Done: a later run of this task instance (a manual clear) must load again, not reattach.
-        checkpoint.forget_load()
+        checkpoint.loaded()
         return result.upload_summary()
 
 
@@ -669,11 +661,12 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
         _persist_load_links(context, self.hook, result, self.definition_uri)
         status = result.sync_status or "pending"
         if not result.sync_uri:
+            checkpoint.loaded()  # empty input: nothing to wait for
             return {**result.upload_summary(), "status": None}
         if not self.wait:
             # Done, as for the upload operator: the last sync is the caller's to watch, and a later run
             # of this task instance (a manual clear) must load again, not reattach to this sync.
-            checkpoint.forget_load()
+            checkpoint.loaded()
             _push_load_keys(context, result)
             return {**result.upload_summary(), "status": status}
         deadline = time.time() + self.timeout
@@ -707,7 +700,6 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
             loaded = report_load(
                 self.hook,
                 checkpoint,
-                load.origin,
                 load.source,
                 started,
                 status,

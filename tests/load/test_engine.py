@@ -14,8 +14,7 @@ def _load(upload: UploadSpec) -> Load:
     return Load(
         None,  # type: ignore[arg-type]  # the check runs before any call
         Checkpoint(None),
-        origin="spec:1",
-        staging=lambda: pytest.fail("nothing may be staged"),
+        blueprint=lambda: pytest.fail("no definition may be read"),
         source=InputSpec(data=[{"Email": "a@x.io"}]),
         upload=upload,
     )

@@ -19,7 +19,7 @@ from airflow_provider_eloqua.load.field_mapping import (
     input_columns,
     map_columns,
 )
-from airflow_provider_eloqua.load.load_definition import create_from_spec
+from airflow_provider_eloqua.load.load_definition import from_mapping
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
 from tests.dag_runner import connection_json
 from tests.load.test_checkpoint import Store
@@ -136,8 +136,7 @@ def mapped_load(
     return Load(
         hook,
         checkpoint,
-        origin=mapped.origin,
-        staging=lambda: create_from_spec(hook, checkpoint, mapped.spec_for(hook, source), "0123456789ab"),
+        blueprint=lambda: from_mapping(lambda: mapped.spec_for(hook, source), mapped.origin, "0123456789ab"),
         source=source,
         **{"upload": UploadSpec(), "poll_interval": 0.05, **kwargs},
     )

@@ -61,9 +61,7 @@ def test_a_query_loads_in_batches_resumes_after_a_failure_and_maps_rejects(hook,
     result = load.run()
     status = wait_for_sync(hook, result.sync_uri, poll_interval=0.05, deadline=time.time() + 30)
     rejects = tmp_path / "rejects.ndjson"
-    report = report_load(
-        hook, load.checkpoint, load.origin, load.source, result.started(), status, rejects_path=str(rejects)
-    )
+    report = report_load(hook, load.checkpoint, load.source, result.started(), status, rejects_path=str(rejects))
 
     syncs = emulator.control.state()["syncs"]
     assert result.totals.syncs == len(syncs) == 2  # batch 1 (169 rows) loaded by the first try
