@@ -423,17 +423,19 @@ class Export:
                 return waiting
             found = self._start(part), None
         sync_uri, status = found
+        reattached = status is not None
         if status not in TERMINAL_STATUSES:
             if not block:
                 return WaitForSync(sync_uri)
             deadline = time.time() + self.timeout
             status = wait_for_sync(self.hook, sync_uri, poll_interval=self.poll_interval, deadline=deadline)
         assert status is not None
-        self._ended(plan, index, sync_uri, status)
+        self._ended(plan, index, sync_uri, status, reattached=reattached)
         return None
 
     def _reattach(self, part: Part) -> tuple[str, str | None] | None:
-        """The part's sync an earlier try (or call) started, with its status; None to sync anew."""
+        """The part's sync an earlier try (or call) started, with its status (a failed one too: it
+        may have failed for holding too many rows, which splits the part); None to sync anew."""
         started = self.checkpoint.sync_uri or self.checkpoint.sync_requested
         if not started:
             return None
@@ -442,18 +444,23 @@ class Export:
             self.checkpoint.forget_sync()  # a sync of a window the plan no longer has
             return None
         try:
-            found = reattach(self.hook, self.checkpoint)
+            if self.checkpoint.sync_uri:
+                sync_uri = self.checkpoint.sync_uri
+                status: str | None = sync_status(self.hook.get_sync(sync_uri), sync_uri)
+                self.hook.log.info("Reattaching to sync %s (%s), started by an earlier try", sync_uri, status)
+            else:  # the earlier try's POST /syncs lost its answer: the sync layer looks for the sync
+                found = reattach(self.hook, self.checkpoint)
+                if found is None:
+                    return None
+                sync_uri, status = found[0].sync_uri, found[1]
         except EloquaApiError as exc:
             if not _gone(exc):
                 raise
             self.hook.log.warning("The earlier try's sync is gone (%s); syncing again", exc)
             self.checkpoint.forget_sync()
             return None
-        if found is None:
-            return None
-        started_sync, status = found
-        part.definition_uri = started_sync.payload.get("definition_uri") or part.definition_uri
-        return started_sync.sync_uri, status
+        part.definition_uri = payload.get("definition_uri") or part.definition_uri
+        return sync_uri, status
 
     def _start(self, part: Part) -> str:
         """Create (or find again) the part's definition and start its sync."""
@@ -490,8 +497,11 @@ class Export:
         self.hook.log.info("Created export definition %s (%s), filter %s", uri, spec.name, spec.filter_text())
         return uri
 
-    def _ended(self, plan: Plan, index: int, sync_uri: str, status: str) -> None:
-        """Judge a part's ended sync: note it counted, split it, or fail (a retry syncs it again)."""
+    def _ended(self, plan: Plan, index: int, sync_uri: str, status: str, *, reattached: bool = False) -> None:
+        """Judge a part's ended sync: note it counted, split it, or fail (a retry syncs it again).
+
+        A failed sync an earlier try started and never judged is synced again at once instead.
+        """
         part = plan.parts[index]
         sync_log = read_sync_log(self.hook, sync_uri, status)
         count = sync_log.count([EXPORTED_CODE]) if sync_log.has(EXPORTED_CODE) else None
@@ -512,6 +522,11 @@ class Export:
             return
         if status in FAILED_STATUSES:
             self._forget_part(part)
+            if reattached:
+                self.hook.log.warning(
+                    "The earlier try's sync %s ended %r; syncing %s again", sync_uri, status, part.window.describe()
+                )
+                return
             reasons = "; ".join(sync_log.errors[:5])
             raise EloquaSyncError(
                 f"Eloqua export sync {sync_uri} over {part.window.describe()} ended with status {status!r}"

@@ -266,3 +266,108 @@ def test_an_open_until_is_closed_once_and_kept_for_every_try():
     assert first == later == Window(since, datetime(2026, 12, 3, 9, tzinfo=UTC))
     given = Window(since, since + timedelta(days=1))
     assert ExportCheckpoint(store).window(given, datetime(2027, 1, 1, tzinfo=UTC), timedelta(hours=1)) == given
+
+
+D1, D2, D3 = (datetime(2026, 12, d, tzinfo=UTC) for d in (1, 2, 3))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_a_record_stamped_exactly_at_until_is_in_the_next_window_only(hook, emulator, tmp_path):
+    for name, moment in [
+        ("before", D1 - timedelta(seconds=1)),
+        ("first", D1),
+        ("day1", D1 + timedelta(hours=10)),
+        ("boundary", D2),
+        ("day2", D2 + timedelta(hours=5)),
+        ("after", D3),
+    ]:
+        emulator.control.seed("/contacts", records=[{EMAIL: f"{name}@example.com"}], updatedAt=_stamp(moment))
+
+    def day(since: datetime, until: datetime, name: str) -> set[str]:
+        spec = ExportSpec(entity="contacts", name="n", fields=FIELDS, window=Window(since, until))
+        export(hook, Store(), tmp_path / name, spec=spec).run()
+        return {row[1].split("@")[0] for row in read_csv(tmp_path / name)[1:]}
+
+    assert day(D1, D2, "d1.csv") == {"first", "day1"}
+    assert day(D2, D3, "d2.csv") == {"boundary", "day2"}
+
+
+def test_member_of_exports_only_the_segments_members_in_the_window(hook, emulator, tmp_path):
+    seed_contacts(emulator, 6, updatedAt=_stamp(D1 + timedelta(hours=1)))
+    emulator.control.define_container("ContactSegment", 3, ["person2@example.com", "person5@example.com"])
+    spec = ExportSpec(entity="contacts", name="n", fields=FIELDS, member_of="ContactSegment[3]", window=Window(D1, D2))
+    result = export(hook, Store(), tmp_path / "seg.csv", spec=spec).run()
+    assert result.rows == 2
+    assert sorted(r[1] for r in read_csv(tmp_path / "seg.csv")[1:]) == ["person2@example.com", "person5@example.com"]
+
+
+def _sends(emulator, count: int) -> None:
+    """``count`` EmailSend activities spread over D1 (one every 15 minutes)."""
+    emulator.control.seed("/activities", count=count, activityType="EmailSend", createdAt=_stamp(D1), stepSeconds=900)
+
+
+SEND_FIELDS = {
+    "ActivityId": "{{Activity.Id}}",
+    "Email": "{{Activity.Field(EmailAddress)}}",
+    "At": "{{Activity.CreatedAt}}",
+}
+
+
+@pytest.mark.parametrize("outcome", ["truncate", "error"])
+def test_an_activity_window_over_eloquas_limit_is_split_into_one_file_with_every_row_once(
+    hook, emulator, tmp_path, outcome
+):
+    _sends(emulator, 40)
+    emulator.control.configure(activity_sync_cap=15, activity_sync_cap_outcome=outcome)
+    spec = ExportSpec(
+        entity="activities", activity_type="EmailSend", name="n", fields=SEND_FIELDS, window=Window(D1, D2)
+    )
+    # Eloqua's own limit is 5,000,000: a sync that holds exactly the limit was cut there (truncate)
+    result = export(hook, Store(), tmp_path / "sends.csv", spec=spec, row_limit=15).run()
+
+    ids = [row[0] for row in read_csv(tmp_path / "sends.csv")[1:]]
+    assert result.rows == len(ids) == len(set(ids)) == 40
+    assert len(result.syncs) >= 3  # 40 rows at most 14 per part
+    assert result.summary()["syncs"] == list(result.syncs)
+    # every window synced once: each split window (its sync too large), then each part written
+    assert len(requests_to(emulator, "POST", "/syncs")) == 2 * len(result.syncs) - 1
+    assert [d for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]] == []
+
+
+def test_a_window_that_cannot_be_split_further_fails_clearly(hook, emulator, tmp_path):
+    emulator.control.seed("/activities", count=5, activityType="EmailSend", createdAt=_stamp(D1))  # one second
+    emulator.control.configure(activity_sync_cap=2, activity_sync_cap_outcome="error")
+    spec = ExportSpec(
+        entity="activities",
+        activity_type="EmailSend",
+        name="n",
+        fields=SEND_FIELDS,
+        window=Window(D1, D1 + timedelta(seconds=1)),
+    )
+    with pytest.raises(Exception, match="cannot be split further"):
+        export(hook, Store(), tmp_path / "sends.csv", spec=spec).run()
+    assert not (tmp_path / "sends.csv").exists()
+
+
+def test_a_retry_resumes_a_split_export_at_its_first_part_not_synced(hook, emulator, tmp_path):
+    _sends(emulator, 30)
+    emulator.control.configure(activity_sync_cap=20, activity_sync_cap_outcome="error")
+    spec = ExportSpec(
+        entity="activities", activity_type="EmailSend", name="n", fields=SEND_FIELDS, window=Window(D1, D2)
+    )
+    store = Store()
+    run = export(hook, store, tmp_path / "sends.csv", spec=spec)
+    assert isinstance(run.run(block=False), WaitForSync)  # the whole day's sync, started
+    status = "pending"
+    while status not in ("success", "error"):
+        status = hook.get_sync(run.checkpoint.sync_uri)["status"]
+    # the next try finds the whole day too large, splits it, and goes on from there
+    result = export(hook, store, tmp_path / "sends.csv", spec=spec).run()
+    ids = [row[0] for row in read_csv(tmp_path / "sends.csv")[1:]]
+    assert result.rows == len(set(ids)) == 30
+    # every window synced once: each split window (its sync too large) and each part written
+    leaves = len(result.syncs)
+    assert len(requests_to(emulator, "POST", "/syncs")) == 2 * leaves - 1
