@@ -201,10 +201,23 @@ def test_fewer_rows_than_eloqua_exported_fail_naming_both_numbers(hook, emulator
 )
 def test_each_page_survives_a_transient_fault(hook, emulator, tmp_path, fault):
     seed_contacts(emulator, 9)
-    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/data$", times=1, **fault)
+    for offset in (0, 4, 8):  # every page fails once, then answers
+        emulator.control.add_fault(
+            method="GET", path=r"^/syncs/\d+/data$", query=f"offset={offset}(&|$)", times=1, **fault
+        )
     result = export(hook, Store(), tmp_path / "c.csv", page_size=4).run()
     rows = read_csv(tmp_path / "c.csv")[1:]
     assert result.rows == 9 and sorted(r[1] for r in rows) == sorted(f"person{n}@example.com" for n in range(1, 10))
+    assert emulator.control.faults() == []  # each page's fault was met
+    pages = requests_to(emulator, "GET", result.sync_uri + "/data")
+    assert [p["query"].split("&")[0] for p in pages] == [
+        "offset=0",
+        "offset=0",
+        "offset=4",
+        "offset=4",
+        "offset=8",
+        "offset=8",
+    ]
 
 
 def test_the_lag_holds_the_sync_until_the_window_has_settled(hook, emulator, tmp_path):
@@ -371,3 +384,36 @@ def test_a_retry_resumes_a_split_export_at_its_first_part_not_synced(hook, emula
     # every window synced once: each split window (its sync too large) and each part written
     leaves = len(result.syncs)
     assert len(requests_to(emulator, "POST", "/syncs")) == 2 * leaves - 1
+
+
+def test_an_oauth_token_that_expires_mid_download_is_renewed_and_the_file_is_exact(emulator, monkeypatch, tmp_path):
+    import threading
+    import time
+
+    from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from tests.dag_runner import connection_json
+    from tests.sync.helpers import FAST
+
+    extra = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_EXPORT_OAUTH", connection_json(emulator, extra=extra))
+    hook = EloquaHook("eloqua_export_oauth", retry_policy=FAST)
+    seed_contacts(emulator, 9)
+    # the second page waits until the test has expired every token
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/data$", query="offset=4(&|$)", action="hold")
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(export(hook, Store(), tmp_path / "c.csv", page_size=4).run())
+    )
+    worker.start()
+    for _ in range(600):
+        if emulator.control.held():
+            break
+        time.sleep(0.05)
+    emulator.control.configure(expire_access_tokens=True)
+    emulator.control.release_held()
+    worker.join(60)
+    assert outcome and outcome[0].rows == 9
+    assert len(read_csv(tmp_path / "c.csv")) == 10
+    pages = [p["status"] for p in requests_to(emulator, "GET", outcome[0].sync_uri + "/data")]
+    assert pages == [200, 401, 200, 200]  # the held page met the expired token, renewed once

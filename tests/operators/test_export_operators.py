@@ -1,0 +1,121 @@
+"""The export operators without a DAG run: what they template, what they refuse when defined, how they defer.
+
+Execution in real DAG runs is in tests/system/test_exports.py and tests/system/test_example_dags.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pendulum
+import pytest
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.operators.eloqua import (
+    EloquaCreateExportOperator,
+    EloquaDownloadSyncOperator,
+    EloquaExportOperator,
+)
+from tests.dag_runner import connection_json
+from tests.sync.helpers import Store
+
+FIELDS = {"Email": "{{Contact.Field(C_EmailAddress)}}"}
+FILTER = "'{{Contact.Field(C_Country)}}' = 'Belgium'"
+
+
+def _export(**kwargs) -> EloquaExportOperator:
+    return EloquaExportOperator(
+        **{
+            "task_id": "export",
+            "entity": "contacts",
+            "name": "n",
+            "fields": FIELDS,
+            "path": "out/{{ ds }}.csv",
+            **kwargs,
+        }
+    )
+
+
+def test_eloqua_markup_is_never_rendered_by_jinja_but_the_window_and_path_are():
+    operator = _export(filter=FILTER, since="{{ data_interval_start }}", until="{{ data_interval_end }}")
+    assert "fields" not in operator.template_fields and "filter" not in operator.template_fields
+    start = pendulum.datetime(2026, 12, 1, tz="UTC")
+    operator.render_template_fields(
+        {"data_interval_start": start, "data_interval_end": start.add(days=1), "ds": "2026-12-01"}
+    )
+    assert operator.fields == FIELDS and operator.filter == FILTER
+    assert operator.path == "out/2026-12-01.csv"
+    assert str(operator.since).startswith("2026-12-01") and str(operator.until).startswith("2026-12-02")
+    assert "fields" not in EloquaCreateExportOperator.template_fields
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lag": "an hour"}, "^lag must be"),
+        ({"entity": None, "name": None, "fields": None}, "give definition_uri, or entity, name and fields"),
+    ],
+)
+def test_bad_arguments_fail_when_the_dag_is_defined(kwargs, message):
+    with pytest.raises(EloquaInputError, match=message):
+        _export(**kwargs)
+
+
+def test_every_operator_is_importable_from_operators_eloqua():
+    import airflow_provider_eloqua.operators.eloqua as module
+
+    assert {"EloquaCreateExportOperator", "EloquaExportOperator", "EloquaDownloadSyncOperator"} <= set(module.__all__)
+    assert EloquaDownloadSyncOperator.template_fields == ("sync_uri", "path", "format", "since", "until")
+
+
+def _context(store: Store) -> dict:
+    ti = SimpleNamespace(dag_id="d", task_id="export", run_id="r", map_index=-1, xcom_push=lambda **_: None)
+    return {"ti": ti, "task_state_store": store, "outlet_events": {}}
+
+
+def test_a_deferrable_export_defers_until_the_lag_has_passed_asking_eloqua_nothing(emulator, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    operator = _export(path=str(tmp_path / "c.csv"), until=until.isoformat(), lag="PT1H", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_context(Store()))
+    trigger = deferred.value.trigger
+    assert type(trigger).__name__ == "DateTimeTrigger" and trigger.moment == until + timedelta(hours=1)
+    assert deferred.value.method_name == "execute_complete"
+    assert [r for r in emulator.control.requests() if "/exports" in r["path"]] == []
+
+
+def test_a_deferrable_export_defers_on_its_sync_and_resumes_to_write_the_file(emulator, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.seed(
+        "/contacts", count=3, template={FIELDS["Email"]: "p{n}@example.com"}, updatedAt="2026-11-01T00:00:00"
+    )
+    operator = _export(path=str(tmp_path / "c.csv"), deferrable=True, lag=0)  # until: now
+    store = Store()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_context(store))
+    trigger = deferred.value.trigger
+    assert type(trigger).__name__ == "EloquaSyncTrigger"
+    sync_uri = trigger.sync_uri
+    while True:  # what the trigger does in the triggerer
+        from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+        status = EloquaHook().get_sync(sync_uri)["status"]
+        if status in ("success", "error"):
+            break
+    event = {"status": "terminal", "sync_uri": sync_uri, "sync_status": status, "message": ""}
+    from airflow.sdk import AssetAlias
+
+    class Events(dict):
+        def __missing__(self, key):
+            self[key] = SimpleNamespace(added=[], add=lambda asset, extra: self[key].added.append((asset, extra)))
+            return self[key]
+
+    context = _context(store) | {"outlet_events": Events()}
+    summary = operator.execute_complete(context, event)
+    assert summary["rows"] == 3 and summary["sync_uri"] == sync_uri
+    ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
+    assert asset.uri == (tmp_path / "c.csv").as_uri()
+    assert extra["source"] == "eloqua://AcmeCorp/contacts" and extra["rows"] == 3
