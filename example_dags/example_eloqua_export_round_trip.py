@@ -42,7 +42,6 @@ def eloqua_export_round_trip():
         fields={"Email": "{{Contact.Field(C_EmailAddress)}}", "Country": "{{Contact.Field(C_Country)}}"},
         member_of=f"ContactList[{LIST_ID}]" if LIST_ID else None,
         path=RUN_DIR + "/contacts.csv",
-        lag=0,  # no window: every contact as it is now
         poll_interval=POLL,
         timeout=TIMEOUT,
     )

@@ -200,9 +200,10 @@ class ExportCheckpoint(SyncCheckpoint):
     _TEMPLATE = "eloqua_export_template"
 
     def window(self, given: Window, now: datetime, lag: timedelta) -> Window:
-        """The window to export: ``given``, its open ``until`` closed at ``now - lag`` by the first try
-        and kept, so that every later try (and the resumed deferred task) exports the same window."""
-        if given.until is not None:
+        """The window to export: ``given``; with ``since`` but no ``until``, ``until`` is ``now - lag``
+        at the first try, kept so that every later try (and the resumed deferred task) exports the same
+        window. Without either bound the export is everything as it is now."""
+        if given.until is not None or given.since is None:
             return given
         stored = self._get(self._WINDOW)
         if isinstance(stored, dict) and stored.get("given") == given.as_json():

@@ -172,7 +172,8 @@ class EloquaExportOperator(_ExportDefinitionOperator):
     :param format: ``csv`` or ``ndjson``; from the extension when None (templated).
     :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
     :param since: the window's first moment, inclusive (templated; None: no lower bound).
-    :param until: the window's end, exclusive (templated; None: the sync's creation less ``lag``).
+    :param until: the window's end, exclusive (templated; None: the first try's time less ``lag`` when ``since`` is
+        given, no bound otherwise).
     :param lag: keep ``until`` at least this long before the sync is created (``PT1H`` by default,
         Oracle's advice for late activities); a timedelta, seconds or an ISO-8601 duration.
     :param wait: wait for the sync and write the file; False: return once the sync has started (its

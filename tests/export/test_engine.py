@@ -196,6 +196,7 @@ def test_fewer_rows_than_eloqua_exported_fail_naming_both_numbers(hook, emulator
         {"action": "status", "status": 503},
         {"action": "status", "status": 500, "headers": {"Retry-After": "0"}},
         {"action": "drop"},
+        {"action": "truncate", "status": 200},  # half the page's body, then the connection drops
         {"action": "status", "status": 401},  # the token expired: renewed once, then the page again
     ],
 )
@@ -279,6 +280,7 @@ def test_an_open_until_is_closed_once_and_kept_for_every_try():
     assert first == later == Window(since, datetime(2026, 12, 3, 9, tzinfo=UTC))
     given = Window(since, since + timedelta(days=1))
     assert ExportCheckpoint(store).window(given, datetime(2027, 1, 1, tzinfo=UTC), timedelta(hours=1)) == given
+    assert ExportCheckpoint(store).window(Window(), datetime(2027, 1, 1, tzinfo=UTC), timedelta(hours=1)) == Window()
 
 
 D1, D2, D3 = (datetime(2026, 12, d, tzinfo=UTC) for d in (1, 2, 3))

@@ -34,7 +34,7 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
 
 
 def test_a_retry_mid_download_reattaches_to_its_sync_and_the_file_is_exact(env, monkeypatch, tmp_path):
-    env.control.seed("/contacts", count=25, template={EMAIL: "person{n}@example.com"})
+    env.control.seed("/contacts", count=25, template={EMAIL: "person{n}@example.com"}, updatedAt="2026-11-01T00:00:00")
     # the second page fails past the hook's retries: the first try fails mid-download
     env.control.add_fault(method="GET", path=r"^/syncs/\d+/data$", query="offset=10(&|$)", status=503, times=2)
     target = tmp_path / "contacts.csv"
@@ -129,7 +129,7 @@ def test_a_day_over_eloquas_activity_limit_is_exported_in_parts_into_one_file(en
 
 def test_a_deferrable_export_waits_for_its_sync_in_the_triggerer(env, monkeypatch, tmp_path, caplog):
     caplog.set_level("INFO")
-    env.control.seed("/contacts", count=5, template={EMAIL: "person{n}@example.com"})
+    env.control.seed("/contacts", count=5, template={EMAIL: "person{n}@example.com"}, updatedAt="2026-11-01T00:00:00")
     target = tmp_path / "c.csv"
     result = run_exports(
         monkeypatch,
