@@ -7,6 +7,10 @@ import json
 import sqlite3
 import textwrap
 
+import pytest
+
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.transfers.sql_to_eloqua import SqlToEloquaOperator
 from tests.dag_runner import run_dag, write_dag_file
 
 
@@ -57,3 +61,35 @@ def test_a_sql_file_is_rendered_and_its_rejects_are_mapped_to_query_rows(
     assert sorted(r["identifier"] for r in eloqua_conn.control.records("/contacts")) == [
         f"p{i}@example.com" for i in (2, 3, 5, 6)
     ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        ({"fetch_size": 0}, "fetch_size must be a positive integer"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone must be an IANA time zone name"),
+        ({"data": [{"Email": "a@x.io"}]}, "reads its rows from sql; data cannot be given"),
+    ],
+)
+def test_arguments_are_checked_when_the_dag_is_parsed(arguments, match):
+    with pytest.raises(EloquaInputError, match=match):
+        SqlToEloquaOperator(task_id="t", sql="SELECT 1", sql_conn_id="db", entity="contacts", name="n", **arguments)
+
+
+def test_sql_is_one_query(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_CONN_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "x.db")}))
+    operator = SqlToEloquaOperator(
+        task_id="t", sql="SELECT 1 AS a; SELECT 2 AS b;", sql_conn_id="db", entity="contacts", name="n"
+    )
+    with pytest.raises(EloquaInputError, match="sql must be one query; got 2 statements"):
+        operator.query_rows  # noqa: B018
+    operator.sql = "SELECT 1 AS a;\n"
+    assert operator.query_rows.sql == "SELECT 1 AS a"
+    monkeypatch.setenv("AIRFLOW_CONN_NOT_SQL", connection_json_for_eloqua())
+    operator = SqlToEloquaOperator(task_id="t", sql="SELECT 1", sql_conn_id="not_sql", entity="contacts", name="n")
+    with pytest.raises(EloquaInputError, match=r"its hook, EloquaHook, is not a common\.sql DbApiHook"):
+        operator.query_rows  # noqa: B018
+
+
+def connection_json_for_eloqua() -> str:
+    return json.dumps({"conn_type": "eloqua", "login": "u", "password": "p", "extra": {"site": "S"}})
