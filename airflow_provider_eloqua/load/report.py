@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError, EloquaRowCountError
+from airflow_provider_eloqua.load.rows import RejectList, staged_locator
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync.logs import STATUS_CODE, SyncLog, entry_count, read_sync_log
 from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
@@ -329,6 +330,16 @@ class RejectThreshold:
         return report
 
 
+def _staged_rows(staged: Mapping[str, Any] | None, rejects: RejectList) -> RowFinder | None:
+    """The rows of the upload's input for a sync's rejects; None (rejects keep only Eloqua's index)
+    when the input cannot be read here, which is logged, not raised: the sync is what is reported."""
+    try:
+        return staged_locator(staged, rejects)
+    except (OSError, ValueError) as exc:
+        log.warning("The rejected rows' input rows could not be found (%s); the rejects carry Eloqua's index only", exc)
+        return None
+
+
 def check_rows_processed(report: SyncReport, expected_rows: int | None) -> None:
     """Fail unless Eloqua processed exactly the ``expected_rows`` the load staged for this sync.
 
@@ -392,12 +403,22 @@ def report_import_sync(
     expected_rows: int | None = None,
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
     deadline: float | None = None,
+    staged: Mapping[str, Any] | None = None,
 ) -> SyncReport:
     """Report a finished import sync started elsewhere (logs, rejects) and check it processed
-    ``expected_rows`` (the rows staged for it, when known)."""
-    report = build_report(
-        hook, sync_uri, status, rejects_path=rejects_path, sync_actions=sync_actions, deadline=deadline
-    )
+    ``expected_rows`` (the rows staged for it, when known). ``staged`` is the upload's
+    ``staged_input``: with it each reject gets its input row, as on the one-task path."""
+    with RejectList(hook.iter_sync_rejects(sync_uri, deadline=deadline)) as rejects:
+        report = build_report(
+            hook,
+            sync_uri,
+            status,
+            rejects=rejects,
+            rows=_staged_rows(staged, rejects),
+            rejects_path=rejects_path,
+            sync_actions=sync_actions,
+            deadline=deadline,
+        )
     log_summary(report)
     check_rows_processed(report, expected_rows)
     return report

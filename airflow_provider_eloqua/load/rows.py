@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_eloqua.chunking import iter_file_rows
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.load.checkpoint import Batch
 from airflow_provider_eloqua.load.spec import InputSpec
 from airflow_provider_eloqua.storage import open_path
 
@@ -130,3 +132,57 @@ def _streamed_rows(source: InputSpec) -> Iterator[Iterator[Mapping[str, Any]]]:
     assert source.path is not None and source.format is not None  # InputSpec: exactly one input
     with open_path(source.path, "rb") as stream:
         yield iter_file_rows(stream, source.format)
+
+
+# ------------------------------------------------------------------ the split path: another task maps the rejects
+
+
+def staged_input(source: InputSpec, identifier: str | None, batch: Batch | None) -> dict[str, Any]:
+    """What a task that sees only the sync (the sensor) needs to give its rejects their input rows,
+    as the upload's XCom ``staged_input`` (plain JSON; ``{}`` when nothing can be given).
+
+    A file is named (``path``, ``format``) and read again there, for just the rejected positions;
+    rows given as ``data`` travel as the identifier values of the sync's batch (``values``), since
+    the other task cannot read them. A row source (a query) is not run again by another task.
+
+    :param source: the load's input.
+    :param identifier: the definition's identifier column.
+    :param batch: the batch of the last sync (its offset and rows).
+    """
+    if not identifier or batch is None:
+        return {}
+    where: dict[str, Any] = {"identifier": identifier, "offset": batch.offset}
+    if source.path is not None:
+        return {**where, "path": str(source.path), "format": source.format}
+    if source.data is not None:
+        rows = source.data[batch.offset : batch.offset + batch.rows]
+        return {**where, "values": [None if (v := row.get(identifier)) is None else str(v) for row in rows]}
+    return {}
+
+
+def staged_locator(staged: Mapping[str, Any] | None, rejects: RejectList) -> RowLocator | None:
+    """The locator of a sync's rejects from the upload's ``staged_input`` (None: rows cannot be found)."""
+    if not staged or not rejects.count:
+        return None
+    identifier, offset = staged["identifier"], staged["offset"]
+    if "values" in staged:
+        return RowLocator(identifier, offset, {offset + i: value for i, value in enumerate(staged["values"], 1)})
+    return locate_rows(InputSpec(path=staged["path"], format=staged["format"]), identifier, offset, rejects)
+
+
+def check_staged_input(staged: Any) -> dict[str, Any] | None:
+    """``staged_input`` as a task received it (an upload's XCom), checked; raises EloquaInputError naming it."""
+    if staged is None or staged == {} or staged == "":
+        return None
+    ok = (
+        isinstance(staged, Mapping)
+        and isinstance(staged.get("identifier"), str)
+        and isinstance(staged.get("offset"), int)
+        and (isinstance(staged.get("values"), list) or isinstance(staged.get("path"), str))
+    )
+    if not ok:
+        raise EloquaInputError(
+            "staged_input must be the staged_input XCom of an Eloqua upload (identifier, offset, and path or "
+            f"values); got {staged!r:.200}"
+        )
+    return dict(staged)

@@ -48,6 +48,7 @@ from airflow_provider_eloqua.load.load_definition import (
     mapped_origin,
 )
 from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport
+from airflow_provider_eloqua.load.rows import staged_input
 from airflow_provider_eloqua.load.spec import (
     IMPORTS,
     SYNC_ACTIONS,
@@ -110,12 +111,14 @@ def _persist_load_links(context: Context, hook: EloquaHook, result: LoadResult, 
     persist_links(context, hook, sync_uri=result.sync_uri, definition_uri=template or result.totals.definition_uri)
 
 
-def _push_load_keys(context: Context, result: LoadResult) -> None:
-    """Push ``definition_uri`` and ``sync_rows`` as XCom keys of their own, so that downstream tasks
-    can template ``upload.output["definition_uri"]`` (for EloquaCreateSyncOperator) and
-    ``upload.output["sync_rows"]`` (for the sensor's ``expected_rows``), as they do ``sync_uri``."""
+def _push_load_keys(context: Context, load: Load, result: LoadResult) -> None:
+    """Push ``definition_uri``, ``sync_rows`` and ``staged_input`` as XCom keys of their own, so that
+    downstream tasks can template ``upload.output["definition_uri"]`` (for EloquaCreateSyncOperator),
+    ``upload.output["sync_rows"]`` (for the sensor's ``expected_rows``) and ``staged_input`` (which
+    the sensor reads by itself when its ``sync_uri`` is this task's), as they do ``sync_uri``."""
     context["ti"].xcom_push(key="definition_uri", value=result.totals.definition_uri)
     context["ti"].xcom_push(key="sync_rows", value=result.sync_rows)
+    context["ti"].xcom_push(key="staged_input", value=staged_input(load.source, result.identifier, result.batch))
 
 
 class _DefinitionOperator(_EloquaOperator):
@@ -370,6 +373,9 @@ class _LoadOperator(_EloquaOperator):
         self.timeout = timeout
         self.load_auto_delete_duration = check_auto_delete(auto_delete_duration)
 
+    #: This task pushes the XCom ``staged_input``: a sensor whose ``sync_uri`` is this task's reads it.
+    pushes_staged_input = True
+
     def input_spec(self) -> InputSpec:
         """What to upload, validated once the templates have rendered."""
         return InputSpec(data=self.data, path=self.path, format=self.format)
@@ -419,7 +425,8 @@ class EloquaUploadDataOperator(_LoadOperator):
     definition* (same fields, identifier, update rule, sync actions and every other property; its
     name plus ``[airflow-load <key>]``; ``auto_delete_duration``), stages there and syncs that. The
     result's ``definition_uri`` is the copy: with ``start_sync=False`` give it to
-    :class:`EloquaCreateSyncOperator`, and pass ``sync_rows`` to the sensor's ``expected_rows``.
+    :class:`EloquaCreateSyncOperator`, and pass ``sync_rows`` to the sensor's ``expected_rows``
+    (its XCom ``staged_input``, which the sensor reads by itself, numbers the rejects by input row).
     :class:`EloquaSyncSensor` deletes the copy once the sync has ended; otherwise Eloqua does when
     ``auto_delete_duration`` has passed.
 
@@ -469,10 +476,11 @@ class EloquaUploadDataOperator(_LoadOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         checkpoint = Checkpoint.of(context)
-        result = self._load(context, checkpoint).run(start=self.start_sync)
+        load = self._load(context, checkpoint)
+        result = load.run(start=self.start_sync)
         _push_sync_uri(context, result)
         _persist_load_links(context, self.hook, result, self.definition_uri)
-        _push_load_keys(context, result)
+        _push_load_keys(context, load, result)
         # Done: a later run of this task instance (a manual clear) must load again, not reattach.
         checkpoint.loaded()
         return result.upload_summary()
@@ -639,6 +647,7 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
                 stacklevel=2,
             )
         self.wait = wait
+        self.pushes_staged_input = not wait  # its load keys are pushed only when it returns at the sync
         self.deferrable = deferrable
         self.on_warning = check_on_warning(on_warning)
         self.rejects_path = rejects_path
@@ -656,7 +665,8 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         checkpoint = Checkpoint.of(context)
-        result = self._import_load(context, checkpoint).run()
+        load = self._import_load(context, checkpoint)
+        result = load.run()
         _push_sync_uri(context, result)
         _persist_load_links(context, self.hook, result, self.definition_uri)
         status = result.sync_status or "pending"
@@ -667,7 +677,7 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
             # Done, as for the upload operator: the last sync is the caller's to watch, and a later run
             # of this task instance (a manual clear) must load again, not reattach to this sync.
             checkpoint.loaded()
-            _push_load_keys(context, result)
+            _push_load_keys(context, load, result)
             return {**result.upload_summary(), "status": status}
         deadline = time.time() + self.timeout
         if self.deferrable:

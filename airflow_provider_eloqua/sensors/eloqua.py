@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
+from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_eloqua import assets, urls
@@ -18,6 +19,7 @@ from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
 from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport, report_import_sync
+from airflow_provider_eloqua.load.rows import check_staged_input
 from airflow_provider_eloqua.settings import task_http_settings
 from airflow_provider_eloqua.sync.ending import SyncOutcome, check_on_warning, end_sync
 from airflow_provider_eloqua.sync.logs import report_sync_log
@@ -64,6 +66,11 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
         ``max_rejected_rows`` and ``max_rejected_ratio`` fail it past a number of rejects (see
         :class:`~airflow_provider_eloqua.load.report.RejectThreshold`).
     :param delete_load_definition: delete the sync's load definition once the sync is reported.
+    :param staged_input: the upload's XCom ``staged_input`` (templated), which gives each reject its
+        input row (``input_row`` in ``rejects_path``): a file is read again for just the rejected
+        positions, rows given as ``data`` come as their identifier values. Read by itself when
+        ``sync_uri`` is an Eloqua upload task's ``output["sync_uri"]``; None otherwise (rejects then
+        carry only Eloqua's ``recordIndex``).
     :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
         ``.csv`` or ``.ndjson``), templated.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
@@ -82,7 +89,7 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
         with a message naming the sync and the status last seen.
     """
 
-    template_fields: Sequence[str] = ("sync_uri", "rejects_path", "expected_rows")
+    template_fields: Sequence[str] = ("sync_uri", "rejects_path", "expected_rows", "staged_input")
     operator_extra_links = EXTRA_LINKS
     ui_color = "#c5e3f6"
 
@@ -100,11 +107,13 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         expected_rows: int | str | None = None,
         delete_load_definition: bool = True,
+        staged_input: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.sync_uri = sync_uri
         self.expected_rows = expected_rows
+        self.staged_input = staged_input if staged_input is not None else _staged_input(sync_uri)
         self.delete_load_definition = delete_load_definition
         self.on_warning = check_on_warning(on_warning)
         self.rejects_path = rejects_path
@@ -180,6 +189,7 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
                 expected_rows=expected,
                 sync_actions=(definition or {}).get("syncActions"),
                 deadline=deadline,
+                staged=check_staged_input(self.staged_input),
             )
             return self.check_rejects(reported, self.rejects_path)
 
@@ -245,7 +255,8 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
             # The upload staged no rows (an empty input is not an error), so it started no sync.
             raise AirflowSkipException("Eloqua: no sync to wait for (the upstream upload staged no rows)")
         check_sync_uri(self.sync_uri, "sync_uri")
-        self._expected_rows()  # a bad value fails now, not after the wait
+        self._expected_rows()  # bad values fail now, not after the wait
+        check_staged_input(self.staged_input)
         deadline = self._start_watch(context)
         if not self.deferrable:
             try:
@@ -277,3 +288,12 @@ def _kind(definition_uri: str | None) -> str | None:
         return urls.parse_definition_uri(definition_uri or "").kind
     except ValueError:
         return None
+
+
+def _staged_input(sync_uri: Any) -> Any:
+    """The upload's ``staged_input`` XCom when ``sync_uri`` is an Eloqua upload task's ``sync_uri``
+    XCom (a task whose ``pushes_staged_input`` is true); None otherwise."""
+    if not (isinstance(sync_uri, PlainXComArg) and sync_uri.key == "sync_uri"):
+        return None
+    upload = sync_uri.operator
+    return PlainXComArg(upload, key="staged_input") if getattr(upload, "pushes_staged_input", False) else None

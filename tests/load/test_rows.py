@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from airflow_provider_eloqua.load.rows import RejectList, locate_rows
+import json
+
+import pytest
+
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.load.checkpoint import Batch
+from airflow_provider_eloqua.load.rows import (
+    RejectList,
+    check_staged_input,
+    locate_rows,
+    staged_input,
+    staged_locator,
+)
 from airflow_provider_eloqua.load.spec import InputSpec
 
 ROWS = [{"Email": f"p{i}@example.com"} for i in range(1, 11)]
@@ -54,3 +66,44 @@ def test_nothing_to_locate_without_rejects_or_identifier():
         assert locate_rows(InputSpec(data=ROWS), "Email", 0, none) is None
     with RejectList([reject(1, "p1@example.com")]) as one:
         assert locate_rows(InputSpec(data=ROWS), None, 0, one) is None
+
+
+def _through_xcom(value):
+    """What the sensor receives: the XCom's JSON, decoded."""
+    return json.loads(json.dumps(value))
+
+
+def test_rows_given_as_data_travel_as_the_batchs_identifier_values():
+    batch = Batch(index=1, first_row=5, rows=3, chunks=1, bytes=100)
+    staged = _through_xcom(staged_input(InputSpec(data=ROWS), "Email", batch))
+    assert staged == {
+        "identifier": "Email",
+        "offset": 4,
+        "values": ["p5@example.com", "p6@example.com", "p7@example.com"],
+    }
+    with RejectList([reject(2, "p6@example.com"), reject(1, "p1@example.com")]) as rejects:
+        rows = staged_locator(check_staged_input(staged), rejects)
+        assert rows is not None and [rows.row_of(r) for r in rejects] == [6, None]  # row 1 is not in the batch
+
+
+def test_a_file_is_named_and_read_again_for_the_rejected_positions(tmp_path):
+    source = tmp_path / "rows.ndjson"
+    source.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    batch = Batch(index=0, first_row=1, rows=10, chunks=1, bytes=300)
+    staged = _through_xcom(staged_input(InputSpec(path=str(source)), "Email", batch))
+    assert staged == {"identifier": "Email", "offset": 0, "path": str(source), "format": "ndjson"}
+    with RejectList([reject(8, "p9@example.com")]) as rejects:
+        rows = staged_locator(check_staged_input(staged), rejects)
+        assert rows is not None and rows.row_of(next(iter(rejects))) == 9
+
+
+def test_nothing_is_staged_without_an_identifier_or_a_batch():
+    batch = Batch(index=0, first_row=1, rows=10, chunks=1, bytes=300)
+    assert staged_input(InputSpec(data=ROWS), None, batch) == {}
+    assert staged_input(InputSpec(data=ROWS), "Email", None) == {}
+    assert check_staged_input({}) is None and check_staged_input(None) is None
+
+
+def test_a_staged_input_that_is_not_an_uploads_is_refused_naming_it():
+    with pytest.raises(EloquaInputError, match=r"^staged_input must be the staged_input XCom of an Eloqua upload"):
+        check_staged_input({"path": "/tmp/x.csv"})
