@@ -1,16 +1,24 @@
 """A real deployment, the way an Airflow team runs it, for the deployment and connection-form tests.
 
-- The provider ``pip install``-ed from this checkout into a fresh venv, as a user installs it (with
-  ``psycopg2-binary`` and ``asyncpg`` for the metadata DB), pinned to the test venv's versions so pip resolves
-  nothing new and takes every wheel from its cache.
+- The provider ``pip install``-ed from this checkout into a fresh venv, as a user installs it (with its
+  ``s3`` extra, ``apache-airflow-providers-celery``, and ``psycopg2-binary`` and ``asyncpg`` for the
+  metadata DB), pinned to the test venv's versions so pip resolves little and takes most wheels from
+  its cache. One venv serves every topology (``install_venv``).
 - The emulator as its own process, through the installed ``eloqua-emulator`` command.
 - PostgreSQL (tests/deployment/postgres.py) as the metadata database.
-- Airflow's components as separate processes: scheduler (LocalExecutor), triggerer, dag-processor
-  and api-server, with the SimpleAuthManager (a user and password we choose) and connection testing
-  enabled; the example DAGs copied into the dags folder.
+- Airflow's components as separate processes: scheduler, triggerer, dag-processor and api-server,
+  with the SimpleAuthManager (a user and password we choose) and connection testing enabled; every
+  file of example_dags/ copied into the dags folder. Two topologies:
+  - ``LocalExecutor``: tasks run in the scheduler's subprocesses;
+  - ``CeleryExecutor``: two Celery workers (``WORKERS``), each with a queue of its own besides
+    ``default``, Redis as the broker (Debian's ``redis-server`` on a free loopback port, installed
+    with apt-get when missing) and PostgreSQL as the result backend. ``runner_env`` (connections)
+    goes to the workers and the triggerer only, the processes that call Eloqua.
+- The examples' settings: a poll a second, exports without a lag, and the SQL example's warehouse
+  connection, a database of the same PostgreSQL server.
 
 Every process runs under ``timeout -s KILL`` (nothing outlives a crashed test run) in its own
-process group, and ``stop()`` ends them all, then PostgreSQL, whatever happened.
+process group, and ``stop()`` ends them all and their descendants, then PostgreSQL, whatever happened.
 """
 
 from __future__ import annotations
@@ -21,18 +29,21 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorControl
-from tests.deployment.postgres import PostgresServer, free_port
+from tests.deployment.postgres import PostgresServer, apt_install, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -40,6 +51,28 @@ EXAMPLE_DAGS = REPO / "example_dags"
 PROCESS_LIMIT_SECONDS = 3600
 ADMIN_USER = "admin"
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
+WAREHOUSE_DB, WAREHOUSE_CONN = "warehouse", "AIRFLOW_CONN_ELOQUA_EXAMPLE_WAREHOUSE"
+#: The CeleryExecutor topology's workers; each serves ``default`` and a queue named after itself.
+WORKERS = ("worker_a", "worker_b")
+#: Pinned, as the test venv pins everything else: celery 5.7 removed the ``celery.backends.database.retry``
+#: that this provider release imports.
+CELERY = ("apache-airflow-providers-celery==3.26.0", "celery[redis]==5.6.3")
+#: Run by the deployment's Python: the DAGs of a folder as Airflow parses them, and its import errors.
+LIST_DAGS = """import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(sys.argv[1])
+kinds = {"NullTimetable": "manual", "AssetTriggeredTimetable": "assets"}
+dags = {i: [d.fileloc, kinds.get(type(d.timetable).__name__, "scheduled")] for i, d in bag.dags.items()}
+print(json.dumps({"dags": dags, "errors": {path: str(e) for path, e in bag.import_errors.items()}}))
+"""
+#: Importable by the Celery workers only (on their PYTHONPATH): the hostname a task instance records is
+#: the worker's name, so the REST API says which of two workers on one machine ran a try.
+WORKER_HOSTNAME_MODULE = """import os
+
+
+def hostname():
+    return os.environ["ELOQUA_DEPLOY_WORKER"]
+"""
 
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float, interval: float = 0.5) -> Any:
@@ -54,10 +87,13 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float, interval
         time.sleep(interval)
 
 
-def install_fresh_venv(venv: Path, log: Path) -> None:
-    """``python -m venv`` + ``pip install <checkout> psycopg2-binary asyncpg``, constrained to the test venv's
-    versions (``pip freeze``) so the resolver has nothing to choose and pip's cache serves the wheels."""
+def install_venv(venv: Path, log: Path) -> None:
+    """``pip install <checkout>[s3]``, the Celery and PostgreSQL providers, ``psycopg2-binary`` and
+    ``asyncpg`` into ``venv`` (created if missing), constrained to the test venv's versions (``pip
+    freeze``) so the resolver has little to choose and pip's cache serves the wheels; in a reused venv,
+    this checkout is then reinstalled over whatever an earlier run installed."""
     venv.parent.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     constraints = venv.parent / "constraints.txt"
     frozen = subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
@@ -66,22 +102,23 @@ def install_fresh_venv(venv: Path, log: Path) -> None:
         check=True,
         timeout=300,
     ).stdout
-    constraints.write_text(
-        "\n".join(line for line in frozen.splitlines() if not line.lower().startswith("airflow-provider-eloqua"))
-    )
+    # kombu[redis] (Celery's broker client) pins `packaging` exactly: leave that one to pip.
+    unpinned = ("airflow-provider-eloqua", "packaging=")
+    constraints.write_text("\n".join(line for line in frozen.splitlines() if not line.lower().startswith(unpinned)))
+    python = str(venv / "bin" / "python")
     with log.open("a") as out:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, stdout=out, stderr=out)
+        reused = (venv / "bin" / "python").exists()
+        if not reused:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, stdout=out, stderr=out)
+        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile"]
         subprocess.run(
             [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-compile",  # byte-compiling Airflow is most of the install's time; imports compile lazily
+                *pip,  # --no-compile: byte-compiling Airflow is most of the install's time; imports compile lazily
                 "-c",
                 str(constraints),
-                str(REPO),
+                f"{REPO}[s3]",  # s3:// for the files of the Celery topology's tasks
+                *CELERY,
+                "apache-airflow-providers-postgres",  # the SQL example's warehouse
                 # Airflow's PostgreSQL drivers (its sync and async engines), as its `postgres` extra has them
                 "psycopg2-binary",
                 "asyncpg",
@@ -91,14 +128,68 @@ def install_fresh_venv(venv: Path, log: Path) -> None:
             stdout=out,
             stderr=out,
         )
+        if reused:  # the checkout may have changed under the same version number
+            subprocess.run(
+                [*pip, "--no-deps", "--force-reinstall", str(REPO)], check=True, timeout=600, stdout=out, stderr=out
+            )
+
+
+def redis_server_bin() -> str:
+    """Debian's ``redis-server``, installed with apt-get when missing (as PostgreSQL is)."""
+    found = shutil.which("redis-server")
+    if not found:
+        apt_install("redis-server")
+        found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("redis-server installed, but not on PATH")
+    return found
+
+
+def redis_answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64).startswith(b"+PONG")
+    return False
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and every process below it (a task's process may sit in a process group of its own)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    return []
+
+
+def kill_tree(pid: int) -> None:
+    for proc in process_tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
 
 
 class Deployment:
-    """See the module docstring; ``start()`` returns once the API answers and the DAGs are parsed."""
+    """See the module docstring; ``start()`` returns once the API answers.
 
-    def __init__(self) -> None:
+    :param venv: the deployment venv (``install_venv``).
+    :param executor: ``LocalExecutor`` or ``CeleryExecutor``.
+    :param settings: environment every process gets, over the defaults (e.g. the examples' settings).
+    :param runner_env: environment only the processes that run tasks and triggers get.
+    :param extra_dags: DAG files copied beside the examples.
+    """
+
+    def __init__(
+        self,
+        venv: Path,
+        executor: str = "LocalExecutor",
+        settings: dict[str, str] | None = None,
+        runner_env: dict[str, str] | None = None,
+        extra_dags: tuple[Path, ...] = (),
+    ) -> None:
+        self.venv = venv
+        self.executor = executor
+        self.settings = dict(settings or {})
+        self.runner_env = dict(runner_env or {})
+        self.extra_dags = extra_dags
         self.root = Path(tempfile.mkdtemp(prefix="eloqua-deploy-"))
-        self.venv = self.root / "venv"
         self.home = self.root / "airflow"
         self.logs = self.root / "process-logs"
         self.output = self.root / "output"
@@ -107,6 +198,7 @@ class Deployment:
             folder.mkdir(parents=True)
         self.postgres: PostgresServer | None = None
         self.processes: dict[str, subprocess.Popen] = {}
+        self.killed: dict[str, subprocess.Popen] = {}  # by kill(): not expected alive any more
         self.api_port = free_port()
         self.emulator_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
@@ -115,36 +207,29 @@ class Deployment:
         self.session = requests.Session()
         self.timings: dict[str, float] = {}
 
+    @property
+    def celery(self) -> bool:
+        return self.executor == "CeleryExecutor"
+
     # ------------------------------------------------------------------ start and stop
 
     def start(self) -> Deployment:
         started = time.monotonic()
-        reuse = os.environ.get("ELOQUA_DEPLOYMENT_VENV")
-        if reuse:  # development only: a venv an earlier run installed; this checkout reinstalled into it
-            self.venv = Path(reuse)
-            if not (self.venv / "bin" / "airflow").exists():
-                install_fresh_venv(self.venv, self.logs / "pip.log")
-            subprocess.run(
-                [
-                    str(self.venv / "bin" / "python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "--no-deps",
-                    "--force-reinstall",
-                    str(REPO),
-                ],
-                check=True,
-                timeout=600,
-                capture_output=True,
-            )
-        else:
-            install_fresh_venv(self.venv, self.logs / "pip.log")
-        self.timings["venv_install_s"] = time.monotonic() - started
         self.postgres = PostgresServer().start()
+        # The SQL example's warehouse (the default ELOQUA_EXAMPLE_SQL_CONN_ID): a database of this server.
+        self.postgres.create_database(WAREHOUSE_DB)
+        warehouse = {"conn_type": "postgres", "host": "127.0.0.1", "port": self.postgres.port, "login": "airflow"}
+        self.runner_env.setdefault(WAREHOUSE_CONN, json.dumps({**warehouse, "schema": WAREHOUSE_DB}))
+        if self.celery:
+            self.redis_port = free_port()
+            redis = [redis_server_bin(), "--bind", "127.0.0.1", "--port", str(self.redis_port)]
+            self._spawn("redis", [*redis, "--save", "", "--appendonly", "no", "--dir", str(self.root)], env=os.environ)
+            wait_until(lambda: self._check_alive() or redis_answers(self.redis_port), "Redis answering PING", 120)
         self.env = self._environment()
-        for dag_file in sorted(EXAMPLE_DAGS.glob("example_*.py")):
+        shutil.copytree(
+            EXAMPLE_DAGS, self.home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        for dag_file in self.extra_dags:
             shutil.copy(dag_file, self.home / "dags" / dag_file.name)
         (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: self.admin_password}))
         self._spawn("emulator", ["eloqua-emulator", "--host", "127.0.0.1", "--port", str(self.emulator_port)])
@@ -160,12 +245,35 @@ class Deployment:
         (self.logs / "db-migrate.log").write_text(migrated.stdout + migrated.stderr)
         if migrated.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
+        runs_tasks = ("triggerer",) if self.celery else ("scheduler", "triggerer")
         for component in COMPONENTS:
-            self._spawn(component, ["airflow", component])
+            self._spawn(component, ["airflow", component], self.runner_env if component in runs_tasks else {})
+        if self.celery:
+            self._start_workers()
         wait_until(self._api_up, "the Airflow API server answering", 300)
         self.login()
         self.timings["start_s"] = time.monotonic() - started
         return self
+
+    def _start_workers(self) -> None:
+        pythonpath = self.root / "worker-pythonpath"
+        pythonpath.mkdir()
+        (pythonpath / "eloqua_deploy_worker.py").write_text(WORKER_HOSTNAME_MODULE)
+        for worker in WORKERS:
+            argv = ["airflow", "celery", "worker", "--queues", f"default,{worker}", "--concurrency", "4"]
+            argv += ["--celery-hostname", f"{worker}@%h", "--without-mingle", "--without-gossip"]
+            self._spawn(
+                worker,
+                argv,
+                {
+                    **self.runner_env,
+                    "PYTHONPATH": str(pythonpath),
+                    "ELOQUA_DEPLOY_WORKER": worker,
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "eloqua_deploy_worker.hostname",
+                    # two workers on one machine: a log server port each
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                },
+            )
 
     def _environment(self) -> dict[str, str]:
         from cryptography.fernet import Fernet
@@ -176,7 +284,7 @@ class Deployment:
             PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
             AIRFLOW_HOME=str(self.home),
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.postgres.url,
-            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__EXECUTOR=self.executor,
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.home / "dags"),
             AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
@@ -191,18 +299,31 @@ class Deployment:
             AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(self.home / "logs"),
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),  # not 8793: other Airflows may run here
             # The example DAGs' own knobs: poll every second, fail at a bounded deadline.
             ELOQUA_EXAMPLE_POLL_SECONDS="1",
             ELOQUA_EXAMPLE_TIMEOUT_SECONDS="600",
             ELOQUA_EXAMPLE_OUTPUT_DIR=str(self.output),
+            ELOQUA_EXAMPLE_EXPORT_LAG="0",  # the daily exports ask for their interval at once
         )
+        if self.celery:
+            assert self.postgres is not None
+            env.update(
+                AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+                AIRFLOW__CELERY__RESULT_BACKEND="db+" + self.postgres.url,  # postgresql+psycopg2://
+                # A try whose worker died is failed (and retried) once its heartbeats are this old.
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="40",
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
+            )
+        env.update(self.settings)
         return env
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None, env: Any = None) -> None:
+        """Start ``argv`` in a process group of its own with ``env`` (default: the deployment's) plus ``extra_env``."""
         log = (self.logs / f"{name}.log").open("w")
         self.processes[name] = subprocess.Popen(
             ["timeout", "-s", "KILL", str(PROCESS_LIMIT_SECONDS), *argv],
-            env=self.env,
+            env={**(self.env if env is None else env), **(extra_env or {})},
             cwd=self.root,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -213,7 +334,8 @@ class Deployment:
     def _check_alive(self) -> None:
         dead = {name: proc.returncode for name, proc in self.processes.items() if proc.poll() is not None}
         if dead:
-            raise RuntimeError(f"processes exited early: {dead}; see {self.logs}")
+            tails = {name: (self.logs / f"{name}.log").read_text(errors="replace")[-3000:] for name in dead}
+            raise RuntimeError(f"processes exited early: {dead}; see {self.logs}; their logs end:\n{tails}")
 
     def _emulator_up(self) -> bool:
         self._check_alive()
@@ -227,12 +349,21 @@ class Deployment:
             return requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=10).status_code == 200
         return False
 
+    def kill(self, name: str) -> None:
+        """SIGKILL process ``name`` and everything below it, as a machine that dies takes them all."""
+        proc = self.processes.pop(name)
+        self.killed[name] = proc
+        kill_tree(proc.pid)
+        proc.wait(60)
+
     def stop(self) -> None:
-        """End every process (TERM to its group, KILL after 30 s), then PostgreSQL; never raises."""
+        """End every process (TERM to its group, KILL after 10 s) and whatever it started, then PostgreSQL;
+        never raises. The deployment is thrown away: a short grace only lets the processes flush their logs."""
+        trees = {pid.pid for proc in self.processes.values() for pid in process_tree(proc.pid)}
         for proc in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 10
         for proc in self.processes.values():
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
@@ -243,6 +374,9 @@ class Deployment:
         for proc in self.processes.values():  # workers a component forked into the same group
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        for pid in trees:  # and those in groups of their own (a task's process may be)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self.postgres is not None:
             self.postgres.stop()
 
@@ -281,17 +415,35 @@ class Deployment:
             "extra": json.dumps({"site": DEFAULT_SITE, "login_url": self.emulator_url}),
         }
 
+    def example_dags(self) -> dict[str, str]:
+        """Every DAG of the copied example_dags/ files, as the deployment's own Airflow parses them: dag_id
+        -> ``manual`` (no schedule), ``assets`` (scheduled on Assets) or ``scheduled`` (on time). An
+        import error fails here, naming the file."""
+        folder = self.home / "dags"
+        files = [str(folder / path.relative_to(EXAMPLE_DAGS)) for path in EXAMPLE_DAGS.rglob("*.py")]
+        listed = subprocess.run(
+            ["timeout", "-s", "KILL", "600", str(self.venv / "bin" / "python"), "-c", LIST_DAGS, str(folder)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        parsed = json.loads(listed.stdout.strip().splitlines()[-1])
+        errors = {path: error for path, error in parsed["errors"].items() if path in files}
+        assert not errors, f"example DAG files that do not import: {errors}"
+        return {dag_id: kind for dag_id, (path, kind) in parsed["dags"].items() if path in files}
+
     def wait_for_dags(self, dag_ids: set[str], timeout: float = 600) -> None:
         def parsed() -> bool:
             self._check_alive()
-            found = {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 100})["dags"]}
+            found = {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 1000})["dags"]}
             return dag_ids <= found
 
         wait_until(parsed, f"the dag-processor parsing {sorted(dag_ids)}", timeout, interval=2)
 
-    def trigger(self, dag_id: str) -> str:
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        run = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+        run = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 900) -> str:
@@ -301,6 +453,45 @@ class Deployment:
             return state if state in ("success", "failed") else None
 
         return wait_until(finished, f"{dag_id} run {run_id} finishing", timeout, interval=2)
+
+    def run_examples(self, conf: dict[str, dict[str, Any]] | None = None, also: tuple[str, ...] = ()) -> dict:
+        """Run every example DAG (and the DAGs in ``also``) once, all at the same time, and wait for them.
+
+        A DAG without a schedule is triggered. A DAG scheduled on time is unpaused and runs as its
+        schedule says (``catchup=False``: one run, for the last interval). A DAG scheduled on Assets is
+        unpaused and runs on the events the others record; it is done once no event is queued for it
+        and its runs have ended. Returns dag_id -> its runs:
+        ``[{"run_id", "run_type", "state", "tasks": {task_id: task instance}}]``.
+        """
+        kinds = {**self.example_dags(), **dict.fromkeys(also, "manual")}
+        self.wait_for_dags(set(kinds))
+        for dag_id in sorted(dag_id for dag_id, kind in kinds.items() if kind != "manual"):
+            self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        run_ids = {
+            dag_id: [self.trigger(dag_id, (conf or {}).get(dag_id))]
+            for dag_id, kind in kinds.items()
+            if kind == "manual"
+        }
+        for dag_id, (run_id,) in run_ids.items():
+            self.wait_for_run(dag_id, run_id)
+
+        def runs_ended(dag_id: str) -> list[str] | None:
+            self._check_alive()
+            if self.api("GET", f"/dags/{dag_id}/assets/queuedEvents")["queued_events"]:
+                return None
+            runs = self.api("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"]
+            ended = runs and all(run["state"] in ("success", "failed") for run in runs)
+            return [run["dag_run_id"] for run in runs] if ended else None
+
+        for dag_id in sorted(dag_id for dag_id, kind in kinds.items() if kind != "manual"):
+            run_ids[dag_id] = wait_until(partial(runs_ended, dag_id), f"{dag_id}'s {kinds[dag_id]} runs", 900, 2)
+        result: dict[str, list[dict[str, Any]]] = {}
+        for dag_id, ids in run_ids.items():
+            for run_id in ids:
+                run = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+                tasks = self.task_instances(dag_id, run_id)
+                result.setdefault(dag_id, []).append({**run, "run_id": run_id, "tasks": tasks})
+        return result
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         items = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

@@ -107,8 +107,11 @@ class PostgresServer:
             timeout=150,
         )
         self.started = True
-        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, DB_NAME)
+        self.create_database(DB_NAME)
         return self
+
+    def create_database(self, name: str) -> None:
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, name)
 
     def stop(self) -> None:
         try:
