@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,31 @@ def test_connection_form_in_chromium(deployment: Deployment):
         finally:
             browser.close()
     print(f"\nscreenshots: {sorted(str(p) for p in shots.glob('*.png'))}")
+
+
+def test_test_connection_says_what_to_fix(deployment: Deployment):
+    """Through the endpoint the UI's Test Connection button calls: an unreachable login URL is named,
+    and a stored connection without Port is refused by Airflow itself ("Bad Request", the hook never
+    runs), which is why the form asks for 443; with Port 443 the stored connection tests fine."""
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        unreachable = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    body = {
+        **deployment.eloqua_connection("eloqua_unreachable_login"),
+        "port": 443,
+        "extra": json.dumps({"site": DEFAULT_SITE, "login_url": unreachable}),
+    }
+    answer = deployment.api("POST", "/connections/test", json=body)
+    assert answer["status"] is False
+    assert answer["message"].startswith(f"The login URL {unreachable} (extra login_url) could not be reached")
+
+    for conn_id, port in (("eloqua_without_port", None), ("eloqua_with_port", 443)):
+        stored = {**deployment.eloqua_connection(conn_id), **({"port": port} if port else {})}
+        deployment.api("POST", "/connections", json=stored, expect=(200, 201))
+        # What the list's Test button sends: the stored fields, the password masked, Port as a number.
+        sent = {**stored, "password": "***", "port": port or 0}
+        if port is None:
+            refused = deployment.api("POST", "/connections/test", json=sent, expect=400)
+            assert "host or port to test differs from the stored connection" in json.dumps(refused)
+        else:
+            assert deployment.api("POST", "/connections/test", json=sent)["status"] is True
