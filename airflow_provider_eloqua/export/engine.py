@@ -31,6 +31,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ from airflow_provider_eloqua.exceptions import (
 from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, close, ready_at
 from airflow_provider_eloqua.export.writer import ExportFile
+from airflow_provider_eloqua.prefetch import prefetched
 from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.logs import SyncLog, read_sync_log
@@ -638,24 +640,33 @@ def write_parts(
 
 
 def download_part(hook: EloquaHook, part: Part, out: ExportFile, page_size: int) -> None:
-    """Page one part's sync into ``out``: stop at ``hasMore`` false or an empty page, whichever comes
-    first, and never ask past ``totalResults``; the rows read must equal what Eloqua says it exported."""
+    """Page one part's sync into ``out``: the next page is read while this one is written (at most
+    two pages in memory); the rows read must equal what Eloqua says it exported."""
     sync_uri = part.sync_uri
     assert sync_uri is not None
     before = out.rows
+    total: int | None = None
+    for items, page_total in prefetched(pages(hook, sync_uri, page_size)):
+        out.write_rows(items)
+        total = page_total
+    written = out.rows - before
+    check_rows(sync_uri, written, {EXPORTED_CODE: part.count, "totalResults": total})
+    hook.log.info("Sync %s: %d row(s) written (%s)", sync_uri, written, part.window.describe())
+
+
+def pages(hook: EloquaHook, sync_uri: str, page_size: int) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+    """The pages of a sync's data, with ``totalResults`` once known: stops at ``hasMore`` false or an
+    empty page, whichever comes first, moves on by the rows received, never asks past ``totalResults``."""
     offset, total = 0, None
     while total is None or offset < total:
         page = hook.get_sync_data(sync_uri, offset=offset, limit=page_size)
         items = page.get("items") or []
         if total is None and isinstance(page.get("totalResults"), int):
             total = page["totalResults"]
-        out.write_rows(items)
+        yield items, total
         offset += len(items)
         if not items or not page.get("hasMore"):
-            break
-    written = out.rows - before
-    check_rows(sync_uri, written, {EXPORTED_CODE: part.count, "totalResults": total})
-    hook.log.info("Sync %s: %d row(s) written (%s)", sync_uri, written, part.window.describe())
+            return
 
 
 def check_rows(sync_uri: str, written: int, counts: dict[str, int | None]) -> None:
@@ -692,12 +703,6 @@ def ended_export_sync(hook: EloquaHook, sync_uri: str, status: str) -> tuple[str
             f"Eloqua export sync {sync_uri} ended with status {status!r}" + (f" ({reasons})" if reasons else "")
         )
     return definition_uri, sync_log.count([EXPORTED_CODE]) if sync_log.has(EXPORTED_CODE) else None
-
-
-def report_export_sync(hook: EloquaHook, sync_uri: str, status: str) -> dict[str, Any]:
-    """What a sensor reports of an ended export sync: ``{sync_uri, status, exported}`` (ELQ-00102)."""
-    _, count = ended_export_sync(hook, sync_uri, status)
-    return {"sync_uri": sync_uri, "status": status, "exported": count}
 
 
 def download_sync(

@@ -139,3 +139,19 @@ def test_an_object_appears_only_when_complete_and_never_after_a_failure(s3, monk
     assert len(body) == out.bytes
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
     assert len(rows) == 1 + 80_001 and rows[-1] == ["c@example.com", "Çé", ""]
+
+
+def test_a_one_column_export_and_a_page_with_an_odd_item(tmp_path):
+    with ExportFile(OutputSpec(str(tmp_path / "one.csv")), ("Email",), key="k") as out:
+        out.write_rows([{"Email": "a@example.com"}, {"Email": None}])
+        out.commit()
+    assert (tmp_path / "one.csv").read_text().splitlines() == [
+        "Email",
+        "a@example.com",
+        '""',
+    ]  # a lone empty field is quoted
+    with ExportFile(OutputSpec(str(tmp_path / "odd.ndjson")), LABELS, key="k") as out:
+        out.write_rows([PAGE_1[0], {"Email": "x@example.com", "Extra": 1}])  # not every item has the labels
+        out.commit()
+    lines = [json.loads(line) for line in (tmp_path / "odd.ndjson").read_text().splitlines()]
+    assert lines == [PAGE_1[0], {"Email": "x@example.com", "First Name": None, "Note": None}]
