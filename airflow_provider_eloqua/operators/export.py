@@ -176,9 +176,9 @@ class EloquaExportOperator(_ExportDefinitionOperator):
         given, no bound otherwise).
     :param lag: keep ``until`` at least this long before the sync is created (``PT1H`` by default,
         Oracle's advice for late activities); a timedelta, seconds or an ISO-8601 duration.
-    :param wait: wait for the sync and write the file; False: return once the sync has started (its
-        ``sync_uri``), for :class:`~airflow_provider_eloqua.sensors.eloqua.EloquaSyncSensor` and
-        :class:`EloquaDownloadSyncOperator`.
+    :param wait: wait for the sync and write the file; False: return once the sync has started (XComs
+        ``sync_uri``, ``since``, ``until``), for :class:`~airflow_provider_eloqua.sensors.eloqua.EloquaSyncSensor`
+        and :class:`EloquaDownloadSyncOperator`.
     :param deferrable: wait (for the lag and for each sync) in the triggerer instead of a worker slot.
     :param poll_interval: seconds between looks at a sync.
     :param timeout: the most seconds to wait for each sync, in every mode; transient answers (429,
@@ -297,9 +297,13 @@ class EloquaExportOperator(_ExportDefinitionOperator):
         if not self.wait and not isinstance(outcome, ExportResult):
             # The sync is the sensor's to wait for; "" (an empty window, no sync) makes the sensor skip.
             sync_uri = outcome.sync_uri if outcome else ""
-            context["ti"].xcom_push(key="sync_uri", value=sync_uri)
+            window = engine.spec.window.as_json()
+            # Keys of their own, so that later tasks can template output["sync_uri"], ["since"], ["until"]
+            # ("" stands for None, which Airflow would take for a missing XCom).
+            for key, value in {"sync_uri": sync_uri, **window}.items():
+                context["ti"].xcom_push(key=key, value=value or "")
             persist_links(context, self.hook, sync_uri=sync_uri or None)
-            return {"sync_uri": sync_uri, "path": None, "rows": None, "bytes": None, **engine.spec.window.as_json()}
+            return {"sync_uri": sync_uri, "path": None, "rows": None, "bytes": None, **window}
         if isinstance(outcome, WaitForSync):
             self.defer(
                 trigger=EloquaSyncTrigger.for_hook(

@@ -415,3 +415,17 @@ def test_an_oauth_token_that_expires_mid_download_is_renewed_and_the_file_is_exa
     assert len(read_csv(tmp_path / "c.csv")) == 10
     pages = [p["status"] for p in requests_to(emulator, "GET", outcome[0].sync_uri + "/data")]
     assert pages == [200, 401, 200, 200]  # the held page met the expired token, renewed once
+
+
+def test_a_retry_after_the_data_expired_syncs_again_and_writes_every_row(hook, emulator, tmp_path):
+    seed_contacts(emulator, 6)
+    store = Store()
+    first = export(hook, store, tmp_path / "c.csv").run(block=False)
+    assert isinstance(first, WaitForSync)
+    while hook.get_sync(first.sync_uri)["status"] not in ("success", "error"):
+        pass
+    emulator.control.set_clock(advance=3 * 24 * 3600)  # past the definition's P2D retention
+    result = export(hook, store, tmp_path / "c.csv").run()
+    assert result.rows == 6 and result.sync_uri != first.sync_uri
+    statuses = [p["status"] for p in requests_to(emulator, "GET", first.sync_uri + "/data")]
+    assert statuses and statuses[0] in (404, 410)  # the expired data, then a new sync

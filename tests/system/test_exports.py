@@ -140,3 +140,22 @@ def test_a_deferrable_export_waits_for_its_sync_in_the_triggerer(env, monkeypatc
     assert result.state == "success", result.tasks
     assert result["export"].return_value["rows"] == 5 and len(read_csv(target)) == 5
     assert "[DAG TEST] running trigger in line" in caplog.text  # the task deferred, its trigger ran
+
+
+def test_the_split_path_starts_waits_and_downloads_in_three_tasks(env, monkeypatch, tmp_path):
+    env.control.seed("/contacts", count=12, template={EMAIL: "person{n}@example.com"}, updatedAt="2026-11-01T10:00:00")
+    target = tmp_path / "split.csv"
+    result = run_exports(
+        monkeypatch,
+        export={"wait": False, "since": "2026-11-01T00:00:00Z", "until": "2026-11-02T00:00:00Z"},
+        download=str(target),
+    )
+
+    assert result.state == "success", result.tasks
+    started = result["export"].return_value
+    assert started["sync_uri"].startswith("/syncs/") and started["rows"] is None
+    assert result["wait"].return_value["status"] == "success"
+    summary = result["download"].return_value
+    assert summary["sync_uri"] == started["sync_uri"] and summary["rows"] == 12 == len(read_csv(target))
+    assert summary["since"] == "2026-11-01T00:00:00+00:00"
+    assert [d for d in env.control.state()["definitions"] if "/exports/" in d["uri"]] == []  # deleted after

@@ -3,6 +3,8 @@
 Its shape comes from the JSON in ELOQUA_EXPORT_SPEC, read when the file is parsed (the tests set it
 before each run): an optional ``import`` task (EloquaImportOperator of ``import_rows`` contacts), then
 ``export`` (EloquaExportOperator with ``export`` as its arguments), retried ``retries`` times at once.
+With ``download`` (a path), the split path follows: ``export`` (give it ``wait=False``) -> ``wait``
+(EloquaSyncSensor on its ``sync_uri``) -> ``download`` (EloquaDownloadSyncOperator to that path).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_eloqua.operators.eloqua import EloquaExportOperator, EloquaImportOperator
+from airflow_provider_eloqua.operators.eloqua import (
+    EloquaDownloadSyncOperator,
+    EloquaExportOperator,
+    EloquaImportOperator,
+)
+from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
 
 SPEC = json.loads(os.environ.get("ELOQUA_EXPORT_SPEC") or "{}")
 CONTACT_FIELDS = {
@@ -57,3 +64,13 @@ with DAG(
             )
             >> export
         )
+    if "download" in SPEC:
+        wait = EloquaSyncSensor(task_id="wait", sync_uri=export.output["sync_uri"], poke_interval=0.05, timeout=60)
+        download = EloquaDownloadSyncOperator(
+            task_id="download",
+            sync_uri=export.output["sync_uri"],
+            path=SPEC["download"],
+            since=export.output["since"],
+            until=export.output["until"],
+        )
+        export >> wait >> download
