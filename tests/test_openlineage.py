@@ -70,3 +70,22 @@ def test_a_sync_action_load_names_no_entity_output(conn):
     with _dag():
         task = EloquaUploadDataOperator(task_id="t", definition_uri="/contacts/syncActions/5", data=[])
     assert _lineage(task) == ([], [])
+
+
+def test_an_export_reads_the_entity_and_writes_the_file(conn, tmp_path):
+    from airflow_provider_eloqua.operators.eloqua import EloquaExportOperator
+
+    with _dag():
+        task = EloquaExportOperator(
+            task_id="t",
+            entity="activities",
+            activity_type="EmailSend",
+            name="n",
+            fields={"Id": "{{Activity.Id}}"},
+            path=str(tmp_path / "sends.ndjson"),
+        )
+        copied = EloquaExportOperator(
+            task_id="c", definition_uri="/customObjects/12/exports/3", path="s3://lake/eloqua/records.csv"
+        )
+    assert _lineage(task) == ([("eloqua://AcmeCorp", "activities")], [("file", str(tmp_path / "sends.ndjson"))])
+    assert _lineage(copied) == ([("eloqua://AcmeCorp", "customObjects/12")], [("s3://lake", "eloqua/records.csv")])

@@ -396,7 +396,7 @@ def _finish(
     entity, parent_id = (source.entity, source.parent) if isinstance(source, ExportSpec) else source
     summary = result.summary()
     persist_links(context, operator.hook, sync_uri=result.sync_uri)
-    assets.record_export(
+    asset = assets.record_export(
         context,
         site=operator.hook.settings.site,
         eloqua_conn_id=operator.eloqua_conn_id,
@@ -405,4 +405,20 @@ def _finish(
         path=result.path,
         summary=summary,
     )
+    _hook_lineage(operator, entity, parent_id, target=asset.uri)
     return summary
+
+
+def _hook_lineage(operator: EloquaBaseOperator, entity: str, parent_id: int | None, *, target: str) -> None:
+    """The Eloqua entity read and the file written, for Airflow's hook-level lineage (which the
+    OpenLineage provider reads when it is enabled); a failure here never fails the export."""
+    try:
+        from airflow.sdk.lineage import get_hook_lineage_collector
+
+        collector = get_hook_lineage_collector()
+        collector.add_input_asset(
+            context=operator.hook, uri=assets.asset_uri(operator.hook.settings.site, entity, parent_id)
+        )
+        collector.add_output_asset(context=operator.hook, uri=target)
+    except Exception as exc:
+        operator.log.warning("Hook lineage not recorded: %s", exc)
