@@ -384,21 +384,13 @@ def test_a_retry_resumes_a_split_export_at_its_first_part_not_synced(hook, emula
     assert len(requests_to(emulator, "POST", "/syncs")) == 2 * leaves - 1
 
 
-def test_an_oauth_token_that_expires_mid_download_is_renewed_and_the_file_is_exact(emulator, monkeypatch, tmp_path):
+def _hold_second_page_then(emulator, hook, tmp_path, act) -> Any:
+    """Run an export of 9 contacts in 4-row pages in a thread; while its second page is held, ``act()``."""
     import threading
     import time
 
-    from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-    from tests.dag_runner import connection_json
-    from tests.sync.helpers import FAST
-
-    extra = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
-    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_EXPORT_OAUTH", connection_json(emulator, extra=extra))
-    hook = EloquaHook("eloqua_export_oauth", retry_policy=FAST)
     seed_contacts(emulator, 9)
-    # the second page waits until the test has expired every token
-    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/data$", query="offset=4(&|$)", action="hold")
+    emulator.control.add_fault(method="GET", path=r"/syncs/\d+/data$", query="offset=4(&|$)", action="hold")
     outcome: list[Any] = []
     worker = threading.Thread(
         target=lambda: outcome.append(export(hook, Store(), tmp_path / "c.csv", page_size=4).run())
@@ -408,12 +400,33 @@ def test_an_oauth_token_that_expires_mid_download_is_renewed_and_the_file_is_exa
         if emulator.control.held():
             break
         time.sleep(0.05)
-    emulator.control.configure(expire_access_tokens=True)
+    act()
     emulator.control.release_held()
     worker.join(60)
-    assert outcome and outcome[0].rows == 9
-    assert len(read_csv(tmp_path / "c.csv")) == 10
-    pages = [p["status"] for p in requests_to(emulator, "GET", outcome[0].sync_uri + "/data")]
+    assert outcome, "the export did not finish"
+    assert outcome[0].rows == 9 and len(read_csv(tmp_path / "c.csv")) == 10
+    return outcome[0]
+
+
+def test_the_site_moving_to_another_pod_mid_download_is_followed(hook, emulator, tmp_path):
+    result = _hold_second_page_then(emulator, hook, tmp_path, lambda: emulator.control.configure(pod="p07"))
+    pages = [(p["path"].split("/API")[0], p["status"]) for p in requests_to(emulator, "GET", result.sync_uri + "/data")]
+    assert pages == [("", 200), ("", 401), ("/p07", 200), ("/p07", 200)]  # rediscovered through /id once
+
+
+def test_an_oauth_token_that_expires_mid_download_is_renewed_and_the_file_is_exact(emulator, monkeypatch, tmp_path):
+    from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from tests.dag_runner import connection_json
+    from tests.sync.helpers import FAST
+
+    extra = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_EXPORT_OAUTH", connection_json(emulator, extra=extra))
+    hook = EloquaHook("eloqua_export_oauth", retry_policy=FAST)
+    result = _hold_second_page_then(
+        emulator, hook, tmp_path, lambda: emulator.control.configure(expire_access_tokens=True)
+    )
+    pages = [p["status"] for p in requests_to(emulator, "GET", result.sync_uri + "/data")]
     assert pages == [200, 401, 200, 200]  # the held page met the expired token, renewed once
 
 
