@@ -70,9 +70,17 @@ def test_every_operator_is_importable_from_operators_eloqua():
     assert EloquaDownloadSyncOperator.template_fields == ("sync_uri", "path", "format", "since", "until")
 
 
+class Events(dict):
+    """The task's ``outlet_events``: what an operator attaches to each alias."""
+
+    def __missing__(self, key):
+        self[key] = SimpleNamespace(added=[], add=lambda asset, extra: self[key].added.append((asset, extra)))
+        return self[key]
+
+
 def _context(store: Store) -> dict:
     ti = SimpleNamespace(dag_id="d", task_id="export", run_id="r", map_index=-1, xcom_push=lambda **_: None)
-    return {"ti": ti, "task_state_store": store, "outlet_events": {}}
+    return {"ti": ti, "task_state_store": store, "outlet_events": Events()}
 
 
 def test_a_deferrable_export_defers_until_the_lag_has_passed_asking_eloqua_nothing(emulator, monkeypatch, tmp_path):
@@ -108,14 +116,54 @@ def test_a_deferrable_export_defers_on_its_sync_and_resumes_to_write_the_file(em
     event = {"status": "terminal", "sync_uri": sync_uri, "sync_status": status, "message": ""}
     from airflow.sdk import AssetAlias
 
-    class Events(dict):
-        def __missing__(self, key):
-            self[key] = SimpleNamespace(added=[], add=lambda asset, extra: self[key].added.append((asset, extra)))
-            return self[key]
-
     context = _context(store) | {"outlet_events": Events()}
     summary = operator.execute_complete(context, event)
     assert summary["rows"] == 3 and summary["sync_uri"] == sync_uri
     ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
     assert asset.uri == (tmp_path / "c.csv").as_uri()
     assert extra["source"] == "eloqua://AcmeCorp/contacts" and extra["rows"] == 3
+
+
+def test_a_template_definition_is_copied_with_the_window_and_never_changed(emulator, monkeypatch, tmp_path):
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.seed(
+        "/activities", count=8, activityType="EmailSend", createdAt="2026-11-01T06:00:00", stepSeconds=3600
+    )
+    create = EloquaCreateExportOperator(
+        task_id="create",
+        entity="activities",
+        activity_type="EmailSend",
+        name="Sends template",
+        fields={"Id": "{{Activity.Id}}", "At": "{{Activity.CreatedAt}}"},
+        filter="'{{Activity.Asset.Id}}' != '0'",
+    )
+    store = Store()
+    template = create.execute(_context(store))
+    assert create.execute(_context(store)) == template  # a retry returns the same definition
+    before = EloquaHook().get_definition(template)
+    assert before["filter"] == "'{{Activity.Type}}' = 'EmailSend' AND '{{Activity.Asset.Id}}' != '0'"
+
+    export = EloquaExportOperator(
+        task_id="export",
+        definition_uri=template,
+        path=str(tmp_path / "sends.csv"),
+        since="2026-11-01T08:00:00Z",
+        until="2026-11-01T12:00:00Z",
+        lag=0,
+        poll_interval=0.01,
+    )
+    summary = export.execute(_context(Store()))
+    assert summary["rows"] == 4  # 08:00, 09:00, 10:00, 11:00
+    assert (tmp_path / "sends.csv").read_text().splitlines()[0] == "Id,At"
+    assert EloquaHook().get_definition(template) == before  # the template is read, never changed
+    exports = [d["uri"] for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]]
+    assert exports == [template]  # the export's own copy is deleted
+
+
+def test_a_template_that_is_not_an_export_is_refused_before_anything_is_created(emulator, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    export = EloquaExportOperator(task_id="export", definition_uri="/contacts/imports/3", path=str(tmp_path / "c.csv"))
+    with pytest.raises(EloquaInputError, match="must be an export definition"):
+        export.execute(_context(Store()))
