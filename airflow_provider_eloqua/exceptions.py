@@ -1,4 +1,12 @@
-"""The provider's exception types. Their text never carries credentials or tokens."""
+"""The provider's exception types. Their text never carries credentials or tokens.
+
+Failures a retry of the task cannot change are also :class:`AirflowFailException`, so Airflow
+fails the task at once instead of using its retries: credentials refused (:class:`EloquaAuthError`),
+bad input (:class:`EloquaInputError`), a definition Eloqua refuses (:class:`EloquaDefinitionRefused`),
+a row count that does not match (:class:`EloquaRowCountError`) and a sync gone from Eloqua
+(:class:`EloquaSyncGone`). Everything else (timeouts, transport errors, 5xx, a sync that ended in
+``error``) keeps Airflow's retries.
+"""
 
 from __future__ import annotations
 
@@ -59,8 +67,26 @@ class EloquaApiError(EloquaError):
         return text
 
 
-class EloquaAuthError(EloquaApiError):
-    """401/403, or a token endpoint refusal: credentials wrong, rotated, blocked or expired."""
+class EloquaAuthError(EloquaApiError, AirflowFailException):
+    """401/403, or a token endpoint refusal: credentials wrong, rotated, blocked or expired.
+    Not retried by Airflow: a retry sends the same credentials."""
+
+
+class EloquaDefinitionRefused(EloquaApiError, AirflowFailException):
+    """Eloqua refused to create a definition (a 4xx with its ``failures``). Not retried by Airflow:
+    a retry sends the same definition."""
+
+    @classmethod
+    def of(cls, exc: EloquaApiError) -> EloquaDefinitionRefused:
+        return cls(
+            exc.method,
+            exc.path,
+            exc.status,
+            exc.body,
+            retry_after=exc.retry_after,
+            hint="A retry would send the same definition, so the task is not retried: fix what Eloqua names "
+            "(the definition arguments, or the template the load copies)",
+        )
 
 
 class EloquaProxyError(EloquaApiError):
@@ -84,16 +110,18 @@ class EloquaTransportError(EloquaError):
         super().__init__(f"{method} {path} failed before Eloqua answered: {reason}")
 
 
-class EloquaInputError(EloquaError, ValueError):
-    """Bad input caught before anything was sent to Eloqua; the text names the field, row or setting."""
+class EloquaInputError(EloquaError, AirflowFailException, ValueError):
+    """Bad input caught before anything was sent to Eloqua; the text names the field, row or setting.
+    Not retried by Airflow: a retry reads the same input."""
 
 
 class EloquaSyncError(EloquaError):
     """A sync ended in ``error``/``errored`` (or in ``warning`` with ``on_warning="fail"``)."""
 
 
-class EloquaRowCountError(EloquaSyncError):
-    """A sync did not process exactly the rows the load staged for it (or its log has no count)."""
+class EloquaRowCountError(EloquaSyncError, AirflowFailException):
+    """A sync did not process exactly the rows the load staged for it (or its log has no count).
+    Not retried by Airflow: a retry reattaches to the same sync and finds the same count."""
 
 
 class EloquaRejectedRowsError(EloquaSyncError):

@@ -28,6 +28,7 @@ from airflow_provider_eloqua.content import CSV_CONTENT_TYPE, JSON_CONTENT_TYPE
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaAuthError,
+    EloquaDefinitionRefused,
     EloquaError,
     EloquaProxyError,
     EloquaTransportError,
@@ -423,9 +424,18 @@ class EloquaHook(BaseHook):
     def create_definition(
         self, entity: str, body: dict[str, Any], parent_id: int | str | None = None, kind: str = "imports"
     ) -> dict[str, Any]:
-        """Create a definition of ``kind``: ``imports``, ``exports`` or ``syncActions`` (see :data:`urls.KIND_ENTITIES`)."""
+        """Create a definition of ``kind``: ``imports``, ``exports`` or ``syncActions`` (see :data:`urls.KIND_ENTITIES`).
+
+        A refusal of the definition itself (400 or 422, with Eloqua's ``failures``) is raised as
+        :class:`EloquaDefinitionRefused`, which Airflow does not retry.
+        """
         path = urls.definitions_path(entity, parent_id, kind)
-        return self._call("POST", path, json_body=body, idempotent=False)
+        try:
+            return self._call("POST", path, json_body=body, idempotent=False)
+        except EloquaApiError as exc:
+            if type(exc) is EloquaApiError and exc.status in (400, 422):
+                raise EloquaDefinitionRefused.of(exc) from exc
+            raise
 
     def create_import(self, entity: str, body: dict[str, Any], parent_id: int | str | None = None) -> dict[str, Any]:
         return self.create_definition(entity, body, parent_id, "imports")

@@ -285,7 +285,7 @@ class Load:
             # Nobody else stages there: whatever an earlier try left staged is this load's own.
             self.hook.log.info("Retry: clearing %s's staging area before uploading again", definition.uri)
             self.hook.clear_staged_data(definition.uri)
-        self._check_cut(progress)
+        progress = self._check_cut(progress)
         while True:
             result = self._stage_batch(progress, start)
             if result is not None:
@@ -415,16 +415,29 @@ class Load:
         self.end_batch(progress, sync_uri, batch)
         return None
 
-    def _check_cut(self, progress: Progress) -> None:
-        """Refuse to resume batches cut another way; log which batches are skipped."""
+    def _check_cut(self, progress: Progress) -> Progress:
+        """The batches to resume: ``progress``, unless its batches were cut another way. Those would
+        not line up with today's: a retry refuses to go on; the try after a Clear loads every batch
+        again. Logs which batches are skipped."""
         cut = self.upload.cut
         if progress.next and (progress.cut or cut) != cut:
-            raise EloquaInputError(
-                f"an earlier try loaded batches 1-{progress.next} cut with [chunk_bytes, max_bytes_per_sync, "
-                f"cutting rules] {progress.cut}, now {cut}: the batches would not line up, so rows could be lost "
-                "or doubled. Restore the earlier values (or provider version), or clear the task's state to load "
-                "everything again"
+            done = ", ".join(done["sync_uri"] for done in progress.done)
+            if not self.checkpoint.after_clear:
+                raise EloquaInputError(
+                    f"an earlier try loaded batches 1-{progress.next} (syncs {done}) cut with [chunk_bytes, "
+                    f"max_bytes_per_sync, cutting rules] {progress.cut}, now {cut}: the batches would not line up, "
+                    "so rows could be lost or doubled. Restore the earlier values (or provider version), or Clear "
+                    "this task to load every batch again (their rows are then loaded a second time)"
+                )
+            self.hook.log.warning(
+                "New load: batches 1-%d (syncs %s) were cut with %s, now %s, and this try follows a Clear, so it "
+                "loads every batch again (their rows are loaded a second time)",
+                progress.next,
+                done,
+                progress.cut,
+                cut,
             )
+            progress = Progress(progress.source)
         progress.cut = cut
         if progress.next:
             self.hook.log.info(
@@ -433,6 +446,7 @@ class Load:
                 ", ".join(done["sync_uri"] for done in progress.done),
                 progress.next + 1,
             )
+        return progress
 
     def end_batch(self, progress: Progress, sync_uri: str, batch: Batch) -> None:
         """Wait for an earlier batch's sync, report it, and note the batch done (or fail on ``error``).
