@@ -92,12 +92,17 @@ class RetryPolicy:
         ceiling = min(self.max_wait, self.initial_wait * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)
 
-    def wait_for(self, retry_state: RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
+    def wait_after(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) ended with ``exc``: the
+        ``Retry-After`` it carries (capped at ``max_wait``), else the backoff."""
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return min(float(retry_after), self.max_wait)
-        return self.backoff(retry_state.attempt_number)
+        return self.backoff(attempt)
+
+    def wait_for(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return self.wait_after(exc, retry_state.attempt_number)
 
     def _tenacity_kwargs(self, idempotent: bool, deadline: float | None) -> dict[str, Any]:
         stop: stop_base = stop_after_attempt(self.max_attempts)

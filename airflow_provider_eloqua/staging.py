@@ -18,6 +18,7 @@ without POSTing them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -128,12 +129,15 @@ def stage_input(
     max_bytes: int = MAX_STAGED_BYTES_PER_SYNC,
     max_uploads: int = MAX_UPLOADS_PER_SYNC,
     max_restarts: int = DEFAULT_MAX_RESTARTS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> StagingResult:
     """POST the chunks of batch ``batch`` of ``make_chunks()`` to ``definition_uri``'s staging area.
 
     ``make_chunks`` is called again for each restart, so it must re-open its input. The definition
     must not start a sync per POST (``isSyncTriggeredOnImport``): rows already synced could not be
-    taken back by a restart. ``result.more`` says whether a later batch follows.
+    taken back by a restart. ``result.more`` says whether a later batch follows. Restarts are
+    spaced as the hook's retry policy spaces retries (``Retry-After``, else its backoff), so that
+    a brief outage is ridden out within the try; ``sleep`` waits (a fake clock in tests).
     """
     attempt = 0
     while True:
@@ -145,15 +149,18 @@ def stage_input(
         except EloquaError as exc:
             if may_have_taken_effect(exc) and attempt < max_restarts:
                 attempt += 1
+                wait = hook.retry_policy.wait_after(exc, attempt)
                 log.warning(
-                    "Upload to %s failed ambiguously after %d chunk(s) (%s); clearing staging and starting "
-                    "over (restart %d of %d) so that no row is staged twice",
+                    "Upload to %s failed ambiguously after %d chunk(s) (%s); in %.1fs clearing staging and "
+                    "starting over (restart %d of %d) so that no row is staged twice",
                     definition_uri,
                     result.chunks,
                     exc,
+                    wait,
                     attempt,
                     max_restarts,
                 )
+                sleep(wait)
                 hook.clear_staged_data(definition_uri)
                 continue
             _clear_after_failure(hook, definition_uri, result, exc)

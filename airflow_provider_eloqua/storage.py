@@ -52,6 +52,16 @@ def output_format(path: str | Any, setting: str) -> str:
     return _OUTPUT_FORMATS[suffix]
 
 
+def check_not_a_directory(path: str | Any) -> None:
+    """Fail with the provider's input error, naming ``path``, if it is a directory."""
+    try:
+        is_dir = as_path(path).is_dir()
+    except (OSError, ValueError):
+        return  # not readable as a path here: the caller's own error says what is wrong
+    if is_dir:
+        raise EloquaInputError(f"path {str(path)!r} is not a file (a directory?)")
+
+
 def check_input_path(path: str | Any) -> None:
     """Fail with the provider's input error, naming ``path``, unless it is an existing file.
 
@@ -65,4 +75,5 @@ def check_input_path(path: str | Any) -> None:
     if not exists:
         raise EloquaInputError(f"path {str(path)!r} does not exist")
     if not is_file:
-        raise EloquaInputError(f"path {str(path)!r} is not a file (a directory?)")
+        check_not_a_directory(path)
+        raise EloquaInputError(f"path {str(path)!r} is not a file")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,7 @@ from airflow_provider_eloqua.load.report import (
 from airflow_provider_eloqua.load.rows import RejectList, locate_rows
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
 from airflow_provider_eloqua.staging import stage_input
-from airflow_provider_eloqua.storage import open_path
+from airflow_provider_eloqua.storage import as_path, open_path
 from airflow_provider_eloqua.sync.checkpoint import StartedSync
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.waiting import (
@@ -216,6 +216,8 @@ class Load:
         self.checkpoint = checkpoint
         self._read_blueprint = blueprint
         self._definition: Definition | None = None
+        #: The input's first chunk, read (and checked) before the definition was created, and the rest.
+        self._ahead: tuple[Chunk | None, Generator[Chunk, None, None]] | None = None
         self.source = source
         self.upload = upload
         self.callback_url = callback_url
@@ -233,18 +235,72 @@ class Load:
 
     @property
     def definition(self) -> Definition:
-        """The definition staged into, chosen on first use (after the input was checked)."""
+        """The definition staged into, chosen on first use. Before one is created, the input's
+        first chunk is read and checked against it (see :meth:`_read_ahead`)."""
         if self._definition is None:
-            self._definition = Definition.of(
-                ensure_load_definition(self.hook, self.checkpoint, self.identity.key, self.blueprint)
-            )
+            try:
+                made = ensure_load_definition(
+                    self.hook, self.checkpoint, self.identity.key, self.blueprint, before_create=self._read_ahead
+                )
+            except BaseException:
+                self._drop_read_ahead()
+                raise
+            self._definition = Definition.of(made)
         return self._definition
 
+    def _read_ahead(self) -> None:
+        """Read and check the input's first chunk (its header and first rows, a few MiB at most)
+        against the definition about to be created, so that input refused there (an empty
+        identifier, an unclosed quote, a column that is not a field) fails before anything is
+        created. The upload goes on from that chunk: the input is not read twice."""
+        blueprint = self.blueprint
+        fields, identifier = blueprint.fields, blueprint.identifier
+        rest = self._chunks(tuple(fields), identifier, blank_creates_records(fields.get(identifier)))
+        try:
+            first = next(rest, None)
+            if first is None:
+                self._check_not_zero_bytes()
+        except BaseException:
+            rest.close()
+            raise
+        self._ahead = (first, rest)
+
+    def _drop_read_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead[1].close()
+            self._ahead = None
+
+    def _check_not_zero_bytes(self) -> None:
+        """A CSV with no rows still has its header line and a JSON array is ``[]``: a 0-byte file of
+        either is a broken upstream, not empty input (an NDJSON file of no rows is 0 bytes)."""
+        if self.source.path is None or self.source.format not in ("csv", "json"):
+            return
+        if as_path(self.source.path).stat().st_size == 0:
+            what = "not even a header line" if self.source.format == "csv" else "not even []"
+            raise EloquaInputError(
+                f"path {self.source.path!r} is empty (0 bytes, {what}): an upstream export that found no rows "
+                f"still writes {'its header' if self.source.format == 'csv' else '[]'}, so this looks like a "
+                "broken one. Nothing was sent to Eloqua"
+            )
+
     def chunks(self) -> Iterator[Chunk]:
-        """The input as POST bodies, read from the start (again on every call)."""
+        """The input as POST bodies, read from the start (again on every call but the first after
+        :meth:`_read_ahead`, which goes on from the chunk read ahead)."""
+        if self._ahead is not None:
+            (first, rest), self._ahead = self._ahead, None
+            try:
+                if first is not None:
+                    yield first
+                yield from rest
+            finally:
+                rest.close()
+            return
         definition = self.definition
-        fields, identifier, chunk_bytes = definition.fields, definition.identifier, self.upload.chunk_bytes
-        blank = definition.blank_identifiers
+        yield from self._chunks(definition.fields, definition.identifier, definition.blank_identifiers)
+
+    def _chunks(self, fields: Sequence[str], identifier: str, blank: bool) -> Generator[Chunk, None, None]:
+        """The input as POST bodies for a definition of ``fields`` keyed on ``identifier``."""
+        chunk_bytes = self.upload.chunk_bytes
         if self.source.data is not None:
             yield from iter_row_chunks(self.source.data, fields, identifier, chunk_bytes, blank_identifiers=blank)
             return
@@ -373,11 +429,16 @@ class Load:
         """Stage batch ``progress.next`` and start its sync; the result when the load has no more
         to stage, else None (the batch's sync ended and was noted: the next batch follows)."""
         index = progress.next
-        staged = stage_input(
-            self.hook, self.definition.uri, self.chunks, batch=index, max_bytes=self.upload.max_bytes_per_sync
-        )
+        try:
+            staged = stage_input(
+                self.hook, self.definition.uri, self.chunks, batch=index, max_bytes=self.upload.max_bytes_per_sync
+            )
+        except EloquaInputError:
+            self._delete_definition("the input was refused while it was read")
+            raise
         if staged.more and not start:
             self.hook.clear_staged_data(self.definition.uri)
+            self._delete_definition("the input cannot be loaded without a sync")
             raise EloquaInputError(
                 f"the input is bigger than one sync takes ({self.upload.max_bytes_per_sync} bytes or 500 uploads); "
                 "with start_sync=False it cannot be loaded in batches: set start_sync=True, or split the input"
@@ -393,9 +454,7 @@ class Load:
             if staged.rows == 0:
                 self.hook.log.warning("The input has no rows: nothing was staged and no sync was started")
             if staged.rows == 0 and start:
-                # No sync will ever use the load definition.
-                delete_load_definition(self.hook, self.definition.uri.uri)
-                self.checkpoint.forget_load_definition()
+                self._delete_definition("the input has no rows")
             return LoadResult(totals, None, batch, identifier=self.definition.identifier)
         totals = totals.plus_sync()
         # Noted before the request: a retry that finds the sync after a lost answer knows its batch.
@@ -414,6 +473,12 @@ class Load:
         )
         self.end_batch(progress, sync_uri, batch)
         return None
+
+    def _delete_definition(self, why: str) -> None:
+        """Delete the load's own definition, which no sync will ever use (``why``), and forget it."""
+        self.hook.log.info("Deleting load definition %s: %s", self.definition.uri, why)
+        delete_load_definition(self.hook, self.definition.uri.uri)
+        self.checkpoint.forget_load_definition()
 
     def _check_cut(self, progress: Progress) -> Progress:
         """The batches to resume: ``progress``, unless its batches were cut another way. Those would

@@ -142,9 +142,17 @@ class Blueprint:
         return str(self.body.get("identifierFieldName") or "")
 
 
-def ensure_load_definition(hook: EloquaHook, checkpoint: Checkpoint, load: str, blueprint: Blueprint) -> LoadDefinition:
+def ensure_load_definition(
+    hook: EloquaHook,
+    checkpoint: Checkpoint,
+    load: str,
+    blueprint: Blueprint,
+    *,
+    before_create: Callable[[], None] | None = None,
+) -> LoadDefinition:
     """The load definition of this task instance: the one an earlier try of the same load created
-    (if it still exists), else a new one created from ``blueprint``.
+    (if it still exists), else a new one created from ``blueprint``, after ``before_create()``
+    (which checks what can be checked before anything is created).
 
     ``load`` is the load's key (see :class:`~airflow_provider_eloqua.load.identity.LoadIdentity`):
     a definition an earlier try created for another load is deleted, not reused.
@@ -165,6 +173,8 @@ def ensure_load_definition(hook: EloquaHook, checkpoint: Checkpoint, load: str, 
     elif known:
         delete_load_definition(hook, known[0])  # made for another load by an earlier try
     where, body = blueprint.where, blueprint.body
+    if before_create is not None:
+        before_create()
     created = hook.create_definition(where.entity, body, where.parent_id, where.kind)
     uri = created["uri"]
     checkpoint.created_load_definition(uri, load)

@@ -37,6 +37,7 @@ from airflow_provider_eloqua.definitions import (
 )
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
+from airflow_provider_eloqua.storage import check_not_a_directory
 
 IMPORTS = "imports"
 SYNC_ACTIONS = "syncActions"
@@ -372,4 +373,9 @@ class InputSpec:
             if not isinstance(self.data, Sequence) or isinstance(self.data, str | bytes):
                 raise EloquaInputError(f"data must be a list of row dicts; got {type(self.data).__name__}")
         elif self.path is not None:
-            object.__setattr__(self, "format", infer_format(str(self.path), self.format))
+            try:
+                object.__setattr__(self, "format", infer_format(str(self.path), self.format))
+            except EloquaInputError:
+                if self.format is None:
+                    check_not_a_directory(self.path)  # a directory has no format to infer: say what it is
+                raise
