@@ -156,14 +156,14 @@ def test_bad_row_late_in_xcom_rows_clears_staging_in_the_upload_operator(env, mo
 # ------------------------------------------------------------------ empty input
 
 
-@pytest.mark.parametrize("source", ["empty-file", "header-only", "blank-lines", "empty-list"], ids=lambda s: s)
+@pytest.mark.parametrize("source", ["header-only", "blank-lines", "empty-list"], ids=lambda s: s)
 def test_empty_input_is_skipped_with_a_log_line(env, monkeypatch, tmp_path, capfd, caplog, source):
     """Documented decision: no rows is not an error; nothing is staged, no sync is started,
-    the task succeeds with rows=0 and sync_uri None and logs why."""
+    the task succeeds with rows=0 and sync_uri None and logs why, and its load definition is deleted."""
     if source == "empty-list":
         spec = {"data": []}
     else:
-        content = {"empty-file": b"", "header-only": HEADER, "blank-lines": HEADER + b"\n\n"}[source]
+        content = {"header-only": HEADER, "blank-lines": HEADER + b"\n\n"}[source]
         path = tmp_path / "empty.csv"
         path.write_bytes(content)
         spec = {"path": str(path)}
@@ -177,6 +177,20 @@ def test_empty_input_is_skipped_with_a_log_line(env, monkeypatch, tmp_path, capf
     assert data_posts(env) == []
     assert api_requests(env, "POST", r"/syncs$") == []
     assert_nothing_staged(env)
+    assert env.control.state()["definitions"] == []
+
+
+def test_a_0_byte_csv_fails_as_a_broken_export_before_anything_is_sent(env, monkeypatch, tmp_path, capfd, caplog):
+    """Documented decision: a CSV with no rows still has its header line, so 0 bytes is a broken upstream."""
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+
+    result = run_matrix(monkeypatch, mode="import", path=str(path), retries=2)
+
+    assert result.state == "failed"
+    assert result["import"].try_number == 1  # bad input: not retried
+    assert "is empty (0 bytes, not even a header line)" in captured(capfd, caplog)
+    assert api_requests(env, "POST") == []
 
 
 def test_empty_input_skips_the_downstream_sensor(env, monkeypatch, capfd, caplog):
