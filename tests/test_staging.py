@@ -46,6 +46,16 @@ def hook(emulator, monkeypatch):
     return EloquaHook("eloqua_staging_test", retry_policy={"initial_wait": 1, "max_wait": 60})
 
 
+def _definition(hook) -> str:
+    body = {
+        "name": "staging",
+        "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"},
+        "identifierFieldName": "Email",
+        "isSyncTriggeredOnImport": False,
+    }
+    return hook.create_import("contacts", body)["uri"]
+
+
 def _rows_chunks(n: int):
     return lambda: iter(
         [
@@ -58,15 +68,7 @@ def _rows_chunks(n: int):
 def test_restarts_after_ambiguous_503s_are_spaced_by_the_retry_policy(hook, emulator):
     """Two 503s on data POSTs: each restart waits the policy's backoff (full jitter below 1 s, then
     below 2 s) instead of firing at once, so a brief outage is ridden out within the try."""
-    uri = hook.create_import(
-        "contacts",
-        {
-            "name": "staging",
-            "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"},
-            "identifierFieldName": "Email",
-            "isSyncTriggeredOnImport": False,
-        },
-    )["uri"]
+    uri = _definition(hook)
     emulator.control.add_fault(method="POST", path=r"/data$", times=2, status=503)
     sleeps: list[float] = []
 
@@ -77,15 +79,7 @@ def test_restarts_after_ambiguous_503s_are_spaced_by_the_retry_policy(hook, emul
 
 
 def test_a_restart_waits_the_retry_after_eloqua_asks_for(hook, emulator):
-    uri = hook.create_import(
-        "contacts",
-        {
-            "name": "staging",
-            "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"},
-            "identifierFieldName": "Email",
-            "isSyncTriggeredOnImport": False,
-        },
-    )["uri"]
+    uri = _definition(hook)
     emulator.control.add_fault(method="POST", path=r"/data$", times=1, status=503, headers={"Retry-After": "7"})
     sleeps: list[float] = []
 
