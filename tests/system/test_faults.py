@@ -48,6 +48,8 @@ def _activities_spec(n: int, **spec):
         # Rows of text go as CSV: padded so that 30 rows still make three 1 KiB chunks.
         "data": [dict(row, AssetName=f"{row['AssetName']} {'x' * 64}") for row in activities(n)],
         "chunk_bytes": SMALL_CHUNKS,
+        # Restarts after an ambiguous data POST wait the policy's backoff: kept short here.
+        "http_retry_policy": {"initial_wait": 0.01, "max_wait": 0.05},
         **spec,
     }
 

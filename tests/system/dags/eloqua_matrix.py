@@ -14,7 +14,7 @@ it before each run), so one file serves every case:
   example_eloqua_accounts.py does: one long-lived definition shared by every run.
 
 Keys: dag_id, entity, parent_id, name, fields, identifier, definition_uri, data, path, format,
-chunk_bytes, max_bytes_per_sync, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning,
+chunk_bytes, max_bytes_per_sync, http_retry_policy, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning,
 wait, rejects_path, reuse_existing (split mode's create task).
 """
 
@@ -59,6 +59,8 @@ upload_args = {
     "format": SPEC.get("format"),
     "chunk_bytes": SPEC.get("chunk_bytes", 30 * 1024 * 1024),
     **({"max_bytes_per_sync": SPEC["max_bytes_per_sync"]} if "max_bytes_per_sync" in SPEC else {}),
+    # The hook's retries, which also space the restarts of an upload after an ambiguous data POST.
+    **({"http_retry_policy": SPEC["http_retry_policy"]} if "http_retry_policy" in SPEC else {}),
 }
 # How the upload operator waits for the syncs of earlier batches of a big input.
 batch_wait_args = {"poll_interval": SPEC.get("poll_interval", 0.05), "timeout": SPEC.get("timeout", 60)}
