@@ -566,6 +566,16 @@ class Export:
         except DataGone as gone:
             self._resync(plan, gone.part, gone.error)
             return None
+        except EloquaRowCountError as wrong:
+            # Not retried by Airflow (reading the same sync again finds the same rows); the try after
+            # a Clear syncs the part's window again.
+            part = getattr(wrong, "part", None)
+            if isinstance(part, Part):
+                if part.definition_uri:
+                    self._delete_definition(part.definition_uri)
+                plan.parts[plan.parts.index(part)] = Part(part.window)
+                self.checkpoint.save_plan(plan)
+            raise
         return ExportResult.of(out, plan.parts, self.spec.window)
 
     def _resync(self, plan: Plan, part: Part, exc: EloquaApiError) -> None:
@@ -635,6 +645,9 @@ def write_parts(
                 if _gone(exc):
                     raise DataGone(part, exc) from exc
                 raise
+            except EloquaRowCountError as exc:
+                exc.part = part  # type: ignore[attr-defined]
+                raise
         out.commit()
     return out
 
@@ -681,7 +694,7 @@ def check_rows(sync_uri: str, written: int, counts: dict[str, int | None]) -> No
         said = " and ".join(f"{value} ({name})" for name, value in known.items())
         raise EloquaRowCountError(
             f"Eloqua says export sync {sync_uri} exported {said}, but {written} row(s) were read from its data; "
-            "the file was not written. A retry of this task reads the data again"
+            "the file was not written. Clear the task to sync this window again"
         )
 
 

@@ -183,10 +183,14 @@ def test_fewer_rows_than_eloqua_exported_fail_naming_both_numbers(hook, emulator
         status=200,
         body={"items": [], "hasMore": True, "totalResults": 30, "count": 0, "offset": 0, "limit": 50000},
     )
+    store = Store()
     with pytest.raises(EloquaRowCountError, match=r"exported 30 \(ELQ-00102\) and 30 \(totalResults\), but 0 row"):
-        export(hook, Store(), tmp_path / "c.csv").run()
+        export(hook, store, tmp_path / "c.csv").run()
     assert not (tmp_path / "c.csv").exists()
     assert len(requests_to(emulator, "GET", "/data")) == 1
+    # not retried by Airflow; the try after a Clear syncs the window again
+    assert export(hook, store, tmp_path / "c.csv").run().rows == 30
+    assert len(requests_to(emulator, "POST", "/syncs")) == 2
 
 
 @pytest.mark.parametrize(
