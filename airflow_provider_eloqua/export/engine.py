@@ -719,12 +719,19 @@ def ended_export_sync(hook: EloquaHook, sync_uri: str, status: str) -> tuple[str
 
 
 def download_sync(
-    hook: EloquaHook, sync_uri: str, output: OutputSpec, *, key: str, window: Window | None = None
+    hook: EloquaHook,
+    sync_uri: str,
+    output: OutputSpec,
+    *,
+    key: str,
+    window: Window | None = None,
+    row_limit: int = ACTIVITY_SYNC_LIMIT,
 ) -> ExportResult:
     """Write an ended export sync started elsewhere (``EloquaExportOperator(wait=False)``) to ``output``.
 
     The column labels are the definition's ``fields``; the rows must equal the log's ELQ-00102 count
-    and ``totalResults``. A definition the provider created for an export (its name ends
+    and ``totalResults``. An activity sync that exported ``row_limit`` rows (Eloqua stopped there) is
+    refused: it cannot be split here. A definition the provider created for an export (its name ends
     ``[airflow-export <key>]``) is deleted once the file is written.
     """
     status = sync_status(hook.get_sync(sync_uri), sync_uri)
@@ -734,6 +741,12 @@ def download_sync(
         )
     definition_uri, count = ended_export_sync(hook, sync_uri, status)
     definition = hook.get_definition(definition_uri)
+    activities = urls.parse_definition_uri(definition_uri).entity == "activities"
+    if activities and count is not None and count >= row_limit and definition.get("maxRecords") is None:
+        raise EloquaRowCountError(
+            f"Export sync {sync_uri} exported {count:,} activities, Eloqua's limit for one activity sync: it may "
+            "hold only part of its window. Export the window with EloquaExportOperator (wait=True), which splits it"
+        )
     labels = tuple(definition.get("fields") or ())
     part = Part(window or Window(), definition_uri, sync_uri, count)
     try:

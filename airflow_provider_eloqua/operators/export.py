@@ -333,6 +333,8 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
     :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
     :param since: the sync's window start, only reported (templated).
     :param until: the sync's window end, only reported (templated).
+    :param row_limit: an activity sync that exported this many rows is refused (Oracle's 5,000,000
+        per activity sync: Eloqua may have stopped there).
     """
 
     template_fields: Sequence[str] = ("sync_uri", "path", "format", "since", "until")
@@ -347,9 +349,11 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         page_size: int = MAX_PAGE_SIZE,
         since: Any = None,
         until: Any = None,
+        row_limit: int = ACTIVITY_SYNC_LIMIT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.row_limit = row_limit
         self.sync_uri = sync_uri
         self.path = path
         self.format = format
@@ -362,7 +366,9 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         urls.check_sync_uri(self.sync_uri)
         window = Window.of(self.since, self.until)
         output = OutputSpec(self.path, self.format, self.page_size)
-        result = download_sync(self.hook, self.sync_uri, output, key=load_key(context), window=window)
+        result = download_sync(
+            self.hook, self.sync_uri, output, key=load_key(context), window=window, row_limit=self.row_limit
+        )
         definition_uri = str(self.hook.get_sync(self.sync_uri).get("syncedInstanceUri") or "")
         parsed = urls.parse_definition_uri(definition_uri)
         return _finish(self, context, (parsed.entity, parsed.parent_id), result)

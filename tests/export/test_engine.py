@@ -446,3 +446,19 @@ def test_a_retry_after_the_data_expired_syncs_again_and_writes_every_row(hook, e
     assert result.rows == 6 and result.sync_uri != first.sync_uri
     statuses = [p["status"] for p in requests_to(emulator, "GET", first.sync_uri + "/data")]
     assert statuses and statuses[0] in (404, 410)  # the expired data, then a new sync
+
+
+def test_a_download_refuses_an_activity_sync_that_stopped_at_eloquas_limit(hook, emulator, tmp_path):
+    from airflow_provider_eloqua.export.engine import download_sync
+
+    _sends(emulator, 20)
+    emulator.control.configure(activity_sync_cap=15, activity_sync_cap_outcome="truncate")
+    spec = ExportSpec(
+        entity="activities", activity_type="EmailSend", name="n", fields=SEND_FIELDS, window=Window(D1, D2)
+    )
+    started = export(hook, Store(), tmp_path / "unused.csv", spec=spec).start()
+    while hook.get_sync(started.sync_uri)["status"] not in ("success", "error"):
+        pass
+    with pytest.raises(EloquaRowCountError, match="Eloqua's limit for one activity sync"):
+        download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "s.csv")), key="k", row_limit=15)
+    assert not (tmp_path / "s.csv").exists()
