@@ -56,8 +56,18 @@ def _open_result(conn: Any, sql: str, parameters: Any, fetch_size: int) -> tuple
     driver = type(conn).__module__.split(".")[0]
     if driver == "psycopg":
         cursor = conn.cursor()
-        rows = cursor.stream(*args, size=fetch_size)
-        return cursor, iter(lambda: list(islice(rows, fetch_size)), [])
+
+        def streamed() -> Iterator[Sequence[Any]]:
+            rows = cursor.stream(*args, size=fetch_size)
+            try:
+                while batch := list(islice(rows, fetch_size)):
+                    yield batch
+            finally:
+                # A stream left early holds the connection until it is closed, which cancels the
+                # query on the server (rather than reading the rest of its result).
+                rows.close()
+
+        return cursor, streamed()
     if driver == "psycopg2":
         if conn.autocommit:
             conn.autocommit = False
@@ -100,7 +110,10 @@ class _Reader:
                 try:
                     self._read(cursor, batches)
                 finally:
+                    close = getattr(batches, "close", None)
                     with contextlib.suppress(Exception):
+                        if close is not None:
+                            close()  # a reader stopped early: stop the query before the cursor goes
                         cursor.close()
             finally:
                 with contextlib.suppress(Exception):

@@ -123,3 +123,25 @@ def test_psycopg2_reads_a_named_cursor_in_batches(postgres):
     assert got == list(range(1, 25_001))
     server_log = postgres.log.read_text(errors="replace")
     assert 'DECLARE "eloqua_' in server_log and server_log.count("FETCH FORWARD 10000") == 4  # 10k, 10k, 5k, then none
+
+
+@pytest.mark.timeout(120)
+def test_a_reader_stopped_early_stops_the_query(postgres):
+    """A load that fails part-way (a bad row, Eloqua refusing a chunk) stops reading: the query is
+    cancelled on the server instead of streamed to its end, and the connection is closed."""
+    import psycopg
+
+    from airflow_provider_eloqua.transfers.sql_rows import QueryRows
+
+    def connect():
+        return psycopg.connect(host="127.0.0.1", port=postgres.port, user=DB_USER, dbname=DB_NAME)
+
+    sql = "SELECT l.email, n FROM leads AS l, generate_series(1, 50) AS n"  # 50M rows, streamed as they come
+    rows = QueryRows(connect, sql, None, 10_000, dt.UTC, "early stop")
+    with rows.open() as it:
+        assert next(it)["n"] == 1
+    with psycopg.connect(host="127.0.0.1", port=postgres.port, user=DB_USER, dbname=DB_NAME) as conn:
+        running = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = %s AND pid <> pg_backend_pid()", (sql,)
+        ).fetchone()
+    assert running == (0,)  # cancelled, and its connection gone
