@@ -205,6 +205,15 @@ def window(log: list[dict[str, Any]]) -> float:
     return max(posts) - min(e["start"] for e in log)
 
 
+def before_data(log: list[dict[str, Any]]) -> tuple[float, float]:
+    """The operator's window before its first data POST: its definition calls (first request to the
+    last answer before the first data POST) and the wait for the first chunk after them."""
+    first_post = min(e["start"] for e in log if e["method"] == "POST" and e["path"].endswith("/data"))
+    calls = [e for e in log if e["end"] <= first_post]
+    defined = max(e["end"] for e in calls) if calls else first_post
+    return defined - min(e["start"] for e in log), first_post - defined
+
+
 @dataclass
 class Figure:
     """The best of several runs of one path, with the load average of each run."""
@@ -239,6 +248,13 @@ class Row:
     argument: Figure | None = None  # xcom-rows: a @task that only takes it as its argument
     posts: int = 0
     rss: dict[int, float] = field(default_factory=dict)
+    #: Per operator run (as ``window``): its definition calls, then the wait for its first chunk.
+    calls: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def before_data(self) -> tuple[float, float]:
+        """``calls`` of the run with the shortest window."""
+        return self.calls[self.window.seconds.index(self.window.best)] if self.calls else (0.0, 0.0)
 
     def ratio(self, figure: Figure) -> float:
         return self.limit.best / figure.best
@@ -290,11 +306,11 @@ def measure_stage_input(
 
 def operator_figures(
     kind: str, runs: list[dict[str, Any]], rows: int
-) -> tuple[Figure, Figure, Figure | None, Figure | None, int]:
+) -> tuple[Figure, Figure, Figure | None, Figure | None, int, list[tuple[float, float]]]:
     """The operator's DAG runs of ``kind``: its windows, its task's wall times, for XCom rows the wall
     times of the tasks that only pull the XCom or take it as argument; the data POSTs of a run."""
     windows, tasks, pulled, argument = Figure(), Figure(), Figure(), Figure()
-    posts = 0
+    posts, calls = 0, []
     for run in runs:
         upload = run["returns"].get("upload") or {}
         if run["state"] != "success" or upload.get("rows") != rows:
@@ -302,13 +318,14 @@ def operator_figures(
         posts = upload["chunks"]
         _check(f"operator {kind}", run["stats"], rows, posts)
         windows.add(window(run["log"]), run["load"])
+        calls.append(before_data(run["log"]))
         task = run["tasks"]["upload"]
         tasks.add(task["end"] - task["start"], run["load"])
         for task_id, figure in (("pulled", pulled), ("argument", argument)):
             if task_id in run["tasks"]:
                 got = run["tasks"][task_id]
                 figure.add(got["end"] - got["start"], run["load"])
-    return windows, tasks, (pulled if pulled.seconds else None), (argument if argument.seconds else None), posts
+    return windows, tasks, (pulled if pulled.seconds else None), (argument if argument.seconds else None), posts, calls
 
 
 def measure_rss(home: Path, server: bench.LinkServer, kind: str, directory: Path, n: int, small: bench.Inputs) -> float:
@@ -353,8 +370,9 @@ def run(
                 done = run_child(home, server.port, jobs)["jobs"]
                 for kind, runs in zip(PATHS, done, strict=True):
                     rows = xcom_rows if kind == "xcom-rows" else n
-                    windows, tasks, pulled, argument, posts = operator_figures(kind, runs, rows)
+                    windows, tasks, pulled, argument, posts, calls = operator_figures(kind, runs, rows)
                     row = Row(link, kind, rows, limits[rows], stages[kind], windows, tasks, pulled, argument, posts)
+                    row.calls = calls
                     results.append(row)
                     print(_line(row), flush=True)
         if rss_rows:
@@ -380,6 +398,7 @@ def _line(r: Row) -> str:
     return (
         f"{_link(r.link):<15} {r.path:<10} {r.rows:>9,} {r.posts:>5} {r.limit.best:>7.2f} "
         f"{r.stage_input.best:>7.2f} {r.ratio(r.stage_input):>5.2f} {r.window.best:>7.2f} {r.ratio(r.window):>5.2f} "
+        f"{r.before_data[0]:>5.2f} {r.before_data[1]:>5.2f} "
         f"{r.task.best:>7.2f} {r.task_per_window:>6.2f}{xcom} "
         f"{max(r.limit.load, r.stage_input.load, r.window.load, r.task.load):>5.1f}"
     )
@@ -395,7 +414,7 @@ def _verdict(value: float, target: float | None, most: bool = False) -> str:
 def report(results: list[Row]) -> str:
     head = (
         f"{'link':<15} {'input':<10} {'rows':>9} {'POSTs':>5} {'limit s':>7} {'stage s':>7} {'ratio':>5} "
-        f"{'window':>7} {'ratio':>5} {'task s':>7} {'task/w':>6} {'pulled':>8} {'argument':>8} {'load':>5}"
+        f"{'window':>7} {'ratio':>5} {'defs':>5} {'1st':>5} {'task s':>7} {'task/w':>6} {'pulled':>8} {'argument':>8} {'load':>5}"
     )
     lines = [head, "-" * len(head)]
     lines += [_line(r) for r in results]
@@ -403,7 +422,8 @@ def report(results: list[Row]) -> str:
         "",
         "limit = plain requests POSTing the rows as pre-built CSV (30 MiB bodies); stage = staging.stage_input called",
         "directly; window = the operator in a DAG run, from its first request to its last data POST's answer (server",
-        "times); ratio = limit / time; task = the upload task's start_date to end_date; task/w = task / its window;",
+        "times); ratio = limit / time; defs = in that window, the definition calls (GET template, POST copy); 1st = then",
+        "the wait for the first chunk; task = the upload task's start_date to end_date; task/w = task / its window;",
         "pulled / argument = a task that only pulls the same XCom / a @task that only takes it as argument;",
         "load = the highest 1-min load average among the figures'",
         f"best runs, on {os.cpu_count()} CPUs. Best of each path's runs.",

@@ -199,6 +199,7 @@ def test_operator_benchmark_smoke():
     for r in results:
         assert r.rows == (operators.SMOKE["xcom_rows"] if r.path == "xcom-rows" else operators.SMOKE["rows"])
         assert r.posts >= 1
+        assert len(r.calls) == operators.SMOKE["repeat"] and all(calls > 0 for calls, _ in r.calls)
         for figure in (r.limit, r.stage_input, r.window, r.task):
             assert len(figure.seconds) == operators.SMOKE["repeat"] and figure.best > 0
         assert (r.pulled is not None) == (r.argument is not None) == (r.path == "xcom-rows")
