@@ -186,6 +186,7 @@ def run(
         out = directory / "out"
         out.mkdir()
         for link in links:
+            printed = len(results)
             home = ops.prepare_home(directory / f"airflow-{link[0]:g}", DAG_FILE)
             with bench.LinkServer(*link, export_dir=export) as server:
                 limit, wire = measure(server, repeat, lambda: get_pages(server, n, "raw"), n)
@@ -200,7 +201,7 @@ def run(
                 if bench.pyeloqua_version():
                     figure, _ = measure(server, repeat, lambda: run_pyeloqua(server), peer_n)
                     results.append(Row(link, "pyeloqua", peer_n, figure, peer_limit))
-            for row in results[-6:]:
+            for row in results[printed:]:
                 print(_line(row), flush=True)
         if rss_rows:
             for row in results:
