@@ -211,7 +211,15 @@ def from_template(hook: EloquaHook, template: DefinitionUri, key: str, auto_dele
     :param key: the load's key (see :func:`load_key`).
     :param auto_delete_duration: the copy's ``autoDeleteDuration``.
     """
-    body = hook.get_definition(template)
+    try:
+        body = hook.get_definition(template)
+    except EloquaApiError as exc:
+        if exc.status != 404:
+            raise
+        raise EloquaInputError(
+            f"definition_uri {template.uri} does not exist in Eloqua ({exc}): give the URI of an existing "
+            "import definition to copy"
+        ) from exc
     if body.get("isSyncTriggeredOnImport"):
         raise EloquaInputError(
             f"{template.uri} has isSyncTriggeredOnImport=true, so Eloqua would start a sync for every "

@@ -106,3 +106,12 @@ def test_input_without_rows_loads_nothing_and_leaves_no_definition(hook, emulato
 def test_a_directory_is_not_a_file(tmp_path):
     with pytest.raises(EloquaInputError, match="is not a file"):
         InputSpec(path=str(tmp_path))
+
+
+def test_a_template_that_does_not_exist_fails_naming_it(hook, emulator):
+    from airflow_provider_eloqua import urls
+    from airflow_provider_eloqua.load.load_definition import from_template
+
+    with pytest.raises(EloquaInputError, match=r"definition_uri /contacts/imports/99 does not exist in Eloqua"):
+        from_template(hook, urls.parse_definition_uri("/contacts/imports/99"), "0123456789ab", "P2D")
+    assert emulator.control.state()["definitions"] == []
