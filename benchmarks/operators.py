@@ -436,17 +436,24 @@ def report(results: list[Row]) -> str:
         if r.link[0] == 25.0:
             line += f"; task/window {r.task_per_window:.2f} {_verdict(r.task_per_window, WALL_TARGETS.get(r.path), most=True)}"
         lines.append(line)
-    with_rss = [r for r in results if r.rss]
-    if with_rss:
-        lines += ["", f"peak RSS (VmHWM, MiB) of a fresh DAG-run process, link {_link(with_rss[0].link)}:"]
-        for r in with_rss:
-            sizes = sorted(r.rss)
-            x = r.rss[sizes[-1]] / r.rss[sizes[0]]
-            lines.append(
-                f"  {r.path:<10} {sizes[0]:>9,} rows {r.rss[sizes[0]]:>5.0f}  {sizes[-1]:>9,} rows {r.rss[sizes[-1]]:>5.0f}  "
-                f"{x:.2f}x ({_verdict(x, RSS_TARGET, most=True)})"
-            )
+    lines += rss_lines(results)
     return "\n".join(lines)
+
+
+def rss_lines(results: list[Any]) -> list[str]:
+    """The peak RSS of each row that has one (``rss``: row count -> MiB): smallest against largest."""
+    with_rss = [r for r in results if r.rss]
+    if not with_rss:
+        return []
+    lines = ["", f"peak RSS (VmHWM, MiB) of a fresh DAG-run process, link {_link(with_rss[0].link)}:"]
+    for r in with_rss:
+        sizes = sorted(r.rss)
+        x = r.rss[sizes[-1]] / r.rss[sizes[0]]
+        lines.append(
+            f"  {r.path:<10} {sizes[0]:>9,} rows {r.rss[sizes[0]]:>5.0f}  {sizes[-1]:>9,} rows {r.rss[sizes[-1]]:>5.0f}  "
+            f"{x:.2f}x ({_verdict(x, RSS_TARGET, most=True)})"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
