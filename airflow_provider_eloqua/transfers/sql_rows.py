@@ -3,11 +3,12 @@
 A :class:`QueryRows` is the load engine's :class:`~airflow_provider_eloqua.load.spec.RowSource`:
 each :meth:`QueryRows.open` runs the query (again: on a staging restart, a retry, or to find the
 input rows of rejects) and yields its rows as dicts keyed by the result's column names. Nothing
-holds the result whole: one thread of its own owns the database connection and its cursor and
-hands at most two batches ahead to the reader. On PostgreSQL the result stays with the server
-until it is read (psycopg 3: streamed as the server sends it; psycopg2: a named cursor); other
-databases' cursors are read with ``fetchmany``. Every database call happens in that thread, so
-drivers that tie a connection to its thread (sqlite3) work however the rows are consumed.
+holds the result whole. A thread of its own connects and runs the query; a connection that may
+move between threads (psycopg 2 and 3) is then read by the thread that reads the rows, any other
+stays with that thread, which hands at most two batches ahead to the reader, so drivers that tie a
+connection to its thread (sqlite3) work however the rows are consumed. On PostgreSQL the result
+stays with the server until it is read (psycopg 3: streamed as the server sends it; psycopg2: a
+named cursor); other databases' cursors are read with ``fetchmany``.
 
 Values are made what Eloqua's import reads (see :mod:`airflow_provider_eloqua.date_values`):
 dates and datetimes as text, an aware datetime first converted to the site's time zone; a UUID as
@@ -43,6 +44,8 @@ _POLL = 0.1
 _DONE = object()
 #: Types the chunker sends as they are (it names a row and column for a NaN or a lone surrogate).
 _AS_IS = frozenset({str, int, float, bool, type(None), Decimal})
+#: Drivers whose connections may be used from any thread (DB-API ``threadsafety`` 2).
+_SHAREABLE = frozenset({"psycopg", "psycopg2"})
 
 
 def _open_result(conn: Any, sql: str, parameters: Any, fetch_size: int) -> tuple[Any, Iterator[Sequence[Any]]]:
@@ -86,8 +89,49 @@ def _open_result(conn: Any, sql: str, parameters: Any, fetch_size: int) -> tuple
     return cursor, fetched()
 
 
+class _Result:
+    """One run of the query on ``conn``, its first batch read (so that its columns are known)."""
+
+    def __init__(self, conn: Any, sql: str, parameters: Any, fetch_size: int) -> None:
+        self.conn = conn
+        try:
+            self.cursor, self._batches = _open_result(conn, sql, parameters, fetch_size)
+            self._first = next(self._batches, [])  # a named cursor describes its result on the first fetch
+            if self.cursor.description is None:
+                raise EloquaInputError("sql returns no result columns: it must be a query (SELECT ...)")
+        except BaseException:
+            self.close()
+            raise
+        self.columns = [str(column[0]) for column in self.cursor.description]
+
+    def batches(self) -> Iterator[Sequence[Any]]:
+        batch, self._first = self._first, []
+        while batch:
+            yield batch
+            del batch
+            batch = next(self._batches, [])
+
+    def close(self) -> None:
+        """Stop the query if it was not read to its end, end its transaction, close the connection."""
+        for close in (
+            getattr(getattr(self, "_batches", None), "close", None),  # before the cursor: stops the query
+            getattr(getattr(self, "cursor", None), "close", None),
+            self.conn.rollback,  # a read: end the transaction the query (or its named cursor) opened
+            self.conn.close,
+        ):
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+
 class _Reader:
-    """One run of the query in a thread of its own, its batches handed over through a bounded queue."""
+    """One run of the query, started in a thread of its own that connects and reads the first batch.
+
+    Connections of drivers that may move between threads (psycopg 2 and 3) are then handed to
+    whichever thread reads the batches: one thread competing for the GIL fewer. Others (sqlite3
+    ties a connection to its thread) stay in the reading thread, their batches handed over through
+    a bounded queue.
+    """
 
     def __init__(self, connect: Callable[[], Any], sql: str, parameters: Any, fetch_size: int) -> None:
         self._connect = connect
@@ -97,6 +141,7 @@ class _Reader:
         self._batches: queue.Queue = queue.Queue(maxsize=_AHEAD)
         self._stop = threading.Event()
         self._described = threading.Event()
+        self._handed: _Result | None = None
         self.columns: list[str] = []
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="eloqua-sql-reader", daemon=True)
@@ -105,38 +150,25 @@ class _Reader:
     def _run(self) -> None:
         try:
             conn = self._connect()
+            result = _Result(conn, self._sql, self._parameters, self._fetch_size)
+            self.columns = result.columns
+            if type(conn).__module__.split(".")[0] in _SHAREABLE:
+                self._handed = result
+                self._described.set()
+                return
+            self._described.set()
             try:
-                cursor, batches = _open_result(conn, self._sql, self._parameters, self._fetch_size)
-                try:
-                    self._read(cursor, batches)
-                finally:
-                    close = getattr(batches, "close", None)
-                    with contextlib.suppress(Exception):
-                        if close is not None:
-                            close()  # a reader stopped early: stop the query before the cursor goes
-                        cursor.close()
+                for batch in result.batches():
+                    if not self._put((batch, None)):
+                        return
+                    del batch
+                self._put((_DONE, None))
             finally:
-                with contextlib.suppress(Exception):
-                    conn.rollback()  # a read: end the transaction the query (or its named cursor) opened
-                with contextlib.suppress(Exception):
-                    conn.close()
+                result.close()
         except BaseException as exc:  # handed to the reader's thread, raised there
             self.error = exc
             self._described.set()
             self._put((None, exc))
-
-    def _read(self, cursor: Any, batches: Iterator[Sequence[Any]]) -> None:
-        batch = next(batches, [])  # a named cursor describes its result on the first fetch
-        if cursor.description is None:
-            raise EloquaInputError("sql returns no result columns: it must be a query (SELECT ...)")
-        self.columns = [str(column[0]) for column in cursor.description]
-        self._described.set()
-        while batch:
-            if not self._put((batch, None)):
-                return
-            del batch
-            batch = next(batches, [])
-        self._put((_DONE, None))
 
     def _put(self, entry: tuple) -> bool:
         while not self._stop.is_set():
@@ -155,6 +187,10 @@ class _Reader:
         return self.columns
 
     def batches(self) -> Iterator[Sequence[Any]]:
+        self.described()
+        if self._handed is not None:
+            yield from self._handed.batches()
+            return
         while True:
             batch, exc = self._batches.get()
             if exc is not None:
@@ -170,6 +206,9 @@ class _Reader:
             with contextlib.suppress(queue.Empty):
                 self._batches.get_nowait()
             self._thread.join(_POLL)
+        if self._handed is not None:
+            self._handed.close()
+            self._handed = None
 
 
 class QueryRows:
