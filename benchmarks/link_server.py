@@ -96,20 +96,32 @@ def _json_answer(obj: object, status: str = "200 OK") -> bytes:
 
 
 class Log:
-    """Every request the server answered, with when its first byte arrived and when it was answered."""
+    """Every request the server answered, with when its first byte arrived and when it was answered.
+
+    A request counts as open from its head to its entry: a snapshot waits until none is, so that a
+    client that reads the log right after its last answer arrived finds that answer's entry too.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._done = threading.Condition()
+        self._open = 0
         self.entries: list[dict[str, object]] = []
 
-    def add(self, method: bytes, path: bytes, start: float, end: float, nbytes: int) -> None:
-        with self._lock:
-            self.entries.append(
-                {"method": method.decode(), "path": path.decode(), "start": start, "end": end, "bytes": nbytes}
-            )
+    def opened(self) -> None:
+        with self._done:
+            self._open += 1
+
+    def closed(self, entry: dict[str, object] | None) -> None:
+        """The request ended: answered (its entry), or its connection dropped (None)."""
+        with self._done:
+            self._open -= 1
+            if entry is not None:
+                self.entries.append(entry)
+            self._done.notify_all()
 
     def snapshot(self, reset: bool) -> list[dict[str, object]]:
-        with self._lock:
+        with self._done:
+            self._done.wait_for(lambda: self._open == 0, timeout=60)
             entries = self.entries
             if reset:
                 self.entries = []
@@ -238,21 +250,36 @@ class _Conn:
                     name, _, value = line.partition(b":")
                     headers[name.strip().lower()] = value.strip()
                 self.accept = headers.get(b"accept", b"")
-                csv_body = headers.get(b"content-type", b"").startswith(b"text/csv")
-                marker = b"\n" if csv_body else b"{"
-                keep = None if path.endswith(b"/data") else bytearray()
-                if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-                    got = self._chunked(marker, keep)
-                else:
-                    got = self._body(int(headers.get(b"content-length", b"0")), marker, keep)
-                if got is None:
-                    return
-                answer = self._answer(method, path, got, csv_body, bytes(keep or b""))
-                if self.rtt:
-                    time.sleep(self.rtt)
-                self._send(answer)
-                if not path.startswith(b"/_"):
-                    self.log.add(method, path, start, time.time(), got[0])
+                logged = not path.startswith(b"/_")
+                if logged:
+                    self.log.opened()
+                entry = None
+                try:
+                    nbytes = self._serve_one(method, path, headers)
+                    if nbytes is None:
+                        return
+                    entry = {"method": method.decode(), "path": path.decode(), "start": start, "end": time.time()}
+                    entry["bytes"] = nbytes
+                finally:
+                    if logged:
+                        self.log.closed(entry)
+
+    def _serve_one(self, method: bytes, path: bytes, headers: dict[bytes, bytes]) -> int | None:
+        """Read one request's body and answer it; the body's size, or None if the connection dropped."""
+        csv_body = headers.get(b"content-type", b"").startswith(b"text/csv")
+        marker = b"\n" if csv_body else b"{"
+        keep = None if path.endswith(b"/data") else bytearray()
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            got = self._chunked(marker, keep)
+        else:
+            got = self._body(int(headers.get(b"content-length", b"0")), marker, keep)
+        if got is None:
+            return None
+        answer = self._answer(method, path, got, csv_body, bytes(keep or b""))
+        if self.rtt:
+            time.sleep(self.rtt)
+        self._send(answer)
+        return got[0]
 
     def _send(self, answer: bytes) -> None:
         """Send at the link's rate: a piece may not leave before the link has carried the ones before."""
