@@ -135,8 +135,8 @@ def run_scenario(url: str, n: int, poll: float, auth: str) -> Result:
     answered = [0]
     look = EloquaHook.aget_sync
 
-    async def counted_look(self: EloquaHook, sync_uri: str) -> dict[str, Any]:
-        sync = await look(self, sync_uri)
+    async def counted_look(self: EloquaHook, sync_uri: str, **kwargs: Any) -> dict[str, Any]:
+        sync = await look(self, sync_uri, **kwargs)
         answered[0] += 1
         return sync
 
