@@ -135,24 +135,15 @@ def _answer(method: str, path: str, response: requests.Response | httpx.Response
 
 
 class EloquaHook(BaseHook):
-    """Talks to Oracle Eloqua's Bulk API 2.0 for one ``eloqua`` connection.
+    """Talks to Oracle Eloqua's Bulk API 2.0 for one ``eloqua`` connection: every call the provider makes.
+
+    Pod discovery, OAuth2 token rotation, what the hook trusts and proxies: README, "Connection reference";
+    every hook of a connection in one process shares one session (docs/internals.md, "One session per
+    connection per process").
 
     :param eloqua_conn_id: the Airflow connection (type ``eloqua``).
-    :param timeout: per-request timeout in seconds; overrides the connection's ``timeout`` extra.
-    :param retry_policy: attempts and backoff for transient failures (429, 502, 503, 504,
-        connection errors, and 500 with ``Retry-After``).
-
-    The Bulk API base URL is the connection host when set, otherwise it is discovered from
-    ``<login_url>/id``; after a 401 it is discovered once more (sites move between pods) before the
-    call fails. With OAuth2, Eloqua rotates the refresh token on every use: the newest one is kept
-    and, when the connection names a ``token_store_variable``, written to that Airflow Variable so
-    the next run starts from it. When Eloqua refuses the refresh token, the hook reads that Variable
-    once more and retries once with it if another process sharing the store has rotated it.
-
-    Every hook of the same connection in one process shares one session (``hooks/session.py``):
-    its HTTP clients, the discovered pod and the tokens, each renewed once for all hooks after a
-    401. So a thousand triggers in the triggerer, or a task waiting on several syncs, make one
-    discovery and one token grant, over a small pool of connections.
+    :param timeout: seconds one HTTP request may take (None: the connection's ``timeout`` extra).
+    :param retry_policy: a :class:`~airflow_provider_eloqua.retry.RetryPolicy`, or its fields as a dict (None: default).
     """
 
     conn_name_attr = "eloqua_conn_id"
@@ -212,15 +203,6 @@ class EloquaHook(BaseHook):
     @cached_property
     def _grants(self) -> OAuthGrants:
         return OAuthGrants(self.settings, self.log)
-
-    def token_request_body(self, tokens: TokenState) -> dict[str, str]:
-        """The grant to ask for (see ``OAuthGrants.request_body``).
-
-        :param tokens: the session's tokens.
-        """
-        return self._grants.request_body(tokens)
-
-    accept_token_answer = staticmethod(OAuthGrants.accept_answer)
 
     def _send_grant(self, request: GrantRequest) -> requests.Response:
         return self._send("POST", request.url, TOKEN_PATH, headers=request.headers, data=request.body, idempotent=False)
@@ -438,11 +420,13 @@ class EloquaHook(BaseHook):
             raise
 
     def create_import(self, entity: str, body: dict[str, Any], parent_id: int | str | None = None) -> dict[str, Any]:
+        """Create an import definition (``POST /<entity>/imports``); return Eloqua's answer, its ``uri`` included."""
         return self.create_definition(entity, body, parent_id, "imports")
 
     def create_sync_action(
         self, entity: str, body: dict[str, Any], parent_id: int | str | None = None
     ) -> dict[str, Any]:
+        """Create a sync-action definition (``POST /<entity>/syncActions``); return Eloqua's answer."""
         return self.create_definition(entity, body, parent_id, "syncActions")
 
     def list_definitions(
@@ -459,6 +443,7 @@ class EloquaHook(BaseHook):
         return self._iter_searched(path, {"q": urls.search_criterion("name", name)})
 
     def get_definition(self, definition_uri: str | DefinitionUri) -> dict[str, Any]:
+        """Read a definition, e.g. ``/contacts/imports/30``."""
         return self._call("GET", urls.as_definition_uri(definition_uri).uri)
 
     def update_definition(self, definition_uri: str | DefinitionUri, body: dict[str, Any]) -> dict[str, Any]:
@@ -466,9 +451,11 @@ class EloquaHook(BaseHook):
         return self._call("PUT", urls.as_definition_uri(definition_uri).uri, json_body=body)
 
     def delete_definition(self, definition_uri: str | DefinitionUri) -> None:
+        """Delete a definition."""
         self._call("DELETE", urls.as_definition_uri(definition_uri).uri)
 
     def list_fields(self, entity: str, parent_id: int | str | None = None) -> Iterator[dict[str, Any]]:
+        """The fields of an entity (``GET /<entity>/fields``), every page."""
         return self._iter_items(urls.fields_path(entity, parent_id))
 
     # ------------------------------------------------------------------ staging
@@ -486,10 +473,12 @@ class EloquaHook(BaseHook):
         return answer if isinstance(answer, dict) else None
 
     def upload_rows(self, definition_uri: str | DefinitionUri, rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+        """POST rows as one JSON chunk (see :meth:`upload_data`)."""
         body = json.dumps(list(rows), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self.upload_data(definition_uri, body, JSON_CONTENT_TYPE)
 
     def upload_csv(self, definition_uri: str | DefinitionUri, body: bytes | BinaryIO) -> dict[str, Any] | None:
+        """POST one CSV chunk, its header first (see :meth:`upload_data`)."""
         return self.upload_data(definition_uri, body, CSV_CONTENT_TYPE)
 
     def clear_staged_data(self, definition_uri: str | DefinitionUri) -> None:
@@ -499,6 +488,7 @@ class EloquaHook(BaseHook):
     # ------------------------------------------------------------------ syncs
 
     def create_sync(self, synced_instance_uri: str | DefinitionUri, callback_url: str | None = None) -> dict[str, Any]:
+        """Start a sync of a definition (``POST /syncs``); return it, its ``uri`` and ``status`` included."""
         body: dict[str, Any] = {"syncedInstanceUri": urls.as_definition_uri(synced_instance_uri).uri}
         if callback_url:
             body["callbackUrl"] = callback_url

@@ -13,16 +13,13 @@ from airflow_provider_eloqua.settings import task_http_settings
 
 
 class EloquaBaseOperator(BaseOperator):
-    """Holds the connection id and the HTTP settings, and builds the hook lazily (never at DAG parse time);
-    every Eloqua operator has the links "Eloqua sync" and "Eloqua definition" (see :mod:`airflow_provider_eloqua.links`).
+    """The base of every Eloqua operator: the connection, the HTTP settings and the hook built from them
+    when first used (never at DAG parse time). Every Eloqua operator shows the links "Eloqua sync" and
+    "Eloqua definition". Why: README, "Per-task HTTP timeouts and retries" and "Links to Eloqua".
 
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
+    :param eloqua_conn_id: the Airflow connection to Eloqua (type ``eloqua``).
+    :param request_timeout: seconds one HTTP request may take (None: the connection's ``timeout`` extra).
+    :param http_retry_policy: ``{max_attempts, initial_wait, max_wait}`` for 429, 502-504 and dropped connections.
     """
 
     operator_extra_links = EXTRA_LINKS

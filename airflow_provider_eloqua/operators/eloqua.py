@@ -1,15 +1,8 @@
-"""Operators that create Eloqua import definitions, stage data, start syncs, and do it all in one task.
+"""The import operators: create a definition, upload, start a sync, or all of it in one task.
 
-Thin by design: each operator keeps its arguments (templated ones render before ``execute``),
-describes the work as typed specs (:mod:`airflow_provider_eloqua.load.spec`) and hands it to the
-load engine (:mod:`airflow_provider_eloqua.load.engine`), which stages, syncs, waits for the syncs
-of earlier batches and keeps what a retry needs in Airflow's task state store, so that retries
-never double anything. Starting and waiting for syncs is :mod:`airflow_provider_eloqua.sync`'s.
-
-Every load stages into a definition of its own, its *load definition* (see
-:mod:`airflow_provider_eloqua.load.load_definition`): a definition the user gives is a template
-that is copied, never staged into, so no other run or task can mix, double or delete this load's
-rows. After every sync the rows Eloqua processed are checked against the rows staged for it.
+Each keeps its arguments (templated ones render before ``execute``), describes the work as typed specs
+(:mod:`airflow_provider_eloqua.load.spec`) and hands it to the load engine (:mod:`airflow_provider_eloqua.load.engine`).
+Why every load stages into a definition of its own: README, "Nothing lost, nothing doubled: the guarantees".
 """
 
 from __future__ import annotations
@@ -122,8 +115,23 @@ def _push_load_keys(context: Context, load: Load, result: LoadResult) -> None:
 
 
 class _DefinitionOperator(_EloquaOperator):
-    """Keeps the definition arguments as given until ``execute``, then describes the definition
-    once, as a validated :class:`DefinitionSpec`. ``_kind`` says which: an import or a sync action.
+    """The definition arguments, kept as given until ``execute``, then described once as a validated
+    :class:`DefinitionSpec` (``_kind`` says which: an import or a sync action). What is checked before
+    anything is sent: README, "Operators, sensor, trigger".
+
+    :param entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ``activities``, ... (Oracle's kinds).
+    :param name: the definition's name, at most 100 characters (templated).
+    :param fields: column name -> statement, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}`` (not templated).
+    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated).
+    :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
+    :param update_rule: ``always`` (the default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
+    :param sync_actions: up to 10 actions run after the import, e.g. ``{"action": "add", "destination": ...}``.
+    :param is_sync_triggered_on_import: Eloqua starts a sync on every data POST (the upload operators refuse it).
+    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
+    :param auto_delete_duration: Eloqua deletes the definition this long after its last use (at least ``PT1H``).
+    :param definition_extra: other documented properties, e.g. ``{"isUpdatingMultipleMatchedRecords": True}``.
+    :param reuse_existing: use an existing definition of the same name and properties instead of creating another.
+    :param check_entity: check ``entity`` and ``parent_id`` when the task is defined (off for a template's).
     """
 
     _kind = IMPORTS
@@ -207,39 +215,11 @@ class _DefinitionOperator(_EloquaOperator):
 class EloquaCreateImportOperator(_DefinitionOperator):
     """Create (or reuse) an import definition; return its URI (e.g. ``/contacts/imports/30``).
 
-    Everything Eloqua would reject is checked first, naming the argument: the entity and its
-    parent id (``customObjects`` and ``events`` need one), the identifier among the fields, at most
-    100 fields, every field a ``{{...}}`` statement, the update rule, the durations and at most 10
-    sync actions. On a retry the definition an earlier try created is reused.
+    Everything Eloqua would refuse is checked first, naming the argument; a retry returns the definition an
+    earlier try created. Its other arguments are documented on :class:`_DefinitionOperator` and
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`; see the README's "Operators, sensor, trigger".
 
-    :param entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ``activities``, ...
-    :param name: the definition's name, at most 100 characters (templated).
-    :param fields: column name -> Eloqua statement, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``
-        (not templated: Eloqua's markup is Jinja syntax too). Leave it out to give ``columns`` instead.
-    :param columns: instead of ``fields``: column names, each mapped to the site's field of that
-        internal or display name (case and surrounding spaces ignored; templated). See the README's
-        "Fields mapped from the site".
-    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated);
-        with ``columns``, by default the column of the entity's unique field (the e-mail address for contacts).
-    :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
-    :param update_rule: ``always`` (the default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
-    :param sync_actions: up to 10 actions run after the import, e.g.
-        ``{"action": "add", "destination": "{{ContactList[123]}}"}``.
-    :param is_sync_triggered_on_import: let Eloqua start a sync on every data POST (the provider's
-        uploads refuse such a definition: a failed upload could not be undone).
-    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
-    :param auto_delete_duration: delete the definition this long after its last use (at least ``PT1H``).
-    :param definition_extra: other documented definition properties, e.g.
-        ``{"isUpdatingMultipleMatchedRecords": True}``.
-    :param reuse_existing: use an existing definition of the same name and properties instead of
-        creating another.
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
+    :param columns: instead of ``fields``, column names mapped to the site's fields (templated; see the README).
     """
 
     template_fields: Sequence[str] = (*_DEFINITION_TEMPLATE_FIELDS, "columns")
@@ -273,32 +253,12 @@ class EloquaCreateImportOperator(_DefinitionOperator):
 
 
 class EloquaCreateSyncActionOperator(_DefinitionOperator):
-    """Create (or reuse) a sync-action definition (``/contacts/syncActions``); return its URI.
+    """Create (or reuse) a sync-action definition (e.g. ``/contacts/syncActions/5``); return its URI.
 
-    A sync-action definition has exactly one field, which identifies the records (for contacts
-    ``{{Contact.Id}}``, ``{{Contact.Field(C_EmailAddress)}}`` or ``{{Contact.Field(ContactIDExt)}}``),
-    and 1 to 10 actions. The other arguments (``parent_id``, durations, ``definition_extra``,
-    ``reuse_existing``, ``eloqua_conn_id``) are those of :class:`EloquaCreateImportOperator`.
-
-    :param name: the definition's name, at most 100 characters (templated).
-    :param fields: the one column, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
-    :param identifier_field_name: that column's name (templated).
-    :param sync_actions: 1 to 10 actions such as ``{"action": "add", "destination": "{{ContactList[123]}}"}``.
-    :param entity: ``contacts`` (the default), ``accounts`` or ``customObjects``.
-    :param parent_id: the custom object id, for ``customObjects`` (templated).
-    :param update_rule: not a sync-action property: refused when given.
-    :param is_sync_triggered_on_import: let Eloqua start a sync on every data POST (uploads refuse it).
-    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
-    :param auto_delete_duration: delete the definition this long after its last use (at least ``PT1H``).
-    :param definition_extra: other documented definition properties.
-    :param reuse_existing: use an existing definition of the same name and properties instead of creating another.
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
+    Its ``fields`` is the one column that identifies the records, ``sync_actions`` holds 1 to 10 actions and
+    ``update_rule`` is refused; its arguments are documented on :class:`_DefinitionOperator` and
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`. The identifiers Oracle allows:
+    docs/eloqua-behaviour.md, "Sync-action identifiers".
     """
 
     template_fields: Sequence[str] = _DEFINITION_TEMPLATE_FIELDS
@@ -326,8 +286,21 @@ class EloquaCreateSyncActionOperator(_DefinitionOperator):
 
 
 class _LoadOperator(_EloquaOperator):
-    """The upload arguments shared by :class:`EloquaUploadDataOperator` and :class:`EloquaImportOperator`,
-    kept as given until ``execute`` (templates render first), and the load they describe."""
+    """The upload arguments of :class:`EloquaUploadDataOperator` and :class:`EloquaImportOperator`, kept as given
+    until ``execute`` (templates render first), and the load they describe. How the input is read, cut into chunks
+    and loaded in batches: README, "Operators, sensor, trigger".
+
+    :param definition_uri: a definition to copy (templated): a template, never staged into.
+    :param data: a list of row dicts, e.g. an upstream task's XCom (templated; shown as its row count and columns).
+    :param path: a local path or ObjectStoragePath URL of a CSV, JSON array or NDJSON file (templated).
+    :param format: ``csv``, ``json`` or ``ndjson`` (templated; None: from the extension).
+    :param chunk_bytes: the most bytes per data POST (Eloqua refuses more than 32 MB).
+    :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's 250 MB); more goes in batches.
+    :param callback_url: passed to Eloqua with each sync (``callbackUrl``, templated).
+    :param poll_interval: seconds between looks at a sync.
+    :param timeout: the most seconds to wait for each sync, and then to list its logs and rejects.
+    :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (at least ``PT1H``).
+    """
 
     definition_uri: str | None
 
@@ -418,52 +391,16 @@ class _LoadOperator(_EloquaOperator):
 
 
 class EloquaUploadDataOperator(_LoadOperator):
-    """Stage rows in a private copy of an import or sync-action definition and (by default) sync it.
+    """Stage rows in a private copy of an import or sync-action definition and (by default) sync it; return
+    ``{definition_uri, rows, chunks, bytes, syncs, sync_uri, sync_rows}``.
 
-    ``definition_uri`` is a template, never staged into, so it may be shared (by runs of one DAG,
-    backfills, other DAGs): the task reads it once and creates a copy of its own, the *load
-    definition* (same fields, identifier, update rule, sync actions and every other property; its
-    name plus ``[airflow-load <key>]``; ``auto_delete_duration``), stages there and syncs that. The
-    result's ``definition_uri`` is the copy: with ``start_sync=False`` give it to
-    :class:`EloquaCreateSyncOperator`, and pass ``sync_rows`` to the sensor's ``expected_rows``
-    (its XCom ``staged_input``, which the sensor reads by itself, numbers the rejects by input row).
-    :class:`EloquaSyncSensor` deletes the copy once the sync has ended; otherwise Eloqua does when
-    ``auto_delete_duration`` has passed.
+    ``definition_uri`` is a template: the task stages into a copy of its own, the *load definition*, returned
+    as ``definition_uri``. It waits, in the worker, only for the syncs of earlier batches; wait for the last
+    with :class:`EloquaSyncSensor`. Why and how: README, "Operators, sensor, trigger" and "Nothing lost,
+    nothing doubled: the guarantees". Its other arguments are documented on :class:`_LoadOperator` and
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`.
 
-    The input is streamed in chunks, never held whole. The header (or the rows' keys) is checked
-    against the definition's fields before the first POST. Returns
-    ``{definition_uri, rows, chunks, bytes, syncs, sync_uri, sync_rows}``: the load definition, the
-    totals over all batches, how many syncs were started, and the last batch's sync, which is the
-    one left to wait for, with the rows staged for it (the earlier syncs ended, and were checked,
-    before the next batch was staged; their reports are in this task's log).
-    ``sync_uri`` is None when no sync was started. Empty input is not an error: nothing is staged,
-    no sync is started, and the task logs a warning and returns ``rows=0``; its ``sync_uri`` XCom
-    is then ``""``, on which :class:`EloquaSyncSensor` skips.
-
-    :param definition_uri: the template, e.g. ``/contacts/imports/30`` (templated; typically the
-        create task's XCom).
-    :param data: a list of row dicts, e.g. an upstream task's XCom (templated; Airflow stores and shows
-        its row count and column names, never the rows).
-    :param path: a local path or ObjectStoragePath URL (``file://``, ``s3://``, ...) of a CSV, JSON
-        array or NDJSON file (templated). Exactly one of ``data`` and ``path``.
-    :param format: ``csv``, ``json`` or ``ndjson``; inferred from the extension when not given (templated).
-    :param chunk_bytes: the most bytes per POST (Eloqua refuses more than 32 MB per POST).
-    :param start_sync: start a sync once everything is staged.
-    :param callback_url: passed to Eloqua with each sync (``callbackUrl``, templated).
-    :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's figure by default); a
-        bigger input, or one of more than 500 chunks, is loaded in batches, one sync each.
-    :param poll_interval: seconds between checks of an earlier batch's sync, waited for in the worker.
-    :param timeout: the most seconds to wait for each earlier batch's sync, and then to list its
-        logs and rejects.
-    :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
-        ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
+    :param start_sync: start a sync once everything is staged (False: sync the result's ``definition_uri`` later).
     """
 
     template_fields: Sequence[str] = ("definition_uri", "data", "path", "format", "callback_url")
@@ -487,21 +424,15 @@ class EloquaUploadDataOperator(_LoadOperator):
 
 
 class EloquaCreateSyncOperator(_EloquaOperator):
-    """Start a sync of a definition whose data is staged; return the sync URI (``/syncs/66100``).
+    """Start a sync of a definition whose data is staged; return the sync URI (e.g. ``/syncs/66100``).
 
-    After ``EloquaUploadDataOperator(start_sync=False)``, sync the upload's load definition
-    (``upload.output["definition_uri"]``), not the template it was copied from: the rows are staged
-    in the copy. On a retry it returns the sync an earlier try started unless that sync failed.
+    After ``EloquaUploadDataOperator(start_sync=False)``, give it ``upload.output["definition_uri"]``, the load
+    definition the rows are staged in, not the template. A retry returns the sync an earlier try started unless
+    that sync failed. The connection's arguments are
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`'s.
 
     :param synced_instance_uri: the definition to sync, e.g. ``/contacts/imports/30`` (templated).
     :param callback_url: passed to Eloqua with the sync (``callbackUrl``, templated).
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
     """
 
     template_fields: Sequence[str] = ("synced_instance_uri", "callback_url")
@@ -526,77 +457,21 @@ class EloquaCreateSyncOperator(_EloquaOperator):
 
 
 class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
-    """The one-task path: create a load definition, stage the data, sync, wait, check, report.
+    """The one-task load: create a load definition, stage the input, sync, wait, check the rows Eloqua
+    processed, report, and delete the load definition.
 
-    Give either the definition arguments of :class:`EloquaCreateImportOperator` (``entity``,
-    ``name``, ``fields``, ``identifier_field_name``, ``parent_id``, ``update_rule``,
-    ``sync_actions``, ``data_retention_duration``, ``definition_extra``) or ``definition_uri`` of an
-    existing definition, then the upload arguments (``data`` or ``path``). Either way the task
-    stages into a definition of its own (the *load definition*: created from the arguments, or a
-    private copy of ``definition_uri``, which is never staged into), named ``name`` plus
-    ``[airflow-load <key>]`` and carrying ``auto_delete_duration``; it deletes it once the last sync
-    has ended and been reported. After every sync it checks that Eloqua processed exactly the rows
-    staged for it, and fails naming both numbers when not.
+    The load definition is made from the definition arguments (with ``fields`` left out, the input's columns
+    mapped to the site's fields) or copied from ``definition_uri``. Returns the upload's keys and the
+    sync's report (README, "Reporting"). Why and how: README, "Operators, sensor, trigger" and "Nothing
+    lost, nothing doubled: the guarantees". Its other arguments are documented on :class:`_DefinitionOperator`,
+    :class:`_LoadOperator`, :class:`~airflow_provider_eloqua.load.report.RejectThreshold` and
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`.
 
-    An input bigger than ``max_bytes_per_sync`` (Oracle's 250 MB by default) or 500 chunks is
-    loaded in batches, one sync each; every sync but the last is waited for in the worker (each
-    bounded by ``timeout``) before the next batch is staged, and an ``error`` there fails the task,
-    whose retry resumes at that batch. The counts then add up over all syncs, a warning in any of
-    them makes the status ``warning``, and ``rejects_path`` gets the rejects of every batch.
-
-    Returns ``{sync_uri, status, rows_processed, created, updated, linked, rejected, log_warnings,
-    other_counts, actions}`` (see :class:`~airflow_provider_eloqua.load.report.SyncReport`) plus
-    ``definition_uri, rows, chunks, bytes, syncs, sync_rows``; ``sync_uri`` is the last batch's sync
-    and ``definition_uri`` the load definition (deleted once reported). With ``wait=False`` the task
-    returns once the last sync has started, with the upload's keys and ``status`` ``pending`` (or the
-    status a retry found the sync in); nothing is checked, deleted or recorded as an asset event: wait
-    with :class:`EloquaSyncSensor` (``sync_uri=...["sync_uri"], expected_rows=...["sync_rows"]``),
-    which checks the rows, deletes the load definition and records the asset event; otherwise Eloqua
-    deletes it after ``auto_delete_duration``.
-
-    :param definition_uri: an existing definition to copy (templated), instead of the definition arguments.
-    :param data: a list of row dicts, e.g. an upstream task's XCom (templated; Airflow stores and shows
-        its row count and column names, never the rows).
-    :param path: a local path or ObjectStoragePath URL of a CSV, JSON array or NDJSON file
-        (templated). Exactly one of ``data`` and ``path``.
-    :param format: ``csv``, ``json`` or ``ndjson``; inferred from the extension when not given (templated).
-    :param chunk_bytes: the most bytes per POST (Eloqua refuses more than 32 MB per POST).
-    :param max_bytes_per_sync: the most bytes staged for one sync; a bigger input is loaded in batches.
-    :param callback_url: passed to Eloqua with each sync (``callbackUrl``, templated).
-    :param wait: wait for the last sync, check and report it (otherwise return once it has started).
+    :param wait: wait for the last sync, check and report it (False: return once it has started; wait with the sensor).
     :param deferrable: wait in the triggerer instead of a worker slot.
-    :param poll_interval: seconds between looks at a sync.
-    :param timeout: the most seconds to wait for each sync, in every mode, and then to list its
-        logs and rejects. Transient answers (429, 5xx, dropped connections) are retried until
-        then; no retry, and no ``Retry-After`` Eloqua asks for, sleeps past it.
     :param on_warning: what a ``warning`` load does to the task: ``succeed``, ``fail`` or ``skip``.
-        ``max_rejected_rows`` and ``max_rejected_ratio`` fail it past a number of rejects (see
-        :class:`~airflow_provider_eloqua.load.report.RejectThreshold`).
-    :param rejects_path: where to write the rejected rows (local path or ObjectStoragePath URL;
-        ``.csv`` or ``.ndjson``; templated), each with its input row where it can be confirmed.
-    :param auto_delete_duration: the load definition's ``autoDeleteDuration`` (ISO-8601, at least
-        ``PT1H``): long enough to outlive the load, its retries and the wait for its last sync.
-    :param reuse_existing: deprecated, ignored (every load stages into a definition of its own).
-    :param entity: ``contacts`` (the default), ``accounts``, ``customObjects``, ``events``, ``activities``, ...
-    :param name: the definition's name, at most 100 characters (templated).
-    :param fields: column name -> Eloqua statement (not templated: Eloqua's markup is Jinja syntax too); left
-        out, the input's columns are mapped to the site's fields by internal or display name (see the README's
-        "Fields mapped from the site").
-    :param identifier_field_name: the column that identifies records, one of ``fields`` (templated); by
-        default, with ``fields`` left out, the column of the entity's unique field (the e-mail address for contacts).
-    :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
-    :param update_rule: ``always`` (the default), ``ifNewIsNotNull``, ``ifExistingIsNull`` or ``useFieldRule``.
-    :param sync_actions: up to 10 actions run after the import.
-    :param data_retention_duration: how long Eloqua keeps staged data, ``PT1H`` to ``P14D``.
-    :param definition_extra: other documented definition properties.
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
-        A deferred wait uses both settings in the triggerer.
+    :param rejects_path: where to write the rejected rows, ``.csv`` or ``.ndjson``, local or object storage (templated).
+    :param reuse_existing: deprecated and ignored: every load stages into a definition of its own.
     """
 
     template_fields: Sequence[str] = (

@@ -1,11 +1,8 @@
-"""Operators that export data out of Eloqua into files: create an export definition, export in one
-task, or download a sync started elsewhere. Why and how: docs/exports.md.
+"""The export operators: create an export definition, export to a file in one task, or write a sync
+started elsewhere to a file.
 
-Thin by design: each operator keeps its arguments (``since``, ``until``, ``path`` and ``name`` are
-templated; ``fields`` and ``filter`` are not, since Eloqua's ``{{...}}`` markup is Jinja syntax
-too), describes the export once as typed specs (:mod:`airflow_provider_eloqua.export.spec`) and
-hands it to the export engine (:mod:`airflow_provider_eloqua.export.engine`), which keeps what a
-retry needs in Airflow's task state store.
+Each keeps its arguments, describes the export once as typed specs (:mod:`airflow_provider_eloqua.export.spec`)
+and hands it to the export engine (:mod:`airflow_provider_eloqua.export.engine`). Why and how: docs/exports.md.
 """
 
 from __future__ import annotations
@@ -50,20 +47,18 @@ __all__ = ["EloquaCreateExportOperator", "EloquaDownloadSyncOperator", "EloquaEx
 
 
 class _ExportDefinitionOperator(EloquaBaseOperator):
-    """Keeps the export definition's arguments as given until ``execute``, then describes it once.
+    """The export definition's arguments, kept as given until ``execute``, then described once. What is checked
+    before anything is sent: docs/exports.md, "Checked before anything is sent".
 
     :param entity: ``contacts``, ``accounts``, ``activities``, ``customObjects`` or ``events``.
     :param name: the definition's name, at most 100 characters (templated).
-    :param fields: column label -> Eloqua statement, 1 to 250 (not templated: Eloqua's markup is
-        Jinja syntax too), e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
-    :param filter: a filter in Eloqua's expression language (not templated), e.g.
-        ``"'{{Contact.Field(C_Country)}}' = 'Belgium'"``.
+    :param fields: column label -> Eloqua statement, 1 to 250 (not templated).
+    :param filter: a filter in Eloqua's language (not templated), e.g. ``"'{{Contact.Field(C_Country)}}' = 'BE'"``.
     :param parent_id: the custom object or event id, for ``customObjects`` and ``events`` (templated).
     :param activity_type: activities only, and required there: ``EmailSend``, ``EmailOpen``, ...
-    :param member_of: only members of ``ContactList[12]``, ``ContactSegment[3]``, ``ContactFilter[7]``
-        (contacts) or ``AccountList[4]`` (accounts).
+    :param member_of: only members of a list, segment or filter, e.g. ``ContactList[12]`` or ``AccountList[4]``.
     :param max_records: Eloqua's ``maxRecords``: export at most this many records.
-    :param auto_delete_duration: the definition's ``autoDeleteDuration`` (ISO-8601, at least ``PT1H``).
+    :param auto_delete_duration: the definition's ``autoDeleteDuration`` (at least ``PT1H``).
     :param data_retention_duration: how long Eloqua keeps a sync's data, ``PT1H`` to ``P14D``.
     :param definition_extra: other documented export properties (``crmAccountIdField``, ``syncActions``, ...).
     """
@@ -118,13 +113,13 @@ class _ExportDefinitionOperator(EloquaBaseOperator):
 
 
 class EloquaCreateExportOperator(_ExportDefinitionOperator):
-    """Create an export definition; return its URI (e.g. ``/contacts/exports/12``).
+    """Create an export definition; return its URI (e.g. ``/contacts/exports/12``), a template for
+    :class:`EloquaExportOperator`'s ``definition_uri``.
 
-    Everything Eloqua would reject is checked first, naming the argument (see docs/exports.md,
-    "Checked before anything is sent"). On a retry the definition an earlier try created is returned.
-    :class:`EloquaExportOperator` takes the URI as ``definition_uri``: a template it copies, adding
-    its window, for each export. The parameters are those of :class:`EloquaExportOperator`'s
-    definition, and ``auto_delete_duration`` (``None``: never auto-deleted).
+    Everything Eloqua would refuse is checked first, naming the argument; a retry returns the definition an
+    earlier try created. Its arguments are documented on :class:`_ExportDefinitionOperator` (here
+    ``auto_delete_duration`` defaults to None: never auto-deleted) and
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`. See docs/exports.md, "The operators".
     """
 
     template_fields: Sequence[str] = ("name", "parent_id")
@@ -158,33 +153,26 @@ class EloquaCreateExportOperator(_ExportDefinitionOperator):
 
 
 class EloquaExportOperator(_ExportDefinitionOperator):
-    """The one-task path: sync an export definition of the task's own, wait, write every row to ``path``.
+    """The one-task export: sync an export definition of the task's own over a window, wait, and write every
+    row to ``path``; return ``{sync_uri, path, rows, bytes, since, until}``.
 
-    Give the definition arguments (``entity``, ``name``, ``fields``, ``filter``, ...) or a
-    ``definition_uri`` to copy, and usually a window: ``since``/``until`` (templated, e.g.
-    ``"{{ data_interval_start }}"``) become ``>= since AND < until`` on the entity's system
-    timestamp, in UTC. The task waits until ``until + lag`` before it syncs. The file appears at
-    ``path`` only once every row Eloqua says it exported is in it. Returns ``{sync_uri, path, rows,
-    bytes, since, until}``. See docs/exports.md.
+    Give the definition arguments (documented on :class:`_ExportDefinitionOperator`) or ``definition_uri``;
+    the connection's are :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`'s. The file appears
+    only once every row Eloqua says it exported is in it. Why and how (windows, lag, retries, the 5,000,000-row
+    split): docs/exports.md.
 
     :param definition_uri: an export definition to copy (templated), instead of the definition arguments.
     :param path: a local path or ObjectStoragePath URL of the file to write (templated).
-    :param format: ``csv`` or ``ndjson``; from the extension when None (templated).
+    :param format: ``csv`` or ``ndjson`` (templated; None: from the extension).
     :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
-    :param since: the window's first moment, inclusive (templated; None: no lower bound).
-    :param until: the window's end, exclusive (templated; None: the first try's time less ``lag`` when ``since`` is
-        given, no bound otherwise).
-    :param lag: keep ``until`` at least this long before the sync is created (``PT1H`` by default,
-        Oracle's advice for late activities); a timedelta, seconds or an ISO-8601 duration.
-    :param wait: wait for the sync and write the file; False: return once the sync has started (XComs
-        ``sync_uri``, ``since``, ``until``), for :class:`~airflow_provider_eloqua.sensors.eloqua.EloquaSyncSensor`
-        and :class:`EloquaDownloadSyncOperator`.
+    :param since: the window's start, inclusive, on the entity's system timestamp in UTC (templated; None: open).
+    :param until: the window's end, exclusive (templated; None: the first try's time less ``lag`` if ``since`` is set).
+    :param lag: the sync is created no earlier than ``until + lag``: a timedelta, seconds or ISO-8601 (``PT1H``).
+    :param wait: wait for the sync and write the file (False: return once it has started; see the split path).
     :param deferrable: wait (for the lag and for each sync) in the triggerer instead of a worker slot.
     :param poll_interval: seconds between looks at a sync.
-    :param timeout: the most seconds to wait for each sync, in every mode; transient answers (429,
-        5xx, dropped connections) are retried until then.
-    :param row_limit: an activity sync that exports this many rows is split in two halves of its
-        window (Oracle's 5,000,000 per activity sync).
+    :param timeout: the most seconds to wait for each sync, in every mode.
+    :param row_limit: an activity sync that exports this many rows is split in two halves of its window.
     """
 
     template_fields: Sequence[str] = ("name", "parent_id", "definition_uri", "path", "format", "since", "until")
@@ -319,22 +307,20 @@ class EloquaExportOperator(_ExportDefinitionOperator):
 
 
 class EloquaDownloadSyncOperator(EloquaBaseOperator):
-    """Write an export sync started elsewhere (``EloquaExportOperator(wait=False)``, once
-    :class:`~airflow_provider_eloqua.sensors.eloqua.EloquaSyncSensor` has seen it end) to ``path``.
+    """Write an export sync started elsewhere (``EloquaExportOperator(wait=False)``, once the sensor has seen it
+    end) to ``path``; return ``{sync_uri, path, rows, bytes, since, until}``.
 
-    The columns are the definition's ``fields``; the rows must equal the log's ELQ-00102 count and
-    ``totalResults``, else the task fails naming both and nothing appears at ``path``. Returns
-    ``{sync_uri, path, rows, bytes, since, until}`` (``since``/``until`` as given). An export
-    definition the provider created is deleted once the file is written.
+    The rows must equal Eloqua's count, else the task fails and nothing appears at ``path``; an export
+    definition the provider created is deleted once the file is written. See docs/exports.md, "The operators";
+    the connection's arguments are :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`'s.
 
     :param sync_uri: the export sync (templated), e.g. ``start.output["sync_uri"]``.
     :param path: a local path or ObjectStoragePath URL of the file to write (templated).
-    :param format: ``csv`` or ``ndjson``; from the extension when None (templated).
+    :param format: ``csv`` or ``ndjson`` (templated; None: from the extension).
     :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
     :param since: the sync's window start, only reported (templated).
     :param until: the sync's window end, only reported (templated).
-    :param row_limit: an activity sync that exported this many rows is refused (Oracle's 5,000,000
-        per activity sync: Eloqua may have stopped there).
+    :param row_limit: an activity sync that exported this many rows is refused (Eloqua may have stopped there).
     """
 
     template_fields: Sequence[str] = ("sync_uri", "path", "format", "since", "until")

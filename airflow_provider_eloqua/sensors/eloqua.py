@@ -35,58 +35,25 @@ from airflow_provider_eloqua.urls import check_sync_uri
 
 
 class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
-    """Wait until an Eloqua sync (of an import, sync-action or export definition) ends, then report it.
+    """Wait until an Eloqua sync (of an import, sync-action or export definition) ends, then report it: check
+    its rows against ``expected_rows``, delete its load definition and record the Asset it loaded.
 
-    ``success`` succeeds; ``error`` (or ``errored``) fails the task; ``warning`` follows
-    ``on_warning`` (``succeed``, ``fail`` or ``skip``). The XCom value is a small summary. For an
-    import or sync-action sync: ``sync_uri, status, rows_processed, created, updated, linked,
-    rejected, log_warnings, other_counts, actions`` (see
-    :class:`~airflow_provider_eloqua.load.report.SyncReport`); for an export sync: ``sync_uri,
-    status, counts, log_warnings``, ``counts`` by status code (ELQ-00102: rows exported).
+    ``success`` succeeds, ``error`` fails the task, ``warning`` follows ``on_warning``. Returns an import sync's
+    report (README, "Reporting"), or an export sync's ``{sync_uri, status, counts, log_warnings}``. Why and how:
+    README, "Operators, sensor, trigger", "Assets and lineage" and "Nothing lost, nothing doubled: the guarantees".
+    ``eloqua_conn_id``, ``request_timeout`` and ``http_retry_policy`` are those of
+    :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`; ``max_rejected_rows`` and
+    ``max_rejected_ratio`` those of :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.
 
-    The sensor never sees the input, so it checks the rows only when told how many were staged for
-    the sync (``expected_rows``): then a sync that processed another number of rows, or whose log
-    carries no ELQ-00001 count, fails the task naming both numbers. Once the sync has ended and been
-    reported, the sensor deletes its definition if it is a load definition (one an upload task
-    created for itself, its name ending ``[airflow-load <key>]``); a user's definition is never deleted.
-
-    The sensor is the task that sees the data arrive in Eloqua, so it records the Airflow Asset of the
-    entity the sync loaded (``eloqua://<site>/contacts``; see :mod:`airflow_provider_eloqua.assets`),
-    as EloquaImportOperator does: it declares the outlet ``AssetAlias("eloqua:<conn id>")`` and, when
-    the sync ended in ``success`` (or ``warning`` accepted by ``on_warning``) and its rows checked out,
-    attaches the Asset with the sync's counts as the event's extra, once, in every mode (deferrable:
-    when the task resumes). Nothing is attached for a sync-action definition or a failed task.
-
-    :param sync_uri: e.g. ``/syncs/66100`` (templated; typically the upload task's ``sync_uri``).
-        Empty (the upload had no rows, so it started no sync): the sensor skips.
-    :param expected_rows: the rows staged for this sync (templated; typically
-        ``upload.output["sync_rows"]``, which is ``rows`` unless the input was loaded in batches).
-        None: not checked.
+    :param sync_uri: e.g. ``/syncs/66100`` (templated; typically ``upload.output["sync_uri"]``); empty: the task skips.
+    :param expected_rows: the rows staged for the sync (templated; ``upload.output["sync_rows"]``); None: not checked.
     :param on_warning: what a ``warning`` sync does to the task: ``succeed``, ``fail`` or ``skip``.
-        ``max_rejected_rows`` and ``max_rejected_ratio`` fail it past a number of rejects (see
-        :class:`~airflow_provider_eloqua.load.report.RejectThreshold`).
-    :param delete_load_definition: delete the sync's load definition once the sync is reported.
-    :param staged_input: the upload's XCom ``staged_input`` (templated), which gives each reject its
-        input row (``input_row`` in ``rejects_path``): a file is read again for just the rejected
-        positions, rows given as ``data`` come as their identifier values. Read by itself when
-        ``sync_uri`` is an Eloqua upload task's ``output["sync_uri"]``; None otherwise (rejects then
-        carry only Eloqua's ``recordIndex``).
-    :param rejects_path: where to write rejected rows (local path or ObjectStoragePath URL;
-        ``.csv`` or ``.ndjson``), templated.
-    :param eloqua_conn_id: the Airflow connection to Eloqua.
-    :param request_timeout: seconds one HTTP request to Eloqua may take (the connection's ``timeout``
-        extra when None).
-    :param http_retry_policy: how transient failures are retried: 429, 502, 503 and 504 answers and
-        dropped connections (a POST only where Eloqua cannot have acted on it). A dict of
-        ``max_attempts``, ``initial_wait`` and ``max_wait`` (5, 1 s and 60 s when None). Airflow's own
-        ``retry_policy`` is about retrying the task.
-        A deferred wait uses both settings in the triggerer.
+    :param rejects_path: where to write the rejected rows, ``.csv`` or ``.ndjson``, local or object storage (templated).
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between looks at the sync, in every mode.
-    :param timeout: wall-clock seconds to wait in every mode (default six hours), and then to list
-        the sync's logs and rejects. Transient answers (429, 5xx, dropped connections) are retried
-        until then, and no retry or ``Retry-After`` sleeps past it; at the timeout the task fails
-        with a message naming the sync and the status last seen.
+    :param timeout: wall-clock seconds to wait in every mode, and then to list the sync's logs and rejects.
+    :param delete_load_definition: delete the sync's load definition once the sync is reported.
+    :param staged_input: the upload's XCom ``staged_input`` (templated; found by itself from an upload's ``sync_uri``).
     """
 
     template_fields: Sequence[str] = ("sync_uri", "rejects_path", "expected_rows", "staged_input")

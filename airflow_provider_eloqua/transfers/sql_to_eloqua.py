@@ -1,9 +1,5 @@
-"""``SqlToEloquaOperator``: a warehouse query loaded into Eloqua in one task, its rows never held whole.
-
-The query's rows feed the same load engine as files (chunked, validated, batched per sync,
-idempotent on retry, each load in a definition of its own); see :mod:`.sql_rows` for how they are
-read, and the README's "From a SQL query" section.
-"""
+"""``SqlToEloquaOperator``: a warehouse query loaded into Eloqua in one task, its rows never held whole
+(read by :mod:`.sql_rows`, loaded by the same engine as files)."""
 
 from __future__ import annotations
 
@@ -46,18 +42,15 @@ def _check_fetch_size(fetch_size: Any) -> int:
 class SqlToEloquaOperator(EloquaImportOperator):
     """Load the rows of a SQL query into Eloqua: :class:`EloquaImportOperator` with a query as its input.
 
-    Columns map to the definition's fields by name; with ``fields`` left out, to the site's own
-    fields (README: "Fields mapped from the site"). Every other argument is the import operator's
-    (``entity``, ``name``, ``fields``, ``identifier_field_name``, ..., or ``definition_uri`` as a
-    template; ``wait``, ``deferrable``, ``rejects_path``, ...). Rejects are mapped back to query rows
-    (the query runs again to find them). See the README's "From a SQL query".
+    Takes every argument of the import operator but ``data``, ``path`` and ``format``; rejects are mapped back
+    to query rows (the query runs again to find them). Why and how: README, "From a SQL query", and
+    docs/sql-to-eloqua.md.
 
     :param sql: one query, or the path of a ``.sql`` file (templated).
     :param sql_conn_id: the Airflow connection of the database; its hook must be a common.sql ``DbApiHook``.
     :param parameters: the query's bind parameters (templated).
     :param fetch_size: rows read from the database at a time (PostgreSQL keeps the rest until they are read).
-    :param time_zone: aware datetimes (``timestamptz``) are converted to this IANA zone, the site's,
-        and sent without it; naive ones are sent as they are.
+    :param time_zone: the site's IANA zone, which aware datetimes (``timestamptz``) are converted to.
     """
 
     template_fields: Sequence[str] = (

@@ -35,27 +35,20 @@ FIRST_PAUSE_SPREAD = 0.5
 
 
 class EloquaSyncTrigger(BaseTrigger):
-    """Polls ``GET /syncs/{id}`` every ``poll_interval`` seconds until the sync ends or ``end_time`` passes.
+    """Polls ``GET /syncs/{id}`` every ``poll_interval`` seconds until the sync ends or ``end_time`` passes,
+    then yields exactly one event (the contract: :mod:`airflow_provider_eloqua.sync.waiting`).
 
-    Yields exactly one event (the contract is :mod:`airflow_provider_eloqua.sync.waiting`), then returns:
-    ``{"status": "terminal", "sync_status": "success"|"warning"|"error"|"errored", ...}``,
-    ``{"status": "timeout", ...}`` at the deadline, or ``{"status": "error", "message": ...}``.
-    Transient 429/5xx answers and dropped connections are retried with the hook's retry policy,
-    and a look whose retries run out is followed by the next look after ``poll_interval``: the
-    wait goes on until the deadline, whose event names the last status seen and the last error.
-    Nothing runs past the deadline: each look is bounded by the time left (at least
-    ``LAST_LOOK_SECONDS``), its retries stop before it, and a pause is at most the time left (a
-    ``Retry-After`` longer than ``poll_interval`` lengthens it, up to that). A permanent failure
-    (404, refused credentials) is the error event.
+    Transient failures are retried with the hook's policy and the wait goes on until the deadline; nothing
+    runs past it (each look is bounded by the time left, at least ``LAST_LOOK_SECONDS``). A permanent failure
+    (404, refused credentials) is the error event. Why: README, "Operators, sensor, trigger" ("A thousand
+    waits, one session").
 
     :param sync_uri: the sync to wait for, e.g. ``/syncs/66100``.
     :param eloqua_conn_id: the Airflow connection to Eloqua.
     :param poll_interval: seconds between looks at the sync.
-    :param end_time: absolute deadline, seconds since the epoch (the triggerer may restart; a
-        relative timeout would start over).
-    :param retry_policy: :class:`~airflow_provider_eloqua.retry.RetryPolicy` fields as a plain dict
-        (the hook's default policy when None).
-    :param request_timeout: seconds per HTTP request (the connection's setting when None).
+    :param end_time: absolute deadline in seconds since the epoch (a triggerer restart keeps it).
+    :param retry_policy: :class:`~airflow_provider_eloqua.retry.RetryPolicy` fields as a plain dict (None: the default).
+    :param request_timeout: seconds per HTTP request (None: the connection's ``timeout`` extra).
     """
 
     def __init__(
