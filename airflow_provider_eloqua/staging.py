@@ -7,8 +7,8 @@ Instead this module clears the definition's staging area and starts the whole up
 the first chunk, a bounded number of times. Any failure that ends the upload also clears what was
 staged, so a failed task leaves nothing half-loaded behind for a later sync to pick up.
 
-Oracle says to stage at most about 250 MB and 500 uploads per sync, then sync. An input bigger
-than that is loaded in batches: batch ``k`` is the ``k``-th run of whole chunks that fits both
+Oracle's import limits (docs/eloqua-behaviour.md, "Import limits") allow about 250 MB and at most
+500 uploads per sync. An input bigger than that is loaded in batches: batch ``k`` is the ``k``-th run of whole chunks that fits both
 limits, cut greedily from the start of the chunk stream. The cut depends only on the input,
 ``chunk_bytes`` and the byte limit, so re-reading the input always yields the same batches; a restart of batch ``k``
 (or an Airflow retry resuming at it) re-reads the input and skips the chunks of earlier batches
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESTARTS = 2
-#: Oracle: "stage up to about 250 MB and at most 500 uploads per sync, then sync". Past that the
-#: staging quota answers 413 part-way, so a bigger input is cut into batches, one sync each.
+#: Oracle's import limits per sync (docs/eloqua-behaviour.md, "Import limits"); a bigger input is cut
+#: into batches, one sync each.
 MAX_STAGED_BYTES_PER_SYNC = 250_000_000
 MAX_UPLOADS_PER_SYNC = 500
 

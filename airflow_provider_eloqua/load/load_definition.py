@@ -1,30 +1,13 @@
 """Load definitions: every load stages into a definition it created itself and nobody else knows.
 
-Eloqua's staging area belongs to a definition: every data POST to it adds rows, a sync takes all
-of them, and ``DELETE …/data`` clears all of them. Two loads staging into one definition therefore
-mix their rows (one sync takes both loads' rows, the other takes none), and one load clearing its
-staging after a failed POST deletes the other's rows. Nothing can be locked on Eloqua's side, and
-checking that a shared definition is idle before using it is a race between two tasks. Oracle's
-advice (Bulk API best practices, https://docs.oracle.com/en/cloud/saas/marketing/eloqua-develop/
-Developers/BulkAPI/BestPractices/best-practices.htm): "A Bulk API definition can be reused as long
-as there is not an active sync using that definition. If there is any chance a definition is
-still in an active state in a sync, a new definition should be used."
-
-So a load (one task instance, ``dag_id, task_id, run_id, map_index``, across its tries) creates
-its own definition, the *load definition*, and stages only there:
-
-* its URI goes into the task state store as soon as it is created, before the first data POST, so
-  a later try of the same load (see :mod:`.identity`) finds it again and clears its staging before
-  uploading (safe: nobody else stages there). A try that finds it gone (auto-deleted) creates a
-  new one; its staging went with it.
-* its name is the user's name plus ``[airflow-load <key>]``, a short key derived from the task
-  instance, at most 100 characters in all, so that it can be traced to the run that made it.
-* it carries ``autoDeleteDuration``, so that a load that fails for good cleans itself up; after
-  the load's last sync has ended and been reported the provider deletes it itself.
-
-A definition the user gives (``definition_uri``) is a *template*: it is read once per try (its
-version is part of the load's identity) and copied, every property but the read-only ones, with
-the load's name and auto-delete. A :class:`Blueprint` is what a load definition is made from.
+A load (one task instance, ``dag_id, task_id, run_id, map_index``, across its tries) creates its *load
+definition* and stages only there. Its URI goes into the task state store before the first data POST, so a
+later try of the same load (see :mod:`.identity`) finds it again and clears its staging first; its name is
+the user's plus ``[airflow-load <key>]``; it carries ``autoDeleteDuration``. A definition the user gives
+(``definition_uri``) is a *template*: read once per try and copied, every property but the read-only ones.
+A :class:`Blueprint` is what a load definition is made from. Why: README, "Nothing lost, nothing doubled:
+the guarantees"; Oracle's advice it follows: docs/eloqua-behaviour.md, "Staging areas, definition reuse
+and auto-delete".
 """
 
 from __future__ import annotations
