@@ -101,10 +101,6 @@ def imports_path(entity: str, parent_id: int | str | None = None) -> str:
     return definitions_path(entity, parent_id, "imports")
 
 
-def exports_path(entity: str, parent_id: int | str | None = None) -> str:
-    return definitions_path(entity, parent_id, "exports")
-
-
 def sync_actions_path(entity: str, parent_id: int | str | None = None) -> str:
     return definitions_path(entity, parent_id, "syncActions")
 

@@ -244,11 +244,6 @@ class ExportSpec:
         return int(self.parent_id) if self.parent_id is not None else None
 
     @property
-    def collection_path(self) -> str:
-        """Where the definition is created: ``/contacts/exports``, ``/customObjects/12/exports``."""
-        return urls.exports_path(self.entity, self.parent)
-
-    @property
     def labels(self) -> tuple[str, ...]:
         """The column labels, in order: the CSV header."""
         return tuple(self.fields)
@@ -271,7 +266,7 @@ class ExportSpec:
         return tree.text() if tree is not None else None
 
     def body(self) -> dict[str, Any]:
-        """The JSON body of ``POST <collection_path>``."""
+        """The JSON body that creates the definition."""
         body: dict[str, Any] = {
             "name": self.name,
             "fields": dict(self.fields),

@@ -81,13 +81,8 @@ class DefinitionSpec:
         for check in (check_kind, *checks):
             check(self)
 
-    @property
-    def collection_path(self) -> str:
-        """Where it is created and listed: ``/contacts/imports``, ``/customObjects/9/syncActions``."""
-        return urls.definitions_path(self.entity, self.parent_id, self.kind)
-
     def body(self) -> dict[str, Any]:
-        """The JSON body of ``POST <collection_path>``."""
+        """The JSON body that creates the definition."""
         return {**self._own_body(), **(self.definition_extra or {})}
 
     def _own_body(self) -> dict[str, Any]:

@@ -34,7 +34,6 @@ def sends(**overrides) -> ExportSpec:
 
 def test_the_body_is_what_eloqua_documents_with_utc_timestamps():
     spec = contacts(window=DAY, max_records=10)
-    assert spec.collection_path == "/contacts/exports"
     assert spec.labels == ("Email",)
     assert spec.body() == {
         "name": "Nightly contacts",
@@ -72,10 +71,9 @@ def test_parented_entities_use_their_own_statements_and_paths():
     spec = ExportSpec(
         entity="customObjects", parent_id="12", name="n", fields={"Id": "{{CustomObject[12].Id}}"}, window=DAY
     )
-    assert spec.collection_path == "/customObjects/12/exports"
     assert "{{CustomObject[12].UpdatedAt}}" in spec.body()["filter"]
-    events = ExportSpec(entity="events", parent_id=7, name="n", fields={"Id": "{{Event[7].Id}}"})
-    assert events.collection_path == "/events/7/exports"
+    events = ExportSpec(entity="events", parent_id=7, name="n", fields={"Id": "{{Event[7].Id}}"}, window=DAY)
+    assert "{{Event[7].UpdatedAt}}" in events.body()["filter"]
     with pytest.raises(EloquaInputError, match="must be a statement of customObjects"):
         ExportSpec(entity="customObjects", parent_id=12, name="n", fields={"Id": "{{CustomObject[13].Id}}"})
 

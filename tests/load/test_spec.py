@@ -32,7 +32,7 @@ def test_specs_are_frozen():
         UploadSpec().chunk_bytes = 1  # type: ignore[misc]
 
 
-def test_definition_spec_knows_where_it_is_created():
+def test_a_sync_action_spec_has_its_actions_and_no_update_rule():
     spec = DefinitionSpec(
         kind="syncActions",
         entity="customObjects",
@@ -42,7 +42,6 @@ def test_definition_spec_knows_where_it_is_created():
         identifier_field_name="Id",
         sync_actions=[{"action": "add", "destination": "{{ContactList[1]}}"}],
     )
-    assert spec.collection_path == "/customObjects/9/syncActions"
     assert spec.body()["syncActions"] == [{"action": "add", "destination": "{{ContactList[1]}}"}]
     assert "updateRule" not in spec.body()
 
