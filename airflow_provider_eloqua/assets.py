@@ -3,15 +3,10 @@ or ``eloqua://AcmeCorp/customObjects/12``.
 
 The provider registers the ``eloqua`` scheme (``asset-uris`` in get_provider_info.py) with
 :func:`sanitize_uri` (Airflow calls it on every such URI, so a malformed one fails where it is
-written), :func:`create_asset` and :func:`convert_asset_to_openlineage`.
-
-Why an alias: the site is known only from the connection, which a DAG file must not read at parse
-time. So the task that sees a load end (EloquaImportOperator, or EloquaSyncSensor after an
-upload) declares ``AssetAlias("eloqua:<conn id>")`` as its outlet and, once the sync has ended
-without error, attaches the concrete Asset of the site and entity it loaded
-(Airflow creates the Asset on its first event if no DAG declared it yet). A downstream DAG
-schedules on the concrete Asset (:func:`eloqua_asset`), or on the alias for "anything loaded
-through this connection".
+written), :func:`create_asset` and :func:`convert_asset_to_openlineage`. The task that sees a load end
+declares ``AssetAlias("eloqua:<conn id>")`` (:func:`with_alias`) and attaches the concrete Asset once the
+sync has ended without error (:func:`record_load`); why an alias, and what a downstream DAG schedules on:
+README, "Assets and lineage".
 """
 
 from __future__ import annotations

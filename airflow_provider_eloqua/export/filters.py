@@ -1,6 +1,7 @@
 """Export filters in Eloqua's expression language (EEL), parsed and checked as far as Oracle documents them.
 
-Oracle's Filtering tutorial and EEL reference (docs/exports.md, "Filters"):
+Oracle's Filtering tutorial and EEL reference (quoted in docs/eloqua-behaviour.md, "Exports (the
+emulator)", Filters), as this parser reads them:
 
 * a criterion is ``'{{statement}}' <operator> '<value>'``, both sides in single quotes; operators
   ``>``, ``>=``, ``<``, ``<=``, ``!=``, ``=`` and ``~`` (SQL Server's LIKE);

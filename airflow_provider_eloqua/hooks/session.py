@@ -1,10 +1,7 @@
 """One shared session per Eloqua connection per process: HTTP clients, pod discovery and OAuth tokens.
 
-Why: the triggerer runs every deferred wait of a deployment in one event loop (1,000 triggers by
-default). If every trigger built its own client, discovered the pod and asked for its own token,
-1,000 waits would mean 1,000 TLS contexts, 1,000 ``/id`` calls, 1,000 password or refresh-token
-grants (each rotating the refresh token the others hold) and a TCP connection per poll. Here
-every hook of the same connection in the same process shares one :class:`SiteSession`:
+Every hook of the same connection in the same process shares one :class:`SiteSession` (why:
+docs/internals.md, "One session per connection per process"):
 
 * one ``requests.Session`` (worker threads) and, per event loop, one ``httpx.AsyncClient`` with a
   small bounded pool whose idle connections are kept longer than any sensible poll interval;

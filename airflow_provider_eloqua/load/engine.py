@@ -5,12 +5,12 @@ the definition to stage into, the input and how to cut it, and returns a :class:
 Operators decide what to wait for and what the task returns.
 
 Retries never double anything. What a load did is noted in its checkpoint as it goes: a later try
-of the same load (see :mod:`.identity`) finds its load definition again (and clears what an earlier try staged there), reattaches
-to a sync that is still running or already succeeded instead of starting a second one (finding
+of the same load (see :mod:`.identity`) finds its load definition again (and clears what an earlier
+try staged there), reattaches to a sync that is still running or already succeeded instead of starting a second one (finding
 even a sync whose creation answer was lost: :mod:`airflow_provider_eloqua.sync.lifecycle`), and
 resumes at the first unfinished batch.
 
-An input bigger than one sync may take (Oracle: about 250 MB and 500 uploads) is loaded in
+An input bigger than one sync may take (Oracle's import limits, docs/eloqua-behaviour.md) is loaded in
 batches, one sync each (see :mod:`airflow_provider_eloqua.staging`). The syncs of all but the
 last batch are waited for here and checked; the batches whose syncs ended are noted, so a retry
 resumes at the first unfinished batch instead of loading earlier ones again.

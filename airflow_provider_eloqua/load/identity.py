@@ -2,23 +2,11 @@
 
 A later try resumes what an earlier one did (reattaches to its sync, skips its batches, reuses its
 load definition) only when both are the same; anything else is a new load (see
-:meth:`airflow_provider_eloqua.load.engine.Load.run`). How the input is identified, and what it costs:
-
-* rows given as ``data`` (an XCom): a SHA-256 of the rows as JSON. They are in memory already.
-* rows read afresh on every pass (a query): the source's own ``identity`` (for a query, a digest of
-  its connection, SQL and parameters): reading them once more to digest them would run the query
-  again.
-* a local file (or a ``file://`` URL): a SHA-256 of its bytes, the format and the size. It costs
-  one extra read of the file per try (SHA-256 runs at about 1.7 GB/s on one core of the
-  benchmark machine, well above the upload's rate), so it is taken where it is affordable.
-* a file in object storage (``s3://``, ``gs://``, ...): its path, size and what the store says
-  identifies its version (ETag, generation, MD5 or modification time, whichever it reports). A
-  digest would cost a whole extra download of an object that may be gigabytes: a rewrite gets
-  a new ETag or modification time, so the store's own version is used.
-
-The definition is identified by its :class:`~airflow_provider_eloqua.load.load_definition.Blueprint`
-version: a digest of the definition arguments, or the template's URI, ``updatedAt`` and a digest
-of its properties.
+:meth:`airflow_provider_eloqua.load.engine.Load.run`). The input is identified by a SHA-256 of rows
+given as ``data`` or of a local file, by a query's own ``identity``, and by the path, size and version
+the store reports for an object in object storage; the definition by its
+:class:`~airflow_provider_eloqua.load.load_definition.Blueprint` version. Why each, and what it costs:
+docs/retries-and-clears.md, "A later try resumes only the same load".
 """
 
 from __future__ import annotations
