@@ -203,21 +203,11 @@ def _statement_root(entity: str, parent_id: int | None) -> str:
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """An export definition as the DAG describes it; see :meth:`body` for Eloqua's JSON.
+    """An export definition as the DAG describes it, validated when made; see :meth:`body` for Eloqua's JSON.
 
-    :param entity: ``contacts``, ``accounts``, ``activities``, ``customObjects`` or ``events``.
-    :param name: the definition's name (at most 100 characters).
-    :param fields: column label -> Eloqua statement (1 to 250), e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
-    :param filter: an EEL filter added to the window, activity type and ``member_of`` (may be None).
-    :param parent_id: the custom object or event id (``customObjects`` and ``events`` only).
-    :param activity_type: activities only, and required there: one type per export.
-    :param member_of: ``ContactList[12]``, ``ContactSegment[3]``, ``ContactFilter[7]`` (contacts) or
-        ``AccountList[4]`` (accounts): only the members are exported (``EXISTS(...)``).
-    :param window: ``[since, until)`` on the entity's system timestamp (open: no bound).
-    :param max_records: Eloqua's ``maxRecords`` (a positive integer), or None.
-    :param auto_delete_duration: the definition's ``autoDeleteDuration`` (at least ``PT1H``).
-    :param data_retention_duration: how long Eloqua keeps the synced data, ``PT1H`` to ``P14D``.
-    :param definition_extra: other documented properties (``crmAccountIdField``, ``syncActions``, ...).
+    Every field but ``window`` is the operator argument of the same name (documented on
+    :class:`airflow_provider_eloqua.operators.export._ExportDefinitionOperator`); ``window`` is
+    ``[since, until)`` on the entity's system timestamp (open: no bound).
     """
 
     entity: str
@@ -505,12 +495,10 @@ EXPORT_CHECKS: tuple[ExportCheck, ...] = (
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where the rows go and how they are read.
-
-    :param path: a local path or ObjectStoragePath URL (or an ObjectStoragePath).
-    :param format: ``csv`` or ``ndjson``; from the extension (``.csv``; ``.ndjson``, ``.jsonl``,
-        ``.json``) when None, and then set here, so it is decided once.
-    :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
+    """Where the rows go and how they are read: ``path``, ``format`` and ``page_size`` as
+    :class:`airflow_provider_eloqua.operators.export.EloquaExportOperator` takes them (``path`` may also be an
+    ObjectStoragePath). A ``format`` of None is inferred from the extension (``.csv``; ``.ndjson``, ``.jsonl``,
+    ``.json``) and set here, so it is decided once.
     """
 
     path: Any

@@ -46,21 +46,10 @@ DEFAULT_UPDATE_RULE = "always"
 
 @dataclass(frozen=True)
 class DefinitionSpec:
-    """An import or sync-action definition as the DAG describes it; see :meth:`body` for Eloqua's JSON.
-
-    :param kind: ``"imports"`` or ``"syncActions"``.
-    :param entity: ``contacts``, ``accounts``, ``customObjects``, ``events``, ``activities``, ...
-    :param name: the definition's name (at most 100 characters).
-    :param fields: column name -> Eloqua markup statement, e.g. ``{"Email": "{{Contact.Field(C_EmailAddress)}}"}``.
-    :param identifier_field_name: the column that identifies records; one of ``fields``.
-    :param parent_id: the custom object or event id (``customObjects`` and ``events`` only).
-    :param update_rule: imports only: ``always`` (the default), ``ifNewIsNotNull``,
-        ``ifExistingIsNull`` or ``useFieldRule``.
-    :param sync_actions: up to 10 actions run after the import (1 to 10 for a sync-action definition).
-    :param is_sync_triggered_on_import: start a sync on every data POST (the provider's uploads refuse it).
-    :param data_retention_duration: ISO-8601 duration from ``PT1H`` to ``P14D``.
-    :param auto_delete_duration: ISO-8601 duration of at least ``PT1H``.
-    :param definition_extra: other documented properties, added as they are (never overriding the above).
+    """An import or sync-action definition as the DAG describes it, validated when made; see :meth:`body`
+    for Eloqua's JSON. ``kind`` is ``imports`` or ``syncActions``; every other field is the operator argument
+    of the same name (documented on :class:`airflow_provider_eloqua.operators.eloqua._DefinitionOperator`).
+    ``definition_extra`` never overrides the properties the other fields set.
     """
 
     kind: str
@@ -307,12 +296,9 @@ def check_max_bytes_per_sync(max_bytes_per_sync: Any, chunk_bytes: int) -> int:
 
 @dataclass(frozen=True)
 class UploadSpec:
-    """How an input is cut: into data POSTs of ``chunk_bytes`` and syncs of ``max_bytes_per_sync``.
-
-    :param chunk_bytes: the most bytes per data POST (Eloqua refuses more than 32 MB).
-    :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's 250 MB by default); a
-        bigger input, or one of more than 500 chunks, is loaded in batches, one sync each.
-    """
+    """How an input is cut: into data POSTs of ``chunk_bytes`` and syncs of ``max_bytes_per_sync`` (the
+    operator arguments of those names, documented on
+    :class:`airflow_provider_eloqua.operators.eloqua._LoadOperator`)."""
 
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     max_bytes_per_sync: int = MAX_STAGED_BYTES_PER_SYNC
