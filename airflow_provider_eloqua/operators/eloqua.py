@@ -292,7 +292,7 @@ class _LoadOperator(_EloquaOperator):
 
     :param definition_uri: a definition to copy (templated): a template, never staged into.
     :param data: a list of row dicts, e.g. an upstream task's XCom (templated; shown as its row count and columns).
-    :param path: a local path or ObjectStoragePath URL of a CSV, JSON array or NDJSON file (templated).
+    :param path: instead of ``data``, a local path or ObjectStoragePath URL of a CSV, JSON or NDJSON file (templated).
     :param format: ``csv``, ``json`` or ``ndjson`` (templated; None: from the extension).
     :param chunk_bytes: the most bytes per data POST (Eloqua refuses more than 32 MB).
     :param max_bytes_per_sync: the most bytes staged for one sync (Oracle's 250 MB); more goes in batches.
