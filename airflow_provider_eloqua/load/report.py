@@ -280,36 +280,29 @@ def build_report(
     return report
 
 
+@dataclass(frozen=True)
 class RejectThreshold:
     """The rejected-rows threshold of a task that reports import syncs (EloquaImportOperator and
-    EloquaSyncSensor): past it the task fails naming the count, whatever ``on_warning`` says.
-    Both arguments are checked when the task is defined; each is off when None (the default).
+    EloquaSyncSensor, which take its two fields as arguments of the same names): past it the task
+    fails naming the count, whatever ``on_warning`` says. Checked when the task is defined; each
+    field is off when None.
 
     :param max_rejected_rows: the most rows Eloqua may reject (over every batch of the load); 0
         fails the task on any reject.
     :param max_rejected_ratio: the largest fraction (0 to 1) of the rows Eloqua processed that it may reject.
     """
 
-    def __init__(
-        self, *, max_rejected_rows: int | None = None, max_rejected_ratio: float | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        if max_rejected_rows is not None and (
-            isinstance(max_rejected_rows, bool) or not isinstance(max_rejected_rows, int) or max_rejected_rows < 0
-        ):
-            raise EloquaInputError(f"max_rejected_rows must be a whole number >= 0, or None; got {max_rejected_rows!r}")
-        if max_rejected_ratio is not None and (
-            isinstance(max_rejected_ratio, bool)
-            or not isinstance(max_rejected_ratio, int | float)
-            or not 0 <= max_rejected_ratio <= 1
-        ):
-            raise EloquaInputError(
-                f"max_rejected_ratio must be a number from 0 to 1, or None; got {max_rejected_ratio!r}"
-            )
-        self.max_rejected_rows = max_rejected_rows
-        self.max_rejected_ratio = max_rejected_ratio
+    max_rejected_rows: int | None = None
+    max_rejected_ratio: float | None = None
 
-    def check_rejects(self, report: SyncReport, rejects_path: str | None = None) -> SyncReport:
+    def __post_init__(self) -> None:
+        rows, ratio = self.max_rejected_rows, self.max_rejected_ratio
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+            raise EloquaInputError(f"max_rejected_rows must be a whole number >= 0, or None; got {rows!r}")
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1):
+            raise EloquaInputError(f"max_rejected_ratio must be a number from 0 to 1, or None; got {ratio!r}")
+
+    def check(self, report: SyncReport, rejects_path: str | None = None) -> SyncReport:
         """Fail (:class:`EloquaRejectedRowsError`) when the report's rejects pass a threshold; a failed
         sync is left to its status."""
         if report.status in FAILED_STATUSES or not report.rejected:

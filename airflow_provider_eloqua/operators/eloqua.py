@@ -456,7 +456,7 @@ class EloquaCreateSyncOperator(_EloquaOperator):
         return sync_uri
 
 
-class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
+class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     """The one-task load: create a load definition, stage the input, sync, wait, check the rows Eloqua
     processed, report, and delete the load definition.
 
@@ -472,6 +472,8 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
     :param on_warning: what a ``warning`` load does to the task: ``succeed``, ``fail`` or ``skip``.
     :param rejects_path: where to write the rejected rows, ``.csv`` or ``.ndjson``, local or object storage (templated).
     :param reuse_existing: deprecated and ignored: every load stages into a definition of its own.
+    :param max_rejected_rows: see :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.
+    :param max_rejected_ratio: see :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.
     """
 
     template_fields: Sequence[str] = (
@@ -495,6 +497,8 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         on_warning: str = "succeed",
         rejects_path: str | None = None,
+        max_rejected_rows: int | None = None,
+        max_rejected_ratio: float | None = None,
         **kwargs: Any,
     ) -> None:
         # kwargs: the upload arguments (kept by _LoadOperator), the definition arguments of
@@ -528,6 +532,9 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
         self.rejects_path = rejects_path
         if rejects_path:
             output_format(rejects_path, "rejects_path")
+        self.max_rejected_rows = max_rejected_rows
+        self.max_rejected_ratio = max_rejected_ratio
+        self.reject_threshold = RejectThreshold(max_rejected_rows, max_rejected_ratio)
         # The site is known only from the connection at run time: the Asset is attached there.
         self.outlets = assets.with_alias(self.outlets, self.eloqua_conn_id)
 
@@ -592,7 +599,7 @@ class EloquaImportOperator(RejectThreshold, _LoadOperator, _DefinitionOperator):
                 sync_actions=None if self.definition_uri else self.sync_actions,
                 deadline=time.time() + self.timeout,
             )
-            return self.check_rejects(loaded, self.rejects_path)
+            return self.reject_threshold.check(loaded, self.rejects_path)
 
         def delete_definition() -> None:
             # A retry that loads again creates a new load definition.

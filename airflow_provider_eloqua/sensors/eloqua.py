@@ -34,7 +34,7 @@ from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
 
 
-class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
+class EloquaSyncSensor(BaseSensorOperator):
     """Wait until an Eloqua sync (of an import, sync-action or export definition) ends, then report it: check
     its rows against ``expected_rows``, delete its load definition and record the Asset it loaded.
 
@@ -43,7 +43,7 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
     README, "Operators, sensor, trigger", "Assets and lineage" and "Nothing lost, nothing doubled: the guarantees".
     ``eloqua_conn_id``, ``request_timeout`` and ``http_retry_policy`` are those of
     :class:`~airflow_provider_eloqua.operators.base.EloquaBaseOperator`; ``max_rejected_rows`` and
-    ``max_rejected_ratio`` those of :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.
+    ``max_rejected_ratio`` the fields of :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.
 
     :param sync_uri: e.g. ``/syncs/66100`` (templated; typically ``upload.output["sync_uri"]``); empty: the task skips.
     :param expected_rows: the rows staged for the sync (templated; ``upload.output["sync_rows"]``); None: not checked.
@@ -75,9 +75,14 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
         expected_rows: int | str | None = None,
         delete_load_definition: bool = True,
         staged_input: Any = None,
+        max_rejected_rows: int | None = None,
+        max_rejected_ratio: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.max_rejected_rows = max_rejected_rows
+        self.max_rejected_ratio = max_rejected_ratio
+        self.reject_threshold = RejectThreshold(max_rejected_rows, max_rejected_ratio)
         self.sync_uri = sync_uri
         self.expected_rows = expected_rows
         self.staged_input = staged_input if staged_input is not None else _staged_input(sync_uri)
@@ -158,7 +163,7 @@ class EloquaSyncSensor(RejectThreshold, BaseSensorOperator):
                 deadline=deadline,
                 staged=check_staged_input(self.staged_input),
             )
-            return self.check_rejects(reported, self.rejects_path)
+            return self.reject_threshold.check(reported, self.rejects_path)
 
         return report
 

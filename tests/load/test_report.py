@@ -93,10 +93,10 @@ def test_a_reject_threshold_fails_past_it_naming_the_count(hook, limits, fails):
     report = build_report(hook, sync_uri, status)
     threshold = RejectThreshold(**limits)
     if fails is None:
-        assert threshold.check_rejects(report) is report
+        assert threshold.check(report) is report
         return
     with pytest.raises(EloquaRejectedRowsError) as info:
-        threshold.check_rejects(report, "s3://bucket/rejects.csv")
+        threshold.check(report, "s3://bucket/rejects.csv")
     assert str(info.value) == (
         f"Eloqua rejected 2 of the 4 row(s) it processed (50.0%; last sync {sync_uri}), more than {fails} allows; "
         "the rejects are logged above and written to s3://bucket/rejects.csv"
@@ -123,6 +123,24 @@ def test_a_bad_threshold_is_refused_when_the_task_is_defined(limits, argument):
         EloquaSyncSensor(task_id="wait", sync_uri="/syncs/1", **limits)
     with pytest.raises(EloquaInputError, match=rf"^{argument} must be"):
         EloquaImportOperator(task_id="load", definition_uri="/contacts/imports/1", data=[], **limits)
+
+
+def test_mapped_tasks_take_the_threshold_in_partial():
+    """Airflow's partial() accepts only arguments an operator class declares: both tasks declare the threshold."""
+    import pendulum
+    from airflow.sdk import DAG
+
+    from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
+    from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+
+    with DAG("mapped_thresholds", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        load = EloquaImportOperator.partial(
+            task_id="load", definition_uri="/contacts/imports/1", max_rejected_rows=5, max_rejected_ratio=0.5
+        ).expand(path=["a.csv", "b.csv"])
+        wait = EloquaSyncSensor.partial(task_id="wait", max_rejected_rows=0).expand(sync_uri=["/syncs/1"])
+    assert load.partial_kwargs["max_rejected_rows"] == 5
+    assert load.partial_kwargs["max_rejected_ratio"] == 0.5
+    assert wait.partial_kwargs["max_rejected_rows"] == 0
 
 
 def test_rejects_are_logged_with_the_refused_value_unless_the_column_is_secret_like(hook, caplog):
