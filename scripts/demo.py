@@ -1,4 +1,9 @@
-"""`make demo`: run the contacts example DAG end to end against the bundled emulator and print the result.
+"""`make demo`: both directions of data against the bundled emulator, through real DAG runs.
+
+First the contacts import example loads 25 contacts; then, with five more contacts on the site whose
+country is written in lower case, the round-trip example exports every contact to a CSV file,
+upper-cases those countries and imports them back. It prints each sync's report, the export's file
+and what the site holds at the end.
 
 Everything is throwaway: a temp AIRFLOW_HOME with a SQLite metadata DB, an emulator on a free
 loopback port, and a connection given through AIRFLOW_CONN_ELOQUA_DEFAULT. The hook discovers
@@ -17,8 +22,14 @@ from pathlib import Path
 from airflow_provider_eloqua.emulator import EmulatorServer, airflow_connection_json
 
 ROOT = Path(__file__).resolve().parent.parent
-DAG_ID = "eloqua_contacts_import"
+IMPORT_DAG = "eloqua_contacts_import"
+ROUND_TRIP_DAG = "eloqua_export_round_trip"
 RUN_SECONDS = 300
+#: Contacts already on the site before the round trip, their countries not in upper case.
+SITE_CONTACTS = [
+    {"{{Contact.Field(C_EmailAddress)}}": f"member{n}@example.org", "{{Contact.Field(C_Country)}}": country}
+    for n, country in enumerate(["canada", "France", "japan", "Brazil", "kenya"], start=1)
+]
 
 
 def airflow_env(home: str, emulator_url: str) -> dict[str, str]:
@@ -48,6 +59,34 @@ def sync_report_lines(output: str) -> list[str]:
     return picked
 
 
+def run_dag(airflow: str, dag_id: str, env: dict[str, str], home: str) -> bool:
+    """``airflow dags test`` (bounded: it runs triggers inline and ignores defer timeouts); prints its reports."""
+    run = subprocess.run(
+        ["timeout", "-s", "KILL", str(RUN_SECONDS), airflow, "dags", "test", dag_id],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    output = run.stdout + run.stderr
+    (Path(home) / f"{dag_id}.log").write_text(output)
+    print(f"\n`airflow dags test {dag_id}` exited {run.returncode}")
+    for line in sync_report_lines(output):
+        print("  " + line.rstrip())
+    if run.returncode != 0:
+        print("\nThe DAG run failed; its full output follows.\n")
+        print(output[-20000:])
+    return run.returncode == 0
+
+
+def print_export(home: str) -> None:
+    """The round trip's exported file: its path, its row count and its first rows."""
+    for path in sorted((Path(home) / "output" / "round_trip").glob("*/contacts.csv")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        print(f"\nExported {len(lines) - 1} contacts to {path}; its first lines:")
+        for line in lines[:4]:
+            print("  " + line)
+
+
 def main() -> int:
     bin_dir = Path(sys.executable).parent
     airflow = str(bin_dir / "airflow")
@@ -55,26 +94,19 @@ def main() -> int:
         env = airflow_env(home, emulator.url)
         print(f"Eloqua emulator on {emulator.url}; AIRFLOW_HOME={home}", flush=True)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-        run = subprocess.run(
-            ["timeout", "-s", "KILL", str(RUN_SECONDS), airflow, "dags", "test", DAG_ID],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        log_path = Path(home) / "dags-test.log"
-        log_path.write_text(run.stdout + run.stderr)
-        summary_lines = sync_report_lines(run.stdout + run.stderr)
+        if not run_dag(airflow, IMPORT_DAG, env, home):
+            return 1
+        emulator.control.seed("/contacts", SITE_CONTACTS)
+        if not run_dag(airflow, ROUND_TRIP_DAG, env, home):
+            return 1
+        print_export(home)
         state = emulator.control.state()
-        print(f"\n`airflow dags test {DAG_ID}` exited {run.returncode}")
-        for line in summary_lines:
-            print("  " + line.rstrip())
+        country = SITE_CONTACTS[0].keys() - {"{{Contact.Field(C_EmailAddress)}}"}
+        countries = sorted(str(r[c]) for r in emulator.control.records("/contacts") for c in country if r.get(c))
         print("\nWhat the emulated Eloqua site now holds:")
         print(json.dumps({"syncs": state.get("syncs"), "records": state.get("records")}, indent=2, default=str))
-        if run.returncode != 0:
-            print("\nThe DAG run failed; its full output follows.\n")
-            print((run.stdout + run.stderr)[-20000:])
-            return 1
-        print("\nDemo finished: contacts created in the emulator by a real Airflow DAG run.")
+        print(f"Countries on the site: {', '.join(countries)}")
+        print("\nDemo finished: contacts imported, exported, cleaned and imported back by real Airflow DAG runs.")
         return 0
 
 
