@@ -18,6 +18,7 @@ os.environ.pop("AIRFLOW_CONN_ELOQUA_DEFAULT", None)
 os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,17 @@ def worker_clock(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(waiting, "time", fake)
     monkeypatch.setattr(retry, "time", fake)
     return clock
+
+
+@pytest.fixture
+def conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch):
+    """Point ``tests.triggers.helpers.CONN_ID`` at the emulator (basic auth by default); returns a function
+    to re-point it."""
+    from tests.dag_runner import connection_json
+    from tests.triggers.helpers import CONN_ID
+
+    def set_conn(**overrides: Any) -> None:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_json(emulator, **overrides))
+
+    set_conn()
+    return set_conn

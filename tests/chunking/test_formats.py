@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_eloqua.chunking import (
     CSV_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
+    infer_format,
     iter_file_chunks,
 )
 from airflow_provider_eloqua.exceptions import EloquaInputError
@@ -54,3 +55,44 @@ def test_file_chunks_json_rows_validated():
 def test_file_chunks_bad_format():
     with pytest.raises(EloquaInputError, match=r"format='xml' is not supported"):
         iter_file_chunks(io.BytesIO(b""), "xml", FIELDS, "Email", 4096)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/data/contacts.csv", "csv"),
+        ("CONTACTS.CSV", "csv"),
+        ("s3://bucket/a.b/rows.json", "json"),
+        ("rows.ndjson", "ndjson"),
+        ("rows.JSONL", "ndjson"),
+    ],
+)
+def test_infer_format_from_extension(path, expected):
+    assert infer_format(path, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("csv", "csv"), ("JSON", "json"), (" ndjson ", "ndjson"), ("jsonl", "ndjson")]
+)
+def test_infer_format_explicit_wins(given, expected):
+    assert infer_format("export.txt", given) == expected
+
+
+def test_infer_format_rejects_unknown_format_naming_it():
+    with pytest.raises(EloquaInputError, match=r"format='xlsx' is not supported; use one of csv, json, ndjson"):
+        infer_format("a.csv", "xlsx")
+
+
+@pytest.mark.parametrize("path", ["contacts", "contacts.txt", ".csv", "dir.csv/contacts"])
+def test_infer_format_rejects_unknown_extension_naming_path(path):
+    with pytest.raises(EloquaInputError) as info:
+        infer_format(path, None)
+    assert repr(path) in str(info.value)
+    assert "set format" in str(info.value)
+
+
+@pytest.mark.parametrize("path", ["contacts.csv.gz", "rows.json.zip"])
+def test_infer_format_rejects_compressed_files(path):
+    with pytest.raises(EloquaInputError, match=r"compressed files are not supported") as info:
+        infer_format(path, None)
+    assert repr(path) in str(info.value)

@@ -12,14 +12,17 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_eloqua.chunking import (
+    CSV_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     iter_json_chunks,
+    iter_row_chunks,
     json_rows,
 )
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from tests.chunking.helpers import (
     FIELDS,
     contact,
+    decoded_rows,
     json_error,
 )
 
@@ -199,3 +202,180 @@ def test_json_row_numbers_past_the_first_batch():
 def test_json_rows_must_be_an_iterable_of_rows(rows):
     with pytest.raises(EloquaInputError, match=r"rows must be an iterable"):
         iter_json_chunks(rows, FIELDS, "Email")
+
+
+BATCH = 1000  # rows validated and encoded together
+
+
+def row(i: int, **extra) -> dict:
+    """A contact with text in every one of the five fields."""
+    return contact(i, Company=f"Company {i % 7}", **extra)
+
+
+def rows_of(chunks) -> list[dict]:
+    return [row for chunk in chunks for row in decoded_rows(chunk)]
+
+
+def check_cover(chunks, rows, chunk_bytes):
+    """Every row once, in order, with continuous row numbers, and no body over the limit."""
+    assert rows_of(chunks) == rows
+    first = 1
+    for chunk in chunks:
+        assert chunk.first_row == first
+        assert chunk.rows == len(decoded_rows(chunk))
+        assert len(chunk.body) <= chunk_bytes
+        first += chunk.rows
+
+
+def test_text_rows_go_as_csv_in_fewer_bytes():
+    rows = [
+        contact(i, Company=["Acme, Inc.", 'The "Best" Co', "Zoë & Søn", "plain"][i % 4], FirstName="Jörg")
+        for i in range(2500)
+    ]
+    assert all(len(r) == 5 for r in rows)
+    (chunk,) = list(iter_row_chunks(rows, FIELDS, "Email"))
+    assert chunk.content_type == CSV_CONTENT_TYPE
+    assert chunk.body.startswith(b"Email,FirstName,LastName,Country,Company\n")  # the first row's keys
+    assert (chunk.rows, chunk.first_row) == (2500, 1)
+    assert decoded_rows(chunk) == rows
+    assert b'"Acme, Inc."' in chunk.body and b'"The ""Best"" Co"' in chunk.body
+    (as_json,) = list(iter_json_chunks(rows, FIELDS, "Email"))
+    assert len(chunk.body) < 0.6 * len(as_json.body)
+
+
+def test_csv_chunks_respect_the_limit_and_repeat_the_header():
+    rows = [row(i) for i in range(2500)]
+    chunks = list(iter_row_chunks(rows, FIELDS, "Email", 4096))
+    assert len(chunks) > 20
+    assert {c.content_type for c in chunks} == {CSV_CONTENT_TYPE}
+    check_cover(chunks, rows, 4096)
+    header = chunks[0].body.split(b"\n", 1)[0]
+    assert all(c.body.split(b"\n", 1)[0] == header for c in chunks)
+    # Every chunk but the last is full: the next record would not have fitted.
+    for c, nxt in itertools.pairwise(chunks):
+        record = nxt.body.split(b"\n")[1] + b"\n"
+        assert len(c.body) + len(record) > 4096
+
+
+def test_one_column_rows():
+    rows = [{"Email": f"user{i}@example.com"} for i in range(1500)]
+    chunks = list(iter_row_chunks(rows, FIELDS, "Email", 2048))
+    assert {c.content_type for c in chunks} == {CSV_CONTENT_TYPE}
+    check_cover(chunks, rows, 2048)
+
+
+# Each of these values could read back differently from CSV than from JSON (or Oracle does not
+# say that it cannot), so the row, and every row after it, stays JSON.
+NOT_PROVABLY_THE_SAME = {
+    "null": None,
+    "empty text": "",
+    "leading space": " Acme",
+    "trailing space": "Acme ",
+    "tab": "Acme\t",
+    "no-break space": "\u00a0Acme",
+    "newline": "Acme\nEMEA",
+    "carriage return": "Acme\rEMEA",
+    "number": 42,
+    "float": 4.5,
+    "boolean": True,
+    "date": dt.date(2024, 5, 6),
+}
+
+
+@pytest.mark.parametrize("value", NOT_PROVABLY_THE_SAME.values(), ids=NOT_PROVABLY_THE_SAME.keys())
+@pytest.mark.parametrize("at", [1, 1500, 2700])
+def test_a_value_csv_cannot_carry_switches_the_rest_to_json(value, at):
+    rows = [row(i) for i in range(3000)]
+    rows[at - 1]["Company"] = value
+    chunks = list(iter_row_chunks(rows, FIELDS, "Email"))
+    kinds = [c.content_type for c in chunks]
+    switch_batch = (at - 1) // BATCH
+    if switch_batch == 0:
+        assert kinds == [JSON_CONTENT_TYPE]
+    else:
+        assert kinds == [CSV_CONTENT_TYPE, JSON_CONTENT_TYPE]
+        assert chunks[0].rows == switch_batch * BATCH  # whole batches before it
+    expected = json.loads(json.dumps(rows, default=str))  # what JSON sends (a date as ISO text)
+    assert [r for c in chunks for r in decoded_rows(c)] == expected
+    assert [c.first_row for c in chunks] == [1, chunks[0].rows + 1][: len(chunks)]
+
+
+def test_a_row_missing_a_key_switches_to_json():
+    rows = [row(i) for i in range(2500)]
+    del rows[1200]["Country"]  # CSV would send it blank; JSON leaves the field out
+    chunks = list(iter_row_chunks(rows, FIELDS, "Email"))
+    assert [c.content_type for c in chunks] == [CSV_CONTENT_TYPE, JSON_CONTENT_TYPE]
+    assert rows_of(chunks) == rows
+
+
+def test_the_same_keys_in_another_order_stay_csv():
+    rows = [row(i) for i in range(2500)]
+    rows[1200] = dict(reversed(rows[1200].items()))
+    chunks = list(iter_row_chunks(rows, FIELDS, "Email"))
+    assert [c.content_type for c in chunks] == [CSV_CONTENT_TYPE]
+    assert rows_of(chunks) == rows
+
+
+def test_other_mappings_go_as_json():
+    rows = [OrderedDict(row(i)) for i in range(10)]
+    (chunk,) = list(iter_row_chunks(rows, FIELDS, "Email"))
+    assert chunk.content_type == JSON_CONTENT_TYPE
+    assert json.loads(chunk.body) == rows
+
+
+def test_the_switch_is_for_good():
+    rows = [row(i) for i in range(5000)]
+    rows[1500]["Country"] = None  # batch 2; batches 3-5 are all text again
+    chunks = list(iter_row_chunks(rows, FIELDS, "Email", 8192))
+    kinds = [c.content_type for c in chunks]
+    switch = kinds.index(JSON_CONTENT_TYPE)
+    assert set(kinds[:switch]) == {CSV_CONTENT_TYPE} and set(kinds[switch:]) == {JSON_CONTENT_TYPE}
+    assert chunks[switch].first_row == 1001
+    check_cover(chunks, rows, 8192)
+
+
+def test_a_record_too_big_for_a_chunk_is_named_as_on_the_json_path():
+    # A row's JSON is always longer than its CSV record plus the header (JSON repeats every key
+    # with quotes), so a record that does not fit a CSV chunk does not fit a JSON one either.
+    rows = [row(i) for i in range(30)]
+    rows[20]["Company"] = "x" * 1000
+    with pytest.raises(EloquaInputError) as as_json:
+        list(iter_json_chunks(rows, FIELDS, "Email", 1024))
+    with pytest.raises(EloquaInputError) as as_rows:
+        list(iter_row_chunks(rows, FIELDS, "Email", 1024))
+    assert str(as_rows.value) == str(as_json.value)
+    assert str(as_rows.value).startswith("row 21: is 1101 bytes as JSON, more than fits in one chunk")
+
+
+# The bad-input messages are exactly those of the JSON path, whichever encoding the rows before
+# the bad one would have gone in.
+BAD_ROWS = {
+    "unknown key": {"Email": "a@b.c", "Tags": "x"},
+    "no identifier": {"FirstName": "Ann"},
+    "blank identifier": {"Email": "   "},
+    "nested value": {"Email": "a@b.c", "Company": {"name": "Acme"}},
+    "not a number": {"Email": "a@b.c", "Company": float("nan")},
+    "lone surrogate": {"Email": "a@b.c", "Company": "\ud800"},
+    "not a mapping": ["a@b.c"],
+}
+
+
+@pytest.mark.parametrize("bad", BAD_ROWS.values(), ids=BAD_ROWS.keys())
+@pytest.mark.parametrize("at", [1, 999, 1001, 2500])
+def test_bad_rows_raise_what_the_json_path_raises(bad, at):
+    rows = [row(i) for i in range(3000)]
+    rows[at - 1] = bad
+    with pytest.raises(EloquaInputError) as as_json:
+        list(iter_json_chunks(rows, FIELDS, "Email"))
+    with pytest.raises(EloquaInputError) as as_rows:
+        list(iter_row_chunks(rows, FIELDS, "Email"))
+    assert str(as_rows.value) == str(as_json.value)
+    assert str(as_rows.value).startswith(f"row {at}:")
+
+
+def test_a_bad_row_stops_the_upload_before_the_chunk_holding_rows_before_it():
+    rows = [row(i) for i in range(3000)]
+    rows[2500]["Company"] = {"nested": True}
+    it = iter_row_chunks(rows, FIELDS, "Email")  # one chunk would hold every row
+    with pytest.raises(EloquaInputError, match=r"^row 2501: key 'Company': nested values"):
+        next(it)

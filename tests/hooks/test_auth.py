@@ -1,6 +1,6 @@
 """The token loop's decisions, without I/O: ``OAuthGrants.steps`` is what the sync and async drivers
 (``obtain``/``aobtain``) both carry out, so its order of grants is checked here once; the drivers
-themselves are exercised against the emulator in ``test_eloqua_hook.py`` and the trigger tests."""
+themselves are exercised against the emulator in ``test_eloqua.py`` and the trigger tests."""
 
 from __future__ import annotations
 

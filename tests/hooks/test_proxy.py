@@ -31,7 +31,7 @@ from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from tests.dag_runner import connection_json
 from tests.hooks.forward_proxy import ForwardProxy, forward_proxy
 from tests.hooks.recording_server import RecordingServer, recording_server
-from tests.hooks.test_eloqua_hook import FAST, OAUTH_EXTRA, body
+from tests.hooks.test_eloqua import FAST, OAUTH_EXTRA, body
 from tests.hooks.tls import make_test_ca
 
 PROXY_USER = "egress-user"

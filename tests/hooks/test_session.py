@@ -23,7 +23,7 @@ from airflow_provider_eloqua.hooks.session import forget_sessions, registered_se
 from airflow_provider_eloqua.settings import EloquaSettings
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
-from tests.triggers.conftest import CONN_ID, EMAIL, FAST, OAUTH_EXTRA
+from tests.triggers.helpers import CONN_ID, EMAIL, FAST, OAUTH_EXTRA
 
 N = 20
 

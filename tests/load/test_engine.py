@@ -1,4 +1,12 @@
-"""load/engine.py: what the engine decides before it talks to Eloqua (its HTTP paths run in tests/system)."""
+"""load/engine.py: what the engine decides before it talks to Eloqua, and the engine against the emulator
+over loopback HTTP with a dict-backed checkpoint (no Airflow).
+
+Input is refused before a definition is created (the first chunk is read and checked first), or the
+load's own definition is deleted when a bad row is found only while streaming: either way nothing is
+left in Eloqua. A later try of another load drops the earlier try's load definition only where that is
+safe: deleting a definition under a running sync would end that sync in ``error`` part-way, so the
+earlier definition is left to Eloqua's auto-delete while its sync runs, and deleted once it has ended.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,14 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, Progress
 from airflow_provider_eloqua.load.engine import Load
-from airflow_provider_eloqua.load.spec import InputSpec, UploadSpec
+from airflow_provider_eloqua.load.load_definition import from_spec
+from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
+from tests.dag_runner import connection_json
+from tests.load.test_checkpoint import Store
+from tests.system.dags.matrix import captured
 
 
 def _load(upload: UploadSpec, checkpoint: Checkpoint | None = None) -> Load:
@@ -51,3 +64,158 @@ def test_the_try_after_a_clear_loads_batches_cut_another_way_again(caplog):
         resumed = _load(UploadSpec(chunk_bytes=1024, max_bytes_per_sync=4096), checkpoint)._check_cut(earlier)
     assert (resumed.source, resumed.next, resumed.done, resumed.cut[:2]) == ("spec:1", 0, [], [1024, 4096])
     assert "New load: batches 1-2 (syncs /syncs/1, /syncs/2) were cut with [2048, 4096, 1]" in caplog.text
+
+
+FIELDS = {
+    "Email": "{{Contact.Field(C_EmailAddress)}}",
+    "FirstName": "{{Contact.Field(C_FirstName)}}",
+}
+SPEC = DefinitionSpec("imports", "contacts", "read ahead", FIELDS, "Email")
+
+
+@pytest.fixture
+def hook(emulator, monkeypatch) -> EloquaHook:
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_READ_AHEAD", connection_json(emulator))
+    return EloquaHook("eloqua_read_ahead")
+
+
+def _emulated_load(hook: EloquaHook, source: InputSpec, chunk_bytes: int = 30 * 1024 * 1024) -> Load:
+    return Load(
+        hook,
+        Checkpoint(Store()),
+        blueprint=lambda: from_spec(SPEC, "0123456789ab"),
+        source=source,
+        upload=UploadSpec(chunk_bytes=chunk_bytes),
+        poll_interval=0.05,
+    )
+
+
+def _csv(tmp_path, text: str, name: str = "contacts.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _nothing_created(emulator) -> None:
+    assert emulator.control.state()["definitions"] == []
+    assert [r for r in emulator.control.requests() if r["method"] == "POST"] == []
+
+
+def test_an_empty_identifier_in_row_2_fails_before_a_definition_is_created(hook, emulator):
+    rows = [{"Email": "a@x.io", "FirstName": "A"}, {"Email": " ", "FirstName": "B"}]
+    with pytest.raises(EloquaInputError, match="row 2: the identifier 'Email' is empty"):
+        _emulated_load(hook, InputSpec(data=rows)).run()
+    _nothing_created(emulator)
+
+
+def test_an_unclosed_quote_fails_before_a_definition_is_created(hook, emulator, tmp_path):
+    path = _csv(tmp_path, 'Email,FirstName\na@x.io,"Ann\nb@x.io,Bob\n')
+    with pytest.raises(EloquaInputError, match="quote"):
+        _emulated_load(hook, InputSpec(path=path)).run()
+    _nothing_created(emulator)
+
+
+def test_a_column_that_is_no_field_fails_before_a_definition_is_created(hook, emulator, tmp_path):
+    path = _csv(tmp_path, "Email,Shoe\na@x.io,42\n")
+    with pytest.raises(EloquaInputError, match="'Shoe'"):
+        _emulated_load(hook, InputSpec(path=path)).run()
+    _nothing_created(emulator)
+
+
+def test_a_bad_row_found_while_streaming_deletes_the_load_definition(hook, emulator, tmp_path):
+    """Row 150 lies beyond the first chunk: the definition exists by then, so it is deleted."""
+    lines = [f"p{i}@example.com,First{i}" if i != 150 else ",Nobody" for i in range(1, 201)]
+    path = _csv(tmp_path, "Email,FirstName\n" + "\n".join(lines) + "\n")
+    with pytest.raises(EloquaInputError, match="row 150"):
+        _emulated_load(hook, InputSpec(path=path), chunk_bytes=1024).run()
+    assert [r["status"] for r in emulator.control.requests() if r["method"] == "POST" and "/data" in r["path"]]
+    assert emulator.control.state()["definitions"] == []
+    assert emulator.control.state()["syncs"] == []
+
+
+@pytest.mark.parametrize(("name", "what"), [("empty.csv", "not even a header line"), ("empty.json", "not even")])
+def test_a_0_byte_csv_or_json_file_fails_before_a_definition_is_created(hook, emulator, tmp_path, name, what):
+    path = _csv(tmp_path, "", name)
+    with pytest.raises(EloquaInputError, match=f"is empty \\(0 bytes, {what}"):
+        _emulated_load(hook, InputSpec(path=path)).run()
+    _nothing_created(emulator)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("empty.ndjson", ""), ("header.csv", "Email,FirstName\n"), ("array.json", "[]")]
+)
+def test_input_without_rows_loads_nothing_and_leaves_no_definition(hook, emulator, tmp_path, name, text):
+    result = _emulated_load(hook, InputSpec(path=_csv(tmp_path, text, name))).run()
+    assert (result.totals.rows, result.sync_uri) == (0, None)
+    assert emulator.control.state()["definitions"] == []  # created, then deleted: no sync will use it
+
+
+def test_a_directory_is_not_a_file(tmp_path):
+    with pytest.raises(EloquaInputError, match="is not a file"):
+        InputSpec(path=str(tmp_path))
+
+
+def test_a_template_that_does_not_exist_fails_naming_it(hook, emulator):
+    from airflow_provider_eloqua import urls
+    from airflow_provider_eloqua.load.load_definition import from_template
+
+    with pytest.raises(EloquaInputError, match=r"definition_uri /contacts/imports/99 does not exist in Eloqua"):
+        from_template(hook, urls.parse_definition_uri("/contacts/imports/99"), "0123456789ab", "P2D")
+    assert emulator.control.state()["definitions"] == []
+
+
+def _try(hook: EloquaHook, store: Store, first_names: str) -> Load:
+    rows = [{"Email": f"p{i}@x.io", "FirstName": f"{first_names}{i}"} for i in range(3)]
+    return Load(
+        hook,
+        Checkpoint(store),
+        blueprint=lambda: from_spec(SPEC, "0123456789ab"),
+        source=InputSpec(data=rows),
+        upload=UploadSpec(),
+    )
+
+
+def _definitions(emulator) -> list[str]:
+    return [d["uri"] for d in emulator.control.state()["definitions"]]
+
+
+def test_a_new_load_leaves_the_definition_of_a_sync_still_running(hook, emulator, capfd, caplog):
+    emulator.control.configure(pending_polls=1_000_000)
+    store = Store()
+    first = _try(hook, store, "old").run()  # try 1 started its sync, then died
+
+    second = _try(hook, store, "new").run()
+    output = captured(capfd, caplog)
+
+    assert "New load: the input changed" in output
+    assert f"Load definition {first.totals.definition_uri} is left to Eloqua's auto-delete" in output
+    assert f"sync {first.sync_uri} is still pending" in output
+    assert _definitions(emulator) == [first.totals.definition_uri, second.totals.definition_uri]
+    assert second.sync_uri != first.sync_uri
+
+
+def test_a_new_load_deletes_the_definition_of_a_sync_that_ended(hook, emulator, capfd, caplog):
+    emulator.control.configure(pending_polls=0, active_polls=0)  # a sync ends at its first look
+    store = Store()
+    first = _try(hook, store, "old").run()
+
+    second = _try(hook, store, "new").run()
+    output = captured(capfd, caplog)
+
+    assert "New load: the input changed" in output
+    assert _definitions(emulator) == [second.totals.definition_uri]
+    assert [s["status"] for s in emulator.control.state()["syncs"]] == ["success", "pending"]
+    assert first.totals.definition_uri != second.totals.definition_uri
+
+
+def test_the_same_load_on_a_later_try_reattaches(hook, emulator, capfd, caplog):
+    emulator.control.configure(pending_polls=1_000_000)
+    store = Store()
+    first = _try(hook, store, "same").run()
+
+    again = _try(hook, store, "same").run()
+    output = captured(capfd, caplog)
+
+    assert "New load" not in output
+    assert (again.sync_uri, again.totals) == (first.sync_uri, first.totals)
+    assert _definitions(emulator) == [first.totals.definition_uri]

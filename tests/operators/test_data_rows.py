@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_eloqua.operators.data_rows import DataRows
 from tests.dag_runner import run_dag
-from tests.operators.test_eloqua_operators import dag_file
+from tests.operators.test_eloqua import dag_file
 
 
 def test_data_rows_is_the_rows_for_the_task_and_a_summary_for_airflow():

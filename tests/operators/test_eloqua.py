@@ -8,6 +8,8 @@ import textwrap
 import pytest
 import requests
 
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.operators.eloqua import EloquaCreateImportOperator, EloquaImportOperator
 from tests.dag_runner import run_dag, write_dag_file
 
 HEADER = """
@@ -437,3 +439,33 @@ def test_a_bad_http_retry_policy_fails_when_the_task_is_defined_naming_the_setti
         )
     with pytest.raises(EloquaInputError, match="http_retry_policy: retry max_attempts must be >= 1; got 0"):
         EloquaSyncSensor(task_id="wait", sync_uri="/syncs/1", http_retry_policy={"max_attempts": 0})
+
+
+def test_create_import_maps_columns_to_the_site_fields(eloqua_conn):
+    operator = EloquaCreateImportOperator(
+        task_id="create", entity="accounts", name="accounts", columns=["Company Name", "m_country", "CompanyIDExt"]
+    )
+    spec = operator.definition_spec()
+    assert spec.fields == {
+        "Company Name": "{{Account.Field(M_CompanyName)}}",
+        "m_country": "{{Account.Field(M_Country)}}",
+        "CompanyIDExt": "{{Account.Field(CompanyIDExt)}}",
+    }
+    assert spec.identifier_field_name == "CompanyIDExt"  # the accounts' one unique field among them
+
+
+def test_create_import_takes_fields_or_columns_not_both():
+    with pytest.raises(EloquaInputError, match="exactly one of fields"):
+        EloquaCreateImportOperator(task_id="c", entity="contacts", name="n")
+    with pytest.raises(EloquaInputError, match="exactly one of fields"):
+        EloquaCreateImportOperator(
+            task_id="c", entity="contacts", name="n", fields={"E": "{{Contact.Id}}"}, columns=["E"]
+        )
+
+
+def test_import_without_fields_needs_only_a_name():
+    EloquaImportOperator(task_id="ok", entity="contacts", name="n", data=[])
+    with pytest.raises(EloquaInputError, match="identifier_field_name is needed with fields"):
+        EloquaImportOperator(task_id="i", entity="contacts", name="n", fields={"E": "{{Contact.Id}}"}, data=[])
+    with pytest.raises(EloquaInputError, match="give definition_uri, or name"):
+        EloquaImportOperator(task_id="n", entity="contacts", data=[])

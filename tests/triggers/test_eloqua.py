@@ -36,7 +36,7 @@ from airflow_provider_eloqua.sync import waiting as waiting_module
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from tests.hooks.recording_server import recording_server
-from tests.triggers.conftest import CONN_ID, EMAIL, FAST, OAUTH_EXTRA
+from tests.triggers.helpers import CONN_ID, EMAIL, FAST, OAUTH_EXTRA
 
 
 def start_sync(emulator: EmulatorServer) -> str:
