@@ -141,19 +141,3 @@ def test_import_sync_actions_and_sync_action_definitions(emulator, bulk):
     assert bulk.sync(remove["uri"], [{"Email": "a@example.com"}])["status"] == "success"
     assert emulator.control.lists() == {"123": ["b@example.com"]}
     assert len(emulator.control.records("/contacts")) == 2  # sync actions do not create records
-
-
-def test_sync_list_takes_orderby_and_q_as_oracle_documents(bulk):
-    first = bulk.create(name="first")["uri"]
-    second = bulk.create(name="second")["uri"]
-    uris = [bulk.start_sync(first), bulk.start_sync(second), bulk.start_sync(first)]
-
-    def listed(params):
-        return [s["uri"] for s in bulk.items_with("/syncs", params)]
-
-    assert listed({}) == uris  # creation order when no order is asked for
-    assert listed({"orderBy": "createdAt DESC"}) == uris[::-1]
-    assert listed({"q": f"syncedInstanceUri='{first}'", "orderBy": "createdAt DESC"}) == [uris[2], uris[0]]
-    assert listed({"q": "status=pending", "orderBy": "uri ASC"}) == uris
-    refused = bulk.get("/syncs", params={"q": "name='x'"})  # syncs have no name
-    assert refused.status_code == 400 and refused.json()["failures"][0]["field"] == "q"

@@ -181,33 +181,6 @@ def test_booleans_may_be_strings_as_in_oracles_examples(bulk):
     assert bulk.post("/contacts/imports", json=body | {"isUpdatingMultipleMatchedRecords": "nope"}).status_code == 400
 
 
-@pytest.mark.parametrize(
-    ("value", "accepted"),
-    [
-        ("2026-11-29", True),
-        ("2026-11-29 15:04:05", True),
-        ("2026-11-29 15:04:05.123", True),  # three fractional digits: Eloqua reads them
-        ("11/29/2026 3:04:05 PM", True),
-        ("2026/11/29", True),
-        ("", True),  # clears the field
-        ("2026-11-29 15:04:05.1234", False),  # four: Eloqua refuses
-        ("2026-11-29T15:04:05.123456+00:00", False),  # Python's isoformat(): microseconds and an offset
-        ("2026-13-01", False),  # no 13th month
-        ("yesterday", False),
-    ],
-)
-def test_date_values_eloqua_would_not_read_are_rejected(bulk, value, accepted):
-    fields = {"Email": EMAIL, "Bought": "{{Contact.Field(C_Last_Purchase_Date1)}}"}
-    uri = bulk.create(fields=fields)["uri"]
-    sync = bulk.sync(uri, [{"Email": "a@example.com", "Bought": value}])
-    rejects = bulk.items(sync["uri"] + "/rejects")
-    if accepted:
-        assert sync["status"] == "success" and rejects == []
-    else:
-        assert sync["status"] == "warning"
-        assert [(r["statusCode"], r["invalidFields"]) for r in rejects] == [("ELQ-00032", ["Bought"])]
-
-
 def test_blank_custom_object_record_id_creates_new_records(emulator, bulk):
     """Oracle's "Creating new custom object records": identifier = record Id, left blank."""
     fields = {"Id": "{{CustomObject[9].Id}}", "Email": "{{CustomObject[9].Field[1]}}"}
