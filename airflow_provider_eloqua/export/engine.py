@@ -290,6 +290,8 @@ class Export:
     :param lag: a window is synced no earlier than ``until + lag`` (see :mod:`.window`).
     :param row_limit: an activity sync that exports this many rows is split (Oracle's 5,000,000).
     :param clock: the time and sleeping (tests give their own).
+    :param resumed_sync: the sync this try deferred on and resumed from: its end is this try's to
+        judge (a failure fails the task), not an earlier try's (a failure is synced again).
     """
 
     def __init__(
@@ -305,6 +307,7 @@ class Export:
         lag: timedelta = DEFAULT_LAG,
         row_limit: int = ACTIVITY_SYNC_LIMIT,
         clock: Clock | None = None,
+        resumed_sync: str | None = None,
     ) -> None:
         self.hook = hook
         self.checkpoint = checkpoint
@@ -316,6 +319,7 @@ class Export:
         self.lag = lag
         self.row_limit = row_limit
         self.clock = clock or Clock()
+        self.resumed_sync = resumed_sync
         self.origin = origin_of(spec)
 
     # ------------------------------------------------------------------ the whole export
@@ -426,7 +430,7 @@ class Export:
                 return waiting
             found = self._start(part), None
         sync_uri, status = found
-        reattached = status is not None
+        reattached = status is not None and sync_uri != self.resumed_sync
         if status not in TERMINAL_STATUSES:
             if not block:
                 return WaitForSync(sync_uri)
@@ -450,7 +454,8 @@ class Export:
             if self.checkpoint.sync_uri:
                 sync_uri = self.checkpoint.sync_uri
                 status: str | None = sync_status(self.hook.get_sync(sync_uri), sync_uri)
-                self.hook.log.info("Reattaching to sync %s (%s), started by an earlier try", sync_uri, status)
+                if sync_uri != self.resumed_sync:
+                    self.hook.log.info("Reattaching to sync %s (%s), started by an earlier try", sync_uri, status)
             else:  # the earlier try's POST /syncs lost its answer: the sync layer looks for the sync
                 found = reattach(self.hook, self.checkpoint)
                 if found is None:

@@ -250,7 +250,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
             definition_extra={**extra, **(self.definition_extra or {})} or None,
         )
 
-    def _engine(self, context: Context) -> Export:
+    def _engine(self, context: Context, resumed_sync: str | None) -> Export:
         checkpoint = ExportCheckpoint.of(context)
         return Export(
             self.hook,
@@ -262,6 +262,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
             timeout=self.timeout,
             lag=self.lag,
             row_limit=self.row_limit,
+            resumed_sync=resumed_sync,
         )
 
     # ------------------------------------------------------------------ running it
@@ -271,11 +272,13 @@ class EloquaExportOperator(_ExportDefinitionOperator):
 
     def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
         if isinstance(event, Mapping) and "sync_uri" in event:
-            status_from_event(event)  # a timeout or a failed wait raises here; an ended sync goes on
+            # A timeout or a failed wait raises here; an ended sync is judged by the engine as this try's.
+            sync_uri, _ = status_from_event(event)
+            return self._go(context, resumed_sync=sync_uri)
         return self._go(context)
 
-    def _go(self, context: Context) -> dict[str, Any]:
-        engine = self._engine(context)
+    def _go(self, context: Context, resumed_sync: str | None = None) -> dict[str, Any]:
+        engine = self._engine(context, resumed_sync)
         outcome = engine.run(block=not self.deferrable) if self.wait else engine.start(block=not self.deferrable)
         if isinstance(outcome, WaitUntil):
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger

@@ -19,7 +19,7 @@ from airflow_provider_eloqua.operators.eloqua import (
     EloquaExportOperator,
 )
 from tests.dag_runner import connection_json
-from tests.sync.helpers import Store
+from tests.sync.helpers import Store, requests_to
 
 FIELDS = {"Email": "{{Contact.Field(C_EmailAddress)}}"}
 FILTER = "'{{Contact.Field(C_Country)}}' = 'Belgium'"
@@ -167,3 +167,25 @@ def test_a_template_that_is_not_an_export_is_refused_before_anything_is_created(
     export = EloquaExportOperator(task_id="export", definition_uri="/contacts/imports/3", path=str(tmp_path / "c.csv"))
     with pytest.raises(EloquaInputError, match="must be an export definition"):
         export.execute(_context(Store()))
+
+
+def test_a_deferred_export_whose_sync_failed_fails_on_resuming_instead_of_syncing_again(
+    emulator, monkeypatch, tmp_path
+):
+    from airflow_provider_eloqua.exceptions import EloquaSyncError
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.configure(force_status="error")
+    operator = _export(path=str(tmp_path / "c.csv"), deferrable=True, lag=0)
+    store = Store()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_context(store))
+    sync_uri = deferred.value.trigger.sync_uri
+    while (status := EloquaHook().get_sync(sync_uri)["status"]) not in ("success", "error"):
+        pass  # what the trigger does in the triggerer
+    event = {"status": "terminal", "sync_uri": sync_uri, "sync_status": status, "message": ""}
+    with pytest.raises(EloquaSyncError, match=f"{sync_uri} .* ended with status 'error'"):
+        operator.execute_complete(_context(store), event)
+    assert len(requests_to(emulator, "POST", "/syncs")) == 1  # judged, not synced again
+    assert not (tmp_path / "c.csv").exists()
