@@ -585,6 +585,7 @@ class Export:
 
     def _resync(self, plan: Plan, part: Part, exc: EloquaApiError) -> None:
         if plan.resyncs >= MAX_RESYNCS:
+            self._clean_up(plan)  # the next try (a retry, or the try after a Clear) syncs the window anew
             raise EloquaError(
                 f"The data of export sync {part.sync_uri} was gone ({exc}) {plan.resyncs + 1} times while it was "
                 "downloaded; check the definition's dataRetentionDuration against the time the download takes"

@@ -173,6 +173,19 @@ def test_data_that_keeps_going_away_fails_naming_the_retention(hook, emulator, t
     assert not (tmp_path / "c.csv").exists()
 
 
+def test_a_try_after_the_data_kept_going_away_syncs_again_instead_of_failing_forever(hook, emulator, tmp_path):
+    seed_contacts(emulator, 5)
+    store = Store()
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/data$", action="status", status=410, times=None)
+    with pytest.raises(Exception, match="dataRetentionDuration"):
+        export(hook, store, tmp_path / "c.csv").run()
+    emulator.control.clear_faults()
+    emulator.control.set_clock(advance=3 * 24 * 3600)  # the last sync's data expires for real
+    result = export(hook, store, tmp_path / "c.csv").run()  # the retry, or the try after a Clear
+    assert result.rows == 5 and len(read_csv(tmp_path / "c.csv")) == 6
+    assert [d for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]] == []
+
+
 def test_fewer_rows_than_eloqua_exported_fail_naming_both_numbers(hook, emulator, tmp_path):
     seed_contacts(emulator, 30)
     # Eloqua says hasMore on an empty page (a peer looped on it): paging stops, the count check fails
