@@ -251,12 +251,13 @@ class EloquaExportOperator(_ExportDefinitionOperator):
         )
 
     def _engine(self, context: Context, resumed_sync: str | None) -> Export:
+        output = OutputSpec(self.path, self.format, self.page_size)  # checked before the template is read
         checkpoint = ExportCheckpoint.of(context)
         return Export(
             self.hook,
             checkpoint,
             self._spec(checkpoint),
-            OutputSpec(self.path, self.format, self.page_size),
+            output,
             key=load_key(context),
             poll_interval=self.poll_interval,
             timeout=self.timeout,

@@ -189,3 +189,17 @@ def test_a_deferred_export_whose_sync_failed_fails_on_resuming_instead_of_syncin
         operator.execute_complete(_context(store), event)
     assert len(requests_to(emulator, "POST", "/syncs")) == 1  # judged, not synced again
     assert not (tmp_path / "c.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"page_size": 0}, "^page_size must be"), ({"format": "xml"}, "^format must be"), ({"path": "out/"}, "^path must")],
+)
+def test_bad_output_settings_are_refused_before_the_template_is_read(emulator, monkeypatch, kwargs, message):
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    export = EloquaExportOperator(
+        task_id="export", definition_uri="/contacts/exports/3", **{"path": "out/c.csv", **kwargs}
+    )
+    with pytest.raises(EloquaInputError, match=message):
+        export.execute(_context(Store()))
+    assert emulator.control.requests() == []
