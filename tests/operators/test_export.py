@@ -193,7 +193,11 @@ def test_a_deferred_export_whose_sync_failed_fails_on_resuming_instead_of_syncin
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"page_size": 0}, "^page_size must be"), ({"format": "xml"}, "^format must be"), ({"path": "out/"}, "^path must")],
+    [
+        ({"page_size": 0}, "^page_size must be"),
+        ({"format": "xml"}, "^format must be"),
+        ({"path": "out/"}, "^path must"),
+    ],
 )
 def test_bad_output_settings_are_refused_before_the_template_is_read(emulator, monkeypatch, kwargs, message):
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
