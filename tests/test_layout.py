@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,35 @@ def test_capabilities_never_import_each_other(module, sibling):
     loaded = _modules_loaded_by(module)
     assert module in loaded
     assert not {m for m in loaded if m.startswith(f"airflow_provider_eloqua.{sibling}.")}
+
+
+PACKAGE = Path(__file__).resolve().parent.parent / "airflow_provider_eloqua"
+TESTS = Path(__file__).resolve().parent
+
+
+def _mirrored_test(module: Path) -> Path:
+    """``tests/<package path>/test_<module>.py`` (a private ``_module`` is ``test_module``)."""
+    relative = module.relative_to(PACKAGE)
+    return TESTS.joinpath(*relative.parts[:-1], f"test_{module.stem.lstrip('_')}.py")
+
+
+def test_every_package_module_has_its_mirrored_test_module():
+    """tests/ mirrors the package one to one: a module's tests live in its mirrored test module."""
+    modules = [m for m in sorted(PACKAGE.rglob("*.py")) if m.name != "__init__.py"]
+    assert len(modules) > 50
+    missing = [str(_mirrored_test(m).relative_to(TESTS.parent)) for m in modules if not _mirrored_test(m).is_file()]
+    assert not missing, f"package modules without their test module: {missing}"
+
+
+def test_every_test_module_outside_the_system_and_deployment_tests_mirrors_a_package_module():
+    """No test module stands beside the mirror (benchmark smokes mirror benchmarks/ under tests/benchmarks)."""
+    mirrored = {_mirrored_test(m) for m in PACKAGE.rglob("*.py") if m.name != "__init__.py"}
+    benchmarks = TESTS.parent / "benchmarks"
+    mirrored |= {TESTS / "benchmarks" / f"test_{m.stem}.py" for m in benchmarks.glob("*.py")}
+    outside = {TESTS / "system", TESTS / "deployment"}
+    strays = [
+        str(t.relative_to(TESTS.parent))
+        for t in sorted(TESTS.rglob("test_*.py"))
+        if t not in mirrored and not outside.intersection(t.parents) and t != Path(__file__).resolve()
+    ]
+    assert not strays, f"test modules that mirror no package module: {strays}"

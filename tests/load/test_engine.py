@@ -155,15 +155,6 @@ def test_a_directory_is_not_a_file(tmp_path):
         InputSpec(path=str(tmp_path))
 
 
-def test_a_template_that_does_not_exist_fails_naming_it(hook, emulator):
-    from airflow_provider_eloqua import urls
-    from airflow_provider_eloqua.load.load_definition import from_template
-
-    with pytest.raises(EloquaInputError, match=r"definition_uri /contacts/imports/99 does not exist in Eloqua"):
-        from_template(hook, urls.parse_definition_uri("/contacts/imports/99"), "0123456789ab", "P2D")
-    assert emulator.control.state()["definitions"] == []
-
-
 def _try(hook: EloquaHook, store: Store, first_names: str) -> Load:
     rows = [{"Email": f"p{i}@x.io", "FirstName": f"{first_names}{i}"} for i in range(3)]
     return Load(

@@ -428,19 +428,6 @@ def test_http_retry_policy_decides_whether_a_refused_upload_is_resent(airflow_db
         ]
 
 
-def test_a_bad_http_retry_policy_fails_when_the_task_is_defined_naming_the_setting():
-    from airflow_provider_eloqua.exceptions import EloquaInputError
-    from airflow_provider_eloqua.operators.eloqua import EloquaUploadDataOperator
-    from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
-
-    with pytest.raises(EloquaInputError, match=r"http_retry_policy has unknown key\(s\) \['attempts'\]"):
-        EloquaUploadDataOperator(
-            task_id="up", definition_uri="/contacts/imports/1", data=[], http_retry_policy={"attempts": 3}
-        )
-    with pytest.raises(EloquaInputError, match="http_retry_policy: retry max_attempts must be >= 1; got 0"):
-        EloquaSyncSensor(task_id="wait", sync_uri="/syncs/1", http_retry_policy={"max_attempts": 0})
-
-
 def test_create_import_maps_columns_to_the_site_fields(eloqua_conn):
     operator = EloquaCreateImportOperator(
         task_id="create", entity="accounts", name="accounts", columns=["Company Name", "m_country", "CompanyIDExt"]

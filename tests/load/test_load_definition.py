@@ -1,0 +1,195 @@
+"""load/load_definition.py: the load's own definition, named for it, made from a template or the definition
+arguments, created once and reused by a later try of the same load; against the emulator over loopback
+HTTP with a dict-backed checkpoint where Eloqua is involved (no Airflow run)."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
+from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.load.checkpoint import Checkpoint
+from airflow_provider_eloqua.load.load_definition import (
+    Blueprint,
+    check_auto_delete,
+    copy_body,
+    delete_load_definition,
+    ensure_load_definition,
+    from_spec,
+    from_template,
+    is_load_definition,
+    load_key,
+    load_name,
+)
+from airflow_provider_eloqua.load.spec import DefinitionSpec
+from tests.dag_runner import connection_json
+from tests.load.test_checkpoint import Store
+
+KEY = "0123456789ab"
+EMAIL = "{{Contact.Field(C_EmailAddress)}}"
+SPEC = DefinitionSpec("imports", "contacts", "people", {"Email": EMAIL}, "Email")
+
+
+@pytest.fixture
+def hook(emulator, monkeypatch) -> EloquaHook:
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_LOAD_DEFINITION", connection_json(emulator))
+    return EloquaHook("eloqua_load_definition")
+
+
+def _context(**ti) -> dict:
+    values = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1} | ti
+    return {"ti": SimpleNamespace(**values)}
+
+
+def test_the_load_key_names_one_task_instance_the_same_on_every_try():
+    key = load_key(_context())
+    assert len(key) == 12 and int(key, 16) >= 0
+    assert load_key(_context(try_number=2)) == key
+    others = [load_key(_context(**{name: "x"})) for name in ("dag_id", "task_id", "run_id")]
+    others.append(load_key(_context(map_index=3)))
+    assert len({key, *others}) == 5
+
+
+def test_the_load_name_is_the_users_name_cut_to_fit_with_the_loads_suffix():
+    assert load_name("people", KEY) == f"people [airflow-load {KEY}]"
+    assert load_name(f"people [airflow-load {'f' * 12}]", KEY) == f"people [airflow-load {KEY}]"  # an earlier load's
+    assert load_name("", KEY) == f"Airflow load [airflow-load {KEY}]"
+    long = load_name("n" * 300, KEY)
+    assert len(long) == MAX_NAME_LENGTH and long.endswith(f"n [airflow-load {KEY}]")
+    assert is_load_definition({"name": long}) and not is_load_definition({"name": "people"})
+    assert not is_load_definition({})
+
+
+def test_auto_delete_is_at_least_an_hour_and_the_error_names_the_argument():
+    assert check_auto_delete("PT1H") == "PT1H"
+    with pytest.raises(EloquaInputError, match=r"^auto_delete_duration must be an ISO-8601 duration of at least PT1H"):
+        check_auto_delete("PT30M")
+
+
+def test_a_copy_keeps_every_property_but_the_read_only_ones_and_is_named_for_the_load():
+    template = {
+        "uri": "/contacts/imports/7",
+        "createdAt": "x",
+        "createdBy": "y",
+        "updatedAt": "z",
+        "updatedBy": "w",
+        "kbUsed": 3,
+        "name": "template",
+        "fields": {"Email": EMAIL},
+        "identifierFieldName": "Email",
+        "updateRule": "ifNewIsNotNull",
+        "syncActions": [{"action": "add"}],
+        "dataRetentionDuration": "P1D",
+    }
+    assert copy_body(template, KEY, "P2D") == {
+        "name": f"template [airflow-load {KEY}]",
+        "fields": {"Email": EMAIL},
+        "identifierFieldName": "Email",
+        "updateRule": "ifNewIsNotNull",
+        "syncActions": [{"action": "add"}],
+        "dataRetentionDuration": "P1D",
+        "autoDeleteDuration": "P2D",
+    }
+
+
+def test_a_blueprint_is_made_once_and_only_when_used():
+    made: list[int] = []
+    blueprint = Blueprint("v1", "made", lambda: made.append(1) or (SPEC, {"fields": {"Email": EMAIL}}))
+    assert blueprint.version == "v1" and made == []
+    assert (blueprint.where, blueprint.fields, blueprint.identifier) == (SPEC, {"Email": EMAIL}, "")
+    assert made == [1]
+
+
+def test_a_spec_blueprint_is_versioned_by_its_properties_not_its_name():
+    blueprint = from_spec(SPEC, KEY)
+    assert blueprint.body == {**SPEC.body(), "name": f"people [airflow-load {KEY}]"}
+    renamed = DefinitionSpec("imports", "contacts", "other", {"Email": EMAIL}, "Email")
+    assert from_spec(renamed, KEY).version == blueprint.version
+    remapped = DefinitionSpec("imports", "contacts", "people", {"Mail": EMAIL}, "Mail")
+    assert from_spec(remapped, KEY).version != blueprint.version
+
+
+def test_a_template_blueprint_copies_it_and_changes_version_when_the_template_changes(hook, emulator):
+    template = hook.create_definition("contacts", {**SPEC.body(), "name": "template"})
+    where = urls.parse_definition_uri(template["uri"])
+    blueprint = from_template(hook, where, KEY, "P2D")
+    assert blueprint.where == where
+    assert blueprint.body["name"] == f"template [airflow-load {KEY}]" and blueprint.body["autoDeleteDuration"] == "P2D"
+    assert blueprint.fields == {"Email": EMAIL} and blueprint.identifier == "Email"
+    assert from_template(hook, where, KEY, "P2D").version == blueprint.version
+    hook.update_definition(
+        template["uri"],
+        {**SPEC.body(), "name": "template", "fields": {"Email": EMAIL, "F": "{{Contact.Field(C_FirstName)}}"}},
+    )
+    assert from_template(hook, where, KEY, "P2D").version != blueprint.version
+    assert [d["name"] for d in emulator.control.state()["definitions"]] == ["template"]  # read, never changed
+
+
+def test_a_template_that_starts_a_sync_on_every_post_is_refused(hook):
+    template = hook.create_definition("contacts", {**SPEC.body(), "isSyncTriggeredOnImport": True})
+    with pytest.raises(EloquaInputError, match=r"has isSyncTriggeredOnImport=true"):
+        from_template(hook, urls.parse_definition_uri(template["uri"]), KEY, "P2D")
+
+
+def test_the_definition_is_created_once_and_reused_by_a_later_try_of_the_same_load(hook, emulator):
+    store = Store()
+    checked: list[str] = []
+    first = ensure_load_definition(
+        hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY), before_create=lambda: checked.append("checked")
+    )
+    assert not first.reused and checked == ["checked"]
+    assert Checkpoint(store).load_definition == (first.uri, "load-1")
+    assert first.body["name"] == f"people [airflow-load {KEY}]" and first.body["uri"] == first.uri
+    again = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+    assert (again.uri, again.reused) == (first.uri, True)
+    assert [d["uri"] for d in emulator.control.state()["definitions"]] == [first.uri]
+
+
+def test_a_definition_gone_from_eloqua_is_created_again(hook, emulator):
+    store = Store()
+    first = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+    hook.delete_definition(first.uri)
+    again = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+    assert not again.reused and again.uri != first.uri
+    assert Checkpoint(store).load_definition == (again.uri, "load-1")
+
+
+def test_another_loads_definition_is_deleted_not_reused(hook, emulator):
+    store = Store()
+    earlier = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+    later = ensure_load_definition(hook, Checkpoint(store), "load-2", from_spec(SPEC, KEY))
+    assert not later.reused
+    assert [d["uri"] for d in emulator.control.state()["definitions"]] == [later.uri]
+    assert earlier.uri != later.uri
+
+
+def test_a_check_before_creation_that_fails_creates_nothing(hook, emulator):
+    def refuse() -> None:
+        raise EloquaInputError("row 2: bad")
+
+    with pytest.raises(EloquaInputError, match="row 2: bad"):
+        ensure_load_definition(hook, Checkpoint(Store()), "load-1", from_spec(SPEC, KEY), before_create=refuse)
+    assert emulator.control.state()["definitions"] == []
+
+
+def test_deleting_is_best_effort_auto_delete_is_the_backstop(hook, emulator, caplog):
+    created = hook.create_definition("contacts", SPEC.body())
+    delete_load_definition(hook, "/contacts/imports/999")  # gone already: nothing to say
+    emulator.control.add_fault(method="DELETE", path="/contacts/imports/", status=400, times=1)
+    with caplog.at_level(logging.WARNING):
+        delete_load_definition(hook, created["uri"])
+    assert f"Could not delete load definition {created['uri']}" in caplog.text
+    assert "Eloqua deletes it when it expires" in caplog.text
+    delete_load_definition(hook, created["uri"])
+    assert emulator.control.state()["definitions"] == []
+
+
+def test_a_template_that_does_not_exist_fails_naming_it(hook, emulator):
+    with pytest.raises(EloquaInputError, match=r"definition_uri /contacts/imports/99 does not exist in Eloqua"):
+        from_template(hook, urls.parse_definition_uri("/contacts/imports/99"), "0123456789ab", "P2D")
+    assert emulator.control.state()["definitions"] == []
