@@ -171,6 +171,10 @@ class Checkpoint(SyncCheckpoint):
 
     # ------------------------------------------------------------------ the load
 
+    def read_load(self) -> None:
+        """Read every key of the load at once (see :meth:`read`): what a try looks at before it stages."""
+        self.read(STATE_LOAD, *_LOAD_WORK, STATE_LOADED)
+
     @property
     def load_identity(self) -> LoadIdentity | None:
         """The load an earlier try of this task noted (and the other keys belong to)."""

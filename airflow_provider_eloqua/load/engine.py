@@ -22,9 +22,11 @@ is made from (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -349,7 +351,7 @@ class Load:
 
     def begin(self) -> None:
         """Go on with the load an earlier try noted if it is this one; else start a new load, saying why."""
-        identity, checkpoint = self.identity, self.checkpoint
+        identity, checkpoint = self._identify(), self.checkpoint
         earlier = checkpoint.load_identity
         if identity.same_as(earlier):
             return
@@ -368,6 +370,14 @@ class Load:
                 checkpoint.loaded_before,
             )
         checkpoint.begin_load(identity)
+
+    def _identify(self) -> LoadIdentity:
+        """:attr:`identity` (the input's fingerprint, then the template's ``GET``), made in a thread while
+        the checkpoint's keys are read: the disk, Eloqua and Airflow's API are waited for at once."""
+        with ThreadPoolExecutor(1, thread_name_prefix="eloqua-identity") as pool:
+            made = pool.submit(contextvars.copy_context().run, lambda: self.identity)
+            self.checkpoint.read_load()
+            return made.result()
 
     def drop_earlier_load(self) -> None:
         """Forget the work of another load an earlier try did, and delete its load definition unless

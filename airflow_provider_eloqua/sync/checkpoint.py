@@ -7,6 +7,10 @@ and the sync it started, so that a retry reattaches to it instead of starting a 
 of the capability's naming: ``payload_key``): what the sync is for, read back with it on a retry.
 This layer never looks inside it. Where a runtime has no store, nothing is remembered and every
 try starts over. Only this module knows the sync's keys and value shapes.
+
+A task instance's store belongs to one try at a time, and each call to it is a round trip through
+Airflow's execution API (about 10 ms): a checkpoint reads each key at most once, answers later
+reads from what it read or wrote since, and skips deleting a key it knows is absent.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
+import msgspec
 import pendulum
 
 STATE_SYNC = "eloqua_sync_uri"
@@ -43,6 +48,9 @@ class SyncCheckpoint:
 
     def __init__(self, store: Any | None) -> None:
         self._store = store
+        #: What this try read from the store or wrote to it, by key, as the JSON the store keeps
+        #: (None: the key is absent; the store refuses None as a value).
+        self._known: dict[str, bytes | None] = {}
 
     @classmethod
     def of(cls, context: Any) -> Self:
@@ -50,16 +58,31 @@ class SyncCheckpoint:
         return cls(context.get("task_state_store"))
 
     def _get(self, key: str) -> Any:
-        return self._store.get(key) if self._store is not None else None
+        if self._store is None:
+            return None
+        if key not in self._known:
+            value = self._store.get(key)
+            self._known[key] = None if value is None else msgspec.json.encode(value)
+        known = self._known[key]
+        return None if known is None else msgspec.json.decode(known)  # a copy the caller may change
 
     def _set(self, key: str, value: Any) -> None:
         if self._store is not None:
             self._store.set(key, value)
+            self._known[key] = msgspec.json.encode(value)
 
     def _delete(self, *keys: str) -> None:
         if self._store is not None:
             for key in keys:
+                if key in self._known and self._known[key] is None:
+                    continue  # absent: read so, or deleted, on this try
                 self._store.delete(key)
+                self._known[key] = None
+
+    def read(self, *keys: str) -> None:
+        """Read ``keys`` now, each once (later reads on this try are answered without the store)."""
+        for key in keys:
+            self._get(key)
 
     @property
     def sync_uri(self) -> str | None:

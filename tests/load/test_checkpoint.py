@@ -68,3 +68,18 @@ def test_without_a_store_nothing_is_remembered():
     checkpoint.created_definition("/contacts/imports/3")
     checkpoint.requesting_sync("/contacts/imports/3")
     assert checkpoint.definition_uri is None and checkpoint.sync_requested is None
+
+
+def test_read_load_reads_every_key_of_the_load_once():
+    """What ``Load.begin`` looks at is read in one go (overlapping the input's fingerprint), then never again."""
+    store = Store()
+    store.set("eloqua_batches", {"source": "abc", "next": 1, "rows": 5})
+    reads: list[str] = []
+    get = store.get
+    store.get = lambda key, default=None: reads.append(key) or get(key, default)  # type: ignore[method-assign]
+    checkpoint = Checkpoint(store)
+    checkpoint.read_load()
+    assert len(reads) == len(set(reads)) == 7
+    assert checkpoint.progress("abc").next == 1 and checkpoint.earlier_work() == ["batches 1-1"]
+    assert checkpoint.load_identity is None and checkpoint.loaded_before is None and checkpoint.sync_uri is None
+    assert len(reads) == 7

@@ -55,3 +55,51 @@ def test_of_reads_the_task_state_store_from_the_context():
     ExportCheckpoint.of({"task_state_store": store}).started_sync(StartedSync("/syncs/2"))
     assert isinstance(ExportCheckpoint.of({"task_state_store": store}), ExportCheckpoint)
     assert store[STATE_SYNC] == "/syncs/2"
+
+
+class CountingStore(Store):
+    """The store, counting the calls a task would make to Airflow's execution API."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str]] = []
+
+    def get(self, key, default=None):  # type: ignore[override]
+        self.calls.append(("get", key))
+        return super().get(key, default)
+
+    def set(self, key, value):
+        self.calls.append(("set", key))
+        super().set(key, value)
+
+    def delete(self, key):
+        self.calls.append(("delete", key))
+        super().delete(key)
+
+
+def test_a_try_reads_each_key_once_and_sees_its_own_writes():
+    store = CountingStore()
+    store.set(STATE_SYNC, "/syncs/7")
+    store.calls.clear()
+    checkpoint = SyncCheckpoint(store)
+    assert checkpoint.sync_uri == "/syncs/7" and checkpoint.sync_uri == "/syncs/7"
+    assert checkpoint.sync_requested is None and checkpoint.sync_requested is None
+    assert store.calls == [("get", STATE_SYNC), ("get", STATE_SYNC_REQUESTED)]
+    checkpoint.started_sync(StartedSync("/syncs/8", {"rows": [1, 2]}))
+    assert checkpoint.sync_uri == "/syncs/8" and checkpoint.started("/syncs/8").payload == {"rows": [1, 2]}
+    checkpoint.started("/syncs/8").payload["rows"].append(3)  # a caller's copy: what was noted is unchanged
+    assert checkpoint.started("/syncs/8").payload == {"rows": [1, 2]}
+    assert ("get", "eloqua_sync_payload") not in store.calls  # written on this try: known without a read
+    checkpoint.forget_sync()
+    assert checkpoint.sync_uri is None and SyncCheckpoint(store).sync_uri is None and not store
+
+
+def test_deleting_a_key_known_absent_sends_nothing():
+    store = CountingStore()
+    checkpoint = SyncCheckpoint(store)
+    checkpoint.read(STATE_SYNC, STATE_SYNC_REQUESTED)
+    store.calls.clear()
+    checkpoint.forget_sync()  # the sync and the request were read absent; the payload was never read
+    assert store.calls == [("delete", "eloqua_sync_payload")]
+    checkpoint.forget_sync()
+    assert store.calls == [("delete", "eloqua_sync_payload")]  # everything is known absent now
