@@ -129,7 +129,7 @@ def stage_input(
     max_bytes: int = MAX_STAGED_BYTES_PER_SYNC,
     max_uploads: int = MAX_UPLOADS_PER_SYNC,
     max_restarts: int = DEFAULT_MAX_RESTARTS,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> StagingResult:
     """POST the chunks of batch ``batch`` of ``make_chunks()`` to ``definition_uri``'s staging area.
 
@@ -137,7 +137,7 @@ def stage_input(
     must not start a sync per POST (``isSyncTriggeredOnImport``): rows already synced could not be
     taken back by a restart. ``result.more`` says whether a later batch follows. Restarts are
     spaced as the hook's retry policy spaces retries (``Retry-After``, else its backoff), so that
-    a brief outage is ridden out within the try; ``sleep`` waits (a fake clock in tests).
+    a brief outage is ridden out within the try; ``sleep`` waits (None: :func:`time.sleep`).
     """
     attempt = 0
     while True:
@@ -160,7 +160,7 @@ def stage_input(
                     attempt,
                     max_restarts,
                 )
-                sleep(wait)
+                (sleep or time.sleep)(wait)
                 hook.clear_staged_data(definition_uri)
                 continue
             _clear_after_failure(hook, definition_uri, result, exc)

@@ -71,15 +71,20 @@ def eloqua_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Em
 
 @pytest.fixture
 def worker_clock(monkeypatch: pytest.MonkeyPatch):
-    """The clock and sleeps of a wait in the worker (sync/waiting.py) and of the hook's retries (retry.py),
-    emulated: a sleep advances the clock at once and is recorded in ``slept``, so a deadline is
-    reached by the code's own arithmetic, never by how fast the machine is."""
+    """The clock and sleeps of a wait in the worker (sync/waiting.py) and of the hook's retries (retry.py
+    and tenacity's sleep) and of an upload's restarts (staging.py), emulated: a sleep advances the clock at once and is recorded in ``slept``,
+    so a deadline is reached by the code's own arithmetic, never by how fast the machine is. The
+    clock starts at the real time: a deadline an operator sets from the real clock is reached after
+    its timeout's worth of sleeps."""
+    import time
     import types
 
-    from airflow_provider_eloqua import retry
+    import tenacity.nap
+
+    from airflow_provider_eloqua import retry, staging
     from airflow_provider_eloqua.sync import waiting
 
-    clock = types.SimpleNamespace(now=1_800_000_000.0, slept=[])
+    clock = types.SimpleNamespace(now=float(int(time.time())), slept=[])
 
     def sleep(seconds: float) -> None:
         clock.slept.append(seconds)
@@ -88,6 +93,8 @@ def worker_clock(monkeypatch: pytest.MonkeyPatch):
     fake = types.SimpleNamespace(time=lambda: clock.now, sleep=sleep)
     monkeypatch.setattr(waiting, "time", fake)
     monkeypatch.setattr(retry, "time", fake)
+    monkeypatch.setattr(tenacity.nap, "time", fake)
+    monkeypatch.setattr(staging, "time", fake)
     return clock
 
 
