@@ -1,16 +1,42 @@
-"""Operators inside real Airflow (dag.test on DAG files) against the emulator: inputs, outputs, outcomes."""
+"""The operators against the emulator: in real Airflow (dag.test on DAG files) for what a DAG run shows, and through
+``execute(context)`` (tests/task_runner.py) for inputs, outputs, outcomes and every fault a load meets."""
 
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
 import requests
 
+from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from airflow_provider_eloqua.exceptions import EloquaInputError
-from airflow_provider_eloqua.operators.eloqua import EloquaCreateImportOperator, EloquaImportOperator
-from tests.dag_runner import run_dag, write_dag_file
+from airflow_provider_eloqua.operators.eloqua import (
+    EloquaCreateImportOperator,
+    EloquaImportOperator,
+    EloquaUploadDataOperator,
+)
+from tests.dag_runner import connection_json, run_dag, write_dag_file
+from tests.operators.tasks import FAST_RETRIES, import_task, run_split
+from tests.system.dags.matrix import (
+    ACTIVITY_FIELDS,
+    Site,
+    activities,
+    api_requests,
+    assert_nothing_staged,
+    captured,
+    data_posts,
+    eventually,
+    skip_first,
+    staged_rows,
+    syncs,
+    when,
+    write_csv,
+)
+from tests.system.dags.matrix import CONTACT_FIELDS as MATRIX_FIELDS
+from tests.system.dags.matrix import contacts as matrix_contacts
+from tests.task_runner import run_task
 
 HEADER = """
 import pendulum
@@ -456,3 +482,648 @@ def test_import_without_fields_needs_only_a_name():
         EloquaImportOperator(task_id="i", entity="contacts", name="n", fields={"E": "{{Contact.Id}}"}, data=[])
     with pytest.raises(EloquaInputError, match="give definition_uri, or name"):
         EloquaImportOperator(task_id="n", entity="contacts", data=[])
+
+
+# ================================================================== faults, through the tries Airflow makes
+# execute(context) against the emulator (tests/task_runner.py): what the user sees (the task's state
+# and error) and what Eloqua ends up with, exactly the input's records (nothing lost, nothing doubled),
+# the rows each sync took and the requests made. Activities never update, so a doubled upload of them
+# would show as doubled records: the ambiguous-POST cases use them.
+
+SYNC_GET = r"/syncs/\d+$"  # request-log paths are full (/api/bulk/2.0/syncs/100)
+FAULT_SYNC_GET = r"^/syncs/\d+$"  # fault paths are relative to the Bulk base
+SMALL_CHUNKS = 1024
+
+
+def _activities(n: int, **spec):
+    """A one-task import of ``n`` activities in 1 KiB chunks (30 rows: three chunks)."""
+    return import_task(
+        entity="activities",
+        fields=ACTIVITY_FIELDS,
+        identifier="ExternalId",
+        # Rows of text go as CSV: padded so that 30 rows still make three 1 KiB chunks.
+        data=[dict(row, AssetName=f"{row['AssetName']} {'x' * 64}") for row in activities(n)],
+        chunk_bytes=SMALL_CHUNKS,
+        http_retry_policy=FAST_RETRIES,
+        **spec,
+    )
+
+
+# ------------------------------------------------------------------ throttling and 5xx on GETs
+
+
+def test_429_with_retry_after_is_waited_out_and_the_post_resent(eloqua_conn, worker_clock):
+    env = eloqua_conn
+    env.control.add_fault(method="POST", path=r"/data$", times=1, status=429, headers={"Retry-After": "7"})
+
+    run = run_task(import_task(data=matrix_contacts(20)))
+
+    assert run.state == "success", run.error
+    assert run.return_value["created"] == 20
+    assert 7.0 in worker_clock.slept  # the Retry-After Eloqua asked for
+    assert len(env.control.records("/contacts")) == 20
+    assert [p["status"] for p in data_posts(env)] == [429, 204]
+    # A 429 staged nothing, so it is resent as is: no clear-and-restart.
+    assert api_requests(env, "DELETE", r"/data$") == []
+    assert [s["rows"] for s in syncs(env)] == [20]
+
+
+@pytest.mark.parametrize(
+    ("fault_path", "log_path"),
+    [
+        (r"^/contacts/imports/\d+$", r"/contacts/imports/\d+$"),
+        (FAULT_SYNC_GET, SYNC_GET),
+        (r"/logs$", r"/logs$"),
+    ],
+    ids=["definition", "sync", "sync-logs"],
+)
+def test_500_with_retry_after_on_a_get_is_retried(eloqua_conn, worker_clock, fault_path, log_path):
+    env = eloqua_conn
+    env.control.add_fault(method="GET", path=fault_path, times=1, status=500, headers={"Retry-After": "3"})
+
+    # The upload reads its template definition (to copy it); the one-task import never reads one.
+    if "imports" in fault_path:
+        runs = run_split(data=matrix_contacts(10))
+        assert [run.state for run in runs.values()] == ["success"] * 3, runs
+    else:
+        run = run_task(import_task(data=matrix_contacts(10)))
+        assert run.state == "success", run.error
+
+    assert 3.0 in worker_clock.slept
+    assert [r["status"] for r in api_requests(env, "GET", log_path)][:2] == [500, 200]
+    assert len(env.control.records("/contacts")) == 10
+    assert [s["rows"] for s in syncs(env)] == [10]
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_errors_on_gets_are_retried_within_the_try(eloqua_conn, worker_clock, status):
+    env = eloqua_conn
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=status)
+
+    run = run_task(import_task(data=matrix_contacts(10)), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 1  # absorbed by the hook, not by an Airflow retry
+    assert [r["status"] for r in api_requests(env, "GET", SYNC_GET)][:2] == [status, 200]
+    assert len(env.control.records("/contacts")) == 10
+    assert len(api_requests(env, "POST", r"/syncs$")) == 1
+
+
+def test_gateway_error_in_the_deferrable_trigger_is_retried(eloqua_conn):
+    env = eloqua_conn
+    skip_first(env, "GET", FAULT_SYNC_GET)  # the sensor's own first poke, before it defers
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=503)
+
+    runs = run_split(data=matrix_contacts(10), deferrable=True, sensor={"http_retry_policy": FAST_RETRIES})
+
+    wait = runs["wait"]
+    assert wait.state == "success", wait.error
+    assert [e["sync_status"] for e in wait.events] == ["success"]  # the trigger's event, after its retry
+    assert 503 in [r["status"] for r in api_requests(env, "GET", SYNC_GET)]
+    assert wait.return_value["created"] == 10
+    assert len(env.control.records("/contacts")) == 10
+
+
+# ------------------------------------------------------------------ ambiguous data POSTs
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 500}, {"status": 502}, {"status": 503}, {"status": 504}, {"action": "drop"}, {"action": "drop_after"}],
+    ids=["500", "502", "503", "504", "drop", "drop_after"],
+)
+def test_an_ambiguous_data_post_clears_staging_and_restarts_the_upload_without_doubling(eloqua_conn, fault):
+    """A 5xx or a dropped connection on the 2nd data POST may have staged its rows (``drop_after``
+    does): the client cannot tell, so it clears staging and sends every chunk again, or every
+    activity in that chunk would be created twice."""
+    env = eloqua_conn
+    skip_first(env, "POST", r"/data$")
+    env.control.add_fault(method="POST", path=r"/data$", times=1, **fault)
+
+    run = run_task(_activities(30))
+
+    assert run.state == "success", run.error
+    chunks = run.return_value["chunks"]
+    assert chunks >= 3 and run.return_value["rows"] == 30
+    if "status" in fault:  # chunk 1, chunk 2 (5xx), then a clear and every chunk again
+        assert [p["status"] for p in data_posts(env)] == [204, fault["status"]] + [204] * chunks
+    staged_by_fault = 1 if fault.get("action") == "drop_after" else 0
+    assert len(env.control.state()["uploads"]) == 1 + staged_by_fault + chunks
+    assert len(api_requests(env, "DELETE", r"/data$")) == 1
+    assert [s["rows"] for s in syncs(env)] == [30]
+    assert len(env.control.records("/activities")) == 30
+    assert run.return_value["created"] == 30
+
+
+def test_read_timeouts_retry_a_get_and_restart_the_upload_without_doubling(eloqua_conn, capfd, caplog):
+    """A data POST and a look at the sync that get no answer within the request timeout: the GET is
+    retried by the hook, the upload cleared and restarted; the held requests are answered after the
+    client gave up."""
+    env = eloqua_conn
+    skip_first(env, "POST", r"/data$")
+    env.control.add_fault(method="POST", path=r"/data$", times=1, action="hold")
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, action="hold")
+
+    run = run_task(_activities(30, request_timeout=1), retries=1)
+    env.control.release_held()
+
+    assert run.state == "success", run.error
+    assert run.try_number == 1  # the hook and the upload's restart absorbed both, not an Airflow retry
+    assert "read timeout after 1.0s" in captured(capfd, caplog)
+    assert env.control.faults() == []
+    assert len(api_requests(env, "DELETE", r"/data$")) == 1
+    assert [s["rows"] for s in syncs(env)] == [30]
+    assert len(env.control.records("/activities")) == 30
+    # The held GET is logged once the emulator answers it, after the client gave up.
+    assert eventually(lambda: api_requests(env, "GET", SYNC_GET)[0].get("fault") == "hold")
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"mode": "import", "deferrable": False},
+        {"mode": "import", "deferrable": True},
+        {"mode": "split", "deferrable": False},
+        {"mode": "split", "deferrable": True},
+    ],
+    ids=["operator-poll", "operator-deferred", "sensor-poke", "sensor-deferred"],
+)
+def test_sync_stuck_in_pending_fails_at_the_deadline(eloqua_conn, spec):
+    env = eloqua_conn
+    env.control.configure(pending_polls=1_000_000)
+
+    if spec["mode"] == "import":
+        waiting = run_task(import_task(data=matrix_contacts(5), timeout=0.5, deferrable=spec["deferrable"]))
+    else:
+        waiting = run_split(data=matrix_contacts(5), deferrable=spec["deferrable"], sensor={"timeout": 0.5})["wait"]
+
+    assert waiting.state == "failed"
+    assert "at the deadline" in str(waiting.error) or "timed out" in str(waiting.error)
+    assert [s["status"] for s in syncs(env)] == ["pending"]  # one sync, never a second
+    assert env.control.records("/contacts") == []
+
+
+# ------------------------------------------------------------------ authentication
+
+
+def _oauth_connection(env, **extra):
+    return connection_json(
+        env,
+        extra={"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET, **extra},
+    )
+
+
+def _expire_tokens_then_release(env, sync_gets_before: int):
+    """Once the waiting side has polled the sync, expire every access token; after the 401 it causes,
+    let the sync finish."""
+
+    def polled() -> bool:
+        return len([r for r in api_requests(env, "GET", SYNC_GET) if r["status"] == 200]) >= sync_gets_before
+
+    def expire_and_release() -> None:
+        env.control.configure(expire_access_tokens=True)
+        when(
+            lambda: any(r["status"] == 401 for r in api_requests(env, "GET", SYNC_GET)),
+            lambda: env.control.configure(pending_polls=0, active_polls=0),
+        ).join()
+
+    return when(polled, expire_and_release)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poll", "deferred"])
+def test_expired_oauth_token_is_refreshed_and_the_wait_goes_on(eloqua_conn, monkeypatch, deferrable):
+    env = eloqua_conn
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", _oauth_connection(env))
+    env.control.configure(pending_polls=1_000_000)
+    # Poll mode: expire after the operator's first poll. Deferred: after the trigger's first poll
+    # (the operator polls once itself before deferring), so the trigger's async path refreshes.
+    watcher = _expire_tokens_then_release(env, sync_gets_before=2 if deferrable else 1)
+
+    run = run_task(import_task(data=matrix_contacts(10), deferrable=deferrable), retries=1)
+    watcher.join(5)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 1
+    statuses = [r["status"] for r in api_requests(env, "GET", SYNC_GET)]
+    assert statuses.count(401) == 1
+    tokens = api_requests(env, "POST", r"/auth/oauth2/token$")
+    assert all(t["status"] == 200 for t in tokens)
+    # the password grant and one renewal after the 401, in both modes: the operator, its trigger and
+    # execute_complete run in this one process and share one session (hooks/session.py); in a
+    # deployment the triggerer is a process of its own with its own session, so one grant more
+    assert len(tokens) == 2
+    assert len(env.control.records("/contacts")) == 10
+
+
+def test_rotated_password_fails_fast_with_a_clear_message(eloqua_conn):
+    env = eloqua_conn
+    env.control.configure(password="rotated-by-an-admin")
+
+    run = run_task(import_task(data=matrix_contacts(5)), retries=2)
+
+    assert run.state == "failed" and run.try_number == 1  # credentials refused: Airflow does not retry
+    # /id refuses the rotated password with 200 "Not authenticated." (Oracle): the same clear message
+    assert "Eloqua answered 200 to GET /id; body: Not authenticated. Check the user and password" in str(run.error)
+    assert "changed or rotated?" in str(run.error)
+    # one discovery, one renewal after its refusal, then stop: no retry storm
+    assert [(r["method"], r["path"], r["status"]) for r in env.control.requests()] == [
+        ("GET", "/id", 200),
+        ("GET", "/id", 200),
+    ]
+    assert staged_rows(env) == {}
+
+
+# ------------------------------------------------------------------ 409 and reattaching
+
+
+def test_retry_of_the_one_task_import_reattaches_to_its_running_sync(eloqua_conn, capfd, caplog):
+    env = eloqua_conn
+    # The first try's first look at its sync fails (400, not retried), with the sync still running.
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400)
+
+    run = run_task(import_task(data=matrix_contacts(12)), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "Reattaching to sync /syncs/100" in captured(capfd, caplog)
+    assert len(api_requests(env, "POST", r"/syncs$")) == 1  # no second sync
+    assert len(data_posts(env)) == 1  # nothing uploaded again
+    assert api_requests(env, "DELETE", r"/data$") == []  # staging not touched: no 409
+    assert len(api_requests(env, "POST", r"/contacts/imports$")) == 1  # definition reused
+    assert [s["rows"] for s in syncs(env)] == [12]
+    assert run.return_value["created"] == 12
+    assert run.xcoms["sync_uri"] == run.return_value["sync_uri"]  # pushed again by the try that reattached
+    assert len(env.control.records("/contacts")) == 12
+
+
+def test_a_restart_never_touches_another_load_syncing_the_same_template(eloqua_conn):
+    """Another client staged in the template and its sync runs. Our upload copies the template and
+    stages in its copy, so the clear-and-restart after its dropped POST clears only its own staging
+    (no 409, nobody else's rows deleted) and both syncs take exactly their own rows."""
+    env = eloqua_conn
+    site = Site(env)
+    uri = site.create_import()
+    site.stage(uri, matrix_contacts(3, start=100))
+    env.control.configure(pending_polls=1_000_000)
+    site.start_sync(uri)
+    env.control.add_fault(method="POST", path=r"/data$", times=1, action="drop")
+
+    run = run_task(
+        EloquaUploadDataOperator(
+            task_id="upload", definition_uri=uri, data=matrix_contacts(5), http_retry_policy=FAST_RETRIES
+        )
+    )
+
+    assert run.state == "success", run.error
+    copy = run.return_value["definition_uri"]
+    assert copy != uri
+    assert [r["path"].endswith(copy + "/data") for r in api_requests(env, "DELETE", r"/data$")] == [True]
+    assert [(s["syncedInstanceUri"], s["rows"]) for s in syncs(env)] == [(uri, 3), (copy, 5)]
+
+
+def test_sync_start_answer_lost_after_creation_is_found_and_reattached(eloqua_conn, capfd, caplog):
+    """POST /syncs creates the sync but the answer is lost. The retry finds that sync among the
+    site's syncs and waits for it, instead of staging the rows (and syncing them) a second time."""
+    env = eloqua_conn
+    env.control.add_fault(method="POST", path=r"^/syncs$", times=1, action="drop_after")
+
+    run = run_task(
+        import_task(data=activities(6), entity="activities", fields=ACTIVITY_FIELDS, identifier="ExternalId"),
+        retries=1,
+    )
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "whose creation answer an earlier try lost" in captured(capfd, caplog)
+    assert [s["rows"] for s in syncs(env)] == [6]
+    assert len(data_posts(env)) == 1
+    assert len(env.control.records("/activities")) == 6  # activities never update: doubling would show
+    # the found sync is checked against the rows staged for it, as a sync whose answer arrived is
+    assert run.return_value["sync_rows"] == 6
+
+
+def test_retry_after_an_errored_sync_loads_once_more(eloqua_conn):
+    env = eloqua_conn
+    env.control.configure(force_status=["error"])
+
+    run = run_task(import_task(data=matrix_contacts(5)), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "ended with status 'error'" in str(run.errors[0])
+    assert [s["status"] for s in syncs(env)] == ["error", "success"]
+    assert len(env.control.records("/contacts")) == 5
+
+
+# ------------------------------------------------------------------ sync errors
+
+
+def test_definition_deleted_before_the_sync_finished_fails_naming_it(eloqua_conn):
+    env = eloqua_conn
+    env.control.configure(pending_polls=1_000_000)
+    site = Site(env)
+
+    def delete_definition_then_release() -> None:
+        (sync,) = syncs(env)
+        site.call("DELETE", sync["syncedInstanceUri"])
+        env.control.configure(pending_polls=0, active_polls=0)
+
+    watcher = when(lambda: bool(syncs(env)), delete_definition_then_release)
+    runs = run_split(data=matrix_contacts(4))
+    watcher.join(5)
+
+    assert runs["upload"].state == "success"
+    assert runs["wait"].state == "failed"
+    error = str(runs["wait"].error)
+    assert "ended with status 'error'" in error
+    assert "ELQ-00143" in error and "Definition deleted before sync finished" in error
+    assert env.control.records("/contacts") == []
+
+
+# ------------------------------------------------------------------ Airflow task retries
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"action": "drop", "times": 3}, {"action": "drop_after", "times": 3}, {"action": "status", "status": 400}],
+    ids=["drop-exhausts-restarts", "drop_after-exhausts-restarts", "400-mid-upload"],
+)
+def test_task_retry_after_a_failed_upload_clears_staging_and_loads_once(eloqua_conn, capfd, caplog, fault):
+    """The first try fails after chunks were staged (restarts exhausted, or a non-ambiguous 400); the
+    retry clears staging and uploads everything once."""
+    env = eloqua_conn
+    skip_first(env, "POST", r"/data$")
+    env.control.add_fault(method="POST", path=r"/data$", **fault)
+
+    run = run_task(_activities(30), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "Retry: clearing" in captured(capfd, caplog)
+    assert len(api_requests(env, "POST", r"/syncs$")) == 1
+    assert [s["rows"] for s in syncs(env)] == [30]
+    assert len(env.control.records("/activities")) == 30
+    assert run.return_value["rows"] == 30
+
+
+# ------------------------------------------------------------------ bad input: refused before anything is staged
+
+CSV_HEADER = b"Email,FirstName,LastName\n"
+LATE_CHUNKS = 16 * 1024
+
+
+def _refused_before_staging(env, run, *messages: str) -> None:
+    """The task failed on bad input (not retried), naming it, and left NOTHING in Eloqua."""
+    assert run.state == "failed" and run.try_number == 1
+    assert isinstance(run.error, EloquaInputError), run.error
+    for message in messages:
+        assert message in str(run.error)
+    assert data_posts(env) == []
+    assert api_requests(env, "POST", r"/syncs$") == []
+    assert_nothing_staged(env)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (CSV_HEADER + b'a@example.com,"Ann,Smith\nb@example.com,B,C\n', "CSV row 1: a quoted field is never closed"),
+        (CSV_HEADER + b"a@example.com,A,S\nb@example.com,B\n", "CSV row 2 has 2 fields; the header has 3 columns"),
+        (CSV_HEADER + b"a@example.com,A,S,extra\n", "CSV row 1 has 4 fields; the header has 3 columns"),
+        (CSV_HEADER + b"a@example.com,J\xe9r\xf4me,S\n", "CSV row 1 is not valid UTF-8"),
+        (b"FirstName,LastName\nA,S\n", "the CSV header lacks the identifier column 'Email'"),
+        (b"Email,FirstName,Phone\na@example.com,A,1\n", "not fields of the import definition: 'Phone'"),
+        (CSV_HEADER + b"a@example.com," + b"A" * 2000 + b",S\n", "CSV row 1 is larger than the 999 bytes a chunk has"),
+    ],
+    ids=["unbalanced-quote", "short-row", "long-row", "not-utf8", "no-identifier-column", "unknown-column", "huge-row"],
+)
+def test_malformed_csv_fails_before_anything_is_staged(eloqua_conn, tmp_path, content, message):
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+
+    run = run_task(import_task(path=str(path), chunk_bytes=SMALL_CHUNKS), retries=1)
+
+    _refused_before_staging(eloqua_conn, run, message)
+
+
+def test_utf8_bom_is_accepted_and_stripped(eloqua_conn, tmp_path):
+    env = eloqua_conn
+    rows = matrix_contacts(7)
+    path = write_csv(tmp_path / "bom.csv", rows)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    run = run_task(import_task(path=str(path)))
+
+    assert run.state == "success", run.error
+    assert run.return_value["rows"] == 7
+    assert len(data_posts(env)) == 1
+    records = env.control.records("/contacts")
+    assert len(records) == 7
+    # The BOM was not glued onto the first column name: every Email landed in C_EmailAddress.
+    assert sorted(r["{{Contact.Field(C_EmailAddress)}}"] for r in records) == sorted(r["Email"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"Email": "a@example.com", "FirstName": {"given": "Ann"}}], "row 1: key 'FirstName': nested values"),
+        ([{"Email": "a@example.com", "LastName": ["S", "T"]}], "row 1: key 'LastName': nested values"),
+        ([{"Email": "a@example.com", "Phone": "1"}], "row 1: keys that are not fields of the import definition"),
+        ([{"FirstName": "Ann"}], "row 1: lacks the identifier key 'Email'"),
+        ([{"Email": "a@example.com", "FirstName": "A" * 2000}], "more than fits in one chunk (chunk_bytes=1024"),
+    ],
+    ids=["nested-dict", "nested-list", "unknown-key", "no-identifier", "huge-row"],
+)
+def test_bad_json_rows_fail_before_anything_is_staged(eloqua_conn, rows, message):
+    run = run_task(import_task(data=rows, chunk_bytes=SMALL_CHUNKS), retries=1)
+
+    _refused_before_staging(eloqua_conn, run, message)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_bad_row_late_in_the_input_clears_what_was_already_staged(eloqua_conn, tmp_path, capfd, caplog, fmt):
+    """Chunking validates a read block (1 MiB of CSV) or a batch (1,000 JSON rows) at a time, so the
+    bad row sits beyond the first block or batch: earlier chunks are POSTed before it is found."""
+    env = eloqua_conn
+    bad = 19_000 if fmt == "csv" else 2_500
+    rows = matrix_contacts(bad + 100)
+    if fmt == "csv":
+        path = write_csv(tmp_path / "late.csv", rows)
+        lines = path.read_bytes().split(b"\n")
+        lines[bad] = b"bad@example.com,only-two-fields"  # line 0 is the header
+        path.write_bytes(b"\n".join(lines))
+        message = f"CSV row {bad} has 2 fields"
+    else:
+        rows[bad - 1]["FirstName"] = {"nested": True}
+        path = tmp_path / f"late.{fmt}"
+        text = json.dumps(rows) if fmt == "json" else "\n".join(json.dumps(r) for r in rows)
+        path.write_text(text)
+        message = f"row {bad}: key 'FirstName': nested values"
+
+    run = run_task(import_task(path=str(path), chunk_bytes=LATE_CHUNKS), retries=1)
+
+    assert run.state == "failed" and run.try_number == 1
+    assert message in str(run.error)
+    assert "Cleared the staging area" in captured(capfd, caplog)
+    posts = data_posts(env)
+    assert len(posts) >= 2 and all(p["status"] == 204 for p in posts)  # earlier chunks did reach Eloqua
+    assert len(api_requests(env, "DELETE", r"/data$")) == 1
+    assert api_requests(env, "POST", r"/syncs$") == []
+    assert_nothing_staged(env)
+
+
+def test_bad_row_late_in_xcom_rows_clears_staging_in_the_upload_operator(eloqua_conn):
+    env = eloqua_conn
+    rows = matrix_contacts(1_500)
+    rows[1_399] = {"Email": "x@example.com", "Unknown": "1"}
+
+    runs = run_split(data=rows, chunk_bytes=LATE_CHUNKS)
+
+    assert runs["create"].state == "success"
+    assert runs["upload"].state == "failed" and "wait" not in runs
+    assert "row 1400: keys that are not fields of the import definition: 'Unknown'" in str(runs["upload"].error)
+    assert len(data_posts(env)) >= 2
+    assert len(api_requests(env, "DELETE", r"/data$")) == 1
+    assert_nothing_staged(env)
+
+
+@pytest.mark.parametrize("source", ["header-only", "blank-lines", "empty-list"], ids=lambda s: s)
+def test_empty_input_is_skipped_with_a_log_line(eloqua_conn, tmp_path, capfd, caplog, source):
+    """Documented decision: no rows is not an error; nothing is staged, no sync is started,
+    the task succeeds with rows=0 and sync_uri None and logs why, and its load definition is deleted."""
+    env = eloqua_conn
+    if source == "empty-list":
+        spec: dict = {"data": []}
+    else:
+        path = tmp_path / "empty.csv"
+        path.write_bytes({"header-only": CSV_HEADER, "blank-lines": CSV_HEADER + b"\n\n"}[source])
+        spec = {"path": str(path)}
+
+    run = run_task(import_task(**spec))
+
+    assert run.state == "success", run.error
+    value = run.return_value
+    assert value["rows"] == 0 and value["sync_uri"] is None and value["status"] is None
+    assert "The input has no rows: nothing was staged and no sync was started" in captured(capfd, caplog)
+    assert data_posts(env) == []
+    assert api_requests(env, "POST", r"/syncs$") == []
+    assert_nothing_staged(env)
+    assert env.control.state()["definitions"] == []
+
+
+def test_a_0_byte_csv_fails_as_a_broken_export_before_anything_is_sent(eloqua_conn, tmp_path):
+    """Documented decision: a CSV with no rows still has its header line, so 0 bytes is a broken upstream."""
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+
+    run = run_task(import_task(path=str(path)), retries=2)
+
+    assert run.state == "failed"
+    assert run.try_number == 1  # bad input: not retried
+    assert "is empty (0 bytes, not even a header line)" in str(run.error)
+    assert api_requests(eloqua_conn, "POST") == []
+
+
+def test_empty_input_skips_the_downstream_sensor(eloqua_conn):
+    """In the create -> upload -> sensor chain an empty input must not fail the sensor on a None sync_uri."""
+    runs = run_split(data=[])
+
+    assert runs["upload"].state == "success"
+    assert runs["upload"].return_value["sync_uri"] is None
+    assert runs["wait"].state == "skipped"
+    assert "no sync to wait for" in str(runs["wait"].error)
+    assert api_requests(eloqua_conn, "POST", r"/syncs$") == []
+    assert_nothing_staged(eloqua_conn)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"fields": {f"Col{i}": f"{{{{Contact.Field(C_X{i})}}}}" for i in range(101)}, "identifier": "Col0"},
+            "fields has 101 entries; Eloqua allows at most 100",
+        ),
+        (
+            {"fields": {**MATRIX_FIELDS, "LastName": "Contact.Field(C_LastName)"}},
+            "fields['LastName'] must be an Eloqua markup statement",
+        ),
+        ({"fields": {**MATRIX_FIELDS, "FirstName": ""}}, "fields['FirstName'] must be an Eloqua markup statement"),
+        (
+            {"identifier": "Phone"},
+            "identifier_field_name 'Phone' must be one of the fields: Email, FirstName, LastName",
+        ),
+        (
+            {"entity": "customObjects", "parent_id": "abc"},
+            "parent_id (a positive integer) is required for entity 'customObjects'; got 'abc'",
+        ),
+        (  # Oracle's opportunity tutorial: Id, Name, Stage and Amount are required
+            {
+                "entity": "opportunities",
+                "fields": {"Id": "{{Opportunity.Id}}", "Name": "{{Opportunity.Field(Name)}}"},
+                "identifier": "Id",
+            },
+            "fields of an opportunities import must map {{Opportunity.Field(Stage)}}, {{Opportunity.Field(Amount)}}",
+        ),
+        (
+            {"entity": "activities", "sync_actions": [{"action": "add", "destination": "{{ContactList[1]}}"}]},
+            "sync_actions are not available for activities imports",
+        ),
+        (
+            {"update_rule": "useFieldRule"},
+            "update_rule 'useFieldRule' needs definition_extra['updateRuleByField']",
+        ),
+        (
+            {"definition_extra": {"isUpdatingMultipleMatchedRecords": "maybe"}},
+            "definition_extra['isUpdatingMultipleMatchedRecords'] must be a boolean; got 'maybe'",
+        ),
+    ],
+    ids=[
+        "101-fields",
+        "statement-without-braces",
+        "empty-statement",
+        "identifier-not-a-field",
+        "bad-parent-id",
+        "opportunity-without-stage-and-amount",
+        "activity-sync-actions",
+        "use-field-rule-without-rules",
+        "extra-property-of-the-wrong-type",
+    ],
+)
+def test_bad_definition_fails_before_any_request(eloqua_conn, spec, message):
+    run = run_task(import_task(data=matrix_contacts(3), **spec), retries=1)
+
+    assert run.state == "failed" and run.try_number == 1
+    assert isinstance(run.error, EloquaInputError) and message in str(run.error)
+    assert api_requests(eloqua_conn) == []  # not even authentication: the definition was refused locally
+    assert_nothing_staged(eloqua_conn)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"entity": "leads"}, "entity must be one of contacts, accounts, activities"),
+        ({"entity": "events"}, "parent_id is required for entity 'events'"),
+        ({"entity": "customObjects"}, "parent_id is required for entity 'customObjects'"),
+    ],
+    ids=["unknown-entity", "events-without-parent", "custom-objects-without-parent"],
+)
+@pytest.mark.parametrize("operator", [EloquaImportOperator, EloquaCreateImportOperator])
+def test_impossible_entity_fails_when_the_dag_is_defined(eloqua_conn, spec, message, operator):
+    with pytest.raises(EloquaInputError, match=re.escape(message)):
+        operator(task_id="t", name="n", fields=MATRIX_FIELDS, identifier_field_name="Email", **spec)
+    assert api_requests(eloqua_conn) == []
+
+
+@pytest.mark.parametrize("where", ["missing", "directory"])
+def test_an_input_path_that_is_not_a_file_fails_before_any_definition_is_created(eloqua_conn, tmp_path, where):
+    path = tmp_path / "no-such.csv" if where == "missing" else tmp_path / "a-directory.csv"
+    if where == "directory":
+        path.mkdir()
+
+    run = run_task(import_task(path=str(path)), retries=1)
+
+    message = "does not exist" if where == "missing" else "is not a file (a directory?)"
+    _refused_before_staging(eloqua_conn, run, str(path), message)
+    assert api_requests(eloqua_conn) == []  # nothing at all was sent: no definition left behind
