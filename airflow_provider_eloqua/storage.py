@@ -12,7 +12,7 @@ from airflow_provider_eloqua.exceptions import EloquaInputError
 #: grew the worker by 145 MiB with it, 27 MiB with this), so memory would not stay flat.
 READ_BLOCK_BYTES = 8 * 1024 * 1024
 
-_OUTPUT_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson"}
+_OUTPUT_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
 
 
 def as_path(path: str | Any) -> Any:
@@ -43,12 +43,10 @@ def open_path(path: str | Any, mode: str) -> IO[Any]:
 
 
 def output_format(path: str | Any, setting: str) -> str:
-    """``csv`` or ``ndjson`` from an output path's extension; the error names the setting."""
+    """``csv``, ``ndjson`` or ``json`` from an output path's extension; the error names the setting."""
     suffix = Path(str(path)).suffix.lower()
     if suffix not in _OUTPUT_FORMATS:
-        raise EloquaInputError(
-            f"{setting} must end in .csv, .ndjson, .jsonl or .json (written as NDJSON); got {str(path)!r}"
-        )
+        raise EloquaInputError(f"{setting} must end in .csv, .ndjson, .jsonl or .json; got {str(path)!r}")
     return _OUTPUT_FORMATS[suffix]
 
 

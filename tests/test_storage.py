@@ -39,7 +39,7 @@ def test_text_written_and_bytes_read_back_through_either(tmp_path, url):
 
 @pytest.mark.parametrize(
     ("path", "fmt"),
-    [("a.csv", "csv"), ("s3://b/A.CSV", "csv"), ("a.ndjson", "ndjson"), ("a.jsonl", "ndjson"), ("x/a.json", "ndjson")],
+    [("a.csv", "csv"), ("s3://b/A.CSV", "csv"), ("a.ndjson", "ndjson"), ("a.jsonl", "ndjson"), ("x/a.json", "json")],
 )
 def test_the_output_format_comes_from_the_extension(path, fmt):
     assert output_format(path, "path") == fmt
@@ -47,7 +47,7 @@ def test_the_output_format_comes_from_the_extension(path, fmt):
 
 def test_an_output_extension_that_is_no_format_names_the_setting():
     with pytest.raises(
-        EloquaInputError, match=r"^output_path must end in .csv, .ndjson, .jsonl or .json .*'a.parquet'"
+        EloquaInputError, match=r"^output_path must end in .csv, .ndjson, .jsonl or .json; got 'a.parquet'"
     ):
         output_format("a.parquet", "output_path")
 

@@ -45,7 +45,7 @@ MAX_ACTIVITY_CONTACT_FIELDS = 10
 #: retries to reattach and download again, and deleted by the provider once the file is written.
 DEFAULT_EXPORT_AUTO_DELETE = "P2D"
 DEFAULT_EXPORT_RETENTION = "P2D"
-OUTPUT_FORMATS = ("csv", "ndjson")
+OUTPUT_FORMATS = ("csv", "ndjson", "json")
 
 #: The properties an :class:`ExportSpec` sets itself (``definition_extra`` may not repeat them), and
 #: the ones Eloqua computes.
@@ -497,8 +497,8 @@ EXPORT_CHECKS: tuple[ExportCheck, ...] = (
 class OutputSpec:
     """Where the rows go and how they are read: ``path``, ``format`` and ``page_size`` as
     :class:`airflow_provider_eloqua.operators.export.EloquaExportOperator` takes them (``path`` may also be an
-    ObjectStoragePath). A ``format`` of None is inferred from the extension (``.csv``; ``.ndjson``, ``.jsonl``,
-    ``.json``) and set here, so it is decided once.
+    ObjectStoragePath). A ``format`` of None is inferred from the extension (``.csv``; ``.ndjson``, ``.jsonl``;
+    ``.json``: one JSON array) and set here, so it is decided once.
     """
 
     path: Any

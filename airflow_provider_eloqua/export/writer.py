@@ -13,8 +13,9 @@ downstream task reads:
   path, moved onto it once complete.
 
 CSV files start with a header of the field labels (the export definition's ``fields`` keys, in
-order); NDJSON files hold one JSON object per row with the same keys. A value Eloqua sends as null
-is an empty CSV field and a JSON null.
+order); NDJSON files hold one JSON object per row with the same keys, and JSON files one array of
+those objects (``[]`` when there are none), as the import reads a ``.json`` file. A value Eloqua
+sends as null is an empty CSV field and a JSON null.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class ExportFile:
                 self._handle = self._part.open("wb")
         if self.output.format == "csv":
             self._write(self._csv_text([self.labels]))
+        elif self.output.format == "json":
+            self._write(b"[")
 
     # ------------------------------------------------------------------ writing
 
@@ -124,7 +127,7 @@ class ExportFile:
         """Append one page of rows (Eloqua's ``items``, keyed by the field labels).
 
         A page whose every item has exactly the labels (what Eloqua sends) is written by C-level
-        loops (``itemgetter`` for CSV, one ``msgspec`` encode per item for NDJSON); any other page
+        loops (``itemgetter`` for CSV, one ``msgspec`` encode per item for JSON); any other page
         is written item by item, a missing label as an empty value.
         """
         if not items:
@@ -133,10 +136,13 @@ class ExportFile:
         if self.output.format == "csv":
             rows = map(self._row, items) if whole else ([item.get(label) for label in self.labels] for item in items)
             data = self._csv_text(rows)  # csv writes None as an empty field
-        elif whole:
-            data = b"\n".join(map(_encode, items)) + b"\n"
         else:
-            data = b"".join(_encode({label: item.get(label) for label in self.labels}) + b"\n" for item in items)
+            labels = self.labels
+            objects = map(_encode, items) if whole else (_encode({k: item.get(k) for k in labels}) for item in items)
+            if self.output.format == "json":  # ``[`` is written; objects are separated by commas
+                data = (b",\n" if self.rows else b"\n") + b",\n".join(objects)
+            else:
+                data = b"\n".join(objects) + b"\n"
         self._write(data)
         self.rows += len(items)
 
@@ -144,6 +150,8 @@ class ExportFile:
 
     def commit(self) -> None:
         """Make the file appear at the path, whole."""
+        if self.output.format == "json":
+            self._write(b"\n]\n" if self.rows else b"]\n")
         handle = self._handle
         local = _local(self._target)
         if local is not None:

@@ -163,7 +163,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
 
     :param definition_uri: an export definition to copy (templated), instead of the definition arguments.
     :param path: a local path or ObjectStoragePath URL of the file to write (templated).
-    :param format: ``csv`` or ``ndjson`` (templated; None: from the extension).
+    :param format: ``csv``, ``ndjson`` or ``json`` (one array) (templated; None: from the extension).
     :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
     :param since: the window's start, inclusive, on the entity's system timestamp in UTC (templated; None: open).
     :param until: the window's end, exclusive (templated; None: the first try's time less ``lag`` if ``since`` is set).
@@ -320,7 +320,7 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
 
     :param sync_uri: the export sync (templated), e.g. ``start.output["sync_uri"]``.
     :param path: a local path or ObjectStoragePath URL of the file to write (templated).
-    :param format: ``csv`` or ``ndjson`` (templated; None: from the extension).
+    :param format: ``csv``, ``ndjson`` or ``json`` (one array) (templated; None: from the extension).
     :param page_size: rows per ``GET /syncs/{id}/data``, 1 to 50,000.
     :param since: the sync's window start, only reported (templated).
     :param until: the sync's window end, only reported (templated).

@@ -210,6 +210,7 @@ def test_checks_run_in_a_stable_order():
 def test_output_format_comes_from_the_extension_or_format():
     assert OutputSpec("out/contacts.csv").format == "csv"
     assert OutputSpec("s3://bucket/a.jsonl").format == "ndjson"
+    assert OutputSpec("a.json").format == "json"
     assert OutputSpec("s3://bucket/a.data", format="csv").format == "csv"
     assert OutputSpec("a.csv").page_size == 50_000
 
@@ -219,7 +220,7 @@ def test_output_format_comes_from_the_extension_or_format():
     [
         ({"path": "a.parquet"}, "^path must end in .csv"),
         ({"path": ""}, "^path is required"),
-        ({"path": "a.csv", "format": "json"}, "^format must be one of csv, ndjson"),
+        ({"path": "a.csv", "format": "xml"}, "^format must be one of csv, ndjson, json"),
         ({"path": "a.csv", "page_size": 0}, "^page_size must be an integer from 1 to 50,000"),
         ({"path": "a.csv", "page_size": 50_001}, "^page_size must be"),
         ({"path": "a.csv", "page_size": "100"}, "^page_size must be"),

@@ -54,6 +54,21 @@ def test_ndjson_has_one_object_per_row_with_nulls_kept(tmp_path):
     assert out.bytes == target.stat().st_size
 
 
+def test_json_is_one_array_of_the_rows_as_the_import_reads_a_json_file(tmp_path):
+    from airflow_provider_eloqua.chunking import iter_file_rows
+
+    target = tmp_path / "contacts.json"
+    out = _write(target, PAGE_1, [], PAGE_2)
+    assert json.loads(target.read_text(encoding="utf-8")) == [*PAGE_1, *PAGE_2]
+    assert out.rows == 3 and out.bytes == target.stat().st_size
+    with target.open("rb") as stream:
+        assert list(iter_file_rows(stream, "json")) == [*PAGE_1, *PAGE_2]
+    _write(tmp_path / "none.json")
+    assert json.loads((tmp_path / "none.json").read_text()) == []  # not a 0-byte file: the import refuses those
+    _write(tmp_path / "lines.json", PAGE_1, fmt="ndjson")
+    assert len((tmp_path / "lines.json").read_text().splitlines()) == 2  # NDJSON when asked for
+
+
 def test_a_key_missing_from_an_item_is_written_empty(tmp_path):
     _write(tmp_path / "a.csv", [{"Email": "x@example.com"}])
     assert (tmp_path / "a.csv").read_text().splitlines()[1] == "x@example.com,,"
