@@ -3,9 +3,9 @@
 Failures a retry of the task cannot change are also :class:`AirflowFailException`, so Airflow
 fails the task at once instead of using its retries: credentials refused (:class:`EloquaAuthError`),
 bad input (:class:`EloquaInputError`), a definition Eloqua refuses (:class:`EloquaDefinitionRefused`),
-a row count that does not match (:class:`EloquaRowCountError`) and a sync gone from Eloqua
-(:class:`EloquaSyncGone`). Everything else (timeouts, transport errors, 5xx, a sync that ended in
-``error``) keeps Airflow's retries.
+a row count that does not match (:class:`EloquaRowCountError`) and a sync, or an export sync's
+data, gone from Eloqua (:class:`EloquaSyncGone`). Everything else (timeouts, transport errors, 5xx,
+a sync that ended in ``error``) keeps Airflow's retries.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ class EloquaRejectedRowsError(EloquaSyncError):
 
 class EloquaSyncGone(EloquaError, AirflowFailException):
     """A sync an earlier try started is gone from Eloqua (404), so whether it loaded its rows is
-    unknown. Not retried (a retry would find it gone again); the try after a Clear loads again."""
+    unknown; or the data of an export sync to download is gone (expired, deleted). Not retried (a
+    retry would find it gone again); the try after a Clear loads again."""
 
 
 class EloquaSyncTimeout(EloquaError):

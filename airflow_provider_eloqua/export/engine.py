@@ -44,6 +44,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaInputError,
     EloquaRowCountError,
     EloquaSyncError,
+    EloquaSyncGone,
 )
 from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, close, ready_at
@@ -758,9 +759,9 @@ def download_sync(
     try:
         out = write_parts(hook, [part], output, labels, key)
     except DataGone as gone:
-        raise EloquaError(
+        raise EloquaSyncGone(
             f"The data of export sync {sync_uri} is gone ({gone.error}): it expired (the definition's "
-            "dataRetentionDuration) or was deleted; start the export again"
+            "dataRetentionDuration) or was deleted, so a retry would find it gone too; start the export again"
         ) from gone
     if _MARKER_SUFFIX.search(str(definition.get("name") or "")):
         delete_definition(hook, definition_uri)

@@ -267,6 +267,21 @@ def test_the_split_path_starts_the_sync_and_a_download_writes_it(hook, emulator,
     assert [d for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]] == []  # ours: deleted
 
 
+def test_a_download_of_expired_data_fails_without_airflows_retries(hook, emulator, tmp_path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_provider_eloqua.export.engine import download_sync
+
+    seed_contacts(emulator, 3)
+    started = export(hook, Store(), tmp_path / "unused.csv").start()
+    while hook.get_sync(started.sync_uri)["status"] not in ("success", "warning", "error"):
+        pass
+    emulator.control.set_clock(advance=3 * 24 * 3600)  # past the definition's P2D retention
+    with pytest.raises(AirflowFailException, match="dataRetentionDuration"):  # a retry would find it gone again
+        download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "c.csv")), key="k")
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_a_download_refuses_a_running_sync_and_an_import_sync(hook, emulator, tmp_path):
     from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError
     from airflow_provider_eloqua.export.engine import download_sync
