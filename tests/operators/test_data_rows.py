@@ -7,8 +7,7 @@ import json
 import pytest
 
 from airflow_provider_eloqua.operators.data_rows import DataRows
-from tests.dag_runner import run_dag
-from tests.operators.test_eloqua import dag_file
+from tests.dag_runner import run_dag, write_dag_file
 
 
 def test_data_rows_is_the_rows_for_the_task_and_a_summary_for_airflow():
@@ -43,21 +42,23 @@ def _rendered_fields(dag_id: str) -> dict[str, dict]:
 
 def test_xcom_rows_load_exactly_and_no_row_is_stored_in_the_rendered_fields(airflow_db, eloqua_conn):
     n = 3_000
-    path = dag_file(
-        "op_xcom_rows_rendered",
-        f"""
-        from airflow.sdk import task
+    code = f"""
+import pendulum
+from airflow.sdk import DAG, task
+from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
 
-        @task
-        def rows():
-            return [{{"Email": f"row{{i}}@customer.example", "FirstName": f"Name{{i}}"}} for i in range({n})]
+with DAG("op_xcom_rows_rendered", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
+    @task
+    def rows():
+        return [{{"Email": f"row{{i}}@customer.example", "FirstName": f"Name{{i}}"}} for i in range({n})]
 
-        EloquaImportOperator(
-            task_id="load", entity="contacts", name="xcom rows", fields=CONTACT_FIELDS,
-            identifier_field_name="Email", data=rows(), poll_interval=0.2, timeout=60,
-        )
-        """,
+    EloquaImportOperator(
+        task_id="load", entity="contacts", name="xcom rows", identifier_field_name="Email", data=rows(),
+        fields={{"Email": "{{{{Contact.Field(C_EmailAddress)}}}}", "FirstName": "{{{{Contact.Field(C_FirstName)}}}}"}},
+        poll_interval=0.01, timeout=60,
     )
+"""
+    path = write_dag_file("op_xcom_rows_rendered.py", code)
 
     result = run_dag(path, "op_xcom_rows_rendered")
 

@@ -1,23 +1,41 @@
-"""The operators against the emulator: in real Airflow (dag.test on DAG files) for what a DAG run shows, and through
-``execute(context)`` (tests/task_runner.py) for inputs, outputs, outcomes and every fault a load meets."""
+"""operators/eloqua.py: the import operators' ``execute(context)`` against the emulator over loopback HTTP
+(tests/task_runner.py: a dict task state store, Airflow's tries, deferral through the rebuilt trigger):
+inputs, outputs, outcomes, and every fault a load meets. What only a DAG run shows (XCom between tasks,
+rendered fields, the triggerer, Assets) runs in tests/system and tests/operators/test_data_rows.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-import textwrap
 
 import pytest
 import requests
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 
-from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.emulator import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_SITE,
+    DEFAULT_USER,
+)
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaError,
+    EloquaInputError,
+    EloquaRowCountError,
+    EloquaSyncError,
+)
 from airflow_provider_eloqua.operators.eloqua import (
     EloquaCreateImportOperator,
+    EloquaCreateSyncOperator,
     EloquaImportOperator,
     EloquaUploadDataOperator,
 )
-from tests.dag_runner import connection_json, run_dag, write_dag_file
+from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+from tests.dag_runner import connection_json
 from tests.operators.tasks import FAST_RETRIES, import_task, run_split
 from tests.system.dags.matrix import (
     ACTIVITY_FIELDS,
@@ -36,29 +54,22 @@ from tests.system.dags.matrix import (
 )
 from tests.system.dags.matrix import CONTACT_FIELDS as MATRIX_FIELDS
 from tests.system.dags.matrix import contacts as matrix_contacts
-from tests.task_runner import run_task
-
-HEADER = """
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_eloqua.operators.eloqua import *
-from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+from tests.task_runner import run_task, run_trigger, task_context
 
 CONTACT_FIELDS = {
     "Email": "{{Contact.Field(C_EmailAddress)}}",
     "FirstName": "{{Contact.Field(C_FirstName)}}",
 }
-"""
+#: Polls of a sync every 10 ms: the emulator moves a sync on by polls, not by time.
+FAST_POLLS = {"poll_interval": 0.01, "timeout": 60}
 
 
-def dag_file(name: str, body: str):
-    code = HEADER + textwrap.dedent(
-        f"""
-        with DAG("{name}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
-        """
-    )
-    code += textwrap.indent(textwrap.dedent(body), "    ")
-    return write_dag_file(f"{name}.py", code)
+def execute(operator) -> object:
+    """The task's one try, through a deferral: what it returned, or the error it failed or was skipped with."""
+    run = run_task(operator)
+    if run.error is not None:
+        raise run.error
+    return run.return_value
 
 
 def contacts(n: int, invalid: tuple[int, ...] = ()) -> list[dict]:
@@ -67,61 +78,62 @@ def contacts(n: int, invalid: tuple[int, ...] = ()) -> list[dict]:
     ]
 
 
-def import_operator(name: str, **kwargs) -> str:
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    return f"""
-    EloquaImportOperator(
-        task_id="load", entity="contacts", name="{name}", fields=CONTACT_FIELDS,
-        identifier_field_name="Email", poll_interval=0.2, timeout=60, {args}
+def import_operator(name: str, **kwargs) -> EloquaImportOperator:
+    arguments = {"fields": CONTACT_FIELDS, "identifier_field_name": "Email", **FAST_POLLS, **kwargs}
+    return EloquaImportOperator(task_id="load", entity="contacts", name=name, **arguments)
+
+
+def define_contacts(name: str) -> str:
+    definition = EloquaCreateImportOperator(
+        task_id="define", entity="contacts", name=name, fields=CONTACT_FIELDS, identifier_field_name="Email"
     )
-    """
+    return execute(definition)
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["one-sync", "batches"])
-def test_import_operator_deferrable_maps_rejects_to_input_rows(airflow_db, eloqua_conn, tmp_path, batched):
+def test_import_operator_deferrable_maps_rejects_to_input_rows(eloqua_conn, tmp_path, batched):
     """In batches, the earlier batches' syncs are waited for in the worker and only the last one is
     deferred; the summary and the rejects file still cover every batch."""
     rejects = tmp_path / "rejects.ndjson"
     n, bad = (150, (3, 147)) if batched else (8, (3, 7))  # rows of text go as CSV: 150 make 4 chunks
-    rows = contacts(n, invalid=bad)
     batching = {"chunk_bytes": 1024, "max_bytes_per_sync": 1024} if batched else {}
-    name = f"op_import_deferrable_{int(batched)}"
-    path = dag_file(
-        name,
-        import_operator("deferrable import", data=rows, deferrable=True, rejects_path=str(rejects), **batching),
+    operator = import_operator(
+        "deferrable import", data=contacts(n, invalid=bad), deferrable=True, rejects_path=str(rejects), **batching
     )
     eloqua_conn.control.configure(pending_polls=2, active_polls=2)
+    context = task_context()
 
-    result = run_dag(path, name)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    summary = operator.execute_complete(context, event=run_trigger(deferred.value.trigger))
 
-    assert result.state == "success"
-    summary = result["load"].return_value
     assert summary["status"] == "warning" and summary["rejected"] == 2 and summary["created"] == n - 2
-    assert summary["rows"] == n and summary["sync_uri"] == result["load"].xcoms["sync_uri"]
+    assert summary["rows"] == n and summary["sync_uri"] == context["ti"].xcoms["sync_uri"]
     syncs = eloqua_conn.control.state()["syncs"]
     assert summary["syncs"] == len(syncs) and (len(syncs) > 2) == batched
-    assert summary["sync_uri"] == syncs[-1]["uri"]
+    assert summary["sync_uri"] == syncs[-1]["uri"] == deferred.value.trigger.sync_uri
     written = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [r["input_row"] for r in written] == list(bad)
     assert written[0]["field_values"]["Email"] == "bad-3" and written[0]["status_code"] == "ELQ-00002"
 
 
 @pytest.mark.parametrize(
-    ("on_warning", "task_state"), [("fail", "failed"), ("skip", "skipped"), ("succeed", "success")]
+    ("on_warning", "raised"), [("fail", EloquaSyncError), ("skip", AirflowSkipException), ("succeed", None)]
 )
-def test_on_warning_decides_the_task_state(airflow_db, eloqua_conn, on_warning, task_state):
-    path = dag_file(
-        f"op_on_warning_{on_warning}", import_operator("warn", data=contacts(4, invalid=(2,)), on_warning=on_warning)
-    )
+def test_on_warning_decides_the_task_state(eloqua_conn, on_warning, raised):
+    operator = import_operator("warn", data=contacts(4, invalid=(2,)), on_warning=on_warning)
 
-    result = run_dag(path, f"op_on_warning_{on_warning}")
+    if raised is None:
+        assert execute(operator)["status"] == "warning"
+    else:
+        with pytest.raises(raised, match="ended with warnings"):
+            execute(operator)
 
-    assert result["load"].state == task_state
     assert len(eloqua_conn.control.records("/contacts")) == 3
 
 
 @pytest.mark.parametrize("suffix", ["ndjson", "json", "csv"])
-def test_upload_reads_files_through_object_storage_urls(airflow_db, eloqua_conn, tmp_path, suffix):
+def test_upload_reads_files_through_object_storage_urls(eloqua_conn, tmp_path, suffix):
     rows = contacts(200)
     source = tmp_path / f"contacts.{suffix}"
     if suffix == "ndjson":
@@ -130,132 +142,110 @@ def test_upload_reads_files_through_object_storage_urls(airflow_db, eloqua_conn,
         source.write_text(json.dumps(rows, indent=1))
     else:
         source.write_text("Email,FirstName\n" + "".join(f"{r['Email']},{r['FirstName']}\n" for r in rows))
-    name = f"op_file_{suffix}"
-    path = dag_file(
-        name,
-        f"""
-        definition = EloquaCreateImportOperator(
-            task_id="define", entity="contacts", name="files", fields=CONTACT_FIELDS, identifier_field_name="Email"
-        )
-        upload = EloquaUploadDataOperator(
-            task_id="upload", definition_uri=definition.output, path="file://{source}", chunk_bytes=1024
-        )
-        EloquaSyncSensor(task_id="wait", sync_uri=upload.output["sync_uri"], poke_interval=0.2, timeout=60)
-        """,
+    definition_uri = define_contacts("files")
+    upload_operator = EloquaUploadDataOperator(
+        task_id="upload", definition_uri=definition_uri, path=f"file://{source}", chunk_bytes=1024
     )
 
-    result = run_dag(path, name)
+    upload = execute(upload_operator)
+    wait = execute(EloquaSyncSensor(task_id="wait", sync_uri=upload["sync_uri"], poke_interval=0.01, timeout=60))
 
-    assert result.state == "success"
-    upload = result["upload"].return_value
     assert upload["rows"] == 200 and upload["chunks"] > 2
-    assert result["wait"].return_value["created"] == 200
+    assert wait["created"] == 200
     uploads = [u for u in eloqua_conn.control.state()["uploads"]]
     assert len(uploads) == upload["chunks"] and all(u["bytes"] <= 1024 for u in uploads)
     assert len(eloqua_conn.control.records("/contacts")) == 200
 
 
-def _two_step_dag(name: str, synced: str) -> str:
-    return dag_file(
-        name,
-        f"""
-        definition = EloquaCreateImportOperator(
-            task_id="define", entity="contacts", name="two step", fields=CONTACT_FIELDS, identifier_field_name="Email"
+def _two_steps(synced: str) -> tuple[str, dict, dict]:
+    """A template, rows staged without a sync into the upload's own copy, then a sync of ``synced``
+    (``"copy"`` or ``"template"``) started by its own task; returns the template, the upload's
+    result and its XComs."""
+    template = define_contacts("two step")
+    stage = run_task(
+        EloquaUploadDataOperator(
+            task_id="stage",
+            definition_uri=template,
+            start_sync=False,
+            data=[{"Email": "a@example.com", "FirstName": "A"}, {"Email": "b@example.com", "FirstName": "B"}],
         )
-        stage = EloquaUploadDataOperator(
-            task_id="stage", definition_uri=definition.output, start_sync=False,
-            data=[{{"Email": "a@example.com", "FirstName": "A"}}, {{"Email": "b@example.com", "FirstName": "B"}}],
-        )
-        sync = EloquaCreateSyncOperator(task_id="sync", synced_instance_uri={synced})
-        stage >> sync
-        EloquaSyncSensor(
-            task_id="wait", sync_uri=sync.output, expected_rows=stage.output["sync_rows"],
-            poke_interval=0.2, timeout=60, mode="reschedule",
-        )
-        """,
     )
+    pushed = stage.context["ti"].xcoms
+    uri = pushed["definition_uri"] if synced == "copy" else template
+    sync_uri = execute(EloquaCreateSyncOperator(task_id="sync", synced_instance_uri=uri))
+    return template, stage.return_value, {**pushed, "sync": sync_uri}
 
 
-def test_staging_without_sync_then_create_sync_operator(airflow_db, eloqua_conn):
+def test_staging_without_sync_then_create_sync_operator(eloqua_conn):
     """The rows are staged in the upload's own copy of the definition: that copy is what is synced,
     and the sensor deletes it afterwards (the template stays)."""
-    path = _two_step_dag("op_separate_sync", 'stage.output["definition_uri"]')
+    template, stage, pushed = _two_steps("copy")
+    sensor = EloquaSyncSensor(
+        task_id="wait", sync_uri=pushed["sync"], expected_rows=pushed["sync_rows"], poke_interval=0.01, timeout=60
+    )
 
-    result = run_dag(path, "op_separate_sync")
+    wait = execute(sensor)
 
-    assert result.state == "success"
-    stage = result["stage"].return_value
-    assert stage["sync_uri"] is None and stage["sync_rows"] == 2
-    assert stage["definition_uri"] != result["define"].return_value
-    assert result["sync"].return_value.startswith("/syncs/")
-    assert result["wait"].return_value["rows_processed"] == 2
+    assert stage["sync_uri"] is None and stage["sync_rows"] == pushed["sync_rows"] == 2
+    assert stage["definition_uri"] == pushed["definition_uri"] != template
+    assert pushed["sync"].startswith("/syncs/")
+    assert wait["rows_processed"] == 2
     assert len(eloqua_conn.control.state()["syncs"]) == 1
-    assert [d["uri"] for d in eloqua_conn.control.state()["definitions"]] == [result["define"].return_value]
+    assert [d["uri"] for d in eloqua_conn.control.state()["definitions"]] == [template]
     assert len(eloqua_conn.control.records("/contacts")) == 2
 
 
-def test_syncing_the_template_instead_of_the_copy_fails_naming_both_counts(airflow_db, eloqua_conn, capfd):
-    path = _two_step_dag("op_sync_template", "definition.output")
+def test_syncing_the_template_instead_of_the_copy_fails_naming_both_counts(eloqua_conn):
+    _, _, pushed = _two_steps("template")
+    sensor = EloquaSyncSensor(
+        task_id="wait", sync_uri=pushed["sync"], expected_rows=pushed["sync_rows"], poke_interval=0.01, timeout=60
+    )
 
-    result = run_dag(path, "op_sync_template")
-
-    assert result["wait"].state == "failed"
-    out, err = capfd.readouterr()
-    assert "processed 0 row(s), but this load staged 2 for it" in out + err
+    with pytest.raises(EloquaRowCountError, match=r"processed 0 row\(s\), but this load staged 2 for it"):
+        execute(sensor)
     assert eloqua_conn.control.records("/contacts") == []
 
 
-def test_uri_templates_that_render_to_numbers_fail_naming_the_argument(airflow_db, eloqua_conn, capfd):
+def test_uri_templates_that_render_to_numbers_fail_naming_the_argument(eloqua_conn):
     """With native rendering a template may render to an int: the error names the argument and the
     value (no bare TypeError), and nothing is sent to Eloqua."""
-    code = HEADER + textwrap.dedent(
-        """
-        with DAG("op_uri_ints", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
-                 render_template_as_native_obj=True):
-            EloquaUploadDataOperator(task_id="stage", definition_uri="{{ 5 }}", data=[{"Email": "a@example.com"}])
-            EloquaImportOperator(task_id="load", definition_uri="{{ 5 }}", data=[{"Email": "a@example.com"}])
-            EloquaCreateSyncOperator(task_id="sync", synced_instance_uri="{{ 7 }}")
-        """
-    )
     eloqua_conn.control.clear_requests()
-
-    result = run_dag(write_dag_file("op_uri_ints.py", code), "op_uri_ints")
-
-    assert {task: result[task].state for task in ("stage", "load", "sync")} == dict.fromkeys(
-        ("stage", "load", "sync"), "failed"
-    )
-    out, err = capfd.readouterr()
-    assert "definition_uri must look like /contacts/imports/30" in out + err and "got 5" in out + err
-    assert "synced_instance_uri must look like /contacts/imports/30" in out + err and "got 7" in out + err
-    assert "TypeError" not in out + err
+    with DAG("op_uri_ints", schedule=None, render_template_as_native_obj=True):
+        operators = [
+            EloquaUploadDataOperator(task_id="stage", definition_uri="{{ 5 }}", data=[{"Email": "a@example.com"}]),
+            EloquaImportOperator(task_id="load", definition_uri="{{ 5 }}", data=[{"Email": "a@example.com"}]),
+            EloquaCreateSyncOperator(task_id="sync", synced_instance_uri="{{ 7 }}"),
+        ]
+    for operator, argument, value in zip(
+        operators, ("definition_uri", "definition_uri", "synced_instance_uri"), (5, 5, 7), strict=True
+    ):
+        context = task_context(operator.task_id)
+        operator.render_template_fields(context)
+        assert getattr(operator, argument) == value
+        with pytest.raises(EloquaInputError, match=rf"{argument} must look like /contacts/imports/30.*got {value}"):
+            operator.execute(context)
     assert [r for r in eloqua_conn.control.requests() if "/api/bulk/" in r["path"].lower()] == []
 
 
-def test_unknown_sync_status_fails_clearly(airflow_db, eloqua_conn):
-    path = dag_file("op_unknown_status", import_operator("unknown", data=contacts(2)))
+def test_unknown_sync_status_fails_clearly(eloqua_conn):
     eloqua_conn.control.add_fault(
         method="GET", path=r"^/syncs/\d+$", action="status", status=200, body={"status": "paused"}, times=None
     )
 
-    result = run_dag(path, "op_unknown_status")
+    with pytest.raises(EloquaError, match="Eloqua reported an unknown status 'paused'"):
+        execute(import_operator("unknown", data=contacts(2)))
 
-    assert result["load"].state == "failed"
 
+def test_empty_input_skips_with_no_sync(eloqua_conn):
+    summary = execute(import_operator("empty", data=[]))
 
-def test_empty_input_skips_with_no_sync(airflow_db, eloqua_conn):
-    path = dag_file("op_empty", import_operator("empty", data=[]))
-
-    result = run_dag(path, "op_empty")
-
-    assert result.state == "success"
-    summary = result["load"].return_value
     assert summary["rows"] == 0 and summary["sync_uri"] is None and summary["status"] is None
     assert eloqua_conn.control.state()["syncs"] == [] and eloqua_conn.control.state()["uploads"] == []
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["one-sync", "batches"])
 @pytest.mark.parametrize("suffix", ["csv", "ndjson"])
-def test_rejects_from_a_file_are_mapped_to_their_input_rows(airflow_db, eloqua_conn, tmp_path, suffix, batched):
+def test_rejects_from_a_file_are_mapped_to_their_input_rows(eloqua_conn, tmp_path, suffix, batched):
     """In batches, ``recordIndex`` counts within each sync: the rows of earlier batches are added back."""
     bad = (4, 110) if batched else (4, 29)
     rows = contacts(120 if batched else 30, invalid=bad)
@@ -266,12 +256,10 @@ def test_rejects_from_a_file_are_mapped_to_their_input_rows(airflow_db, eloqua_c
     else:
         source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rejects = tmp_path / "rejects.csv"
-    name = f"op_file_rejects_{suffix}_{int(batched)}"
-    path = dag_file(name, import_operator("file rejects", path=str(source), rejects_path=str(rejects), **batching))
 
-    result = run_dag(path, name)
+    summary = execute(import_operator("file rejects", path=str(source), rejects_path=str(rejects), **batching))
 
-    assert result["load"].return_value["rejected"] == 2
+    assert summary["rejected"] == 2
     assert (len(eloqua_conn.control.state()["syncs"]) > 1) == batched
     lines = rejects.read_text().splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == [str(row) for row in bad]
@@ -290,17 +278,15 @@ def test_max_bytes_per_sync_must_hold_a_chunk_and_stay_within_eloquas_limit():
     assert EloquaImportOperator(identifier_field_name="Email", **args).upload_spec.max_bytes_per_sync == 250_000_000
 
 
-def test_reuse_finds_a_definition_whose_booleans_eloqua_spells_as_strings(airflow_db, eloqua_conn):
+def test_reuse_finds_a_definition_whose_booleans_eloqua_spells_as_strings(eloqua_conn):
     """Oracle's examples send booleans as "true"/"false": a definition holding them is the same
     definition as one the DAG describes with Python booleans, so it is reused, not piled up."""
-    from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER
-
     existing = requests.post(
         eloqua_conn.url + "/api/bulk/2.0/contacts/imports",
         auth=(f"{DEFAULT_SITE}\\{DEFAULT_USER}", DEFAULT_PASSWORD),
         json={
             "name": "reuse by meaning",
-            "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}", "FirstName": "{{Contact.Field(C_FirstName)}}"},
+            "fields": CONTACT_FIELDS,
             "identifierFieldName": "Email",
             "isSyncTriggeredOnImport": "false",
             "isUpdatingMultipleMatchedRecords": "false",
@@ -308,94 +294,74 @@ def test_reuse_finds_a_definition_whose_booleans_eloqua_spells_as_strings(airflo
         },
         timeout=10,
     ).json()["uri"]
-    path = dag_file(
-        "op_reuse_by_meaning",
-        """
-        EloquaCreateImportOperator(
-            task_id="define", entity="contacts", name="reuse by meaning", fields=CONTACT_FIELDS,
-            identifier_field_name="Email", reuse_existing=True,
-            definition_extra={"isUpdatingMultipleMatchedRecords": False},
-        )
-        """,
+    operator = EloquaCreateImportOperator(
+        task_id="define",
+        entity="contacts",
+        name="reuse by meaning",
+        fields=CONTACT_FIELDS,
+        identifier_field_name="Email",
+        reuse_existing=True,
+        definition_extra={"isUpdatingMultipleMatchedRecords": False},
     )
 
-    result = run_dag(path, "op_reuse_by_meaning")
-
-    assert result.state == "success"
-    assert result["define"].return_value == existing
+    assert execute(operator) == existing
     assert [d["uri"] for d in eloqua_conn.control.state()["definitions"]] == [existing]
 
 
-def test_opportunities_load_with_oracles_statements_then_link_to_contacts(airflow_db, eloqua_conn):
+def test_opportunities_load_with_oracles_statements_then_link_to_contacts(eloqua_conn):
     """Oracle's opportunity tutorial end to end: import opportunities keyed on {{Opportunity.Id}},
     then link them to contacts through /opportunities/contacts/imports."""
-    path = dag_file(
-        "op_opportunities",
-        """
-        contacts = EloquaImportOperator(
-            task_id="contacts", entity="contacts", name="contacts", fields=CONTACT_FIELDS,
-            identifier_field_name="Email", poll_interval=0.2, timeout=60,
-            data=[{"Email": "ann@example.com", "FirstName": "Ann"}],
-        )
-        opportunities = EloquaImportOperator(
-            task_id="opportunities", entity="opportunities", name="opportunities",
-            fields={
-                "OpportunityID": "{{Opportunity.Id}}",
-                "OpportunityName": "{{Opportunity.Field(Name)}}",
-                "Stage": "{{Opportunity.Field(Stage)}}",
-                "Amount": "{{Opportunity.Field(Amount)}}",
-            },
-            identifier_field_name="OpportunityID", poll_interval=0.2, timeout=60,
-            data=[{"OpportunityID": "OPP-1", "OpportunityName": "Deal", "Stage": "Open", "Amount": 100}],
-        )
-        link = EloquaImportOperator(
-            task_id="link", entity="opportunities/contacts", name="link",
-            fields={"EmailAddress": "{{Opportunity.Contact.Field(C_EmailAddress)}}", "OpportunityID": "{{Opportunity.Id}}"},
-            identifier_field_name="EmailAddress", poll_interval=0.2, timeout=60,
-            definition_extra={
-                "linkOpportunitiesEntityType": "Contact",
-                "linkOpportunitiesMatchFieldName": "OpportunityID",
-                "linkOpportunitiesSourceField": "EmailAddress",
-                "linkOpportunitiesMultipleSourceMatches": True,
-            },
-            data=[{"EmailAddress": "ann@example.com", "OpportunityID": "OPP-1"}],
-        )
-        contacts >> opportunities >> link
-        """,
+    execute(import_operator("contacts", data=[{"Email": "ann@example.com", "FirstName": "Ann"}]))
+    opportunities = EloquaImportOperator(
+        task_id="opportunities",
+        entity="opportunities",
+        name="opportunities",
+        fields={
+            "OpportunityID": "{{Opportunity.Id}}",
+            "OpportunityName": "{{Opportunity.Field(Name)}}",
+            "Stage": "{{Opportunity.Field(Stage)}}",
+            "Amount": "{{Opportunity.Field(Amount)}}",
+        },
+        identifier_field_name="OpportunityID",
+        data=[{"OpportunityID": "OPP-1", "OpportunityName": "Deal", "Stage": "Open", "Amount": 100}],
+        **FAST_POLLS,
+    )
+    link = EloquaImportOperator(
+        task_id="link",
+        entity="opportunities/contacts",
+        name="link",
+        fields={"EmailAddress": "{{Opportunity.Contact.Field(C_EmailAddress)}}", "OpportunityID": "{{Opportunity.Id}}"},
+        identifier_field_name="EmailAddress",
+        definition_extra={
+            "linkOpportunitiesEntityType": "Contact",
+            "linkOpportunitiesMatchFieldName": "OpportunityID",
+            "linkOpportunitiesSourceField": "EmailAddress",
+            "linkOpportunitiesMultipleSourceMatches": True,
+        },
+        data=[{"EmailAddress": "ann@example.com", "OpportunityID": "OPP-1"}],
+        **FAST_POLLS,
     )
 
-    result = run_dag(path, "op_opportunities")
-
-    assert result.state == "success", result.tasks
-    assert result["opportunities"].return_value["created"] == 1  # ELQ-00049 "Total new records."
-    assert result["link"].return_value["rejected"] == 0
+    assert execute(opportunities)["created"] == 1  # ELQ-00049 "Total new records."
+    assert execute(link)["rejected"] == 0
     links = eloqua_conn.control.records("/opportunities/contacts")
     assert [r["identifier"] for r in links] == ["OPP-1|ann@example.com"]
 
 
-def test_datetimes_go_out_as_eloqua_reads_them(airflow_db, eloqua_conn):
+def test_datetimes_go_out_as_eloqua_reads_them(eloqua_conn):
     """Python's isoformat() (microseconds, an offset) is refused by Eloqua's date fields; the load
     sends ``YYYY-MM-DD HH:MM:SS`` and the row lands (docs/eloqua-behaviour.md, "Date values")."""
-    path = dag_file(
-        "op_datetimes",
-        """
-        import datetime
-        EloquaImportOperator(
-            task_id="load", entity="contacts", name="dates",
-            fields={**CONTACT_FIELDS, "Bought": "{{Contact.Field(C_Last_Purchase_Date1)}}"},
-            identifier_field_name="Email", poll_interval=0.2, timeout=60,
-            data=[
-                {"Email": "a@example.com", "FirstName": "A", "Bought": datetime.datetime(2026, 11, 29, 15, 4, 5, 123456)},
-                {"Email": "b@example.com", "FirstName": "B", "Bought": datetime.date(2026, 11, 30)},
-            ],
-        )
-        """,
+    operator = import_operator(
+        "dates",
+        fields={**CONTACT_FIELDS, "Bought": "{{Contact.Field(C_Last_Purchase_Date1)}}"},
+        data=[
+            {"Email": "a@example.com", "FirstName": "A", "Bought": dt.datetime(2026, 11, 29, 15, 4, 5, 123456)},
+            {"Email": "b@example.com", "FirstName": "B", "Bought": dt.date(2026, 11, 30)},
+        ],
     )
 
-    result = run_dag(path, "op_datetimes")
+    summary = execute(operator)
 
-    assert result.state == "success", result.tasks
-    summary = result["load"].return_value
     assert (summary["status"], summary["rejected"], summary["created"]) == ("success", 0, 2)
     bought = {
         r["identifier"]: r["{{Contact.Field(C_Last_Purchase_Date1)}}"] for r in eloqua_conn.control.records("/contacts")
@@ -404,49 +370,49 @@ def test_datetimes_go_out_as_eloqua_reads_them(airflow_db, eloqua_conn):
 
 
 @pytest.mark.parametrize("source", ["rows", "csv"])
-def test_blank_custom_object_record_ids_create_new_records(airflow_db, eloqua_conn, tmp_path, source):
+def test_blank_custom_object_record_ids_create_new_records(eloqua_conn, tmp_path, source):
     """Oracle's "Creating new custom object records": the identifier is the record Id, left blank."""
     csv_path = tmp_path / "records.csv"
     csv_path.write_text('Id,Email\n,a@example.com\n"",b@example.com\n')
     data = (
-        'data=[{"Id": "", "Email": "a@example.com"}, {"Id": None, "Email": "b@example.com"}]'
+        {"data": [{"Id": "", "Email": "a@example.com"}, {"Id": None, "Email": "b@example.com"}]}
         if source == "rows"
-        else f"path={str(csv_path)!r}"
+        else {"path": str(csv_path)}
     )
-    name = f"op_new_co_records_{source}"
-    path = dag_file(
-        name,
-        f"""
-        EloquaImportOperator(
-            task_id="load", entity="customObjects", parent_id=9, name="new records",
-            fields={{"Id": "{{{{CustomObject[9].Id}}}}", "Email": "{{{{CustomObject[9].Field[1]}}}}"}},
-            identifier_field_name="Id", poll_interval=0.2, timeout=60, {data},
-        )
-        """,
+    operator = EloquaImportOperator(
+        task_id="load",
+        entity="customObjects",
+        parent_id=9,
+        name="new records",
+        fields={"Id": "{{CustomObject[9].Id}}", "Email": "{{CustomObject[9].Field[1]}}"},
+        identifier_field_name="Id",
+        **FAST_POLLS,
+        **data,
     )
 
-    result = run_dag(path, name)
+    summary = execute(operator)
 
-    assert result.state == "success", result.tasks
-    assert (result["load"].return_value["created"], result["load"].return_value["rejected"]) == (2, 0)
+    assert (summary["created"], summary["rejected"]) == (2, 0)
     assert len(eloqua_conn.control.records("/customObjects/9")) == 2
 
 
-@pytest.mark.parametrize(("attempts", "state"), [(1, "failed"), (2, "success")])
-def test_http_retry_policy_decides_whether_a_refused_upload_is_resent(airflow_db, eloqua_conn, attempts, state):
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_http_retry_policy_decides_whether_a_refused_upload_is_resent(eloqua_conn, attempts):
     """Eloqua refuses the first data POST with 429 (it took nothing, so resending is safe): one attempt
     fails the task naming the answer; two attempts resend it, and every row arrives once."""
-    name = f"op_http_retry_{attempts}"
     policy = {"max_attempts": attempts, "initial_wait": 0.01, "max_wait": 0.1}
-    path = dag_file(name, import_operator(name, data=contacts(3), http_retry_policy=policy, request_timeout=60.0))
+    operator = import_operator(f"retry {attempts}", data=contacts(3), http_retry_policy=policy, request_timeout=60.0)
     eloqua_conn.control.add_fault(method="POST", path=r"/imports/\d+/data$", status=429, times=1)
 
-    result = run_dag(path, name)
+    if attempts == 1:
+        with pytest.raises(EloquaApiError, match="Eloqua answered 429 to POST"):
+            execute(operator)
+    else:
+        execute(operator)
 
-    assert result["load"].state == state
     data_posts = [r["status"] for r in eloqua_conn.control.requests() if r["path"].endswith("/data")]
-    assert data_posts == [429] * attempts if state == "failed" else data_posts == [429, 204]
-    if state == "success":
+    assert data_posts == ([429] if attempts == 1 else [429, 204])
+    if attempts == 2:
         assert sorted(r["identifier"] for r in eloqua_conn.control.records("/contacts")) == [
             "p1@example.com",
             "p2@example.com",

@@ -1,22 +1,13 @@
-"""EloquaSyncSensor inside real Airflow against the emulator: early finish, bad input, deadline."""
+"""sensors/eloqua.py: EloquaSyncSensor's execute and poke against the emulator: early finish, bad input, deadline."""
 
 from __future__ import annotations
 
 import pytest
 
-from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
-from tests.dag_runner import run_dag, write_dag_file
-
-DAG_TEMPLATE = """
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
-
-with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
-    EloquaSyncSensor(task_id="wait", sync_uri="{sync_uri}", poke_interval=0.2, timeout={timeout}, deferrable={deferrable})
-"""
+from tests.task_runner import TaskInstance, task_context
 
 
 def finished_sync(emulator, status: str | None = None) -> str:
@@ -35,31 +26,25 @@ def finished_sync(emulator, status: str | None = None) -> str:
     return sync_uri
 
 
-def sensor_dag(dag_id: str, sync_uri: str, deferrable: bool, timeout: float = 30):
-    code = DAG_TEMPLATE.format(dag_id=dag_id, sync_uri=sync_uri, deferrable=deferrable, timeout=timeout)
-    return write_dag_file(f"{dag_id}.py", code)
-
-
 @pytest.mark.parametrize("deferrable", [True, False])
-def test_already_finished_sync_is_reported_without_deferring(airflow_db, eloqua_conn, deferrable):
+def test_already_finished_sync_is_reported_without_deferring(eloqua_conn, deferrable):
     sync_uri = finished_sync(eloqua_conn)
     eloqua_conn.control.clear_requests()
-    dag_id = f"sensor_finished_{deferrable}"
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri, poke_interval=0.01, timeout=30, deferrable=deferrable)
 
-    result = run_dag(sensor_dag(dag_id, sync_uri, deferrable), dag_id)
+    summary = sensor.execute(task_context("wait"))  # a deferral would raise TaskDeferred
 
-    assert result["wait"].state == "success"
-    assert result["wait"].return_value["status"] == "success"
+    assert summary["status"] == "success"
     status_gets = [r for r in eloqua_conn.control.requests() if r["path"].endswith(sync_uri)]
     assert len(status_gets) == 1
 
 
-def test_errored_sync_fails_the_sensor_in_deferrable_mode(airflow_db, eloqua_conn):
+def test_errored_sync_fails_the_sensor_in_deferrable_mode(eloqua_conn):
     sync_uri = finished_sync(eloqua_conn, status="errored")
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri, poke_interval=0.01, timeout=30, deferrable=True)
 
-    result = run_dag(sensor_dag("sensor_errored", sync_uri, True), "sensor_errored")
-
-    assert result["wait"].state == "failed"
+    with pytest.raises(EloquaSyncError, match=rf"{sync_uri} ended with status 'errored'"):
+        sensor.execute(task_context("wait"))
 
 
 def test_bad_arguments_fail_at_construction():
@@ -111,22 +96,12 @@ def finished_export_sync(emulator, rows: int) -> str:
     return sync_uri
 
 
-class XComRecorder:
-    """The part of a task instance the sensor's poke writes to: its XComs."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
-
-
 def test_an_export_sync_is_reported_by_its_log_not_as_an_import(eloqua_conn):
     """No rows to check or rejects to list: the export's exported count is in the summary, and the
     export definition (the user's) is kept."""
     sync_uri = finished_export_sync(eloqua_conn, rows=3)
     sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri)
-    ti = XComRecorder()
+    ti = TaskInstance("wait")
 
     done = sensor.poke({"ti": ti})  # an export records no Asset: only the links' XCom is written
 
@@ -145,4 +120,4 @@ def test_import_arguments_on_an_export_sync_are_refused_naming_them(eloqua_conn)
     with pytest.raises(
         EloquaInputError, match=r"expected_rows and rejects_path apply to import syncs; .*/contacts/exports/"
     ):
-        sensor.poke({"ti": XComRecorder()})
+        sensor.poke({"ti": TaskInstance("wait")})
