@@ -113,6 +113,7 @@ class ExportResult:
     :param bytes: the file's size.
     :param window: the window exported.
     :param syncs: every part's sync, in window order.
+    :param definition_uri: the definition the sync synced, for a sync started elsewhere (None otherwise).
     """
 
     sync_uri: str | None
@@ -121,9 +122,10 @@ class ExportResult:
     bytes: int
     window: Window
     syncs: tuple[str, ...] = ()
+    definition_uri: str | None = None
 
     @classmethod
-    def of(cls, out: ExportFile, parts: list[Part], window: Window) -> ExportResult:
+    def of(cls, out: ExportFile, parts: list[Part], window: Window, definition_uri: str | None = None) -> ExportResult:
         syncs = tuple(part.sync_uri for part in parts if part.sync_uri)
         return cls(
             sync_uri=syncs[-1] if syncs else None,
@@ -132,6 +134,7 @@ class ExportResult:
             bytes=out.bytes,
             window=window,
             syncs=syncs,
+            definition_uri=definition_uri,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -708,9 +711,11 @@ def check_rows(sync_uri: str, written: int, counts: dict[str, int | None]) -> No
 # ------------------------------------------------------------------ a sync started elsewhere (the split path)
 
 
-def ended_export_sync(hook: EloquaHook, sync_uri: str, status: str) -> tuple[str, int | None]:
-    """An ended export sync's definition and ELQ-00102 count, its log shown; fails unless it succeeded."""
-    sync = hook.get_sync(sync_uri)
+def ended_export_sync(hook: EloquaHook, sync: dict[str, Any], sync_uri: str, status: str) -> tuple[str, int | None]:
+    """An ended export sync's definition and ELQ-00102 count, its log shown; fails unless it succeeded.
+
+    :param sync: the answer of ``GET /syncs/{id}``.
+    """
     definition_uri = str(sync.get("syncedInstanceUri") or "")
     if urls.parse_definition_uri(definition_uri).kind != "exports":
         raise EloquaInputError(
@@ -741,12 +746,13 @@ def download_sync(
     refused: it cannot be split here. A definition the provider created for an export (its name ends
     ``[airflow-export <key>]``) is deleted once the file is written.
     """
-    status = sync_status(hook.get_sync(sync_uri), sync_uri)
+    sync = hook.get_sync(sync_uri)
+    status = sync_status(sync, sync_uri)
     if status not in TERMINAL_STATUSES:
         raise EloquaError(
             f"Eloqua sync {sync_uri} is still {status}: wait for it (EloquaSyncSensor) before downloading"
         )
-    definition_uri, count = ended_export_sync(hook, sync_uri, status)
+    definition_uri, count = ended_export_sync(hook, sync, sync_uri, status)
     definition = hook.get_definition(definition_uri)
     activities = urls.parse_definition_uri(definition_uri).entity == "activities"
     if activities and count is not None and count >= row_limit and definition.get("maxRecords") is None:
@@ -765,4 +771,4 @@ def download_sync(
         ) from gone
     if _MARKER_SUFFIX.search(str(definition.get("name") or "")):
         delete_definition(hook, definition_uri)
-    return ExportResult.of(out, [part], part.window)
+    return ExportResult.of(out, [part], part.window, definition_uri)

@@ -359,8 +359,7 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         result = download_sync(
             self.hook, self.sync_uri, output, key=load_key(context), window=window, row_limit=self.row_limit
         )
-        definition_uri = str(self.hook.get_sync(self.sync_uri).get("syncedInstanceUri") or "")
-        parsed = urls.parse_definition_uri(definition_uri)
+        parsed = urls.parse_definition_uri(result.definition_uri or "")
         return _finish(self, context, (parsed.entity, parsed.parent_id), result)
 
 

@@ -207,3 +207,24 @@ def test_bad_output_settings_are_refused_before_the_template_is_read(emulator, m
     with pytest.raises(EloquaInputError, match=message):
         export.execute(_context(Store()))
     assert emulator.control.requests() == []
+
+
+def test_the_download_operator_reads_the_sync_once_and_records_the_file(emulator, monkeypatch, tmp_path):
+    from airflow.sdk import AssetAlias
+
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.seed("/contacts", count=2, template={FIELDS["Email"]: "p{n}@example.com"})
+    started = _export(path=str(tmp_path / "unused.csv"), wait=False, lag=0).execute(_context(Store()))
+    sync_uri = started["sync_uri"]
+    while EloquaHook().get_sync(sync_uri)["status"] not in ("success", "warning", "error"):
+        pass  # what the sensor does
+    emulator.control.clear_requests()
+    download = EloquaDownloadSyncOperator(task_id="download", sync_uri=sync_uri, path=str(tmp_path / "c.csv"))
+    context = _context(Store())
+    summary = download.execute(context)
+    assert summary["rows"] == 2 and summary["sync_uri"] == sync_uri
+    assert len(requests_to(emulator, "GET", sync_uri)) == 1  # read once, passed down
+    ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
+    assert asset.uri == (tmp_path / "c.csv").as_uri() and extra["source"] == "eloqua://AcmeCorp/contacts"
