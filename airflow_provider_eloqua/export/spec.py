@@ -490,6 +490,13 @@ EXPORT_CHECKS: tuple[ExportCheck, ...] = (
 )
 
 
+def check_row_limit(row_limit: Any) -> int:
+    """``row_limit``: the rows at which an activity sync counts as stopped at Eloqua's limit."""
+    if isinstance(row_limit, bool) or not isinstance(row_limit, int) or row_limit < 1:
+        raise EloquaInputError(f"row_limit must be a positive integer (Eloqua's is 5,000,000); got {row_limit!r}")
+    return row_limit
+
+
 # ------------------------------------------------------------------ output
 
 

@@ -35,6 +35,7 @@ from airflow_provider_eloqua.export.spec import (
     READ_ONLY_PROPERTIES,
     ExportSpec,
     OutputSpec,
+    check_row_limit,
 )
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, parse_lag
 from airflow_provider_eloqua.links import persist_links
@@ -209,7 +210,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self.row_limit = row_limit
+        self.row_limit = check_row_limit(row_limit)
         # The file's URI is known only once ``path`` has rendered: the Asset is attached then.
         self.outlets = [*(self.outlets or []), assets.export_alias(self.eloqua_conn_id)]
 
@@ -343,7 +344,7 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.row_limit = row_limit
+        self.row_limit = check_row_limit(row_limit)
         self.sync_uri = sync_uri
         self.path = path
         self.format = format

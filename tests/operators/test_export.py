@@ -55,12 +55,19 @@ def test_eloqua_markup_is_never_rendered_by_jinja_but_the_window_and_path_are():
     ("kwargs", "message"),
     [
         ({"lag": "an hour"}, "^lag must be"),
+        ({"row_limit": 0}, "^row_limit must be a positive integer"),
+        ({"row_limit": None}, "^row_limit must be a positive integer"),
         ({"entity": None, "name": None, "fields": None}, "give definition_uri, or entity, name and fields"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_defined(kwargs, message):
     with pytest.raises(EloquaInputError, match=message):
         _export(**kwargs)
+
+
+def test_the_download_operator_refuses_a_bad_row_limit_when_the_dag_is_defined():
+    with pytest.raises(EloquaInputError, match=r"^row_limit must be a positive integer"):
+        EloquaDownloadSyncOperator(task_id="d", sync_uri="/syncs/1", path="c.csv", row_limit=-5)
 
 
 def test_every_operator_is_importable_from_operators_eloqua():
