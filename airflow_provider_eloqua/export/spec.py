@@ -283,6 +283,12 @@ class ExportSpec:
 
 
 def check_entity(spec: ExportSpec) -> None:
+    parented = re.fullmatch(r"(customObjects|events)/(\d+)", str(spec.entity))
+    if parented:
+        raise EloquaInputError(
+            f"entity {spec.entity!r} is given as entity={parented[1]!r}, parent_id={parented[2]} (the custom object's "
+            "or event's id)"
+        )
     if spec.entity not in EXPORT_ENTITIES:
         raise EloquaInputError(f"entity must be one of {', '.join(EXPORT_ENTITIES)} for an export; got {spec.entity!r}")
     try:

@@ -113,6 +113,11 @@ def test_segment_rules_are_checked_before_eloqua_answers_400_or_elq_00122(overri
     [
         ({"entity": "opportunities"}, "^entity must be one of contacts, accounts, activities, customObjects, events"),
         ({"entity": "customObjects", "fields": {"Id": "{{CustomObject[1].Id}}"}}, "parent_id"),
+        (
+            {"entity": "customObjects/12"},
+            r"^entity 'customObjects/12' is given as entity='customObjects', parent_id=12",
+        ),
+        ({"entity": "events/7"}, r"^entity 'events/7' is given as entity='events', parent_id=7"),
         ({"name": "x" * 101}, "^name is 101 characters"),
         ({"name": " "}, "^name must be a non-empty string"),
         ({"fields": {}}, "^fields must be a non-empty mapping"),
