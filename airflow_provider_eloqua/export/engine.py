@@ -113,7 +113,8 @@ class ExportResult:
     :param bytes: the file's size.
     :param window: the window exported.
     :param syncs: every part's sync, in window order.
-    :param definition_uri: the definition the sync synced, for a sync started elsewhere (None otherwise).
+    :param definition_uri: the definition the last sync synced (deleted once the file is written, unless
+        the provider did not create it).
     """
 
     sync_uri: str | None
@@ -585,7 +586,7 @@ class Export:
                 plan.parts[plan.parts.index(part)] = Part(part.window)
                 self.checkpoint.save_plan(plan)
             raise
-        return ExportResult.of(out, plan.parts, self.spec.window)
+        return ExportResult.of(out, plan.parts, self.spec.window, plan.parts[-1].definition_uri)
 
     def _resync(self, plan: Plan, part: Part, exc: EloquaApiError) -> None:
         if plan.resyncs >= MAX_RESYNCS:

@@ -308,7 +308,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
                 method_name="execute_complete",
             )
         assert isinstance(outcome, ExportResult)
-        return _finish(self, context, engine.spec, outcome)
+        return _finish(self, context, engine.spec, outcome, self.definition_uri)
 
 
 class EloquaDownloadSyncOperator(EloquaBaseOperator):
@@ -387,11 +387,13 @@ def _finish(
     context: Context,
     source: ExportSpec | tuple[str, int | None],
     result: ExportResult,
+    template: str | None = None,
 ) -> dict[str, Any]:
-    """Record the file's Asset event (the Eloqua entity named as its source) and return the summary."""
+    """Record the task's links (its sync; the template it was given, else the definition synced) and the
+    file's Asset event (the Eloqua entity named as its source); return the summary."""
     entity, parent_id = (source.entity, source.parent) if isinstance(source, ExportSpec) else source
     summary = result.summary()
-    persist_links(context, operator.hook, sync_uri=result.sync_uri)
+    persist_links(context, operator.hook, sync_uri=result.sync_uri, definition_uri=template or result.definition_uri)
     asset = assets.record_export(
         context,
         site=operator.hook.settings.site,

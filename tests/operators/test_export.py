@@ -86,8 +86,11 @@ class Events(dict):
 
 
 def _context(store: Store) -> dict:
-    ti = SimpleNamespace(dag_id="d", task_id="export", run_id="r", map_index=-1, xcom_push=lambda **_: None)
-    return {"ti": ti, "task_state_store": store, "outlet_events": Events()}
+    pushed: dict = {}
+    ti = SimpleNamespace(
+        dag_id="d", task_id="export", run_id="r", map_index=-1, xcom_push=lambda key, value: pushed.update({key: value})
+    )
+    return {"ti": ti, "task_state_store": store, "outlet_events": Events(), "pushed": pushed}
 
 
 def test_a_deferrable_export_defers_until_the_lag_has_passed_asking_eloqua_nothing(emulator, monkeypatch, tmp_path):
@@ -161,8 +164,11 @@ def test_a_template_definition_is_copied_with_the_window_and_never_changed(emula
         lag=0,
         poll_interval=0.01,
     )
-    summary = export.execute(_context(Store()))
+    context = _context(Store())
+    summary = export.execute(context)
     assert summary["rows"] == 4  # 08:00, 09:00, 10:00, 11:00
+    links = context["pushed"]["eloqua_links"]  # the task's links: its sync, and the template it was given
+    assert links["sync"].endswith(summary["sync_uri"]) and links["definition"].endswith(template)
     assert (tmp_path / "sends.csv").read_text().splitlines()[0] == "Id,At"
     assert EloquaHook().get_definition(template) == before  # the template is read, never changed
     exports = [d["uri"] for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]]
@@ -233,5 +239,7 @@ def test_the_download_operator_reads_the_sync_once_and_records_the_file(emulator
     summary = download.execute(context)
     assert summary["rows"] == 2 and summary["sync_uri"] == sync_uri
     assert len(requests_to(emulator, "GET", sync_uri)) == 1  # read once, passed down
+    links = context["pushed"]["eloqua_links"]
+    assert links["sync"].endswith(sync_uri) and "/contacts/exports/" in links["definition"]
     ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
     assert asset.uri == (tmp_path / "c.csv").as_uri() and extra["source"] == "eloqua://AcmeCorp/contacts"
