@@ -26,12 +26,12 @@ with DAG("links", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UT
     )
     stage = EloquaUploadDataOperator(task_id="stage", definition_uri=define.output, data=ROWS)
     wait = EloquaSyncSensor(
-        task_id="wait", sync_uri=stage.output["sync_uri"], poke_interval=0.2, timeout=60, deferrable=True,
+        task_id="wait", sync_uri=stage.output["sync_uri"], poke_interval=0.05, timeout=60, deferrable=True,
         delete_load_definition=False,
     )
     EloquaImportOperator(
         task_id="load", entity="contacts", name="links one task", fields=FIELDS, identifier_field_name="Email",
-        data=ROWS, poll_interval=0.2, timeout=60, deferrable=True, retries=2,
+        data=ROWS, poll_interval=0.05, timeout=60, deferrable=True, retries=2,
     )
 """
 

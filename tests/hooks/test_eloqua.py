@@ -806,13 +806,14 @@ def test_oauth2_changed_password_fails_fast(make_hook, emulator):
 
 
 @pytest.mark.parametrize("status", [429, 503, 502, 504])
-def test_transient_status_with_retry_after_is_retried(make_hook, emulator, status):
-    hook = make_hook()
+def test_transient_status_with_retry_after_is_retried(make_hook, emulator, worker_clock, status):
+    hook = make_hook(retry=RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=60))
     emulator.control.add_fault(
-        method="GET", path="^/contacts/imports$", status=status, times=2, headers={"Retry-After": "1"}
+        method="GET", path="^/contacts/imports$", status=status, times=2, headers={"Retry-After": "7"}
     )
     assert list(hook.list_definitions("contacts")) == []
     assert [r["status"] for r in calls(emulator, "GET", "/contacts/imports")] == [status, status, 200]
+    assert worker_clock.slept == [7.0, 7.0]  # what Eloqua asked for, before each retry
 
 
 def test_retries_stop_at_max_attempts(make_hook, emulator):
@@ -888,12 +889,13 @@ def test_data_post_dropped_after_it_took_effect_is_not_resent(make_hook, emulato
     assert len(calls(emulator, "POST", "/data")) == 1
 
 
-def test_data_post_is_resent_after_429(make_hook, emulator):
-    hook = make_hook()
+def test_data_post_is_resent_after_429(make_hook, emulator, worker_clock):
+    hook = make_hook(retry=RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=60))
     uri = new_contacts_definition(hook)
-    emulator.control.add_fault(method="POST", path="/data$", status=429, headers={"Retry-After": "1"})
+    emulator.control.add_fault(method="POST", path="/data$", status=429, headers={"Retry-After": "7"})
     hook.upload_rows(uri, [{"Email": "a@example.com"}])
     assert [r["status"] for r in calls(emulator, "POST", "/data")] == [429, 204]
+    assert worker_clock.slept == [7.0]
     assert emulator.control.state()["definitions"][0]["staged_rows"] == 1
 
 

@@ -176,18 +176,21 @@ async def test_cancelled_triggers_during_the_grant_break_nothing(conn, emulator,
     from airflow.models import Variable
 
     uris = start_syncs(emulator, N)
-    emulator.control.add_fault(method="POST", path=r"^/auth/oauth2/token$", action="delay", delay=1.0, times=1)
+    # The grant is held by the emulator (no clock) until the triggers have been cancelled.
+    emulator.control.add_fault(method="POST", path=r"^/auth/oauth2/token$", action="hold", times=1)
     tasks = [asyncio.create_task(run_one(trigger(u))) for u in uris]
 
     def grant_in_flight() -> bool:
         sessions = registered_sessions()
         shared = sessions.get(CONN_ID)
-        return shared is not None and shared.access_token._task is not None
+        return shared is not None and shared.access_token._task is not None and emulator.control.held() == 1
 
     await wait_until(grant_in_flight, "the shared grant in flight")
     assert not registered_sessions()[CONN_ID].access_token._task.done()
     for task in tasks[: N // 2]:
         task.cancel()
+    await asyncio.sleep(0)  # the cancellations are delivered
+    assert emulator.control.release_held() == 1
     results = await asyncio.gather(*tasks, return_exceptions=True)
 
     assert all(isinstance(r, asyncio.CancelledError) for r in results[: N // 2])

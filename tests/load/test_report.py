@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -12,7 +13,16 @@ import pytest
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.report import RejectThreshold, build_report, is_secret_like
-from tests.dag_runner import connection_json, run_dag, write_dag_file
+from airflow_provider_eloqua.operators.eloqua import (
+    EloquaCreateImportOperator,
+    EloquaImportOperator,
+    EloquaUploadDataOperator,
+)
+from tests.dag_runner import connection_json
+from tests.operators.tasks import sensor_task
+from tests.task_runner import run_task
+
+FIELDS = {"Email": "{{Contact.Field(C_EmailAddress)}}", "FirstName": "{{Contact.Field(C_FirstName)}}"}
 
 
 @pytest.fixture
@@ -184,70 +194,69 @@ def test_secret_like_columns_follow_airflows_words_and_sensitive_var_conn_names(
     assert is_secret_like(column) is secret
 
 
-DAG = """
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_eloqua.operators.eloqua import *
-from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
-
-FIELDS = {"Email": "{{Contact.Field(C_EmailAddress)}}", "FirstName": "{{Contact.Field(C_FirstName)}}"}
-ROWS = ROWS_LITERAL
-
-with DAG("rejects", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
-    template = EloquaCreateImportOperator(
-        task_id="define", entity="contacts", name="rejects", fields=FIELDS, identifier_field_name="Email"
-    )
-    from_file = EloquaUploadDataOperator(
-        task_id="upload_file", definition_uri=template.output, path="FILE", chunk_bytes=1024, max_bytes_per_sync=1024,
-        poll_interval=0.2, timeout=60,
-    )
-    EloquaSyncSensor(
-        task_id="wait_file", sync_uri=from_file.output["sync_uri"], expected_rows=from_file.output["sync_rows"],
-        rejects_path="REJECTS_CSV", poke_interval=0.2, timeout=60, deferrable=True,
-    )
-    from_rows = EloquaUploadDataOperator(task_id="upload_rows", definition_uri=template.output, data=ROWS[:4])
-    EloquaSyncSensor(
-        task_id="wait_rows", sync_uri=from_rows.output["sync_uri"], rejects_path="REJECTS_NDJSON",
-        poke_interval=0.2, timeout=60, mode="reschedule", max_rejected_rows=0,
-    )
-    EloquaImportOperator(
-        task_id="load", entity="contacts", name="rejects one task", fields=FIELDS, identifier_field_name="Email",
-        data=ROWS[:5], poll_interval=0.2, timeout=60, max_rejected_ratio=0.1,
-    )
-"""
-
-
-def test_rejects_are_numbered_logged_and_counted_against_a_threshold(airflow_db, eloqua_conn, tmp_path, capfd, caplog):
+def test_rejects_are_numbered_logged_and_counted_against_a_threshold(eloqua_conn, tmp_path, caplog):
+    """Every path numbers rejects by input row, logs the refused value and fails past a threshold
+    naming the count. On the split path the sensor is given the upload's ``staged_input`` (as its own
+    XComArg gives it: tests/sensors/test_eloqua.py) and finds the input rows there: a file read again,
+    rows given as ``data`` by their identifier values. Loaded in batches, the sensor's sync is the last
+    batch's, so its rejects are numbered from that batch's first row."""
     rows = [{"Email": f"bad-{i}" if i in (3, 57) else f"p{i}@example.com", "FirstName": f"F{i}"} for i in range(1, 61)]
     source = tmp_path / "contacts.csv"
     source.write_text("Email,FirstName\n" + "".join(f"{r['Email']},{r['FirstName']}\n" for r in rows))
     rejects_csv, rejects_ndjson = tmp_path / "file-rejects.csv", tmp_path / "rows-rejects.ndjson"
-    code = (
-        DAG.replace("ROWS_LITERAL", repr(rows))
-        .replace("FILE", str(source))
-        .replace("REJECTS_CSV", str(rejects_csv))
-        .replace("REJECTS_NDJSON", str(rejects_ndjson))
-    )
+    template = run_task(
+        EloquaCreateImportOperator(
+            task_id="define", entity="contacts", name="rejects", fields=FIELDS, identifier_field_name="Email"
+        )
+    ).return_value
 
-    result = run_dag(write_dag_file("rejects.py", code), "rejects")
-    out, err = capfd.readouterr()
-    log = out + err + caplog.text  # the task logs reach one or the other, depending on the runtime
-
-    # The file went in batches (60 rows of ~20 bytes, 1 KB per sync): the sensor's sync is the last
+    # The file goes in batches (60 rows of ~20 bytes, 1 KB per sync): the sensor's sync is the last
     # batch's (rows 53-60), and its reject (input row 57) is numbered from that batch's first row.
-    upload = result["upload_file"].return_value
-    assert upload["syncs"] > 1 and result["wait_file"].state == "success"
+    upload_file = run_task(
+        EloquaUploadDataOperator(
+            task_id="upload_file",
+            definition_uri=template,
+            path=str(source),
+            chunk_bytes=1024,
+            max_bytes_per_sync=1024,
+            poll_interval=0.01,
+            timeout=60,
+        )
+    )
+    with caplog.at_level(logging.INFO):
+        wait_file = run_task(
+            sensor_task(upload_file, rejects_path=str(rejects_csv), deferrable=True, poll_interval=0.01)
+        )
+    assert upload_file.return_value["syncs"] > 1 and wait_file.state == "success", wait_file.error
     with rejects_csv.open() as handle:
         written = list(csv.DictReader(handle))
     assert [(r["input_row"], json.loads(r["field_values"])["Email"]) for r in written] == [("57", "bad-57")]
-    assert "Rejected input row 57: ELQ-00002" in log and "(Email='bad-57')" in log
+    assert "Rejected input row 57: ELQ-00002" in caplog.text and "(Email='bad-57')" in caplog.text
 
     # Rows given as data: numbered from their identifier values; any reject fails max_rejected_rows=0.
-    assert result["wait_rows"].state == "failed"
+    upload_rows = run_task(EloquaUploadDataOperator(task_id="upload_rows", definition_uri=template, data=rows[:4]))
+    wait_rows = run_task(
+        sensor_task(upload_rows, rejects_path=str(rejects_ndjson), max_rejected_rows=0, poll_interval=0.01)
+    )
+    assert wait_rows.state == "failed" and isinstance(wait_rows.error, EloquaRejectedRowsError)
     assert [json.loads(line)["input_row"] for line in rejects_ndjson.read_text().splitlines()] == [3]
-    assert "Eloqua rejected 1 of the 4 row(s) it processed (25.0%" in log
-    assert "more than max_rejected_rows=0 allows; the rejects are logged above and written to" in log
+    assert "Eloqua rejected 1 of the 4 row(s) it processed (25.0%" in str(wait_rows.error)
+    assert "more than max_rejected_rows=0 allows; the rejects are logged above and written to" in str(wait_rows.error)
 
     # The one-task path: 1 of 5 rejected is 20%, past max_rejected_ratio=0.1.
-    assert result["load"].state == "failed"
-    assert "Eloqua rejected 1 of the 5 row(s) it processed (20.0%" in log and "max_rejected_ratio=0.1" in log
+    load = run_task(
+        EloquaImportOperator(
+            task_id="load",
+            entity="contacts",
+            name="rejects one task",
+            fields=FIELDS,
+            identifier_field_name="Email",
+            data=rows[:5],
+            poll_interval=0.01,
+            timeout=60,
+            max_rejected_ratio=0.1,
+        )
+    )
+    assert load.state == "failed" and isinstance(load.error, EloquaRejectedRowsError)
+    assert "Eloqua rejected 1 of the 5 row(s) it processed (20.0%" in str(load.error)
+    assert "max_rejected_ratio=0.1" in str(load.error)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from airflow.sdk import DAG
+from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaSyncError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from airflow_provider_eloqua.operators.eloqua import EloquaUploadDataOperator
 from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
 from tests.task_runner import TaskInstance, task_context
 
@@ -52,7 +55,7 @@ def test_bad_arguments_fail_at_construction():
         EloquaSyncSensor(task_id="s", sync_uri="/syncs/1", on_warning="ignore")
 
 
-def test_poke_and_reschedule_waits_never_sleep_past_the_deadline(airflow_db, eloqua_conn, worker_clock):
+def test_poke_and_reschedule_waits_never_sleep_past_the_deadline(eloqua_conn, worker_clock):
     """timeout=15, poke_interval=30, and Eloqua answers every look 503 with Retry-After: 600. The
     look's retries stop before the deadline, the pause before the next poke (a sleep in poke mode,
     the reschedule date in reschedule mode) is the 15 s left, and the one after that is none."""
@@ -77,7 +80,7 @@ def test_poke_and_reschedule_waits_never_sleep_past_the_deadline(airflow_db, elo
     ("kwargs", "argument"),
     [({"sync_uri": 7}, "sync_uri"), ({"sync_uri": "/syncs/x"}, "sync_uri")],
 )
-def test_a_sync_uri_that_rendered_to_a_number_is_named(airflow_db, eloqua_conn, kwargs, argument):
+def test_a_sync_uri_that_rendered_to_a_number_is_named(eloqua_conn, kwargs, argument):
     sensor = EloquaSyncSensor(task_id="wait", **kwargs)
     with pytest.raises(EloquaInputError, match=rf"^{argument} must look like /syncs/123; got "):
         sensor.execute({})
@@ -121,3 +124,16 @@ def test_import_arguments_on_an_export_sync_are_refused_naming_them(eloqua_conn)
         EloquaInputError, match=r"expected_rows and rejects_path apply to import syncs; .*/contacts/exports/"
     ):
         sensor.poke({"ti": TaskInstance("wait")})
+
+
+def test_a_sensor_on_an_upload_tasks_sync_uri_is_given_its_staged_input_by_itself():
+    """The split path: the sensor's ``staged_input`` is the upload's XCom of that name, with no argument
+    to write; a sync URI of any other origin has none (rejects are then numbered by Eloqua's index)."""
+    with DAG("split", schedule=None):
+        upload = EloquaUploadDataOperator(task_id="upload", definition_uri="/contacts/imports/1", data=[{"Email": "a"}])
+        wait = EloquaSyncSensor(task_id="wait", sync_uri=upload.output["sync_uri"])
+        other = EloquaSyncSensor(task_id="other", sync_uri=upload.output["definition_uri"])
+        given = EloquaSyncSensor(task_id="given", sync_uri="/syncs/1")
+    assert isinstance(wait.staged_input, PlainXComArg)
+    assert (wait.staged_input.operator, wait.staged_input.key) == (upload, "staged_input")
+    assert other.staged_input is None and given.staged_input is None

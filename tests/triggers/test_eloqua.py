@@ -219,7 +219,7 @@ def test_first_pauses_spread_over_half_the_interval():
 
 async def test_transient_503s_are_survived(conn, emulator):
     sync_uri = start_sync(emulator)
-    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, times=2, headers={"Retry-After": "1"})
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", status=503, times=2, headers={"Retry-After": "0"})
     events = await collect(make_trigger(sync_uri))
     assert [(e["status"], e["sync_status"]) for e in events] == [("terminal", "success")]
     assert sync_gets(emulator, sync_uri) == [503, 503, 200, 200, 200]
