@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 import weakref
@@ -13,10 +12,12 @@ from airflow_provider_eloqua.prefetch import prefetched
 
 
 class Item:
-    """A stand-in chunk that counts how many instances are alive."""
+    """A stand-in chunk that counts how many instances of the running test are alive."""
 
     alive = 0
     most_alive = 0
+    #: The running test's: an item an earlier test left for the garbage collector is not counted.
+    generation = 0
     lock = threading.Lock()
 
     def __init__(self, n: int) -> None:
@@ -24,18 +25,20 @@ class Item:
         with Item.lock:
             Item.alive += 1
             Item.most_alive = max(Item.most_alive, Item.alive)
-        weakref.finalize(self, Item._gone)
+        weakref.finalize(self, Item._gone, Item.generation)
 
     @staticmethod
-    def _gone() -> None:
+    def _gone(generation: int) -> None:
         with Item.lock:
-            Item.alive -= 1
+            if generation == Item.generation:
+                Item.alive -= 1
 
 
 @pytest.fixture(autouse=True)
 def _reset():
-    gc.collect()
-    Item.alive = Item.most_alive = 0
+    with Item.lock:
+        Item.generation += 1
+        Item.alive = Item.most_alive = 0
     yield
     assert not [t for t in threading.enumerate() if t.name == "eloqua-chunk-prefetch"]
 
