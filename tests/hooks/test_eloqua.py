@@ -657,6 +657,30 @@ def test_emulator_checks_the_registered_redirect_uri(make_hook, emulator, token_
 # ---------------------------------------------------------------------------------------- TLS
 
 
+def test_tls_verification_is_on_by_default(monkeypatch):
+    import ssl
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELOQUA_DEFAULT",
+        '{"conn_type": "eloqua", "login": "u", "password": "p", "host": "https://secure.p01.eloqua.com",'
+        ' "extra": {"site": "S"}}',
+    )
+    hook = EloquaHook()
+    assert hook.settings.verify_tls is True
+    assert hook.session.verify is True
+    assert hook.session.trust_env is False  # no proxy or netrc from the environment gets the credentials
+
+    async def client_ssl_context() -> ssl.SSLContext:
+        client = await hook._aprepare()
+        try:
+            return client._transport._pool._ssl_context
+        finally:
+            await hook.aclose()
+
+    context = asyncio.run(client_ssl_context())
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
 def test_verify_tls_can_name_a_ca_bundle_for_both_clients(monkeypatch, tmp_path):
     """A server whose certificate a private CA signed: trusted with that CA's PEM as ``verify_tls``
     (requests and httpx alike), refused with the default trust store."""

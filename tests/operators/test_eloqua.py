@@ -46,6 +46,7 @@ from tests.system.dags.matrix import (
     captured,
     data_posts,
     eventually,
+    refuse_next_definition,
     skip_first,
     staged_rows,
     syncs,
@@ -1093,3 +1094,255 @@ def test_an_input_path_that_is_not_a_file_fails_before_any_definition_is_created
     message = "does not exist" if where == "missing" else "is not a file (a directory?)"
     _refused_before_staging(eloqua_conn, run, str(path), message)
     assert api_requests(eloqua_conn) == []  # nothing at all was sent: no definition left behind
+
+
+# ================================================================== secrets, redirects, timeouts on every path
+# A token store's rotations, XCom rows, task logs and the metadata DB of real DAG runs: tests/system/test_secrets.py.
+
+
+@pytest.fixture
+def secret_site(eloqua_conn, airflow_db, monkeypatch):
+    """The emulator with unique secrets, and eloqua_default (OAuth2) holding every one of them."""
+    import secrets
+
+    env = eloqua_conn
+    values = {
+        "password": "pw-" + secrets.token_hex(12),
+        "client_secret": "cs-" + secrets.token_hex(12),
+        "refresh_token": "rt-" + secrets.token_hex(12),
+    }
+    saved = env.state.client_secret  # not part of reset(): restored below
+    env.state.client_secret = values["client_secret"]
+    env.control.configure(password=values["password"], refresh_token=values["refresh_token"])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELOQUA_DEFAULT",
+        connection_json(
+            env,
+            password=values["password"],
+            extra={
+                "auth_type": "oauth2",
+                "client_id": DEFAULT_CLIENT_ID,
+                "client_secret": values["client_secret"],
+                "refresh_token": values["refresh_token"],
+                # Refresh tokens rotate on use: without a store only a DAG's first task could refresh.
+                "token_store_variable": "eloqua_refresh_token_" + secrets.token_hex(4),
+            },
+        ),
+    )
+    yield values
+    env.state.client_secret = saved
+
+
+def secret_forms(values: dict[str, str], tokens: set[str]) -> set[str]:
+    """Every form a secret could leak in: as is, and inside a basic or client Authorization header."""
+    import base64
+
+    from airflow_provider_eloqua.emulator import DEFAULT_SITE, DEFAULT_USER
+
+    basic = f"{DEFAULT_SITE}\\{DEFAULT_USER}:{values['password']}".encode()
+    client = f"{DEFAULT_CLIENT_ID}:{values['client_secret']}".encode()
+    return set(values.values()) | tokens | {base64.b64encode(basic).decode(), base64.b64encode(client).decode()}
+
+
+def test_no_secret_appears_in_logs_errors_xcoms_or_the_state_store_on_any_error_path(
+    eloqua_conn, secret_site, worker_clock, monkeypatch, capfd, caplog
+):
+    import secrets
+
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from airflow_provider_eloqua.hooks.session import forget_sessions
+    from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
+
+    env = eloqua_conn
+    runs = {}
+
+    def run(case: str, split: bool = False, **spec):
+        forget_sessions()  # each run as a fresh worker process: it obtains (and can leak) its own tokens
+        if split:
+            chain = run_split(data=matrix_contacts(3), **spec)
+            runs[case] = chain.get("wait") or chain.get("upload") or chain["create"]
+        else:
+            runs[case] = run_task(import_task(data=matrix_contacts(3), **spec))
+
+    # 1. auth failure: the token endpoint refuses the refresh token
+    env.control.add_fault(
+        method="POST",
+        path=r"^/auth/oauth2/token$",
+        times=1,
+        status=400,
+        body={"error": "invalid_grant", "error_description": "The refresh token is invalid."},
+    )
+    run("auth")
+    # 2. 400 validation error on create
+    refuse_next_definition(env)
+    run("validation")
+    # 3. 5xx until the retries are exhausted
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=None, status=503, headers={"Retry-After": "0"})
+    run("5xx", timeout=2, poll_interval=1)  # the wait rides the 503s out to its deadline (on the fake clock)
+    env.control.clear_faults()
+    # 4. the sync ends in error
+    env.control.configure(force_status="error")
+    run("sync-error", split=True)
+    env.control.configure(force_status=None)
+    # 5. the trigger's error event (deferred sensor; its first poke happens before deferring)
+    skip_first(env, "GET", FAULT_SYNC_GET)
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400, body="bad sync request")
+    run("trigger-error", split=True, deferrable=True)
+    # 6. basic auth with a rotated password (the password goes out in every Authorization header)
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(env, password=secret_site["password"]))
+    env.control.configure(password="rotated-" + secrets.token_hex(4))
+    run("basic-401")
+
+    assert {case: r.state for case, r in runs.items()} == dict.fromkeys(runs, "failed")
+    issued = set(env.state.issued_tokens) | env.state.access_tokens
+    assert len(issued) >= 4, "the OAuth runs obtained and rotated tokens"
+    errors = [f"{exc!s} {exc!r} {exc.args!r}" for r in runs.values() for exc in r.errors]
+    output = captured(capfd, caplog)
+    for expected in (
+        "invalid_grant",  # each error path really ran and was reported...
+        "Must be unique.",
+        "Eloqua answered 503",
+        "ended with status 'error'",
+        "Waiting for /syncs/",
+        "body: Not authenticated. Check the user",  # /id's 200 refusal of the rotated password
+    ):
+        assert expected in output + " ".join(errors), expected
+
+    # ...and nothing anywhere carries a secret.
+    hook = EloquaHook()
+    trigger = EloquaSyncTrigger(sync_uri="/syncs/1", eloqua_conn_id="eloqua_default", poll_interval=1, end_time=1)
+    haystacks = {
+        "console and logging": output,
+        "errors": " ".join(errors),
+        "xcoms": " ".join(repr(r.xcoms) for r in runs.values()),
+        "task state store": " ".join(json.dumps(r.store) for r in runs.values()),
+        "reprs": " ".join(
+            [repr(hook), repr(hook.settings), str(hook.settings), repr(trigger), repr(trigger.serialize())]
+        ),
+    }
+    for secret in secret_forms(secret_site, issued):
+        for where, text in haystacks.items():
+            assert secret not in text, f"a secret leaked into {where}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"host": "http://secure.p01.eloqua.com"}, "connection host (Bulk API base URL) must be an https URL"),
+        ({"extra": {"login_url": "http://login.eloqua.com"}}, "login_url must be an https URL"),
+        ({"extra": {"login_url": "http://10.20.30.40:8080"}}, "login_url must be an https URL"),
+    ],
+    ids=["http-host", "http-login-url", "http-private-ip"],
+)
+def test_plain_http_off_loopback_is_refused_before_any_request(eloqua_conn, monkeypatch, overrides, message):
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(eloqua_conn, **overrides))
+    sent = []
+    real_request = requests.Session.request
+
+    def spy(self, method, url, *args, **kwargs):
+        sent.append(url)
+        return real_request(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", spy)
+
+    run = run_task(import_task(data=matrix_contacts(2)), retries=1)
+
+    assert run.state == "failed" and run.try_number == 1
+    assert message in str(run.error)
+    assert [u for u in sent if "/_emulator" not in u] == []
+    assert api_requests(eloqua_conn) == []
+
+
+@pytest.fixture
+def other_host():
+    """A tiny loopback HTTP server on another port: the redirect target that must never be called."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[tuple[str, str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            hits.append((self.command, self.path, self.headers.get("Authorization")))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_PUT = do_DELETE = _record
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"http://127.0.0.1:{server.server_address[1]}"
+    requests.get(host + "/alive", timeout=5)  # proves the server answers
+    hits.clear()
+    yield host, hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "deferred"),
+    [
+        ({"method": "GET", "path": r"^/id$", "status": 302}, False),
+        ({"method": "POST", "path": r"/data$", "status": 307}, False),
+        ({"method": "GET", "path": FAULT_SYNC_GET, "status": 302}, True),
+    ],
+    ids=["discovery-302", "data-post-307", "trigger-302"],
+)
+def test_redirects_are_refused_and_never_followed(eloqua_conn, other_host, fault, deferred):
+    env, (host, hits) = eloqua_conn, other_host
+    if deferred:
+        skip_first(env, fault["method"], fault["path"])  # the sensor's own poke before deferring
+    env.control.add_fault(times=1, headers={"Location": host + "/steal"}, **fault)
+
+    if deferred:
+        run = run_split(data=matrix_contacts(3), deferrable=True)["wait"]
+        assert run.events, "the trigger's event failed the task"
+    else:
+        run = run_task(import_task(data=matrix_contacts(3)))
+
+    assert run.state == "failed"
+    assert f"was redirected ({fault['status']}) to {host}/steal" in str(run.error)
+    assert "the redirect is not followed" in str(run.error)
+    assert hits == []
+    assert env.control.records("/contacts") == []
+
+
+def test_every_request_carries_a_timeout(eloqua_conn, monkeypatch):
+    """Every requests call (worker side) and every httpx call (triggerer side) has finite timeouts.
+    (The read-timeout faults above prove the timeouts are enforced.)"""
+    import httpx
+
+    seen_sync: list[tuple[str, object]] = []
+    seen_async: list[tuple[str, dict]] = []
+    real_request = requests.Session.request
+    real_send = httpx.AsyncClient.send
+
+    def spy_request(self, method, url, *args, **kwargs):
+        if "/_emulator" not in url:
+            seen_sync.append((f"{method} {url}", kwargs.get("timeout")))
+        return real_request(self, method, url, *args, **kwargs)
+
+    async def spy_send(self, request, *args, **kwargs):
+        seen_async.append((f"{request.method} {request.url}", dict(request.extensions.get("timeout") or {})))
+        return await real_send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", spy_request)
+    monkeypatch.setattr(httpx.AsyncClient, "send", spy_send)
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(eloqua_conn, extra={"timeout": 7}))
+    eloqua_conn.control.configure(pending_polls=2)
+
+    runs = run_split(data=matrix_contacts(4), deferrable=True)
+
+    assert runs["wait"].state == "success", runs["wait"].error
+    assert len(seen_sync) >= 5 and seen_async  # create, upload, sync start, sensor poke...; trigger polls
+    for call, timeout in seen_sync:
+        assert timeout == (7.0, 7.0), call
+    for call, timeouts in seen_async:
+        assert set(timeouts) == {"connect", "read", "write", "pool"}, call
+        assert all(value is not None and value <= 7.0 for value in timeouts.values()), call
+    assert [s["rows"] for s in syncs(eloqua_conn)] == [4]

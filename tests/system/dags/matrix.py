@@ -103,6 +103,17 @@ def skip_first(emulator: EmulatorServer, method: str, path: str, count: int = 1)
     emulator.control.add_fault(method=method, path=path, times=count, action="delay", delay=0)
 
 
+def refuse_next_definition(emulator: EmulatorServer) -> None:
+    """Eloqua refuses the next contacts import definition (400 with its ``failures``: "Must be unique.")."""
+    emulator.control.add_fault(
+        method="POST",
+        path=r"^/contacts/imports$",
+        times=1,
+        status=400,
+        body={"failures": [{"field": "name", "value": "matrix import", "constraint": "Must be unique."}]},
+    )
+
+
 class Site:
     """A second client of the emulated site (basic auth, direct HTTP), for setting up and tampering."""
 
