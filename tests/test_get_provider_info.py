@@ -16,7 +16,6 @@ from airflow_provider_eloqua import __version__
 from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER, EmulatorServer
 from airflow_provider_eloqua.get_provider_info import get_provider_info
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.settings import settings_from_connection
 from tests.dag_runner import connection_json
 
 PACKAGE = "airflow-provider-eloqua"
@@ -140,14 +139,14 @@ def test_airflow_providers_list_and_hooks(tmp_path):
     ]
 
 
-def _uri(emulator: EmulatorServer, login: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD) -> str:
+def connection_uri(emulator: EmulatorServer, login: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD) -> str:
     query = f"site={DEFAULT_SITE}&login_url={quote(emulator.url, safe='')}&timeout=10"
     return f"eloqua://{quote(login, safe='')}:{quote(password, safe='')}@?{query}"
 
 
 @pytest.mark.parametrize("form", ["json", "uri"])
 def test_airflow_connections_test_against_the_emulator(emulator, tmp_path, form):
-    conn = connection_json(emulator) if form == "json" else _uri(emulator)
+    conn = connection_json(emulator) if form == "json" else connection_uri(emulator)
     env = {"AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW_CONN_ELOQUA_DEFAULT": conn}
     result = _airflow(["connections", "test", "eloqua_default"], tmp_path, env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
@@ -158,7 +157,7 @@ def test_airflow_connections_test_against_the_emulator(emulator, tmp_path, form)
 def test_airflow_connections_test_failure_hides_the_password(emulator, tmp_path):
     env = {
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        "AIRFLOW_CONN_ELOQUA_DEFAULT": _uri(emulator, password="Wr0ng-pass!"),
+        "AIRFLOW_CONN_ELOQUA_DEFAULT": connection_uri(emulator, password="Wr0ng-pass!"),
     }
     result = _airflow(["connections", "test", "eloqua_default"], tmp_path, env)
     assert result.returncode == 1
@@ -166,53 +165,3 @@ def test_airflow_connections_test_failure_hides_the_password(emulator, tmp_path)
     # /id refuses bad credentials with 200 "Not authenticated." (Oracle); the hint follows it
     assert "Not authenticated. Check the user and password" in " ".join(result.stdout.split())
     assert "Wr0ng-pass!" not in result.stdout + result.stderr
-
-
-# ---------------------------------------------------------------------------------------- URI round trip
-
-
-def test_uri_connection_gives_the_same_settings_as_json(emulator):
-    from airflow.sdk import Connection
-
-    fields = json.loads(connection_json(emulator))
-    as_json = Connection(conn_id="eloqua_default", **{**fields, "extra": json.dumps(fields["extra"])})
-    as_uri = Connection.from_uri(_uri(emulator), conn_id="eloqua_default")
-    assert settings_from_connection(as_uri) == settings_from_connection(as_json)
-
-    # and the URI Airflow itself generates (what the UI's test sends) parses back the same
-    regenerated = Connection.from_uri(as_json.get_uri(), conn_id="eloqua_default")
-    assert settings_from_connection(regenerated) == settings_from_connection(as_json)
-
-
-def test_uri_round_trip_of_site_user_login_and_oauth_extras():
-    from airflow.sdk import Connection
-
-    original = Connection(
-        conn_id="eloqua_default",
-        conn_type="eloqua",
-        login=f"{DEFAULT_SITE}\\{DEFAULT_USER}",
-        password="p@ss:w/rd?&=",
-        host="https://secure.p03.eloqua.com",
-        extra=json.dumps(
-            {
-                "auth_type": "oauth2",
-                "client_id": "cid",
-                "client_secret": "c/s+e=cret",
-                "refresh_token": "rt&x=1",
-                "token_store_variable": "eloqua_rt",
-                "redirect_uri": "https://app.example.com/cb?x=1&y=2",
-                "verify_tls": False,
-                "timeout": 30,
-            }
-        ),
-    )
-    back = Connection.from_uri(original.get_uri(), conn_id="eloqua_default")
-    settings = settings_from_connection(back)
-    assert settings == settings_from_connection(original)
-    assert settings.site == DEFAULT_SITE
-    assert settings.user == DEFAULT_USER
-    assert settings.password == "p@ss:w/rd?&="
-    assert settings.base_url == "https://secure.p03.eloqua.com/api/bulk/2.0"
-    assert settings.verify_tls is False
-    assert settings.redirect_uri == "https://app.example.com/cb?x=1&y=2"
-    assert settings.timeout == 30.0

@@ -1,4 +1,4 @@
-"""Unit tests of settings.py: connection parsing."""
+"""Unit tests of settings.py: connection parsing, from the JSON and URI forms alike."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.emulator import DEFAULT_SITE, DEFAULT_USER
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.settings import DEFAULT_TIMEOUT, settings_from_connection
+from tests.dag_runner import connection_json
+from tests.test_get_provider_info import connection_uri
 
 
 def conn(**fields) -> Connection:
@@ -195,3 +198,50 @@ def test_a_tasks_request_timeout_and_http_retry_policy_are_checked_when_it_is_de
             task_http_settings(bad, None)
     with pytest.raises(EloquaInputError, match=r"^http_retry_policy must be a dict"):
         task_http_settings(None, [3])
+
+
+def test_uri_connection_gives_the_same_settings_as_json(emulator):
+    from airflow.sdk import Connection
+
+    fields = json.loads(connection_json(emulator))
+    as_json = Connection(conn_id="eloqua_default", **{**fields, "extra": json.dumps(fields["extra"])})
+    as_uri = Connection.from_uri(connection_uri(emulator), conn_id="eloqua_default")
+    assert settings_from_connection(as_uri) == settings_from_connection(as_json)
+
+    # and the URI Airflow itself generates (what the UI's test sends) parses back the same
+    regenerated = Connection.from_uri(as_json.get_uri(), conn_id="eloqua_default")
+    assert settings_from_connection(regenerated) == settings_from_connection(as_json)
+
+
+def test_uri_round_trip_of_site_user_login_and_oauth_extras():
+    from airflow.sdk import Connection
+
+    original = Connection(
+        conn_id="eloqua_default",
+        conn_type="eloqua",
+        login=f"{DEFAULT_SITE}\\{DEFAULT_USER}",
+        password="p@ss:w/rd?&=",
+        host="https://secure.p03.eloqua.com",
+        extra=json.dumps(
+            {
+                "auth_type": "oauth2",
+                "client_id": "cid",
+                "client_secret": "c/s+e=cret",
+                "refresh_token": "rt&x=1",
+                "token_store_variable": "eloqua_rt",
+                "redirect_uri": "https://app.example.com/cb?x=1&y=2",
+                "verify_tls": False,
+                "timeout": 30,
+            }
+        ),
+    )
+    back = Connection.from_uri(original.get_uri(), conn_id="eloqua_default")
+    settings = settings_from_connection(back)
+    assert settings == settings_from_connection(original)
+    assert settings.site == DEFAULT_SITE
+    assert settings.user == DEFAULT_USER
+    assert settings.password == "p@ss:w/rd?&="
+    assert settings.base_url == "https://secure.p03.eloqua.com/api/bulk/2.0"
+    assert settings.verify_tls is False
+    assert settings.redirect_uri == "https://app.example.com/cb?x=1&y=2"
+    assert settings.timeout == 30.0
