@@ -25,8 +25,6 @@ from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH, check_durations
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
     from airflow_provider_eloqua.load.checkpoint import Checkpoint
     from airflow_provider_eloqua.load.spec import DefinitionSpec
@@ -50,13 +48,6 @@ class LoadDefinition:
     uri: str
     body: dict[str, Any]
     reused: bool
-
-
-def load_key(context: Context) -> str:
-    """12 hex digits naming one task instance (dag, task, run, map index): the same on every try."""
-    ti = context["ti"]
-    parts = (ti.dag_id, ti.task_id, ti.run_id, str(getattr(ti, "map_index", -1)))
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:12]
 
 
 def load_name(name: str, key: str) -> str:
@@ -191,7 +182,7 @@ def from_template(hook: EloquaHook, template: DefinitionUri, key: str, auto_dele
 
     :param hook: the worker's hook.
     :param template: the definition the DAG names; never staged into.
-    :param key: the load's key (see :func:`load_key`).
+    :param key: the load's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
     :param auto_delete_duration: the copy's ``autoDeleteDuration``.
     """
     try:
@@ -218,7 +209,7 @@ def from_spec(spec: DefinitionSpec, key: str) -> Blueprint:
     """The blueprint of a load definition created from ``spec`` (named for the load).
 
     :param spec: the definition arguments, validated.
-    :param key: the load's key (see :func:`load_key`).
+    :param key: the load's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
     """
     body = {**spec.body(), "name": load_name(spec.name, key)}
     return Blueprint(f"properties {_properties_digest(spec.body())}", "the definition arguments", lambda: (spec, body))

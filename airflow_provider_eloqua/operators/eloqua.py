@@ -37,7 +37,6 @@ from airflow_provider_eloqua.load.load_definition import (
     from_mapping,
     from_spec,
     from_template,
-    load_key,
     mapped_origin,
 )
 from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport
@@ -60,7 +59,7 @@ from airflow_provider_eloqua.operators.export import (
 )
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
-from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
+from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint, task_key
 from airflow_provider_eloqua.sync.ending import check_on_warning, end_sync
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.waiting import (
@@ -358,7 +357,7 @@ class _LoadOperator(_EloquaOperator):
     ) -> Load:
         """The load: into a definition made from ``spec`` (its fields mapped from the input's columns for a
         :class:`MappedDefinition`), or else a private copy of ``definition_uri``."""
-        hook, key, source = self.hook, load_key(context), self.input_spec()
+        hook, key, source = self.hook, task_key(context), self.input_spec()
         if isinstance(spec, MappedDefinition):
             mapped = spec
 

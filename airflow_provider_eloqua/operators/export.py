@@ -39,8 +39,8 @@ from airflow_provider_eloqua.export.spec import (
 )
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, parse_lag
 from airflow_provider_eloqua.links import persist_links
-from airflow_provider_eloqua.load.load_definition import load_key
 from airflow_provider_eloqua.operators.base import EloquaBaseOperator
+from airflow_provider_eloqua.sync.checkpoint import task_key
 from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 
@@ -259,7 +259,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
             checkpoint,
             self._spec(checkpoint),
             output,
-            key=load_key(context),
+            key=task_key(context),
             poll_interval=self.poll_interval,
             timeout=self.timeout,
             lag=self.lag,
@@ -358,7 +358,7 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         window = Window.of(self.since, self.until)
         output = OutputSpec(self.path, self.format, self.page_size)
         result = download_sync(
-            self.hook, self.sync_uri, output, key=load_key(context), window=window, row_limit=self.row_limit
+            self.hook, self.sync_uri, output, key=task_key(context), window=window, row_limit=self.row_limit
         )
         parsed = urls.parse_definition_uri(result.definition_uri or "")
         return _finish(self, context, (parsed.entity, parsed.parent_id), result)

@@ -15,6 +15,7 @@ reads from what it read or wrote since, and skips deleting a key it knows is abs
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,3 +127,13 @@ class SyncCheckpoint:
     def forget(self) -> None:
         """Drop everything this task remembered: it is done, a later run starts over."""
         self.forget_sync()
+
+
+def task_key(context: Any) -> str:
+    """12 hex digits naming one task instance (dag, task, run, map index): the same on every try.
+
+    It names what a task creates in Eloqua (its definitions) and beside its output (a hidden file).
+    """
+    ti = context["ti"]
+    parts = (ti.dag_id, ti.task_id, ti.run_id, str(getattr(ti, "map_index", -1)))
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:12]

@@ -5,7 +5,6 @@ HTTP with a dict-backed checkpoint where Eloqua is involved (no Airflow run)."""
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
 
 import pytest
 
@@ -23,7 +22,6 @@ from airflow_provider_eloqua.load.load_definition import (
     from_spec,
     from_template,
     is_load_definition,
-    load_key,
     load_name,
 )
 from airflow_provider_eloqua.load.spec import DefinitionSpec
@@ -39,20 +37,6 @@ SPEC = DefinitionSpec("imports", "contacts", "people", {"Email": EMAIL}, "Email"
 def hook(emulator, monkeypatch) -> EloquaHook:
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_LOAD_DEFINITION", connection_json(emulator))
     return EloquaHook("eloqua_load_definition")
-
-
-def _context(**ti) -> dict:
-    values = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1} | ti
-    return {"ti": SimpleNamespace(**values)}
-
-
-def test_the_load_key_names_one_task_instance_the_same_on_every_try():
-    key = load_key(_context())
-    assert len(key) == 12 and int(key, 16) >= 0
-    assert load_key(_context(try_number=2)) == key
-    others = [load_key(_context(**{name: "x"})) for name in ("dag_id", "task_id", "run_id")]
-    others.append(load_key(_context(map_index=3)))
-    assert len({key, *others}) == 5
 
 
 def test_the_load_name_is_the_users_name_cut_to_fit_with_the_loads_suffix():

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from airflow_provider_eloqua.sync.checkpoint import STATE_SYNC, STATE_SYNC_REQUESTED, StartedSync, SyncCheckpoint
+from types import SimpleNamespace
+
+from airflow_provider_eloqua.sync.checkpoint import (
+    STATE_SYNC,
+    STATE_SYNC_REQUESTED,
+    StartedSync,
+    SyncCheckpoint,
+    task_key,
+)
 from tests.sync.helpers import Store
 
 
@@ -103,3 +111,17 @@ def test_deleting_a_key_known_absent_sends_nothing():
     assert store.calls == [("delete", "eloqua_sync_payload")]
     checkpoint.forget_sync()
     assert store.calls == [("delete", "eloqua_sync_payload")]  # everything is known absent now
+
+
+def _context(**ti) -> dict:
+    values = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1} | ti
+    return {"ti": SimpleNamespace(**values)}
+
+
+def test_the_task_key_names_one_task_instance_the_same_on_every_try():
+    key = task_key(_context())
+    assert len(key) == 12 and int(key, 16) >= 0
+    assert task_key(_context(try_number=2)) == key
+    others = [task_key(_context(**{name: "x"})) for name in ("dag_id", "task_id", "run_id")]
+    others.append(task_key(_context(map_index=3)))
+    assert len({key, *others}) == 5
