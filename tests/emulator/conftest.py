@@ -13,6 +13,24 @@ BASIC_AUTH = (f"{DEFAULT_SITE}\\{DEFAULT_USER}", DEFAULT_PASSWORD)
 EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 FIRST_NAME = "{{Contact.Field(C_FirstName)}}"
 TERMINAL = ("success", "warning", "error", "errored")
+#: Oracle's opportunity import tutorial: the statements, and the definition that links opportunities to contacts.
+OPPORTUNITY_FIELDS = {
+    "OpportunityID": "{{Opportunity.Id}}",
+    "OpportunityName": "{{Opportunity.Field(Name)}}",
+    "Stage": "{{Opportunity.Field(Stage)}}",
+    "Amount": "{{Opportunity.Field(Amount)}}",
+    "CloseDate": "{{Opportunity.Field(CloseDate)}}",
+}
+LINK = {
+    "fields": {"EmailAddress": "{{Opportunity.Contact.Field(C_EmailAddress)}}", "OpportunityID": "{{Opportunity.Id}}"},
+    "identifierFieldName": "EmailAddress",
+    "linkOpportunitiesEntityType": "Contact",
+    "linkOpportunitiesMatchFieldName": "OpportunityID",
+    "linkOpportunitiesSourceField": "EmailAddress",
+    "linkOpportunitiesCaseSensitiveMatchField": False,
+    "linkOpportunitiesCaseSensitiveSourceField": "false",  # Oracle's examples also send strings
+    "linkOpportunitiesMultipleSourceMatches": True,
+}
 
 
 class Bulk:

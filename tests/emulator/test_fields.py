@@ -53,3 +53,9 @@ def test_date_statements_are_the_date_fields_of_the_root():
     }
     assert date_statements("/events/12") == {"{{Event[12].Field[4]}}"}
     assert date_statements("/widgets") == frozenset()
+
+
+def test_opportunity_fields_are_oracles_statements(bulk):
+    statements = {item["statement"] for item in bulk.items("/opportunities/fields")}
+    assert {"{{Opportunity.Id}}", "{{Opportunity.Field(Name)}}", "{{Opportunity.Field(Stage)}}"} <= statements
+    assert "{{Opportunity.Field(OpportunityID)}}" not in statements

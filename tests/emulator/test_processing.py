@@ -1,8 +1,10 @@
-"""Sync lifecycle, outcomes, logs, rejects, record upserts and sync actions."""
+"""emulator/processing.py, over real HTTP: the sync lifecycle, outcomes, logs, rejects, record upserts and
+sync actions; Oracle's import kinds (email addresses, opportunities and their contact links, blank custom
+object record ids) and their status codes."""
 
 from __future__ import annotations
 
-from .conftest import EMAIL
+from .conftest import EMAIL, LINK, OPPORTUNITY_FIELDS
 
 
 def _codes(bulk, sync_uri):
@@ -141,3 +143,61 @@ def test_import_sync_actions_and_sync_action_definitions(emulator, bulk):
     assert bulk.sync(remove["uri"], [{"Email": "a@example.com"}])["status"] == "success"
     assert emulator.control.lists() == {"123": ["b@example.com"]}
     assert len(emulator.control.records("/contacts")) == 2  # sync actions do not create records
+
+
+def _counts(bulk, sync_uri):
+    return {log["statusCode"]: log["count"] for log in bulk.items(sync_uri + "/logs")}
+
+
+def test_email_address_import_unsubscribes_and_logs_addresses_not_records(emulator, bulk):
+    definition = bulk.create(
+        "/emailAddresses/imports",
+        fields={"UnsubEmail": "{{EmailAddress.Field(EmailAddress)}}"},
+        identifierFieldName="UnsubEmail",
+        syncActions=[{"action": "add", "destination": "{{ContactList[7]}}"}],
+    )
+    sync = bulk.sync(definition["uri"], [{"UnsubEmail": "A@Example.com"}, {"UnsubEmail": "b@example.com"}])
+    assert sync["status"] == "success"
+    codes = _counts(bulk, sync["uri"])
+    assert (codes["ELQ-00033"], codes["ELQ-00035"]) == (2, 0)  # "Email addresses created./updated."
+    assert "ELQ-00004" not in codes  # no contact was created
+    again = bulk.sync(definition["uri"], [{"UnsubEmail": "a@example.com"}])
+    assert _counts(bulk, again["uri"])["ELQ-00035"] == 1  # matched case-insensitively
+    assert emulator.control.lists()["7"] == ["a@example.com", "b@example.com"]
+
+
+def test_opportunities_are_created_then_linked_to_contacts(emulator, bulk):
+    contacts = bulk.create()["uri"]
+    bulk.sync(contacts, [{"Email": "ann@example.com", "First": "Ann"}])
+    opportunities = bulk.create(
+        "/opportunities/imports", fields=OPPORTUNITY_FIELDS, identifierFieldName="OpportunityID"
+    )["uri"]
+    row = {"OpportunityName": "Deal", "Stage": "Open", "Amount": "100", "CloseDate": "2026-12-31"}
+    sync = bulk.sync(opportunities, [{"OpportunityID": "OPP-1", **row}])
+    assert sync["status"] == "success" and _counts(bulk, sync["uri"])["ELQ-00049"] == 1  # "Total new records."
+
+    link = bulk.create("/opportunities/contacts/imports", **LINK)["uri"]
+    rows = [
+        {"EmailAddress": "ANN@example.com", "OpportunityID": "OPP-1"},
+        {"EmailAddress": "ann@example.com", "OpportunityID": "OPP-404"},
+        {"EmailAddress": "nobody@example.com", "OpportunityID": "OPP-1"},
+    ]
+    linked = bulk.sync(link, rows)
+    assert linked["status"] == "warning"
+    codes = _counts(bulk, linked["uri"])
+    assert (codes["ELQ-00084"], codes["ELQ-00085"], codes["ELQ-00060"]) == (1, 1, 2)
+    assert [r["statusCode"] for r in bulk.items(linked["uri"] + "/rejects")] == ["ELQ-00084", "ELQ-00085"]
+    assert [r["identifier"] for r in emulator.control.records("/opportunities/contacts")] == ["OPP-1|ann@example.com"]
+
+
+def test_blank_custom_object_record_id_creates_new_records(emulator, bulk):
+    """Oracle's "Creating new custom object records": identifier = record Id, left blank."""
+    fields = {"Id": "{{CustomObject[9].Id}}", "Email": "{{CustomObject[9].Field[1]}}"}
+    uri = bulk.create("/customObjects/9/imports", fields=fields, identifierFieldName="Id")["uri"]
+    sync = bulk.sync(uri, [{"Id": "", "Email": "a@example.com"}, {"Id": None, "Email": "b@example.com"}])
+    assert sync["status"] == "success"
+    assert _counts(bulk, sync["uri"])["ELQ-00007"] == 2
+    assert len(emulator.control.records("/customObjects/9")) == 2
+    # a blank identifier that is not a record id still cannot match anything
+    contacts = bulk.create()["uri"]
+    assert bulk.sync(contacts, [{"Email": "", "First": "x"}])["status"] == "warning"

@@ -1,10 +1,11 @@
-"""Definition create/list/get/put/delete, validation failures and field discovery."""
+"""emulator/validation.py, over real HTTP: definition create/list/get/put/delete and the validation
+failures Eloqua answers with, Oracle's required statements, sync-action identifiers and string booleans."""
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import EMAIL, FIRST_NAME
+from .conftest import EMAIL, FIRST_NAME, LINK, OPPORTUNITY_FIELDS
 
 VALID = {"name": "n", "fields": {"Email": EMAIL}, "identifierFieldName": "Email"}
 
@@ -93,3 +94,72 @@ def test_delete(bulk):
     assert bulk.delete(definition["uri"]).status_code == 204
     assert bulk.get(definition["uri"]).status_code == 404
     assert bulk.delete(definition["uri"]).status_code == 404
+
+
+def test_opportunity_import_requires_oracles_statements(bulk):
+    missing_stage = {k: v for k, v in OPPORTUNITY_FIELDS.items() if k != "Stage"}
+    response = bulk.post(
+        "/opportunities/imports", json={"name": "o", "fields": missing_stage, "identifierFieldName": "OpportunityID"}
+    )
+    assert response.status_code == 400
+    assert response.json()["failures"] == [
+        {
+            "field": "fields",
+            "value": "{{Opportunity.Field(Stage)}}",
+            "constraint": "Is required for an opportunity import.",
+        }
+    ]
+    keyed_on_name = {"name": "o", "fields": OPPORTUNITY_FIELDS, "identifierFieldName": "OpportunityName"}
+    response = bulk.post("/opportunities/imports", json=keyed_on_name)
+    assert response.status_code == 400 and response.json()["failures"][0]["field"] == "identifierFieldName"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"linkOpportunitiesEntityType": "Company"}, "linkOpportunitiesEntityType"),
+        ({"linkOpportunitiesSourceField": None}, "linkOpportunitiesSourceField"),
+        ({"linkOpportunitiesMultipleSourceMatches": "yes"}, "linkOpportunitiesMultipleSourceMatches"),
+        ({"fields": {"EmailAddress": "{{Opportunity.Contact.Field(C_EmailAddress)}}"}}, "fields"),
+    ],
+)
+def test_opportunity_link_definitions_are_checked(bulk, change, field):
+    response = bulk.post("/opportunities/contacts/imports", json={"name": "l", **LINK, **change})
+    assert response.status_code == 400
+    assert field in [f["field"] for f in response.json()["failures"]]
+
+
+@pytest.mark.parametrize(
+    ("collection", "statement", "ok"),
+    [
+        ("/accounts/syncActions", "{{Account.Field(CompanyIDExt)}}", True),
+        ("/accounts/syncActions", "{{Account.Field(M_City)}}", False),
+        ("/customObjects/5/syncActions", "{{CustomObject[5].ExternalId}}", True),
+        ("/customObjects/5/syncActions", "{{CustomObject[5].Field[1]}}", False),
+        ("/contacts/syncActions", "{{Contact.Field(C_FirstName)}}", False),
+    ],
+)
+def test_sync_action_identifiers_are_oracles(bulk, collection, statement, ok):
+    body = {
+        "name": "s",
+        "fields": {"Id": statement},
+        "identifierFieldName": "Id",
+        "syncActions": [{"action": "add", "destination": "{{ContactList[1]}}"}],
+    }
+    response = bulk.post(collection, json=body)
+    assert response.status_code == (201 if ok else 400), response.text
+
+
+def test_use_field_rule_without_rules_is_refused(bulk):
+    body = {"name": "n", "fields": {"Email": EMAIL}, "identifierFieldName": "Email", "updateRule": "useFieldRule"}
+    response = bulk.post("/contacts/imports", json=body)
+    assert response.status_code == 400
+    assert response.json()["failures"][0]["field"] == "updateRuleByField"
+    with_rules = body | {"updateRuleByField": {"Email": "ifNewIsNotNull"}}
+    assert bulk.post("/contacts/imports", json=with_rules).status_code == 201
+
+
+def test_booleans_may_be_strings_as_in_oracles_examples(bulk):
+    body = {"name": "n", "fields": {"Email": EMAIL}, "identifierFieldName": "Email"}
+    assert bulk.post("/contacts/imports", json=body | {"isUpdatingMultipleMatchedRecords": "false"}).status_code == 201
+    assert bulk.post("/contacts/imports", json=body | {"isUpdatingMultipleMatchedRecords": "nope"}).status_code == 400
