@@ -1,6 +1,6 @@
-"""Operator extra links in a real DAG run: each task's "Eloqua sync" and "Eloqua definition" links
-resolve, as Airflow's API resolves them (the serialized task reads the link its try stored), to
-Bulk API URIs that answer on the site."""
+"""links.py: what a task records for its links, and, in a real DAG run, each task's "Eloqua sync" and
+"Eloqua definition" links resolved as Airflow's API resolves them (the serialized task reads the link its
+try stored from XCom) to Bulk API URIs that answer on the site."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import requests
 
 from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.links import EXTRA_LINKS
+from airflow_provider_eloqua.links import EXTRA_LINKS, LINKS_XCOM_KEY, persist_links
 from tests.dag_runner import run_dag, write_dag_file
+from tests.task_runner import TaskInstance
 
 DAG = """
 import pendulum
@@ -89,3 +90,23 @@ def test_every_task_links_to_its_sync_and_definition(airflow_db, eloqua_conn):
     ):
         assert answers(url) == 200, url
     assert answers(base + load["definition_uri"]) == 404  # the import deleted its load definition
+
+
+def test_a_task_records_the_urls_of_what_it_knows(eloqua_conn):
+    hook = EloquaHook()
+    ti = TaskInstance("load")
+    persist_links({"ti": ti}, hook, sync_uri="/syncs/5", definition_uri="/contacts/imports/3")
+    base = hook.base_url
+    assert ti.xcoms == {LINKS_XCOM_KEY: {"sync": base + "/syncs/5", "definition": base + "/contacts/imports/3"}}
+    persist_links({"ti": ti}, hook, definition_uri="/contacts/imports/4")  # each call replaces the last
+    assert ti.xcoms == {LINKS_XCOM_KEY: {"definition": base + "/contacts/imports/4"}}
+
+
+def test_no_links_without_a_uri_or_a_base_url_and_the_task_goes_on(eloqua_conn, caplog):
+    ti = TaskInstance("load")
+    persist_links({"ti": ti}, EloquaHook())
+    assert ti.xcoms == {}
+    eloqua_conn.control.add_fault(method="GET", path="^/id$", status=401, times=None)
+    persist_links({"ti": ti}, EloquaHook(retry_policy={"max_attempts": 1}), sync_uri="/syncs/5")
+    assert ti.xcoms == {}
+    assert "No links to Eloqua for this task: the Bulk API base URL is unknown" in caplog.text
