@@ -278,6 +278,54 @@ class ExportSpec:
     def with_name(self, name: str) -> ExportSpec:
         return replace(self, name=name)
 
+    @classmethod
+    def from_template(
+        cls,
+        template: urls.DefinitionUri,
+        body: Mapping[str, Any],
+        *,
+        name: str | None,
+        activity_type: str | None,
+        max_records: int | None,
+        definition_extra: Mapping[str, Any] | None,
+        **task: Any,
+    ) -> ExportSpec:
+        """The export a template definition describes (``body``: its ``GET`` answer): its fields, filter
+        (its ``'{{Activity.Type}}' = 'X'`` becomes ``activity_type``) and other properties, with the
+        task's window and durations; ``name``, ``activity_type``, ``max_records`` and ``definition_extra``
+        given by the task win over the template's."""
+        template_type, own_filter = _split_activity_type(body.get("filter"))
+        extra = {key: value for key, value in body.items() if key not in OWN_PROPERTIES | READ_ONLY_PROPERTIES}
+        return cls(
+            entity=template.entity,
+            name=name or str(body.get("name") or "Airflow export"),
+            fields=body.get("fields") or {},
+            filter=own_filter,
+            parent_id=template.parent_id,
+            activity_type=activity_type or template_type,
+            max_records=max_records if max_records is not None else body.get("maxRecords"),
+            definition_extra={**extra, **(definition_extra or {})} or None,
+            **task,
+        )
+
+
+def _split_activity_type(text: Any) -> tuple[str | None, str | None]:
+    """A template's filter as its ``'{{Activity.Type}}' = 'X'`` criterion's X (or None) and the rest."""
+    if not text:
+        return None, None
+    tree = parse_filter(str(text), "the template's filter")
+    operands = list(tree.operands) if isinstance(tree, And) else [tree]
+    found = [
+        node
+        for node in operands
+        if isinstance(node, Comparison) and node.statement == "{{Activity.Type}}" and node.op == "="
+    ]
+    if not found:
+        return None, str(text)
+    rest = [node for node in operands if node not in found]
+    own = (rest[0].text() if len(rest) == 1 else And(tuple(rest)).text()) if rest else None
+    return found[0].value, own
+
 
 # ------------------------------------------------------------------ checks, in order
 

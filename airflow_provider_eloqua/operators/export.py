@@ -26,13 +26,10 @@ from airflow_provider_eloqua.export.engine import (
     WaitUntil,
     download_sync,
 )
-from airflow_provider_eloqua.export.filters import And, Comparison, parse_filter
 from airflow_provider_eloqua.export.spec import (
     DEFAULT_EXPORT_AUTO_DELETE,
     DEFAULT_EXPORT_RETENTION,
     MAX_PAGE_SIZE,
-    OWN_PROPERTIES,
-    READ_ONLY_PROPERTIES,
     ExportSpec,
     OutputSpec,
     check_row_limit,
@@ -233,22 +230,17 @@ class EloquaExportOperator(_ExportDefinitionOperator):
         template = urls.parse_definition_uri(str(self.definition_uri))
         if template.kind != "exports":
             raise EloquaInputError(f"definition_uri must be an export definition; got {template.uri}")
-        body = self.hook.get_definition(template)
-        activity_type, own_filter = _split_activity_type(body.get("filter"), self.activity_type)
-        extra = {key: value for key, value in body.items() if key not in OWN_PROPERTIES | READ_ONLY_PROPERTIES}
-        return ExportSpec(
-            entity=template.entity,
-            name=self.name or str(body.get("name") or "Airflow export"),
-            fields=body.get("fields") or {},
-            filter=own_filter,
-            parent_id=template.parent_id,
-            activity_type=activity_type,
+        return ExportSpec.from_template(
+            template,
+            self.hook.get_definition(template),
+            name=self.name,
+            activity_type=self.activity_type,
             member_of=self.member_of,
             window=window,
-            max_records=self.max_records if self.max_records is not None else body.get("maxRecords"),
+            max_records=self.max_records,
             auto_delete_duration=self.auto_delete_duration or DEFAULT_EXPORT_AUTO_DELETE,
             data_retention_duration=self.data_retention_duration,
-            definition_extra={**extra, **(self.definition_extra or {})} or None,
+            definition_extra=self.definition_extra,
         )
 
     def _engine(self, context: Context, resumed_sync: str | None) -> Export:
@@ -362,24 +354,6 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         )
         parsed = urls.parse_definition_uri(result.definition_uri or "")
         return _finish(self, context, (parsed.entity, parsed.parent_id), result)
-
-
-def _split_activity_type(text: Any, given: str | None) -> tuple[str | None, str | None]:
-    """A template's filter without its ``'{{Activity.Type}}' = 'X'`` criterion, and X (or ``given``)."""
-    if not text:
-        return given, None
-    tree = parse_filter(str(text), "the template's filter")
-    operands = list(tree.operands) if isinstance(tree, And) else [tree]
-    found = [
-        node
-        for node in operands
-        if isinstance(node, Comparison) and node.statement == "{{Activity.Type}}" and node.op == "="
-    ]
-    if not found:
-        return given, str(text)
-    rest = [node for node in operands if node not in found]
-    own = (rest[0].text() if len(rest) == 1 else And(tuple(rest)).text()) if rest else None
-    return given or found[0].value, own
 
 
 def _finish(

@@ -234,3 +234,51 @@ def test_output_format_comes_from_the_extension_or_format():
 def test_bad_output_settings_name_the_argument(kwargs, message):
     with pytest.raises(EloquaInputError, match=message):
         OutputSpec(**kwargs)
+
+
+def test_a_template_is_described_with_its_activity_type_split_out_and_the_tasks_window():
+    from airflow_provider_eloqua import urls
+
+    body = {
+        "uri": "/activities/exports/8",
+        "name": "Sends template",
+        "fields": SEND,
+        "filter": "'{{Activity.Type}}' = 'EmailSend' AND '{{Activity.Asset.Id}}' != '0'",
+        "areSystemTimestampsInUTC": False,
+        "maxRecords": 10,
+        "createdAt": "2026-01-01T00:00:00Z",
+        "externalSystemId": 3,
+    }
+    task = {"member_of": None, "window": DAY, "auto_delete_duration": "P2D", "data_retention_duration": "P2D"}
+    own = {"name": None, "activity_type": None, "max_records": None, "definition_extra": None}
+    spec = ExportSpec.from_template(urls.parse_definition_uri("/activities/exports/8"), body, **own, **task)
+    assert (spec.entity, spec.name, spec.activity_type, spec.max_records) == (
+        "activities",
+        "Sends template",
+        "EmailSend",
+        10,
+    )
+    assert spec.filter == "'{{Activity.Asset.Id}}' != '0'" and spec.definition_extra == {"externalSystemId": 3}
+    assert spec.body()["areSystemTimestampsInUTC"] is True  # the window's bounds are UTC
+    assert spec.filter_text() == (
+        "'{{Activity.Type}}' = 'EmailSend' AND '{{Activity.Asset.Id}}' != '0' AND "
+        "'{{Activity.CreatedAt}}' >= '2026-12-01 00:00:00' AND '{{Activity.CreatedAt}}' < '2026-12-02 00:00:00'"
+    )
+    mine = ExportSpec.from_template(
+        urls.parse_definition_uri("/activities/exports/8"),
+        body,
+        **{
+            **own,
+            "name": "Mine",
+            "activity_type": "EmailOpen",
+            "max_records": 5,
+            "definition_extra": {"externalSystemId": 4},
+        },
+        **task,
+    )
+    assert (mine.name, mine.activity_type, mine.max_records, mine.definition_extra) == (
+        "Mine",
+        "EmailOpen",
+        5,
+        {"externalSystemId": 4},
+    )
