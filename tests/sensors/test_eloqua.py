@@ -42,11 +42,12 @@ def test_already_finished_sync_is_reported_without_deferring(eloqua_conn, deferr
     assert len(status_gets) == 1
 
 
-def test_errored_sync_fails_the_sensor_in_deferrable_mode(eloqua_conn):
-    sync_uri = finished_sync(eloqua_conn, status="errored")
-    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri, poke_interval=0.01, timeout=30, deferrable=True)
+@pytest.mark.parametrize(("status", "deferrable"), [("errored", True), ("error", False)], ids=["deferrable", "poke"])
+def test_a_sync_that_ended_in_error_fails_the_sensor(eloqua_conn, status, deferrable):
+    sync_uri = finished_sync(eloqua_conn, status=status)
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri=sync_uri, poke_interval=0.01, timeout=30, deferrable=deferrable)
 
-    with pytest.raises(EloquaSyncError, match=rf"{sync_uri} ended with status 'errored'"):
+    with pytest.raises(EloquaSyncError, match=rf"{sync_uri} ended with status '{status}'"):
         sensor.execute(task_context("wait"))
 
 
