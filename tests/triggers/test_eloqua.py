@@ -523,16 +523,18 @@ async def test_run_does_not_block_the_event_loop(conn, emulator, mocker, monkeyp
 
 async def test_for_hook_waits_with_the_tasks_request_timeout_and_retry_policy(conn, emulator):
     """A deferred wait uses the settings the task gave its hook: a look held by Eloqua is abandoned
-    after the task's ``request_timeout`` (5 s) and the next look sees the end. The connection's own timeout
-    is an hour: a trigger that ignored the task's would hang until pytest-timeout fails the test."""
+    after the task's ``request_timeout`` (1 s) and retried by the task's policy, and a later look sees the
+    end. The connection's own timeout is an hour: a trigger that ignored the task's would hang until
+    pytest-timeout fails the test."""
     conn(extra={"timeout": 3600})
     sync_uri = start_sync(emulator)
-    hook = EloquaHook(CONN_ID, timeout=5.0, retry_policy={"max_attempts": 1, "initial_wait": 0.01, "max_wait": 0.1})
+    policy = {"max_attempts": 3, "initial_wait": 0.01, "max_wait": 0.1}
+    hook = EloquaHook(CONN_ID, timeout=1.0, retry_policy=policy)
     trigger = EloquaSyncTrigger.for_hook(hook, sync_uri=sync_uri, poll_interval=0.01, end_time=time.time() + 600)
     _, kwargs = trigger.serialize()
     assert json.loads(json.dumps(kwargs)) == kwargs
-    assert (kwargs["eloqua_conn_id"], kwargs["request_timeout"]) == (CONN_ID, 5.0)
-    assert kwargs["retry_policy"] == {"max_attempts": 1, "initial_wait": 0.01, "max_wait": 0.1}
+    assert (kwargs["eloqua_conn_id"], kwargs["request_timeout"]) == (CONN_ID, 1.0)
+    assert kwargs["retry_policy"] == policy
     emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", action="hold", times=1)
     try:
         events = await collect(EloquaSyncTrigger(**kwargs))
