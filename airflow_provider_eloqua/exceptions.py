@@ -3,9 +3,13 @@
 Failures a retry of the task cannot change are also :class:`AirflowFailException`, so Airflow
 fails the task at once instead of using its retries: credentials refused (:class:`EloquaAuthError`),
 bad input (:class:`EloquaInputError`), a definition Eloqua refuses (:class:`EloquaDefinitionRefused`),
-a row count that does not match (:class:`EloquaRowCountError`) and a sync, or an export sync's
-data, gone from Eloqua (:class:`EloquaSyncGone`). Everything else (timeouts, transport errors, 5xx,
-a sync that ended in ``error``) keeps Airflow's retries.
+a row count that does not match (:class:`EloquaRowCountError`), a sync, or an export sync's
+data, gone from Eloqua (:class:`EloquaSyncGone`) and an ended sync whose outcome the task refuses
+(:class:`EloquaOutcomeRefused`). Everything else (timeouts, transport errors, 5xx, a sync that ended
+in ``error``) keeps Airflow's retries.
+
+:func:`failure_to_json` and :func:`failure_from_json` carry a failure across processes (the
+trigger's event) as plain JSON, so that the task raises the very exception the wait raised.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class EloquaApiError(EloquaError):
         self.status = status
         self.body = body
         self.retry_after = retry_after
+        self.hint = hint
         self.failures: list[dict[str, Any]] = []
         if isinstance(body, dict) and isinstance(body.get("failures"), list):
             self.failures = [f for f in body["failures"] if isinstance(f, dict)]
@@ -124,7 +129,13 @@ class EloquaRowCountError(EloquaSyncError, AirflowFailException):
     Not retried by Airflow: a retry reattaches to the same sync and finds the same count."""
 
 
-class EloquaRejectedRowsError(EloquaSyncError):
+class EloquaOutcomeRefused(EloquaSyncError, AirflowFailException):
+    """The sync ended, and the task's settings refuse what it did: a ``warning`` with ``on_warning="fail"``,
+    or more rejects than allowed (:class:`EloquaRejectedRowsError`). Not retried by Airflow: a retry
+    cannot change what Eloqua did (docs/retries-and-clears.md says what a Clear does)."""
+
+
+class EloquaRejectedRowsError(EloquaOutcomeRefused):
     """Eloqua rejected more rows than the task's ``max_rejected_rows`` or ``max_rejected_ratio`` allows."""
 
 
@@ -141,3 +152,75 @@ class EloquaSyncTimeout(EloquaError):
     sync, so Airflow's retries should apply. The sensor turns it into ``AirflowSensorTimeout``,
     as every Airflow sensor does at its deadline.
     """
+
+
+#: The classes a failure is rebuilt as from its JSON (anything else is rebuilt as its nearest one).
+_API_ERRORS = {
+    cls.__name__: cls for cls in (EloquaApiError, EloquaAuthError, EloquaProxyError, EloquaDefinitionRefused)
+}
+_MESSAGE_ERRORS = {cls.__name__: cls for cls in (EloquaSyncGone, EloquaInputError, EloquaError)}
+
+
+def _plain_body(body: Any) -> Any:
+    """An answer's body as plain JSON: parsed JSON as it is, anything else as the text the message shows."""
+    if body is None or isinstance(body, str | int | float | bool | dict | list):
+        return body
+    return repr(body)[:_BODY_LIMIT]
+
+
+def failure_to_json(exc: BaseException) -> dict[str, Any]:
+    """``exc`` as plain JSON (its class and what rebuilds it), for an event that crosses processes.
+
+    An answer of Eloqua keeps its class, method, path, status, body and hint; a transport failure its
+    reason; any other failure its class (the nearest of the provider's) and its text. Like the
+    exceptions themselves, it never carries a credential.
+    """
+    if isinstance(exc, EloquaApiError):
+        name = type(exc).__name__
+        return {
+            "type": name if name in _API_ERRORS else EloquaApiError.__name__,
+            "method": exc.method,
+            "path": exc.path,
+            "status": exc.status,
+            "body": _plain_body(exc.body),
+            "hint": exc.hint,
+            "retry_after": exc.retry_after,
+        }
+    if isinstance(exc, EloquaTransportError):
+        return {
+            "type": EloquaTransportError.__name__,
+            "method": exc.method,
+            "path": exc.path,
+            "reason": exc.reason,
+            "connect_phase": exc.connect_phase,
+        }
+    if not isinstance(exc, EloquaError):
+        return {"type": EloquaError.__name__}  # rebuilt with the event's message, which names the wait
+    name = next(name for name, cls in _MESSAGE_ERRORS.items() if isinstance(exc, cls))
+    return {"type": name, "message": str(exc)}
+
+
+def failure_from_json(failure: Any, message: str) -> EloquaError:
+    """The exception :func:`failure_to_json` described; ``EloquaError(message)`` when it is not one."""
+    if not isinstance(failure, dict):
+        return EloquaError(message)
+    try:
+        kind = failure.get("type")
+        if kind in _API_ERRORS:
+            return _API_ERRORS[kind](
+                failure["method"],
+                failure["path"],
+                int(failure["status"]),
+                failure.get("body"),
+                retry_after=failure.get("retry_after"),
+                hint=failure.get("hint"),
+            )
+        if kind == EloquaTransportError.__name__:
+            return EloquaTransportError(
+                failure["method"], failure["path"], failure["reason"], connect_phase=bool(failure.get("connect_phase"))
+            )
+        if kind in _MESSAGE_ERRORS:
+            return _MESSAGE_ERRORS[kind](failure.get("message") or message)
+    except (KeyError, TypeError, ValueError):
+        pass
+    return EloquaError(message)

@@ -31,8 +31,10 @@ STATE_LOAD = "eloqua_load"
 STATE_LOADED = "eloqua_loaded"
 #: The ``max_tries`` the task instance had on its last try (it grows with every Clear).
 STATE_MAX_TRIES = "eloqua_max_tries"
+#: ``{"sync_uri": ..., "judged_by": {...}}``: the load's last sync ended, and the task refused its outcome.
+STATE_REFUSED = "eloqua_refused"
 #: What an earlier try of a load leaves behind for a later try of the same load.
-_LOAD_WORK = (STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED, STATE_BATCHES, STATE_LOAD_DEFINITION)
+_LOAD_WORK = (STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED, STATE_BATCHES, STATE_LOAD_DEFINITION, STATE_REFUSED)
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,19 @@ class Checkpoint(SyncCheckpoint):
         """The load is done: forget it (a later try, after a Clear, loads again), noting its last sync."""
         self._set(STATE_LOADED, {"sync_uri": self.sync_uri})
         self.forget_load()
+
+    @property
+    def refused(self) -> dict[str, Any] | None:
+        """``{"sync_uri", "judged_by"}`` when an earlier try refused the outcome of the load's last sync."""
+        refused = self._get(STATE_REFUSED)
+        return refused if isinstance(refused, dict) else None
+
+    def refused_outcome(self, sync_uri: str, judged_by: dict[str, Any]) -> None:
+        """The task refused what sync ``sync_uri`` did, judged by the settings ``judged_by``."""
+        self._set(STATE_REFUSED, {"sync_uri": sync_uri, "judged_by": judged_by})
+
+    def forget_refusal(self) -> None:
+        self._delete(STATE_REFUSED)
 
     # ------------------------------------------------------------------ the definition
 

@@ -23,10 +23,12 @@ is made from (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -200,6 +202,9 @@ class Load:
     :param poll_interval: seconds between looks at an earlier batch's sync.
     :param timeout: the most seconds to wait for each earlier batch's sync, and then to list its
         logs and rejects.
+    :param judged_by: the settings the task judges the load's last sync by (``on_warning``, the
+        rejects threshold; plain JSON): after a try that refused the sync's outcome, a later try
+        judges it again if they changed, and loads the input again if not.
     """
 
     def __init__(
@@ -213,8 +218,10 @@ class Load:
         callback_url: str | None = None,
         poll_interval: float = 30,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
+        judged_by: dict[str, Any] | None = None,
     ) -> None:
         self.hook = hook
+        self.judged_by = judged_by or {}
         self.checkpoint = checkpoint
         self._read_blueprint = blueprint
         self._definition: Definition | None = None
@@ -354,6 +361,7 @@ class Load:
         identity, checkpoint = self._identify(), self.checkpoint
         earlier = checkpoint.load_identity
         if identity.same_as(earlier):
+            self._after_refusal()
             return
         work = checkpoint.earlier_work()
         if work:
@@ -378,6 +386,33 @@ class Load:
             made = pool.submit(contextvars.copy_context().run, lambda: self.identity)
             self.checkpoint.read_load()
             return made.result()
+
+    def _after_refusal(self) -> None:
+        """After a try that refused the outcome of this load's last sync (a Clear followed: the
+        refusal is not retried), judge that sync again if the settings it was judged by changed;
+        otherwise judging it again would refuse it again, so load the input again."""
+        refused = self.checkpoint.refused
+        if refused is None:
+            return
+        sync_uri, judged_by = refused.get("sync_uri"), refused.get("judged_by")
+        if judged_by != self.judged_by:
+            self.hook.log.warning(
+                "Sync %s, whose outcome an earlier try refused (judged by %s), is judged again by %s; nothing is "
+                "loaded again",
+                sync_uri,
+                json.dumps(judged_by),
+                json.dumps(self.judged_by),
+            )
+            self.checkpoint.forget_refusal()
+            return
+        self.hook.log.warning(
+            "New load: an earlier try refused the outcome of sync %s, and the settings it was judged by (%s) are "
+            "the same, so judging it again would refuse it again; this try loads the input again",
+            sync_uri,
+            json.dumps(judged_by),
+        )
+        self.drop_earlier_load()
+        self.checkpoint.begin_load(self.identity)
 
     def drop_earlier_load(self) -> None:
         """Forget the work of another load an earlier try did, and delete its load definition unless
@@ -419,13 +454,7 @@ class Load:
             sync_uri = self.checkpoint.sync_uri or "the sync"
             rows = self.checkpoint.load_sync(sync_uri).totals.rows if self.checkpoint.sync_uri else None
             if not self.checkpoint.after_clear:
-                raise EloquaSyncGone(
-                    f"{sync_uri}, which an earlier try of this task started"
-                    + (f" over {rows} staged row(s)" if rows else "")
-                    + f", is gone from Eloqua ({exc}). Whether it loaded its rows is unknown, so this retry does "
-                    "not load them again on its own: that could load them twice. Look at the records in Eloqua; "
-                    "to load the input again, Clear this task: the try after a Clear starts a new load"
-                ) from exc
+                raise sync_gone(sync_uri, rows, exc, earlier_try=True) from exc
         self.hook.log.warning(
             "New load: %s, which an earlier try of this task started, is gone from Eloqua (404) and this try "
             "follows a Clear, so it loads the input again (whether that sync loaded its rows is unknown)",
@@ -529,9 +558,10 @@ class Load:
         Its rejects are logged here; the rejects file, if any, is written once the whole load ends,
         with the input rows found here (so the input is not read again for them).
         """
-        status = wait_for_sync(
-            self.hook, sync_uri, poll_interval=self.poll_interval, deadline=time.time() + self.timeout
-        )
+        with not_gone(sync_uri, batch.rows):
+            status = wait_for_sync(
+                self.hook, sync_uri, poll_interval=self.poll_interval, deadline=time.time() + self.timeout
+            )
         report, reject_rows = report_sync(
             self.hook,
             self.source,
@@ -563,6 +593,37 @@ class Load:
                 + "a retry of this task resumes at this batch"
             )
         check_rows_processed(report, batch.rows)  # a retry reattaches to this sync and fails the same way
+
+
+# ------------------------------------------------------------------ a sync gone from Eloqua
+
+
+def sync_gone(sync_uri: str, rows: int | None, exc: EloquaApiError, *, earlier_try: bool) -> EloquaSyncGone:
+    """The failure of a load whose sync Eloqua answers 404 for: whether it loaded its rows is
+    unknown, so the task is not retried (that could load them twice); the error names the way out."""
+    over = f" over {rows} staged row(s)" if rows else ""
+    if earlier_try:
+        what = f"{sync_uri}, which an earlier try of this task started{over}, is gone from Eloqua ({exc})"
+        retry = "this retry does not load them again on its own"
+    else:
+        what = f"{sync_uri}, which this task started{over}, is gone from Eloqua ({exc}) while it was waited for"
+        retry = "the task is not retried: a retry would not load them again on its own"
+    return EloquaSyncGone(
+        f"{what}. Whether it loaded its rows is unknown, so {retry}: that could load them twice. Look at the "
+        "records in Eloqua; to load the input again, Clear this task: the try after a Clear starts a new load"
+    )
+
+
+@contextmanager
+def not_gone(sync_uri: str, rows: int | None) -> Iterator[None]:
+    """Around a wait for a sync this try of the load started: a 404 for it fails the task without
+    retries (:func:`sync_gone`) instead of failing a try whose retry would fail so anyway."""
+    try:
+        yield
+    except EloquaApiError as exc:
+        if exc.status != 404:
+            raise
+        raise sync_gone(sync_uri, rows, exc, earlier_try=False) from exc
 
 
 # ------------------------------------------------------------------ reporting a load

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError, EloquaRowCountError
 from airflow_provider_eloqua.load.rows import RejectList, staged_locator
 from airflow_provider_eloqua.storage import open_path, output_format
+from airflow_provider_eloqua.sync.ending import REFUSED_HINT
 from airflow_provider_eloqua.sync.logs import STATUS_CODE, SyncLog, entry_count, read_sync_log
 from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
 
@@ -318,7 +319,7 @@ class RejectThreshold:
             raise EloquaRejectedRowsError(
                 f"Eloqua rejected {report.rejected} of the {report.rows_processed} row(s) it processed "
                 f"({ratio:.1%}; last sync {report.sync_uri}), more than {' and '.join(over)} allows; the "
-                f"rejects are logged above{kept}"
+                f"rejects are logged above{kept}. {REFUSED_HINT}"
             )
         return report
 

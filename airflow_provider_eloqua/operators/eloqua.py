@@ -18,11 +18,11 @@ from airflow.sdk.configuration import conf
 
 from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
-from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaOutcomeRefused
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.links import persist_links
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
-from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, report_load
+from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, not_gone, report_load
 from airflow_provider_eloqua.load.field_mapping import (
     FieldMapping,
     MappedDefinition,
@@ -386,7 +386,12 @@ class _LoadOperator(_EloquaOperator):
             callback_url=self.callback_url,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
+            judged_by=self.judged_by(),
         )
+
+    def judged_by(self) -> dict[str, Any] | None:
+        """The settings the task judges its load's last sync by (None: it does not judge it)."""
+        return None
 
 
 class EloquaUploadDataOperator(_LoadOperator):
@@ -537,6 +542,13 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         # The site is known only from the connection at run time: the Asset is attached there.
         self.outlets = assets.with_alias(self.outlets, self.eloqua_conn_id)
 
+    def judged_by(self) -> dict[str, Any]:
+        return {
+            "on_warning": self.on_warning,
+            "max_rejected_rows": self.max_rejected_rows,
+            "max_rejected_ratio": self.max_rejected_ratio,
+        }
+
     def _import_load(self, context: Context, checkpoint: Checkpoint) -> Load:
         if self.definition_uri:
             return self._load(context, checkpoint)
@@ -561,24 +573,27 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
             _push_load_keys(context, load, result)
             return {**result.upload_summary(), "status": status}
         deadline = time.time() + self.timeout
-        if self.deferrable:
-            status = look(self.hook, SyncWatch(result.sync_uri, deadline)) or status  # None: transient
-            if status not in TERMINAL_STATUSES:
-                self.defer(
-                    trigger=EloquaSyncTrigger.for_hook(
-                        self.hook, sync_uri=result.sync_uri, poll_interval=self.poll_interval, end_time=deadline
-                    ),
-                    method_name="execute_complete",
-                )
-        else:
-            status = wait_for_sync(self.hook, result.sync_uri, poll_interval=self.poll_interval, deadline=deadline)
+        with not_gone(result.sync_uri, result.totals.rows):
+            if self.deferrable:
+                status = look(self.hook, SyncWatch(result.sync_uri, deadline)) or status  # None: transient
+                if status not in TERMINAL_STATUSES:
+                    self.defer(
+                        trigger=EloquaSyncTrigger.for_hook(
+                            self.hook, sync_uri=result.sync_uri, poll_interval=self.poll_interval, end_time=deadline
+                        ),
+                        method_name="execute_complete",
+                    )
+            else:
+                status = wait_for_sync(self.hook, result.sync_uri, poll_interval=self.poll_interval, deadline=deadline)
         return self._finish(context, checkpoint, result.started(), status)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        sync_uri, status = status_from_event(event)
         # What was started is read back from the task state store (defer kwargs are not carried
         # through every runtime, e.g. dag.test()).
         checkpoint = Checkpoint.of(context)
+        waited = checkpoint.sync_uri or ""
+        with not_gone(waited, checkpoint.load_sync(waited).totals.rows if waited else None):
+            sync_uri, status = status_from_event(event)
         return self._finish(context, checkpoint, checkpoint.load_sync(sync_uri), status)
 
     def _finish(self, context: Context, checkpoint: Checkpoint, started: LoadSync, status: str) -> dict[str, Any]:
@@ -606,17 +621,22 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 delete_load_definition(self.hook, definition_uri)
             checkpoint.forget_load_definition()
 
-        summary = end_sync(
-            report,
-            on_warning=self.on_warning,
-            delete_definition=delete_definition,
-            checkpoint=checkpoint,
-            record_asset=lambda summary: assets.record_load(
-                context,
-                site=self.hook.settings.site,
-                eloqua_conn_id=self.eloqua_conn_id,
-                definition_uri=definition_uri,
-                summary=summary,
-            ),
-        )
+        try:
+            summary = end_sync(
+                report,
+                on_warning=self.on_warning,
+                delete_definition=delete_definition,
+                checkpoint=checkpoint,
+                record_asset=lambda summary: assets.record_load(
+                    context,
+                    site=self.hook.settings.site,
+                    eloqua_conn_id=self.eloqua_conn_id,
+                    definition_uri=definition_uri,
+                    summary=summary,
+                ),
+            )
+        except EloquaOutcomeRefused:
+            # Not retried; the try after a Clear judges the sync again, or loads again (see Load).
+            checkpoint.refused_outcome(started.sync_uri, self.judged_by())
+            raise
         return {**LoadResult(started.totals, started.sync_uri, started.batch).upload_summary(), **summary}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property, partial
 from typing import Any
 
@@ -13,7 +14,13 @@ from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_eloqua import assets, urls
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError, EloquaSyncTimeout
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaError,
+    EloquaInputError,
+    EloquaSyncGone,
+    EloquaSyncTimeout,
+)
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
 from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
@@ -211,7 +218,8 @@ class EloquaSyncSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         check_sync_uri(self.sync_uri, "sync_uri")
         first_sight = self._watch.status is None
-        status = look(self.hook, self._watch)  # None: a transient failure, the next poke tries again
+        with self._not_gone():
+            status = look(self.hook, self._watch)  # None: a transient failure, the next poke tries again
         if status is not None:
             self.log.info("Eloqua sync %s is %s", self.sync_uri, status)
             if first_sight:  # this try's links: the sync and the definition it syncs
@@ -248,10 +256,27 @@ class EloquaSyncSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            self.sync_uri, status = status_from_event(event)
+            with self._not_gone():
+                self.sync_uri, status = status_from_event(event)
         except EloquaSyncTimeout as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
         return self._finish(context, status)
+
+    @contextmanager
+    def _not_gone(self) -> Iterator[None]:
+        """Around a look at the sync: a 404 for it fails the sensor without retries, as a retry would
+        find it gone again."""
+        try:
+            yield
+        except EloquaApiError as exc:
+            if exc.status != 404:
+                raise
+            raise EloquaSyncGone(
+                f"{self.sync_uri} is gone from Eloqua ({exc}) while this sensor waited for it, so whether it "
+                "ended, and what it loaded, is unknown; a retry would find it gone again, so the sensor is not "
+                "retried. Look at the records in Eloqua; to load the input again, Clear the task that started "
+                "the sync, with this sensor downstream: the try after a Clear starts a new load"
+            ) from exc
 
 
 def _kind(definition_uri: str | None) -> str | None:

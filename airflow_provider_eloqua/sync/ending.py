@@ -14,11 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaOutcomeRefused, EloquaSyncError
 from airflow_provider_eloqua.sync.checkpoint import SyncCheckpoint
 from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES, WARNING
 
 ON_WARNING_CHOICES = ("succeed", "fail", "skip")
+#: What to do about an ended sync whose outcome the task refuses (:class:`EloquaOutcomeRefused`).
+REFUSED_HINT = (
+    "A retry cannot change what Eloqua did, so the task is not retried. Fix the input or the mapping (see the "
+    "sync log and rejects above), then Clear the task that loaded the rows: it loads them again, as a new load. "
+    "To accept this sync instead, change on_warning (or max_rejected_rows / max_rejected_ratio) and Clear: the "
+    "sync is judged again and nothing is loaded again"
+)
 
 
 class SyncOutcome(Protocol):
@@ -62,7 +69,9 @@ def enforce_outcome(report: SyncOutcome, on_warning: str) -> dict[str, Any]:
     if report.status == WARNING:
         if on_warning == "fail":
             counted = f" ({issues})" if issues else ""
-            raise EloquaSyncError(f"Eloqua sync {report.sync_uri} ended with warnings{counted} and on_warning='fail'")
+            raise EloquaOutcomeRefused(
+                f"Eloqua sync {report.sync_uri} ended with warnings{counted} and on_warning='fail'. {REFUSED_HINT}"
+            )
         if on_warning == "skip":
             from airflow.sdk.exceptions import AirflowSkipException
 

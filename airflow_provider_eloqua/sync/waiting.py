@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_eloqua.exceptions import EloquaError, EloquaSyncTimeout
+from airflow_provider_eloqua.exceptions import EloquaError, EloquaSyncTimeout, failure_from_json, failure_to_json
 from airflow_provider_eloqua.retry import is_transient
 
 if TYPE_CHECKING:
@@ -173,13 +173,22 @@ def timeout_event(watch: SyncWatch) -> dict[str, Any]:
     }
 
 
-def error_event(sync_uri: str, message: str) -> dict[str, Any]:
-    """Waiting failed for good (the sync is unknown, the credentials were refused, ...)."""
-    return {"status": EVENT_ERROR, "sync_uri": sync_uri, "message": message}
+def error_event(sync_uri: str, exc: BaseException) -> dict[str, Any]:
+    """Waiting failed for good (the sync is unknown, the credentials were refused, ...): the event
+    carries the failure itself (``failure``, see :func:`failure_to_json`), so that the task raises
+    what a wait in the worker raises, and Airflow retries it (or not) the same way."""
+    return {
+        "status": EVENT_ERROR,
+        "sync_uri": sync_uri,
+        "message": f"Waiting for {sync_uri} failed: {exc}",
+        "failure": failure_to_json(exc),
+    }
 
 
 def status_from_event(event: Mapping[str, Any] | None) -> tuple[str, str]:
-    """Validate the trigger's event; return ``(sync_uri, sync status)`` or raise what it reports."""
+    """Validate the trigger's event; return ``(sync_uri, sync status)`` or raise what it reports: the
+    failure of the wait as the worker would have raised it (an event without ``failure``, from an
+    earlier version of the trigger, raises :class:`EloquaError`)."""
     if not isinstance(event, Mapping) or "status" not in event:
         raise EloquaError(f"The Eloqua sync trigger returned no usable event: {event!r}")
     kind = event["status"]
@@ -188,5 +197,5 @@ def status_from_event(event: Mapping[str, Any] | None) -> tuple[str, str]:
     if kind == EVENT_TIMEOUT:
         raise EloquaSyncTimeout(event.get("message") or "The Eloqua sync did not end before the deadline")
     if kind == EVENT_ERROR:
-        raise EloquaError(event.get("message") or "Waiting for the Eloqua sync failed")
+        raise failure_from_json(event.get("failure"), event.get("message") or "Waiting for the Eloqua sync failed")
     raise EloquaError(f"The Eloqua sync trigger returned an unknown event: {event!r}")

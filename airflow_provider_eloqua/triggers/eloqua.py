@@ -40,7 +40,8 @@ class EloquaSyncTrigger(BaseTrigger):
 
     Transient failures are retried with the hook's policy and the wait goes on until the deadline; nothing
     runs past it (each look is bounded by the time left, at least ``LAST_LOOK_SECONDS``). A permanent failure
-    (404, refused credentials) is the error event. Why: README, "Operators, sensor, trigger" ("A thousand
+    (404, refused credentials) is the error event, which carries the failure as plain JSON: the task
+    raises it as the worker's wait would. Why: README, "Operators, sensor, trigger" ("A thousand
     waits, one session").
 
     :param sync_uri: the sync to wait for, e.g. ``/syncs/66100``.
@@ -154,6 +155,6 @@ class EloquaSyncTrigger(BaseTrigger):
                 pauses += 1
                 await asyncio.sleep(watch.pause(self._pause(pauses)))
         except Exception as exc:  # every failure becomes the one event; the task decides what it means
-            yield TriggerEvent(error_event(self.sync_uri, f"Waiting for {self.sync_uri} failed: {exc}"))
+            yield TriggerEvent(error_event(self.sync_uri, exc))
         finally:
             await hook.aclose()

@@ -155,7 +155,7 @@ def test_a_directory_is_not_a_file(tmp_path):
         InputSpec(path=str(tmp_path))
 
 
-def _try(hook: EloquaHook, store: Store, first_names: str) -> Load:
+def _try(hook: EloquaHook, store: Store, first_names: str, judged_by: dict | None = None) -> Load:
     rows = [{"Email": f"p{i}@x.io", "FirstName": f"{first_names}{i}"} for i in range(3)]
     return Load(
         hook,
@@ -163,6 +163,7 @@ def _try(hook: EloquaHook, store: Store, first_names: str) -> Load:
         blueprint=lambda: from_spec(SPEC, "0123456789ab"),
         source=InputSpec(data=rows),
         upload=UploadSpec(),
+        judged_by=judged_by,
     )
 
 
@@ -210,3 +211,34 @@ def test_the_same_load_on_a_later_try_reattaches(hook, emulator, capfd, caplog):
     assert "New load" not in output
     assert (again.sync_uri, again.totals) == (first.sync_uri, first.totals)
     assert _definitions(emulator) == [first.totals.definition_uri]
+
+
+FAIL_ON_WARNING = {"on_warning": "fail", "max_rejected_rows": None, "max_rejected_ratio": None}
+
+
+@pytest.mark.parametrize(
+    ("judged_by", "new_load", "says"),
+    [
+        (FAIL_ON_WARNING, True, "New load: an earlier try refused the outcome of sync"),
+        ({**FAIL_ON_WARNING, "on_warning": "succeed"}, False, "is judged again by"),
+    ],
+    ids=["same-settings-load-again", "settings-changed-judge-again"],
+)
+def test_after_a_refused_outcome_a_later_try_judges_again_only_when_the_settings_changed(
+    hook, emulator, capfd, caplog, judged_by, new_load, says
+):
+    """The task refused what its sync did (a warning with on_warning='fail'); the user Clears the task.
+    Judging the same sync by the same settings would refuse it again, so the input is loaded again;
+    with other settings the sync is judged again and nothing is loaded again."""
+    emulator.control.configure(pending_polls=0, active_polls=0)
+    store = Store()
+    first = _try(hook, store, "same", FAIL_ON_WARNING).run()
+    Checkpoint(store).refused_outcome(first.sync_uri, FAIL_ON_WARNING)  # what the operator notes
+
+    again = _try(hook, store, "same", judged_by).run()
+    output = captured(capfd, caplog)
+
+    assert says in output
+    assert (again.sync_uri != first.sync_uri) is new_load
+    assert len(emulator.control.state()["syncs"]) == (2 if new_load else 1)
+    assert Checkpoint(store).refused is None

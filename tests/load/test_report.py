@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -18,6 +19,7 @@ from airflow_provider_eloqua.operators.eloqua import (
     EloquaImportOperator,
     EloquaUploadDataOperator,
 )
+from airflow_provider_eloqua.sync.ending import REFUSED_HINT
 from tests.dag_runner import connection_json
 from tests.operators.tasks import sensor_task
 from tests.task_runner import run_task
@@ -111,8 +113,9 @@ def test_a_reject_threshold_fails_past_it_naming_the_count(hook, limits, fails):
         threshold.check(report, "s3://bucket/rejects.csv")
     assert str(info.value) == (
         f"Eloqua rejected 2 of the 4 row(s) it processed (50.0%; last sync {sync_uri}), more than {fails} allows; "
-        "the rejects are logged above and written to s3://bucket/rejects.csv"
+        f"the rejects are logged above and written to s3://bucket/rejects.csv. {REFUSED_HINT}"
     )
+    assert isinstance(info.value, AirflowFailException)  # a retry cannot change what Eloqua did
 
 
 @pytest.mark.parametrize(

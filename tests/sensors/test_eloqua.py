@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.definitions.xcom_arg import PlainXComArg
+from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError, EloquaSyncError, EloquaSyncGone
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.operators.eloqua import EloquaUploadDataOperator
 from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
+from airflow_provider_eloqua.sync.waiting import error_event
 from tests.task_runner import TaskInstance, task_context
 
 
@@ -138,3 +142,19 @@ def test_a_sensor_on_an_upload_tasks_sync_uri_is_given_its_staged_input_by_itsel
     assert isinstance(wait.staged_input, PlainXComArg)
     assert (wait.staged_input.operator, wait.staged_input.key) == (upload, "staged_input")
     assert other.staged_input is None and given.staged_input is None
+
+
+def test_a_sync_gone_from_eloqua_fails_the_sensor_without_retries_in_every_mode(eloqua_conn):
+    """A 404 for the sync, seen by a poke or carried by the trigger's event, is EloquaSyncGone (an
+    AirflowFailException): a retry would find the sync gone again. The error names the way out."""
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri="/syncs/424242")
+    with pytest.raises(EloquaSyncGone, match=r"/syncs/424242 is gone from Eloqua \(Eloqua answered 404") as poked:
+        sensor.poke({"ti": TaskInstance("wait")})
+    assert "Clear the task that started the sync" in str(poked.value)
+
+    with pytest.raises(EloquaApiError) as looked:  # what the trigger's look at the sync raised
+        EloquaHook().get_sync("/syncs/424242")
+    event = json.loads(json.dumps(error_event("/syncs/424242", looked.value)))
+    with pytest.raises(EloquaSyncGone, match="is gone from Eloqua") as deferred:
+        EloquaSyncSensor(task_id="wait", sync_uri="/syncs/424242", deferrable=True).execute_complete({}, event)
+    assert isinstance(deferred.value, AirflowFailException)

@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRowCountError, EloquaSyncError
+from airflow_provider_eloqua.exceptions import (
+    EloquaInputError,
+    EloquaOutcomeRefused,
+    EloquaRowCountError,
+    EloquaSyncError,
+)
 from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
 from airflow_provider_eloqua.sync.ending import check_on_warning, end_sync, enforce_outcome
 from tests.sync.helpers import Store
@@ -74,8 +79,8 @@ def test_an_accepted_sync_is_reported_its_definition_deleted_forgotten_then_reco
         (
             Outcome(status="warning", counted="2 rejected"),
             "fail",
-            EloquaSyncError,
-            r"ended with warnings \(2 rejected\) and on_warning='fail'",
+            EloquaOutcomeRefused,
+            r"ended with warnings \(2 rejected\) and on_warning='fail'\. A retry cannot change what Eloqua did",
         ),
         (Outcome(status="warning"), "skip", AirflowSkipException, "ended with warnings; on_warning='skip'"),
         (EloquaRowCountError("processed 2 row(s), but this load staged 3"), "succeed", EloquaRowCountError, "staged 3"),
@@ -87,6 +92,17 @@ def test_a_refused_sync_still_deletes_its_definition_but_is_kept_for_the_retry(o
         ending.run(outcome, on_warning)
     assert ending.done == ["report", "delete"]  # no Asset event
     assert SyncCheckpoint(ending.store).sync_uri == "/syncs/5"  # the retry reattaches and reports again
+
+
+def test_only_a_refused_outcome_fails_without_retries():
+    """A warning refused by on_warning='fail' cannot change on a retry; a sync that ended in error is
+    loaded again by the retry."""
+    with pytest.raises(EloquaOutcomeRefused) as refused:
+        enforce_outcome(Outcome(status="warning"), "fail")
+    assert isinstance(refused.value, AirflowFailException)
+    with pytest.raises(EloquaSyncError) as errored:
+        enforce_outcome(Outcome(status="error"), "fail")
+    assert not isinstance(errored.value, AirflowFailException)
 
 
 def test_without_issues_the_failure_says_so_plainly():

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from airflow_provider_eloqua.exceptions import EloquaError, EloquaSyncTimeout
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_eloqua.exceptions import (
+    EloquaApiError,
+    EloquaAuthError,
+    EloquaError,
+    EloquaInputError,
+    EloquaProxyError,
+    EloquaSyncTimeout,
+    EloquaTransportError,
+)
 from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.sync.checkpoint import SyncCheckpoint
 from airflow_provider_eloqua.sync.lifecycle import start_sync
@@ -104,8 +115,35 @@ def test_the_event_contract_round_trips():
     watch.status, watch.last_error = "active", "503 Service Unavailable"
     with pytest.raises(EloquaSyncTimeout, match=r"/syncs/3 \(last seen 'active'\).*503"):
         status_from_event(timeout_event(watch))
-    with pytest.raises(EloquaError, match="credentials refused"):
-        status_from_event(error_event("/syncs/3", "credentials refused"))
+    with pytest.raises(EloquaError, match="Waiting for /syncs/3 failed: the query broke"):
+        status_from_event(error_event("/syncs/3", RuntimeError("the query broke")))
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        EloquaAuthError("GET", "/syncs/3", 401, "Not authenticated.", hint="Check the user and password"),
+        EloquaApiError("GET", "/syncs/3", 404, {"failures": [{"field": "uri", "constraint": "Must exist."}]}),
+        EloquaApiError("GET", "/syncs/3", 503, b"down", retry_after=20.0),
+        EloquaProxyError("GET", "/syncs/3", 407, hint="Check the proxy's credentials"),
+        EloquaTransportError("GET", "/syncs/3", "read timeout after 30s"),
+        EloquaInputError("connection 'eloqua_default' (basic auth) is missing: password"),
+        EloquaError("Eloqua reported an unknown status 'paused' for /syncs/3"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_an_error_event_raises_the_failure_of_the_wait_itself(failure):
+    """The event is plain JSON, and the task raises the same class with the same text: a failure the
+    worker's wait would fail without retries (an AirflowFailException) fails so after deferral too."""
+    event = json.loads(json.dumps(error_event("/syncs/3", failure)))
+
+    with pytest.raises(EloquaError) as raised:
+        status_from_event(event)
+
+    assert type(raised.value) is type(failure)
+    assert str(raised.value) == str(failure)
+    assert isinstance(raised.value, AirflowFailException) == isinstance(failure, AirflowFailException)
+    assert getattr(raised.value, "status", None) == getattr(failure, "status", None)
 
 
 @pytest.mark.parametrize("event", [None, {}, {"status": "terminal", "sync_uri": "/syncs/3"}, {"status": "other"}])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_eloqua import __version__
 from airflow_provider_eloqua import retry as retry_module
@@ -28,11 +29,12 @@ from airflow_provider_eloqua.emulator import (
     DEFAULT_USER,
     EmulatorServer,
 )
-from airflow_provider_eloqua.exceptions import EloquaAuthError, EloquaError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaAuthError, EloquaError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.hooks.session import forget_sessions
 from airflow_provider_eloqua.retry import RetryPolicy
 from airflow_provider_eloqua.sync import waiting as waiting_module
+from airflow_provider_eloqua.sync.waiting import status_from_event
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from tests.hooks.recording_server import recording_server
@@ -315,6 +317,34 @@ async def test_bad_password_yields_an_error_event_without_the_password(conn, emu
     assert DEFAULT_PASSWORD not in json.dumps(events)
     # /id refuses bad credentials with 200 "Not authenticated." (Oracle): one renewal, then the error
     assert [(r["path"], r["status"]) for r in emulator.control.requests()] == [("/id", 200), ("/id", 200)]
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "retried"),
+    [("credentials-refused", EloquaAuthError, False), ("unknown-sync", EloquaApiError, True)],
+)
+async def test_a_failure_in_the_triggerer_is_raised_by_the_task_as_the_worker_raises_it(
+    conn, emulator, case, kind, retried
+):
+    """A deferred wait and a wait in the worker fail the same way: refused credentials are an
+    EloquaAuthError (not retried by Airflow), an unknown sync a 404 EloquaApiError, word for word."""
+    sync_uri = start_sync(emulator)
+    if case == "credentials-refused":
+        emulator.control.configure(password="changed-password-123")
+    else:
+        sync_uri = "/syncs/424242"
+    with pytest.raises(kind) as in_worker:
+        EloquaHook(CONN_ID, retry_policy=FAST).get_sync(sync_uri)
+    forget_sessions()
+
+    events = await collect(make_trigger(sync_uri))
+    with pytest.raises(kind) as in_task:
+        status_from_event(json.loads(json.dumps(events[0])))  # the event is plain JSON
+
+    assert type(in_task.value) is type(in_worker.value)
+    assert (in_task.value.status, str(in_task.value)) == (in_worker.value.status, str(in_worker.value))
+    assert isinstance(in_task.value, AirflowFailException) is not retried
+    assert DEFAULT_PASSWORD not in json.dumps(events)
 
 
 async def test_missing_connection_yields_an_error_event():

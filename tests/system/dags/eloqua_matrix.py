@@ -15,7 +15,7 @@ it before each run), so one file serves every case:
 
 Keys: dag_id, entity, parent_id, name, fields, identifier, definition_uri, data, path, format,
 chunk_bytes, max_bytes_per_sync, http_retry_policy, retries, deferrable, poll_interval, timeout, sensor_mode, on_warning,
-wait, rejects_path, reuse_existing (split mode's create task).
+max_rejected_rows, wait, rejects_path, reuse_existing (split mode's create task).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ wait_args = {
     "deferrable": SPEC.get("deferrable", False),
     "timeout": SPEC.get("timeout", 60),
     "on_warning": SPEC.get("on_warning", "succeed"),
+    "max_rejected_rows": SPEC.get("max_rejected_rows"),
 }
 
 
