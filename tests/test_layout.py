@@ -1,7 +1,12 @@
-"""Dependency rules of the package layout, checked in a fresh interpreter (imports are cached)."""
+"""Dependency rules of the package layout. Imports are cached, so each rule needs a fresh import of its
+modules: one interpreter imports the heavy third-party packages once (Airflow, whose provider discovery
+also loads this package's ``get_provider_info``, as any interpreter that imports Airflow does), then
+forks a child per rule that imports the rule's modules and reports ``sys.modules``."""
 
 from __future__ import annotations
 
+import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +15,57 @@ import pytest
 
 #: Capabilities and their parts: the sync layer and the trigger import none of them.
 CAPABILITIES = ("load", "export", "transfers", "chunking", "staging")
+SYNC_LAYER = ("waiting", "lifecycle", "checkpoint", "logs", "ending")
+#: Every import the rules below check, each a comma-separated list imported together in one child.
+IMPORTS = (
+    "airflow_provider_eloqua.hooks.eloqua",
+    "airflow_provider_eloqua.staging",
+    "airflow_provider_eloqua.triggers.eloqua",
+    ",".join(f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER),
+    "airflow_provider_eloqua.load.engine",
+    "airflow_provider_eloqua.load.field_mapping",
+    "airflow_provider_eloqua.export.engine",
+)
+_PROBE = """
+import importlib, json, os, sys, traceback
+import airflow.sdk, httpx, requests
+loaded = {}
+for names in json.loads(sys.argv[1]):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            for name in names.split(","):
+                importlib.import_module(name)
+            with os.fdopen(write, "w") as out:
+                out.write("\\n".join(sorted(sys.modules)))
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        loaded[names] = answer.read().split()
+    _, status = os.waitpid(pid, 0)
+    if status:
+        raise SystemExit(f"importing {names} failed")
+print(json.dumps(loaded))
+"""
+
+
+@functools.cache
+def _loaded() -> dict[str, set[str]]:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(IMPORTS)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-5000:]
+    return {names: set(modules) for names, modules in json.loads(out.stdout).items()}
 
 
 def _modules_loaded_by(module: str) -> set[str]:
-    code = f"import sys, {module}; print('\\n'.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
-    return set(out.stdout.split())
+    return _loaded()[module]
 
 
 def _capability_modules(loaded: set[str]) -> set[str]:
@@ -36,12 +86,9 @@ def test_trigger_takes_its_vocabulary_from_the_sync_layer_and_assumes_no_capabil
     assert not _capability_modules(loaded)
 
 
-SYNC_LAYER = ("waiting", "lifecycle", "checkpoint", "logs", "ending")
-
-
 def test_the_sync_layer_imports_no_capability():
     """``load/`` (and every other capability) imports ``sync/``; ``sync/`` imports none of them."""
-    loaded = _modules_loaded_by(", ".join(f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER))
+    loaded = _modules_loaded_by(",".join(f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER))
     assert {f"airflow_provider_eloqua.sync.{name}" for name in SYNC_LAYER} <= loaded
     assert not _capability_modules(loaded)
 
