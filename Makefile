@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (tests/conftest.py schedules them: the deployment tests on one,
+# the long tests first); `make test TEST_WORKERS=0` runs everything in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: install test lint format demo bench emulator clean
 
@@ -33,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python scripts/demo.py

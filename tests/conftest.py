@@ -2,6 +2,7 @@
 
 Airflow reads AIRFLOW_HOME and the dags folder when it is first imported, so the throwaway
 Airflow environment (SQLite metadata DB in a temp dir) is set here, before anything imports it.
+Each pytest-xdist worker is a process of its own, so each has its own AIRFLOW_HOME and emulator.
 """
 
 from __future__ import annotations
@@ -23,6 +24,50 @@ from typing import Any
 import pytest
 
 from airflow_provider_eloqua.emulator import EmulatorServer
+
+#: Modules whose tests share something costly to make (a module-scoped server, a cached probe): with
+#: ``-n N`` each runs on one worker, so only one worker makes it.
+ONE_WORKER_MODULES = ("tests/transfers/test_sql_rows.py", "tests/test_layout.py")
+
+
+def _work_unit(nodeid: str) -> str:
+    """What one worker runs together: every deployment test (one venv, Airflow's components as processes,
+    nothing else heavy beside them), each of ``ONE_WORKER_MODULES``, and any other test on its own."""
+    path = nodeid.split("::")[0]
+    if path.startswith("tests/deployment/"):
+        return "tests/deployment/"
+    return path if path in ONE_WORKER_MODULES else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``make test`` (``-n N``): tests go to the workers in collection order (see
+    ``pytest_collection_modifyitems``), each work unit (``_work_unit``) to one worker, the next unit to
+    whichever worker runs out first. An explicit ``--dist`` other than ``load`` is left to xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep the collection order: the long tests first
+    return SuiteScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deployment tests first, then the system tests, the benchmark smokes and the private PostgreSQL
+    servers, then the rest: with ``-n N`` the long runs start at once and the short ones fill the end."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        if path.startswith("tests/deployment/"):
+            return 0
+        slow = item.get_closest_marker("postgres") or path.startswith("tests/system/") or "benchmark" in path
+        return 1 if slow else 2
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ run as root: as root the cluster belongs to the ``postgres`` system user the pac
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import shutil
@@ -34,14 +35,17 @@ def apt_install(*packages: str, timeout: float = 900) -> None:
     if os.geteuid() != 0:
         raise RuntimeError(f"{' '.join(packages)} missing: install with `sudo apt-get install {' '.join(packages)}`")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=timeout, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-        env=env,
-        check=True,
-        timeout=timeout,
-        capture_output=True,
-    )
+    # One apt-get at a time: two test workers may both find PostgreSQL missing, and dpkg takes one.
+    with open(os.path.join(tempfile.gettempdir(), "eloqua-tests-apt.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=timeout, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            env=env,
+            check=True,
+            timeout=timeout,
+            capture_output=True,
+        )
 
 
 def postgres_bin() -> Path:
