@@ -1,7 +1,7 @@
 """The s3:// test's DAG (tests/system/test_object_storage.py): one EloquaImportOperator reading a CSV
 from an ObjectStoragePath with a connection id, as a user writes it, and writing its rejects to s3://.
 
-The source, the rejects URL and the chunk size come from the JSON in ELOQUA_S3_SPEC, read when the
+The source, the rejects URL, the chunk size and the bytes per sync come from the JSON in ELOQUA_S3_SPEC, read when the
 file is parsed (the test sets it first).
 """
 
@@ -14,6 +14,7 @@ import pendulum
 from airflow.sdk import DAG, ObjectStoragePath
 
 from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
+from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 
 SPEC = json.loads(os.environ.get("ELOQUA_S3_SPEC") or "{}")
 
@@ -39,6 +40,7 @@ with DAG(
         path=ObjectStoragePath(SPEC.get("source", "s3://bucket/none.csv"), conn_id=SPEC.get("conn_id")),
         rejects_path=SPEC.get("rejects"),
         chunk_bytes=SPEC.get("chunk_bytes", 30 * 1024 * 1024),
+        max_bytes_per_sync=SPEC.get("max_bytes_per_sync", MAX_STAGED_BYTES_PER_SYNC),
         poll_interval=0.2,
         timeout=900,
     )
