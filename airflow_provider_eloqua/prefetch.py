@@ -4,9 +4,7 @@ An upload alternates two waits: building a chunk (reading, validating and encodi
 CPU) and sending it (the network: the link's bandwidth and Eloqua's round trip). Done one after
 the other the two add up; done side by side the upload takes about as long as the slower of the
 two. :func:`prefetched` runs the chunk iterator in one producer thread, one chunk ahead of the
-caller. The HTTP send releases the GIL while it waits on the socket, so the two overlap. The
-producer leaves the caller the GIL for a moment before each build (see ``produce``), so that the
-caller's request is not held up before it reaches the socket.
+caller. The HTTP send releases the GIL while it waits on the socket, so the two overlap.
 
 Memory stays flat: the producer may only start chunk ``n + 1`` once the caller holds chunk
 ``n``, and chunk ``n + 2`` only once the caller is done with chunk ``n``, so at most two chunks
@@ -35,7 +33,7 @@ _DONE = object()
 _POLL = 0.1
 
 
-def prefetched(items: Iterator[T]) -> Generator[T, None, None]:
+def prefetched(items: Iterator[T], *, sends: bool = False, built: T | None = None) -> Generator[T, None, None]:
     """Yield ``items`` in order, producing item ``n + 1`` in a thread while the caller uses item ``n``.
 
     The caller must be done with an item (have dropped it) when it asks for the next one. When
@@ -43,11 +41,21 @@ def prefetched(items: Iterator[T]) -> Generator[T, None, None]:
     ``items`` is closed in the producer's thread and the thread is joined before this returns.
 
     :param items: the chunk iterator; it is advanced from one thread at a time, never two.
+    :param sends: the caller sends each item over the network. Before each build the producer then
+        leaves it the GIL for one switch interval, in which its request gets onto the socket; else the
+        caller waits up to a switch interval each time it takes the GIL back (20 to 50 ms before a
+        first data POST, measured).
+    :param built: the first item, built by the caller already (None: built here, in the caller's
+        thread); the producer starts on the second as soon as this generator is first advanced.
     """
-    try:
-        first = next(items)
-    except StopIteration:
-        return
+    if built is None:
+        try:
+            first = next(items)
+        except StopIteration:
+            return
+    else:
+        first = built
+        del built
     permits = threading.Semaphore(1)  # chunks the producer may build before the caller is done with one
     ready: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -60,11 +68,8 @@ def prefetched(items: Iterator[T]) -> Generator[T, None, None]:
                         return
                 if stop.is_set():
                     return
-                # The caller has just taken the last item: it sends it. Before building the next one, leave
-                # it the GIL for one switch interval, in which it gets its request on the wire; else it
-                # waits up to a switch interval each time it takes the GIL back (20 to 50 ms before a
-                # first data POST, measured).
-                time.sleep(sys.getswitchinterval())
+                if sends:
+                    time.sleep(sys.getswitchinterval())  # the caller has just taken an item to send it
                 try:
                     item = next(items)
                 except StopIteration:

@@ -11,11 +11,12 @@ earlier definition is left to Eloqua's auto-delete while its sync runs, and dele
 from __future__ import annotations
 
 import logging
+import threading
 from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, Progress
 from airflow_provider_eloqua.load.engine import Load
@@ -120,6 +121,37 @@ def test_a_column_that_is_no_field_fails_before_a_definition_is_created(hook, em
     with pytest.raises(EloquaInputError, match="'Shoe'"):
         _emulated_load(hook, InputSpec(path=path)).run()
     _nothing_created(emulator)
+
+
+def _prefetching() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "eloqua-chunk-prefetch"]
+
+
+def test_the_second_chunk_is_built_while_the_definition_is_created(hook, emulator, monkeypatch):
+    """After the first chunk is checked, the chunk producer is at work while the definition's POST is out."""
+    rows = [{"Email": f"p{i}@example.com", "FirstName": f"First{i}"} for i in range(300)]
+    seen: list[int] = []
+    create = hook.create_definition
+
+    def create_definition(*args, **kwargs):
+        seen.append(len(_prefetching()))
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(hook, "create_definition", create_definition)
+    result = _emulated_load(hook, InputSpec(data=rows), chunk_bytes=2048).run(start=False)
+    assert seen == [1]
+    assert result.totals.rows == 300 and result.totals.chunks > 2
+    assert not _prefetching()
+
+
+def test_a_definition_refused_stops_the_chunk_producer(hook, emulator, tmp_path):
+    lines = [f"p{i}@example.com,First{i}" for i in range(1, 201)]
+    path = _csv(tmp_path, "Email,FirstName\n" + "\n".join(lines) + "\n")
+    emulator.control.add_fault(method="POST", path=r"^/contacts/imports$", status=400, body={"failures": []})
+    with pytest.raises(EloquaApiError):
+        _emulated_load(hook, InputSpec(path=path), chunk_bytes=1024).run()
+    assert not _prefetching()
+    assert emulator.control.state()["definitions"] == []
 
 
 def test_a_bad_row_found_while_streaming_deletes_the_load_definition(hook, emulator, tmp_path):
