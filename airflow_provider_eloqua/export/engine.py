@@ -705,7 +705,8 @@ def check_rows(sync_uri: str, written: int, counts: dict[str, int | None]) -> No
         said = " and ".join(f"{value} ({name})" for name, value in known.items())
         raise EloquaRowCountError(
             f"Eloqua says export sync {sync_uri} exported {said}, but {written} row(s) were read from its data; "
-            "the file was not written. Clear the task to sync this window again"
+            "the file was not written. To sync the window again, clear the task that started the sync "
+            "(EloquaExportOperator)"
         )
 
 

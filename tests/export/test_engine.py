@@ -282,6 +282,26 @@ def test_a_download_of_expired_data_fails_without_airflows_retries(hook, emulato
     assert not (tmp_path / "c.csv").exists()
 
 
+def test_a_download_whose_rows_do_not_add_up_says_to_export_the_window_again(hook, emulator, tmp_path):
+    from airflow_provider_eloqua.export.engine import download_sync
+
+    seed_contacts(emulator, 4)
+    started = export(hook, Store(), tmp_path / "unused.csv").start()
+    while hook.get_sync(started.sync_uri)["status"] not in ("success", "warning", "error"):
+        pass
+    emulator.control.add_fault(
+        method="GET",
+        path=r"^/syncs/\d+/data$",
+        action="status",
+        status=200,
+        body={"items": [], "hasMore": False, "totalResults": 4, "count": 0, "offset": 0, "limit": 50000},
+    )
+    # Clearing the download reads the same sync again: the way out is a new sync of the window
+    with pytest.raises(EloquaRowCountError, match="clear the task that started the sync"):
+        download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "c.csv")), key="k")
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_a_download_refuses_a_running_sync_and_an_import_sync(hook, emulator, tmp_path):
     from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError
     from airflow_provider_eloqua.export.engine import download_sync
