@@ -70,3 +70,16 @@ def run_split(
         wait = sensor_task(upload, deferrable=deferrable, poll_interval=spec["poll_interval"], **(sensor or {}))
         runs["wait"] = run_task(wait, retries=retries)
     return runs
+
+
+def run_template(*, retries: int = 0, **spec: Any) -> dict[str, TaskRun]:
+    """create (``reuse_existing=True``) -> import from it, as the matrix's ``template`` mode and
+    example_eloqua_accounts.py: one long-lived definition, each load into a copy of its own."""
+    definition = _definition_args(spec)
+    create = run_task(EloquaCreateImportOperator(task_id="create", reuse_existing=True, **definition))
+    runs = {"create": create}
+    if create.state == "success":
+        spec.setdefault("poll_interval", 0.05)
+        load = EloquaImportOperator(task_id="import", definition_uri=create.return_value, **spec)
+        runs["import"] = run_task(load, retries=retries)
+    return runs

@@ -36,7 +36,7 @@ from airflow_provider_eloqua.operators.eloqua import (
 )
 from airflow_provider_eloqua.sensors.eloqua import EloquaSyncSensor
 from tests.dag_runner import connection_json
-from tests.operators.tasks import FAST_RETRIES, import_task, run_split
+from tests.operators.tasks import FAST_RETRIES, import_task, run_split, run_template
 from tests.system.dags.matrix import (
     ACTIVITY_FIELDS,
     Site,
@@ -1346,3 +1346,96 @@ def test_every_request_carries_a_timeout(eloqua_conn, monkeypatch):
         assert set(timeouts) == {"connect", "read", "write", "pool"}, call
         assert all(value is not None and value <= 7.0 for value in timeouts.values()), call
     assert [s["rows"] for s in syncs(eloqua_conn)] == [4]
+
+
+# ================================================================== a load's own definition, across its tries
+# Two loads at once, a killed run and the run after a failed one: tests/system/test_load_ownership.py.
+
+TEMPLATE = "/activities/imports/1"  # the first definition created: the shared template
+
+
+def _nightly(rows, **spec) -> dict:
+    """The nightly shape of example_eloqua_accounts.py: a template found again by name and a one-task
+    import from it, of activities (each row creates a record: a row loaded twice shows)."""
+    return run_template(
+        entity="activities",
+        name="nightly activities",
+        fields=ACTIVITY_FIELDS,
+        identifier="ExternalId",
+        # Rows of text go as CSV: padded so that 30 rows make 3 chunks.
+        data=[dict(row, AssetName=f"{row['AssetName']} {'x' * 64}") for row in rows],
+        chunk_bytes=SMALL_CHUNKS,
+        **spec,
+    )
+
+
+def _loaded_once(env, rows) -> bool:
+    """Every input row became exactly one record (activities: one per load of the row)."""
+    from collections import Counter
+
+    loaded = Counter(record[ACTIVITY_FIELDS["ExternalId"]] for record in env.control.records("/activities"))
+    return loaded == Counter(row["ExternalId"] for row in rows)
+
+
+def test_rows_staged_behind_the_loads_back_fail_the_task_naming_both_numbers(eloqua_conn):
+    """Someone stages 3 rows into the load's own definition while its sync request is held: the
+    sync processes 33 rows for the 30 the load staged, and the task says so instead of succeeding."""
+    env = eloqua_conn
+    env.control.add_fault(method="POST", path=r"^/syncs$", action="hold")
+
+    def stage_behind_its_back() -> None:
+        (load,) = [uri for uri in staged_rows(env) if uri != TEMPLATE]
+        Site(env).stage(load, activities(3, start=501))
+        env.control.release_held()
+
+    watcher = when(lambda: env.control.held() == 1, stage_behind_its_back)
+    runs = _nightly(activities(30), retries=1)
+    watcher.join(10)
+
+    load = runs["import"]
+    assert load.state == "failed" and load.try_number == 1  # a retry would find the same count
+    assert "processed 33 row(s), but this load staged 30 for it" in str(load.error)
+    assert [s["rows"] for s in syncs(env)] == [33]
+
+
+def test_a_retry_whose_load_definition_expired_creates_a_new_one(eloqua_conn, capfd, caplog):
+    """Try 1 stages everything, then starting the sync is refused (400). Before try 2 looks, Eloqua
+    auto-deletes the load definition (with what was staged): try 2 creates another and loads once."""
+    env = eloqua_conn
+    env.control.add_fault(method="POST", path=r"^/syncs$", status=400)
+    first_load = "/activities/imports/2"
+    env.control.add_fault(method="GET", path=f"^{first_load}$", action="hold")
+
+    def expire_it() -> None:
+        Site(env).call("DELETE", first_load)
+        env.control.release_held()
+
+    watcher = when(lambda: env.control.held() == 1, expire_it)
+    runs = _nightly(activities(30), retries=1)
+    watcher.join(10)
+
+    assert runs["import"].state == "success", runs["import"].error
+    assert runs["import"].try_number == 2
+    assert "is gone (auto-deleted?); creating a new one" in captured(capfd, caplog)
+    (sync,) = syncs(env)
+    assert sync["rows"] == 30 and sync["syncedInstanceUri"] not in (first_load, TEMPLATE)
+    assert _loaded_once(env, activities(30))
+
+
+def test_a_retry_reuses_its_load_definition_and_clears_what_it_staged(eloqua_conn, capfd, caplog):
+    """Try 1 stages 2 of 3 chunks and fails for good (a 400 on the 3rd) with its own cleanup failing
+    too; try 2 finds its load definition, clears it and loads everything once."""
+    env = eloqua_conn
+    skip_first(env, "POST", r"/data$", count=2)
+    env.control.add_fault(method="POST", path=r"/data$", status=400)
+    env.control.add_fault(method="DELETE", path=r"/data$", status=400)
+
+    runs = _nightly(activities(30), retries=1)
+
+    assert runs["import"].state == "success", runs["import"].error
+    assert runs["import"].try_number == 2
+    output = captured(capfd, caplog)
+    assert "Reusing load definition /activities/imports/2" in output
+    assert "Retry: clearing /activities/imports/2's staging area" in output
+    assert [(s["syncedInstanceUri"], s["rows"]) for s in syncs(env)] == [("/activities/imports/2", 30)]
+    assert _loaded_once(env, activities(30))
