@@ -1439,3 +1439,71 @@ def test_a_retry_reuses_its_load_definition_and_clears_what_it_staged(eloqua_con
     assert "Retry: clearing /activities/imports/2's staging area" in output
     assert [(s["syncedInstanceUri"], s["rows"]) for s in syncs(env)] == [("/activities/imports/2", 30)]
     assert _loaded_once(env, activities(30))
+
+
+# ================================================================== waiting: an outage, the deadline
+# The import operator polling or deferring, and the sensor poking or deferring (its reschedule mode,
+# where Airflow counts the wait across reschedules: tests/system/test_waits.py).
+
+#: More failed answers in a row than the hook's retry policy takes in one look (5 attempts), so
+#: the outage outlasts two whole looks. ``Retry-After: 0`` keeps the hook's own retries instant.
+OUTAGE = 12
+WAIT_MODES = {
+    "operator-poll": {"mode": "import", "deferrable": False},
+    "operator-deferred": {"mode": "import", "deferrable": True},
+    "sensor-poke": {"mode": "split", "deferrable": False},
+    "sensor-deferred": {"mode": "split", "deferrable": True},
+}
+
+
+def _wait(spec: dict, rows: int, timeout: float):
+    """The waiting task's run: the import operator, or the sensor after create and upload."""
+    if spec["mode"] == "import":
+        return run_task(import_task(data=matrix_contacts(rows), timeout=timeout, deferrable=spec["deferrable"]))
+    return run_split(data=matrix_contacts(rows), deferrable=spec["deferrable"], sensor={"timeout": timeout})["wait"]
+
+
+@pytest.mark.parametrize("spec", list(WAIT_MODES.values()), ids=list(WAIT_MODES))
+def test_a_transient_outage_while_waiting_is_waited_out(eloqua_conn, spec):
+    env = eloqua_conn
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=OUTAGE, status=503, headers={"Retry-After": "0"})
+
+    waiting = _wait(spec, 10, timeout=120)
+
+    assert waiting.state == "success", waiting.error
+    assert waiting.try_number == 1  # waited out inside the task, not by an Airflow retry
+    assert waiting.return_value["status"] == "success"
+    assert waiting.return_value["created"] == 10
+    statuses = [r["status"] for r in api_requests(env, "GET", SYNC_GET)]
+    assert statuses.count(503) == OUTAGE
+    assert statuses[-1] == 200
+    assert len(syncs(env)) == 1
+    assert len(env.control.records("/contacts")) == 10
+
+
+@pytest.mark.parametrize(
+    "spec", [WAIT_MODES["operator-poll"], WAIT_MODES["sensor-poke"]], ids=["operator-poll", "sensor-poke"]
+)
+def test_an_outage_past_the_deadline_fails_naming_the_last_error(eloqua_conn, spec):
+    env = eloqua_conn
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=None, status=503, headers={"Retry-After": "0"})
+
+    waiting = _wait(spec, 5, timeout=1)
+
+    assert waiting.state == "failed"
+    sync_uri = syncs(env)[0]["uri"]
+    error = str(waiting.error)
+    assert f"Eloqua sync {sync_uri} (status never read) had not ended" in error
+    assert "the last look failed" in error and "503" in error
+    assert env.control.records("/contacts") == []  # never polled to the end, so never applied
+
+
+def test_sensor_timeout_names_the_sync_and_its_last_status(eloqua_conn):
+    eloqua_conn.control.configure(pending_polls=1_000_000)
+
+    waiting = _wait(WAIT_MODES["sensor-poke"], 5, timeout=0.5)
+
+    assert waiting.state == "failed"
+    sync_uri = syncs(eloqua_conn)[0]["uri"]
+    expected = f"Eloqua sync {sync_uri} (last seen 'pending') had not ended when the wait timed out after 0.5s"
+    assert expected in str(waiting.error)
