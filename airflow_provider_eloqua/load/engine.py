@@ -58,8 +58,8 @@ from airflow_provider_eloqua.load.report import (
     add_earlier,
     build_report,
     check_rows_processed,
+    earlier_reject_records,
     log_summary,
-    reject_record,
 )
 from airflow_provider_eloqua.load.rows import RejectList, locate_rows
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
@@ -714,12 +714,6 @@ def report_load(
     """
     earlier = checkpoint.progress_of_load().done
 
-    def earlier_records() -> Iterator[dict[str, Any]]:
-        for done in earlier:
-            reject_rows = done.get("reject_rows") or {}
-            for item in hook.iter_sync_rejects(done["sync_uri"], deadline=deadline):
-                yield {**reject_record(item), "input_row": reject_rows.get(str(item.get("recordIndex")))}
-
     report, _ = report_sync(
         hook,
         source,
@@ -728,7 +722,7 @@ def report_load(
         status,
         started.batch,
         rejects_path=rejects_path,
-        earlier_records=earlier_records() if rejects_path else (),
+        earlier_records=earlier_reject_records(hook, earlier, deadline) if rejects_path else (),
         sync_actions=sync_actions,
         deadline=deadline,
     )

@@ -26,6 +26,7 @@ from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from airflow_provider_eloqua.load.spec import RowSource
 
 log = logging.getLogger(__name__)
 
@@ -324,14 +325,25 @@ class RejectThreshold:
         return report
 
 
-def _staged_rows(staged: Mapping[str, Any] | None, rejects: RejectList) -> RowFinder | None:
+def _staged_rows(staged: Mapping[str, Any] | None, rejects: RejectList, rows: RowSource | None) -> RowFinder | None:
     """The rows of the upload's input for a sync's rejects; None (rejects keep only Eloqua's index)
     when the input cannot be read here, which is logged, not raised: the sync is what is reported."""
     try:
-        return staged_locator(staged, rejects)
-    except (OSError, ValueError) as exc:
+        return staged_locator(staged, rejects, rows)
+    except Exception as exc:  # e.g. a file gone, a query that fails when it runs again
         log.warning("The rejected rows' input rows could not be found (%s); the rejects carry Eloqua's index only", exc)
         return None
+
+
+def earlier_reject_records(
+    hook: EloquaHook, earlier: Sequence[Mapping[str, Any]], deadline: float | None
+) -> Iterator[dict[str, Any]]:
+    """The rejects of a load's earlier batches (their syncs' summaries, each with the input rows of
+    its rejects as ``reject_rows``), as records of the rejects file, listed when they are read."""
+    for done in earlier:
+        reject_rows = done.get("reject_rows") or {}
+        for item in hook.iter_sync_rejects(done["sync_uri"], deadline=deadline):
+            yield {**reject_record(item), "input_row": reject_rows.get(str(item.get("recordIndex")))}
 
 
 def check_rows_processed(report: SyncReport, expected_rows: int | None) -> None:
@@ -398,21 +410,26 @@ def report_import_sync(
     sync_actions: Sequence[Mapping[str, Any]] | None = None,
     deadline: float | None = None,
     staged: Mapping[str, Any] | None = None,
+    rows: RowSource | None = None,
 ) -> SyncReport:
     """Report a finished import sync started elsewhere (logs, rejects) and check it processed
     ``expected_rows`` (the rows staged for it, when known). ``staged`` is the upload's
-    ``staged_input``: with it each reject gets its input row, as on the one-task path."""
+    ``staged_input``: with it each reject gets its input row, and the syncs of the load's earlier
+    batches are added in (their counts, and their rejects in ``rejects_path``), as on the one-task
+    path. ``rows`` is the row source ``staged["row_source"]`` describes, opened by the caller."""
+    earlier = list((staged or {}).get("earlier") or ())
     with RejectList(hook.iter_sync_rejects(sync_uri, deadline=deadline)) as rejects:
         report = build_report(
             hook,
             sync_uri,
             status,
             rejects=rejects,
-            rows=_staged_rows(staged, rejects),
+            rows=_staged_rows(staged, rejects, rows),
             rejects_path=rejects_path,
+            earlier_records=earlier_reject_records(hook, earlier, deadline) if rejects_path else (),
             sync_actions=sync_actions,
             deadline=deadline,
         )
     log_summary(report)
     check_rows_processed(report, expected_rows)
-    return report
+    return add_earlier(report, earlier)

@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_eloqua.chunking import iter_file_rows
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.load.checkpoint import Batch
-from airflow_provider_eloqua.load.spec import InputSpec
+from airflow_provider_eloqua.load.spec import InputSpec, RowSource
 from airflow_provider_eloqua.storage import open_path
 
 #: Rejects kept in memory before the spool moves to a temporary file.
@@ -137,52 +137,81 @@ def _streamed_rows(source: InputSpec) -> Iterator[Iterator[Mapping[str, Any]]]:
 # ------------------------------------------------------------------ the split path: another task maps the rejects
 
 
-def staged_input(source: InputSpec, identifier: str | None, batch: Batch | None) -> dict[str, Any]:
-    """What a task that sees only the sync (the sensor) needs to give its rejects their input rows,
-    as the upload's XCom ``staged_input`` (plain JSON; ``{}`` when nothing can be given).
+def staged_input(
+    source: InputSpec,
+    identifier: str | None,
+    batch: Batch | None,
+    *,
+    earlier: Sequence[Mapping[str, Any]] = (),
+    row_source: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a task that sees only the sync (the sensor) needs to report the load as the load's own
+    task does, as the upload's XCom ``staged_input`` (plain JSON; ``{}`` when nothing can be given).
 
     A file is named (``path``, ``format``) and read again there, for just the rejected positions;
     rows given as ``data`` travel as the identifier values of the sync's batch (``values``), since
-    the other task cannot read them. A row source (a query) is not run again by another task.
+    the other task cannot read them; a row source (a query) travels as ``row_source``, which the
+    other task opens again (the query runs again). ``earlier`` lists the syncs of the batches before
+    the last, each with its counts and its rejects' input rows (``reject_rows``), so that the other
+    task's report and rejects file cover every batch.
 
     :param source: the load's input.
     :param identifier: the definition's identifier column.
     :param batch: the batch of the last sync (its offset and rows).
+    :param earlier: the summaries of the earlier batches' syncs (the load's progress).
+    :param row_source: ``source.rows`` described as plain JSON by the task that knows how to open it.
     """
+    staged: dict[str, Any] = {"earlier": [dict(done) for done in earlier]} if earlier else {}
     if not identifier or batch is None:
-        return {}
-    where: dict[str, Any] = {"identifier": identifier, "offset": batch.offset}
+        return staged
+    where: dict[str, Any] = {**staged, "identifier": identifier, "offset": batch.offset}
     if source.path is not None:
         return {**where, "path": str(source.path), "format": source.format}
     if source.data is not None:
         rows = source.data[batch.offset : batch.offset + batch.rows]
         return {**where, "values": [None if (v := row.get(identifier)) is None else str(v) for row in rows]}
-    return {}
+    if source.rows is not None and row_source is not None:
+        return {**where, "row_source": dict(row_source)}
+    return staged
 
 
-def staged_locator(staged: Mapping[str, Any] | None, rejects: RejectList) -> RowLocator | None:
-    """The locator of a sync's rejects from the upload's ``staged_input`` (None: rows cannot be found)."""
-    if not staged or not rejects.count:
+def staged_locator(
+    staged: Mapping[str, Any] | None, rejects: RejectList, rows: RowSource | None = None
+) -> RowLocator | None:
+    """The locator of a sync's rejects from the upload's ``staged_input`` (None: rows cannot be found).
+
+    :param rows: the row source ``staged["row_source"]`` describes, opened by the caller (who knows how).
+    """
+    if not staged or not rejects.count or "identifier" not in staged:
         return None
     identifier, offset = staged["identifier"], staged["offset"]
     if "values" in staged:
         return RowLocator(identifier, offset, {offset + i: value for i, value in enumerate(staged["values"], 1)})
-    return locate_rows(InputSpec(path=staged["path"], format=staged["format"]), identifier, offset, rejects)
+    if "path" in staged:
+        return locate_rows(InputSpec(path=staged["path"], format=staged["format"]), identifier, offset, rejects)
+    return locate_rows(InputSpec(rows=rows), identifier, offset, rejects) if rows is not None else None
 
 
 def check_staged_input(staged: Any) -> dict[str, Any] | None:
     """``staged_input`` as a task received it (an upload's XCom), checked; raises EloquaInputError naming it."""
     if staged is None or staged == {} or staged == "":
         return None
-    ok = (
-        isinstance(staged, Mapping)
-        and isinstance(staged.get("identifier"), str)
-        and isinstance(staged.get("offset"), int)
-        and (isinstance(staged.get("values"), list) or isinstance(staged.get("path"), str))
-    )
+    ok = isinstance(staged, Mapping)
+    if ok and set(staged) - {"earlier"}:  # where the last sync's input rows are
+        ok = (
+            isinstance(staged.get("identifier"), str)
+            and isinstance(staged.get("offset"), int)
+            and (
+                isinstance(staged.get("values"), list)
+                or isinstance(staged.get("path"), str)
+                or isinstance(staged.get("row_source"), Mapping)
+            )
+        )
+    earlier = staged.get("earlier", []) if ok else None
+    ok = ok and isinstance(earlier, list) and all(isinstance(e, Mapping) and e.get("sync_uri") for e in earlier)
     if not ok:
         raise EloquaInputError(
-            "staged_input must be the staged_input XCom of an Eloqua upload (identifier, offset, and path or "
-            f"values); got {staged!r:.200}"
+            "staged_input must be the staged_input XCom of an Eloqua upload (identifier, offset, and path, values "
+            f"or row_source; earlier batches); got {staged!r:.200}"
         )
     return dict(staged)

@@ -103,14 +103,17 @@ def _persist_load_links(context: Context, hook: EloquaHook, result: LoadResult, 
     persist_links(context, hook, sync_uri=result.sync_uri, definition_uri=template or result.totals.definition_uri)
 
 
-def _push_load_keys(context: Context, load: Load, result: LoadResult) -> None:
+def _push_load_keys(context: Context, load: Load, result: LoadResult, row_source: dict[str, Any] | None) -> None:
     """Push ``definition_uri``, ``sync_rows`` and ``staged_input`` as XCom keys of their own, so that
     downstream tasks can template ``upload.output["definition_uri"]`` (for EloquaCreateSyncOperator),
     ``upload.output["sync_rows"]`` (for the sensor's ``expected_rows``) and ``staged_input`` (which
-    the sensor reads by itself when its ``sync_uri`` is this task's), as they do ``sync_uri``."""
+    the sensor reads by itself when its ``sync_uri`` is this task's), as they do ``sync_uri``.
+    Called before the checkpoint forgets the load: ``staged_input`` carries its earlier batches."""
     context["ti"].xcom_push(key="definition_uri", value=result.totals.definition_uri)
     context["ti"].xcom_push(key="sync_rows", value=result.sync_rows)
-    context["ti"].xcom_push(key="staged_input", value=staged_input(load.source, result.identifier, result.batch))
+    earlier = load.checkpoint.progress_of_load().done
+    staged = staged_input(load.source, result.identifier, result.batch, earlier=earlier, row_source=row_source)
+    context["ti"].xcom_push(key="staged_input", value=staged)
 
 
 class _DefinitionOperator(_EloquaOperator):
@@ -393,6 +396,11 @@ class _LoadOperator(_EloquaOperator):
         """The settings the task judges its load's last sync by (None: it does not judge it)."""
         return None
 
+    def staged_rows(self) -> dict[str, Any] | None:
+        """A row source's input as plain JSON, which the sensor opens again to find the rows of the
+        sync's rejects (None: the input is data or a file, which ``staged_input`` names itself)."""
+        return None
+
 
 class EloquaUploadDataOperator(_LoadOperator):
     """Stage rows in a private copy of an import or sync-action definition and (by default) sync it; return
@@ -421,7 +429,7 @@ class EloquaUploadDataOperator(_LoadOperator):
         result = load.run(start=self.start_sync)
         _push_sync_uri(context, result)
         _persist_load_links(context, self.hook, result, self.definition_uri)
-        _push_load_keys(context, load, result)
+        _push_load_keys(context, load, result, self.staged_rows())
         # Done: a later run of this task instance (a manual clear) must load again, not reattach.
         checkpoint.loaded()
         return result.upload_summary()
@@ -569,8 +577,8 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         if not self.wait:
             # Done, as for the upload operator: the last sync is the caller's to watch, and a later run
             # of this task instance (a manual clear) must load again, not reattach to this sync.
+            _push_load_keys(context, load, result, self.staged_rows())
             checkpoint.loaded()
-            _push_load_keys(context, load, result)
             return {**result.upload_summary(), "status": status}
         deadline = time.time() + self.timeout
         with not_gone(result.sync_uri, result.totals.rows):

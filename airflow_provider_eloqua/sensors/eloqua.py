@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,8 @@ from airflow_provider_eloqua.sync.waiting import (
 )
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from airflow_provider_eloqua.urls import check_sync_uri
+
+log = logging.getLogger(__name__)
 
 
 class EloquaSyncSensor(BaseSensorOperator):
@@ -160,16 +163,23 @@ class EloquaSyncSensor(BaseSensorOperator):
             return partial(report_sync_log, self.hook, self.sync_uri, status, deadline=deadline)
 
         def report() -> SyncReport:
-            reported = report_import_sync(
-                self.hook,
-                self.sync_uri,
-                status,
-                rejects_path=self.rejects_path,
-                expected_rows=expected,
-                sync_actions=(definition or {}).get("syncActions"),
-                deadline=deadline,
-                staged=check_staged_input(self.staged_input),
-            )
+            staged = check_staged_input(self.staged_input)
+            rows = _row_source(staged)
+            try:
+                reported = report_import_sync(
+                    self.hook,
+                    self.sync_uri,
+                    status,
+                    rejects_path=self.rejects_path,
+                    expected_rows=expected,
+                    sync_actions=(definition or {}).get("syncActions"),
+                    deadline=deadline,
+                    staged=staged,
+                    rows=rows,
+                )
+            finally:
+                if rows is not None:
+                    rows.close()
             return self.reject_threshold.check(reported, self.rejects_path)
 
         return report
@@ -284,6 +294,21 @@ def _kind(definition_uri: str | None) -> str | None:
     try:
         return urls.parse_definition_uri(definition_uri or "").kind
     except ValueError:
+        return None
+
+
+def _row_source(staged: dict[str, Any] | None) -> Any:
+    """The query ``staged_input`` describes (SqlToEloquaOperator's), to run again for the rows of the
+    sync's rejects; None when there is none, or when it cannot be opened here (logged: the rejects then
+    carry Eloqua's index only)."""
+    if not staged or not isinstance(staged.get("row_source"), dict):
+        return None
+    from airflow_provider_eloqua.transfers.sql_to_eloqua import open_query
+
+    try:
+        return open_query(staged["row_source"])
+    except Exception as exc:
+        log.warning("The query of the upload cannot be run here (%s); the rejects carry Eloqua's index only", exc)
         return None
 
 

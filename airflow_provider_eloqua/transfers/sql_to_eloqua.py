@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +31,22 @@ def _zone(name: str) -> _dt.tzinfo:
         raise EloquaInputError(
             f"time_zone must be an IANA time zone name such as 'America/New_York'; got {name!r}"
         ) from None
+
+
+def open_query(query: Mapping[str, Any]) -> QueryRows:
+    """The rows of a query described by :meth:`SqlToEloquaOperator.query_description` (the query is
+    run when they are read); raises EloquaInputError when its connection's hook is not a DbApiHook."""
+    conn_id, sql, parameters = query["sql_conn_id"], query["sql"], query.get("parameters")
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise EloquaInputError(
+            f"sql_conn_id {conn_id!r}: its hook, {type(hook).__name__}, is not a common.sql DbApiHook"
+        )
+    fetch_size = _check_fetch_size(query.get("fetch_size", DEFAULT_FETCH_SIZE))
+    identity = query_identity(conn_id, sql, parameters)
+    return QueryRows(
+        hook.get_conn, sql, parameters, fetch_size, _zone(query.get("time_zone", DEFAULT_TIME_ZONE)), identity
+    )
 
 
 def _check_fetch_size(fetch_size: Any) -> int:
@@ -86,14 +102,21 @@ class SqlToEloquaOperator(EloquaImportOperator):
     @cached_property
     def query_rows(self) -> QueryRows:
         """The query's rows (read lazily; rendered SQL and parameters)."""
-        sql = self._one_statement()
-        hook = BaseHook.get_connection(self.sql_conn_id).get_hook()
-        if not isinstance(hook, DbApiHook):
-            raise EloquaInputError(
-                f"sql_conn_id {self.sql_conn_id!r}: its hook, {type(hook).__name__}, is not a common.sql DbApiHook"
-            )
-        identity = query_identity(self.sql_conn_id, sql, self.parameters)
-        return QueryRows(hook.get_conn, sql, self.parameters, self.fetch_size, self._zone, identity)
+        return open_query(self.query_description())
+
+    def query_description(self) -> dict[str, Any]:
+        """The query as plain JSON (see :func:`open_query`): the sensor after a ``wait=False`` task runs it
+        again with it, to give the sync's rejects their query rows."""
+        return {
+            "sql_conn_id": self.sql_conn_id,
+            "sql": self._one_statement(),
+            "parameters": self.parameters,
+            "fetch_size": self.fetch_size,
+            "time_zone": self.time_zone,
+        }
+
+    def staged_rows(self) -> dict[str, Any] | None:
+        return self.query_description()
 
     def _one_statement(self) -> str:
         if not isinstance(self.sql, str) or not self.sql.strip():

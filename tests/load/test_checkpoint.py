@@ -79,7 +79,8 @@ def test_read_load_reads_every_key_of_the_load_once():
     store.get = lambda key, default=None: reads.append(key) or get(key, default)  # type: ignore[method-assign]
     checkpoint = Checkpoint(store)
     checkpoint.read_load()
-    assert len(reads) == len(set(reads)) == 7
+    assert len(reads) == len(set(reads)) == 8
     assert checkpoint.progress("abc").next == 1 and checkpoint.earlier_work() == ["batches 1-1"]
     assert checkpoint.load_identity is None and checkpoint.loaded_before is None and checkpoint.sync_uri is None
-    assert len(reads) == 7
+    assert checkpoint.refused is None
+    assert len(reads) == 8

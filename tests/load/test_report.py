@@ -202,7 +202,8 @@ def test_rejects_are_numbered_logged_and_counted_against_a_threshold(eloqua_conn
     naming the count. On the split path the sensor is given the upload's ``staged_input`` (as its own
     XComArg gives it: tests/sensors/test_eloqua.py) and finds the input rows there: a file read again,
     rows given as ``data`` by their identifier values. Loaded in batches, the sensor's sync is the last
-    batch's, so its rejects are numbered from that batch's first row."""
+    batch's, so its rejects are numbered from that batch's first row, and the earlier batches' syncs,
+    which ``staged_input`` lists, are added to its counts and rejects file."""
     rows = [{"Email": f"bad-{i}" if i in (3, 57) else f"p{i}@example.com", "FirstName": f"F{i}"} for i in range(1, 61)]
     source = tmp_path / "contacts.csv"
     source.write_text("Email,FirstName\n" + "".join(f"{r['Email']},{r['FirstName']}\n" for r in rows))
@@ -233,7 +234,12 @@ def test_rejects_are_numbered_logged_and_counted_against_a_threshold(eloqua_conn
     assert upload_file.return_value["syncs"] > 1 and wait_file.state == "success", wait_file.error
     with rejects_csv.open() as handle:
         written = list(csv.DictReader(handle))
-    assert [(r["input_row"], json.loads(r["field_values"])["Email"]) for r in written] == [("57", "bad-57")]
+    # Every batch's rejects: the earlier batch's (input row 3, logged by the upload task) come first.
+    assert [(r["input_row"], json.loads(r["field_values"])["Email"]) for r in written] == [
+        ("3", "bad-3"),
+        ("57", "bad-57"),
+    ]
+    assert (wait_file.return_value["rows_processed"], wait_file.return_value["rejected"]) == (60, 2)
     assert "Rejected input row 57: ELQ-00002" in caplog.text and "(Email='bad-57')" in caplog.text
 
     # Rows given as data: numbered from their identifier values; any reject fails max_rejected_rows=0.

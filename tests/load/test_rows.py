@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 
@@ -104,6 +105,45 @@ def test_nothing_is_staged_without_an_identifier_or_a_batch():
     assert check_staged_input({}) is None and check_staged_input(None) is None
 
 
-def test_a_staged_input_that_is_not_an_uploads_is_refused_naming_it():
+class Rows:
+    """A row source read afresh by every open (as a query is), counting its passes."""
+
+    identity, columns, opened = "rows", ("Email",), 0
+
+    @contextmanager
+    def open(self):
+        self.opened += 1
+        yield iter(ROWS)
+
+
+def test_a_row_source_travels_as_its_description_and_is_opened_again_by_the_reader():
+    batch = Batch(index=0, first_row=1, rows=10, chunks=1, bytes=300)
+    described = {"sql_conn_id": "warehouse", "sql": "SELECT email AS Email FROM people", "parameters": None}
+    source = Rows()
+    staged = _through_xcom(staged_input(InputSpec(rows=source), "Email", batch, row_source=described))
+    assert staged == {"identifier": "Email", "offset": 0, "row_source": described}
+    with RejectList([reject(3, "p4@example.com")]) as rejects:
+        assert staged_locator(check_staged_input(staged), rejects) is None  # the reader has not opened it
+        rows = staged_locator(check_staged_input(staged), rejects, source)
+        assert rows is not None and rows.row_of(next(iter(rejects))) == 4 and source.opened == 1
+    assert staged_input(InputSpec(rows=source), "Email", batch) == {}  # nobody described it
+
+
+def test_the_earlier_batches_travel_with_or_without_the_last_batchs_rows():
+    earlier = [{"sync_uri": "/syncs/7", "rejected": 1, "reject_rows": {"2": 3}}]
+    batch = Batch(index=1, first_row=5, rows=2, chunks=1, bytes=100)
+    staged = _through_xcom(staged_input(InputSpec(data=ROWS), "Email", batch, earlier=earlier))
+    assert check_staged_input(staged) == {**staged, "earlier": earlier}
+    assert staged["values"] == ["p5@example.com", "p6@example.com"]
+    assert check_staged_input(_through_xcom(staged_input(InputSpec(data=ROWS), None, batch, earlier=earlier))) == {
+        "earlier": earlier
+    }
+
+
+@pytest.mark.parametrize(
+    "staged",
+    [{"path": "/tmp/x.csv"}, {"identifier": "Email", "offset": 0, "row_source": "SELECT 1"}, {"earlier": [{}]}],
+)
+def test_a_staged_input_that_is_not_an_uploads_is_refused_naming_it(staged):
     with pytest.raises(EloquaInputError, match=r"^staged_input must be the staged_input XCom of an Eloqua upload"):
-        check_staged_input({"path": "/tmp/x.csv"})
+        check_staged_input(staged)

@@ -100,7 +100,10 @@ def test_split_upload_waits_for_earlier_batches_and_leaves_the_last_to_the_senso
     upload = result["upload"].return_value
     assert (upload["rows"], upload["syncs"]) == (60, 3)
     assert upload["sync_uri"] == syncs(env)[-1]["uri"] == result["upload"].xcoms["sync_uri"]
-    assert result["wait"].return_value["sync_uri"] == upload["sync_uri"]
+    waited = result["wait"].return_value
+    assert waited["sync_uri"] == upload["sync_uri"]
+    # the sensor reports the whole load: the earlier batches' syncs travel in the upload's staged_input
+    assert (waited["rows_processed"], waited["created"]) == (60, 60)
     assert [s["rows"] for s in syncs(env)] == EXPECTED
     assert len(env.control.records("/activities")) == 60
 

@@ -4,6 +4,7 @@ warehouse."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 
@@ -12,6 +13,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.transfers.sql_to_eloqua import SqlToEloquaOperator
+from tests.operators.tasks import sensor_task
 from tests.task_runner import run_task
 
 
@@ -58,6 +60,41 @@ def test_a_sql_file_is_rendered_and_its_rejects_are_mapped_to_query_rows(eloqua_
     assert sorted(r["identifier"] for r in eloqua_conn.control.records("/contacts")) == [
         f"p{i}@example.com" for i in (2, 3, 5, 6)
     ]
+
+
+def test_wait_false_then_the_sensor_maps_its_rejects_to_query_rows(eloqua_conn, tmp_path, monkeypatch):
+    """The split path: the upload task returns at its sync, its ``staged_input`` describes the query,
+    and the sensor runs the query again to give each reject its query row, as the one-task path does."""
+    warehouse = tmp_path / "warehouse.db"
+    with sqlite3.connect(warehouse) as conn:
+        conn.execute("CREATE TABLE people (id INTEGER, email TEXT)")
+        conn.executemany(
+            "INSERT INTO people VALUES (?, ?)", [(i, "not-an-email" if i == 4 else f"p{i}@x.io") for i in range(1, 7)]
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_LITE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
+    upload = run_task(
+        SqlToEloquaOperator(
+            task_id="upload",
+            sql="SELECT email AS Email FROM people WHERE id > ? ORDER BY id",
+            parameters=[1],
+            sql_conn_id="warehouse_lite",
+            entity="contacts",
+            name="people",
+            fields={"Email": "{{Contact.Field(C_EmailAddress)}}"},
+            identifier_field_name="Email",
+            wait=False,
+        )
+    )
+    assert upload.state == "success", upload.error
+    assert upload.xcoms["staged_input"]["row_source"]["sql_conn_id"] == "warehouse_lite"
+    rejects = tmp_path / "rejects.csv"
+
+    wait = run_task(sensor_task(upload, rejects_path=str(rejects), poll_interval=0.01))
+
+    assert wait.state == "success", wait.error
+    with rejects.open() as handle:
+        written = list(csv.DictReader(handle))
+    assert [(r["input_row"], json.loads(r["field_values"])["Email"]) for r in written] == [("3", "not-an-email")]
 
 
 @pytest.mark.parametrize(
