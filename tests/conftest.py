@@ -15,6 +15,9 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_AIRFLOW_HOME, "dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+# A DAG id run again with other arguments (the next test's spec) is read back as the test wrote it:
+# Airflow's in-process cache of serialized DAGs would otherwise serve a version it read up to 30 s ago.
+os.environ["AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"] = "0"
 os.environ.pop("AIRFLOW_CONN_ELOQUA_DEFAULT", None)
 os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
 
