@@ -1507,3 +1507,226 @@ def test_sensor_timeout_names_the_sync_and_its_last_status(eloqua_conn):
     sync_uri = syncs(eloqua_conn)[0]["uri"]
     expected = f"Eloqua sync {sync_uri} (last seen 'pending') had not ended when the wait timed out after 0.5s"
     assert expected in str(waiting.error)
+
+
+# ================================================================== inputs bigger than one sync: batches
+# ``max_bytes_per_sync`` lowers Oracle's limit (about 250 MB per sync) so that a few kilobytes make
+# several batches, one sync each. Exactly the input's records, one sync per batch with that batch's
+# rows; restarts and retries never load a batch twice. The split path's hand-over to the sensor
+# through XCom: tests/system/test_batches.py.
+
+BATCH_BYTES = 2 * SMALL_CHUNKS  # two chunks per batch
+
+
+def batch_rows(rows, fields, identifier) -> list[int]:
+    """Rows per batch, cut the way the operators cut them."""
+    from airflow_provider_eloqua.chunking import iter_row_chunks
+    from airflow_provider_eloqua.staging import iter_batches
+
+    per_batch: dict[int, int] = {}
+    for index, chunk in iter_batches(iter_row_chunks(rows, list(fields), identifier, SMALL_CHUNKS), BATCH_BYTES):
+        per_batch[index] = per_batch.get(index, 0) + chunk.rows
+    return list(per_batch.values())
+
+
+# Rows of text go as CSV (the smallest encoding that means the same): padded so that 60 rows
+# still make six 1 KiB chunks, three batches of two.
+BATCHED = [dict(row, AssetName=f"{row['AssetName']} {'x' * 64}") for row in activities(60)]
+BATCHES = batch_rows(BATCHED, ACTIVITY_FIELDS, "ExternalId")
+
+
+#: The matrix spec of the batched load (its DAG run: tests/system/test_batches.py).
+BATCHED_LOAD = {
+    "entity": "activities",
+    "fields": ACTIVITY_FIELDS,
+    "identifier": "ExternalId",
+    "data": BATCHED,
+    "chunk_bytes": SMALL_CHUNKS,
+    "max_bytes_per_sync": BATCH_BYTES,
+}
+
+
+def _batched(**spec):
+    return import_task(**BATCHED_LOAD, http_retry_policy=FAST_RETRIES, **spec)
+
+
+def test_the_batched_input_cuts_into_three_batches():
+    assert len(BATCHES) == 3 and sum(BATCHES) == 60
+
+
+def test_big_input_is_loaded_in_batches_one_sync_each(eloqua_conn):
+    from airflow_provider_eloqua.chunking import iter_row_chunks
+
+    env = eloqua_conn
+    run = run_task(_batched())
+
+    assert run.state == "success", run.error
+    assert [s["rows"] for s in syncs(env)] == BATCHES
+    assert [s["status"] for s in syncs(env)] == ["success"] * 3
+    assert len(env.control.records("/activities")) == 60
+    summary = run.return_value
+    assert summary["syncs"] == 3
+    assert (summary["rows"], summary["chunks"]) == (60, 6)
+    assert summary["bytes"] == sum(
+        len(c.body) for c in iter_row_chunks(BATCHED, list(ACTIVITY_FIELDS), "ExternalId", SMALL_CHUNKS)
+    )
+    # the counts add up over the three syncs; sync_uri is the last one
+    assert (summary["rows_processed"], summary["created"], summary["rejected"]) == (60, 60, 0)
+    assert summary["status"] == "success"
+    assert summary["sync_uri"] == syncs(env)[-1]["uri"]
+    assert run.xcoms["sync_uri"] == summary["sync_uri"]
+
+
+def test_big_input_without_start_sync_fails_and_stages_nothing(eloqua_conn):
+    env = eloqua_conn
+    uri = Site(env).create_import("/activities", ACTIVITY_FIELDS, "ExternalId")
+    upload = EloquaUploadDataOperator(
+        task_id="upload",
+        definition_uri=uri,
+        start_sync=False,
+        data=BATCHED,
+        chunk_bytes=SMALL_CHUNKS,
+        max_bytes_per_sync=BATCH_BYTES,
+    )
+
+    run = run_task(upload)
+
+    assert run.state == "failed"
+    assert "cannot be loaded in batches" in str(run.error)
+    assert set(staged_rows(env).values()) == {0}  # the template, and the load's copy it cleared
+    assert syncs(env) == []
+
+
+def test_dropped_post_in_batch_two_restarts_that_batch_only(eloqua_conn):
+    """The second POST of batch 2 stages its rows and then drops the connection: batch 2 is cleared
+    and staged again from its first chunk; batch 1 (already synced) is not touched."""
+    env = eloqua_conn
+    skip_first(env, "POST", r"/data$", count=3)  # batch 1's two chunks, batch 2's first
+    env.control.add_fault(method="POST", path=r"/data$", times=1, action="drop_after")
+
+    run = run_task(_batched(), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 1
+    # 2 (batch 1) + 2 (batch 2, the second dropped after staging) + 2 (batch 2 again) + 2 (batch 3)
+    assert len(env.control.state()["uploads"]) == 8
+    assert len(api_requests(env, "DELETE", r"/data$")) == 1
+    assert [s["rows"] for s in syncs(env)] == BATCHES
+    assert len(env.control.records("/activities")) == 60
+    assert run.return_value["created"] == 60
+
+
+def test_errored_intermediate_sync_fails_the_try_and_the_retry_resumes_at_that_batch(eloqua_conn, capfd, caplog):
+    env = eloqua_conn
+    env.control.configure(force_status=["success", "error"])
+
+    run = run_task(_batched(), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    second = f"input rows {BATCHES[0] + 1}-{BATCHES[0] + BATCHES[1]}"
+    assert f"of batch 2 ({second}) ended with status 'error'" in str(run.errors[0])
+    assert "Batches 1-1 are loaded (syncs /syncs/100), so they are skipped; resuming at batch 2" in captured(
+        capfd, caplog
+    )
+    # batch 1 once; batch 2 errored, then again; batch 3
+    assert [s["status"] for s in syncs(env)] == ["success", "error", "success", "success"]
+    assert [s["rows"] for s in syncs(env)] == [BATCHES[0], BATCHES[1], BATCHES[1], BATCHES[2]]
+    assert len(env.control.records("/activities")) == 60
+    summary = run.return_value
+    assert (summary["rows"], summary["syncs"], summary["created"], summary["rows_processed"]) == (60, 3, 60, 60)
+
+
+def test_retry_reattaches_to_an_intermediate_sync_still_running(eloqua_conn, capfd, caplog):
+    """The first try dies waiting for batch 2's sync (a 400 on its GET, not retried); the retry waits
+    for that same sync instead of staging batch 2 again, then loads batch 3."""
+    env = eloqua_conn
+    env.control.add_fault(method="GET", path=r"^/syncs/101$", times=1, status=400)
+
+    run = run_task(_batched(), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "Reattaching to sync /syncs/101" in captured(capfd, caplog)
+    assert len(data_posts(env)) == 6  # nothing uploaded twice
+    assert [s["rows"] for s in syncs(env)] == BATCHES
+    assert len(env.control.records("/activities")) == 60
+    assert run.return_value["syncs"] == 3
+
+
+def test_summary_and_rejects_add_up_over_all_batches(eloqua_conn, tmp_path):
+    env = eloqua_conn
+    rows = [dict(row, LastName=f"{row['LastName']} {'x' * 60}") for row in matrix_contacts(60)]  # 3 batches as CSV
+    first_batch = batch_rows(rows, MATRIX_FIELDS, "Email")[0]
+    bad = [5, first_batch + 3]  # one in batch 1, one in batch 2: the last batch is clean
+    for row in bad:
+        rows[row - 1]["Email"] = f"not-an-email-{row}"
+    expected = batch_rows(rows, MATRIX_FIELDS, "Email")
+    assert len(expected) >= 3 and sum(expected[:2]) > bad[1]
+    rejects = tmp_path / "rejects.ndjson"
+
+    run = run_task(
+        import_task(data=rows, chunk_bytes=SMALL_CHUNKS, max_bytes_per_sync=BATCH_BYTES, rejects_path=str(rejects))
+    )
+
+    assert run.state == "success", run.error
+    assert [s["rows"] for s in syncs(env)] == expected
+    summary = run.return_value
+    assert summary["syncs"] == len(expected)
+    assert (summary["rows_processed"], summary["created"], summary["rejected"]) == (60, 58, 2)
+    assert syncs(env)[-1]["status"] == "success"
+    assert summary["status"] == "warning"  # earlier batches warned, so the load did
+    assert summary["log_warnings"] >= 2  # warning entries of the sync logs, not rows
+    written = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [r["input_row"] for r in written] == bad
+    assert len(env.control.records("/contacts")) == 58
+
+
+def test_a_files_rejects_are_listed_once_per_sync_and_the_definition_never_read_back(eloqua_conn, tmp_path):
+    import csv
+
+    env = eloqua_conn
+    rows = matrix_contacts(60)
+    first_batch = batch_rows(rows, MATRIX_FIELDS, "Email")[0]
+    bad = [5, first_batch + 3]
+    for row in bad:
+        rows[row - 1]["Email"] = f"not-an-email-{row}"
+    source = write_csv(tmp_path / "contacts.csv", rows)
+    rejects = tmp_path / "rejects.csv"
+
+    run = run_task(
+        import_task(
+            path=str(source), chunk_bytes=SMALL_CHUNKS, max_bytes_per_sync=BATCH_BYTES, rejects_path=str(rejects)
+        )
+    )
+
+    assert run.state == "success", run.error
+    with rejects.open(newline="") as handle:
+        assert [int(r["input_row"]) for r in csv.DictReader(handle)] == bad
+    sync_uris = [s["uri"] for s in syncs(env)]
+    assert len(sync_uris) >= 2
+    listings = {uri: len(api_requests(env, "GET", rf"{uri}/rejects$")) for uri in sync_uris}
+    # An earlier batch's rejects: once when its sync is reported, once more into the rejects file
+    # (with the input rows found the first time); the last sync's: once.
+    assert listings == {**{uri: 2 for uri in sync_uris[:-1]}, sync_uris[-1]: 1}
+    # The definition the task created is never read back: the spec already says what it holds.
+    assert api_requests(env, "GET", r"/contacts/imports/\d+$") == []
+
+
+def test_lost_answer_to_a_middle_batchs_sync_resumes_after_that_batch(eloqua_conn):
+    """POST /syncs of batch 2 creates the sync but its answer is lost. The retry finds that sync,
+    waits for it as batch 2 (checking its rows) and then loads batch 3: the lost answer must not
+    make the found sync look like the load's last."""
+    env = eloqua_conn
+    skip_first(env, "POST", r"^/syncs$", count=1)  # batch 1's sync
+    env.control.add_fault(method="POST", path=r"^/syncs$", times=1, action="drop_after")
+
+    run = run_task(_batched(), retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert [s["rows"] for s in syncs(env)] == BATCHES
+    assert len(env.control.records("/activities")) == 60
+    summary = run.return_value
+    assert (summary["syncs"], summary["rows"], summary["rows_processed"]) == (3, 60, 60)
+    assert summary["sync_rows"] == BATCHES[-1]
