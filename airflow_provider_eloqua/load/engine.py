@@ -23,6 +23,8 @@ is made from (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
 from __future__ import annotations
 
 import contextvars
+import csv
+import io
 import json
 import logging
 import time
@@ -277,6 +279,7 @@ class Load:
         if first is None:
             self._ahead = (None, rest)
             return
+        _warn_of_missing_columns(first, fields)
         sending = prefetched(rest, sends=True, built=first)
         next(sending)  # hands back ``first`` and sets the producer on the second chunk
         self._ahead = (first, sending)
@@ -613,6 +616,23 @@ class Load:
                 + "a retry of this task resumes at this batch"
             )
         check_rows_processed(report, batch.rows)  # a retry reattaches to this sync and fails the same way
+
+
+def _warn_of_missing_columns(chunk: Chunk, fields: Mapping[str, str]) -> None:
+    """Warn, before anything is created, of fields of the definition that the input has no column
+    for (a CSV chunk's header). They are not refused: a load may send some of a shared template's
+    fields. Eloqua reports each (ELQ-00121) and the sync ends in ``warning``. Rows sent as JSON may
+    leave keys out row by row, so only a CSV header is looked at."""
+    if not chunk.content_type.startswith("text/csv"):
+        return
+    header = next(csv.reader(io.StringIO(chunk.body[: 64 * 1024].decode("utf-8", "replace"))), [])
+    missing = [name for name in fields if name not in header]
+    if missing:
+        log.warning(
+            "The input has no column for the definition's field(s) %s: Eloqua reports each (ELQ-00121) and the "
+            "sync ends in warning. Set on_warning='fail' to fail the task on it, or leave them out of the definition",
+            ", ".join(map(repr, missing)),
+        )
 
 
 # ------------------------------------------------------------------ a sync gone from Eloqua

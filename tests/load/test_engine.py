@@ -116,6 +116,31 @@ def test_an_unclosed_quote_fails_before_a_definition_is_created(hook, emulator, 
     _nothing_created(emulator)
 
 
+def test_a_field_the_input_has_no_column_for_is_named_before_anything_is_created(hook, emulator, tmp_path, caplog):
+    """Not refused (a load may send some of a shared template's fields), but named at once, before the
+    definition is created, with what follows (Eloqua's ELQ-00121, a warning sync) and the way to fail on it."""
+    created_before_warning = []
+
+    def note(record: logging.LogRecord) -> bool:
+        if "has no column" in record.getMessage():
+            created_before_warning.append(emulator.control.state()["definitions"])
+        return True
+
+    logger = logging.getLogger("airflow_provider_eloqua.load.engine")
+    logger.addFilter(note)
+    try:
+        with caplog.at_level(logging.WARNING):
+            result = _emulated_load(hook, InputSpec(path=_csv(tmp_path, "Email\na@x.io\n"))).run()
+            complete = _emulated_load(hook, InputSpec(data=[{"Email": "b@x.io", "FirstName": "B"}])).run()
+    finally:
+        logger.removeFilter(note)
+
+    assert "The input has no column for the definition's field(s) 'FirstName'" in caplog.text
+    assert "on_warning='fail'" in caplog.text
+    assert created_before_warning == [[]]  # once, for the file only, and before any definition existed
+    assert result.sync_uri and complete.sync_uri  # both loads go on
+
+
 def test_a_column_that_is_no_field_fails_before_a_definition_is_created(hook, emulator, tmp_path):
     path = _csv(tmp_path, "Email,Shoe\na@x.io,42\n")
     with pytest.raises(EloquaInputError, match="'Shoe'"):
