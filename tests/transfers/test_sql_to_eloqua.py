@@ -17,9 +17,11 @@ from tests.operators.tasks import sensor_task
 from tests.task_runner import run_task
 
 
-def test_a_sql_file_is_rendered_and_its_rejects_are_mapped_to_query_rows(eloqua_conn, tmp_path, monkeypatch):
-    warehouse = tmp_path / "warehouse.db"
-    with sqlite3.connect(warehouse) as conn:
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch) -> str:
+    """The connection id of an SQLite warehouse whose table ``people`` has ids 1-7, id 4 without a valid e-mail."""
+    path = tmp_path / "warehouse.db"
+    with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE people (id INTEGER, email TEXT, first TEXT, seen TIMESTAMP)")
         conn.executemany(
             "INSERT INTO people VALUES (?, ?, ?, ?)",
@@ -28,7 +30,11 @@ def test_a_sql_file_is_rendered_and_its_rejects_are_mapped_to_query_rows(eloqua_
                 for i in range(1, 8)
             ],
         )
-    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_LITE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_LITE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    return "warehouse_lite"
+
+
+def test_a_sql_file_is_rendered_and_its_rejects_are_mapped_to_query_rows(eloqua_conn, tmp_path, warehouse):
     (tmp_path / "people.sql").write_text(
         "SELECT email AS Email, first AS FirstName FROM people WHERE id <= {{ params.last }} AND id > ? ORDER BY id;\n"
     )
@@ -62,22 +68,15 @@ def test_a_sql_file_is_rendered_and_its_rejects_are_mapped_to_query_rows(eloqua_
     ]
 
 
-def test_wait_false_then_the_sensor_maps_its_rejects_to_query_rows(eloqua_conn, tmp_path, monkeypatch):
+def test_wait_false_then_the_sensor_maps_its_rejects_to_query_rows(eloqua_conn, tmp_path, warehouse):
     """The split path: the upload task returns at its sync, its ``staged_input`` describes the query,
     and the sensor runs the query again to give each reject its query row, as the one-task path does."""
-    warehouse = tmp_path / "warehouse.db"
-    with sqlite3.connect(warehouse) as conn:
-        conn.execute("CREATE TABLE people (id INTEGER, email TEXT)")
-        conn.executemany(
-            "INSERT INTO people VALUES (?, ?)", [(i, "not-an-email" if i == 4 else f"p{i}@x.io") for i in range(1, 7)]
-        )
-    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_LITE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
     upload = run_task(
         SqlToEloquaOperator(
             task_id="upload",
             sql="SELECT email AS Email FROM people WHERE id > ? ORDER BY id",
             parameters=[1],
-            sql_conn_id="warehouse_lite",
+            sql_conn_id=warehouse,
             entity="contacts",
             name="people",
             fields={"Email": "{{Contact.Field(C_EmailAddress)}}"},
