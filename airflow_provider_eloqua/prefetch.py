@@ -33,7 +33,7 @@ _DONE = object()
 _POLL = 0.1
 
 
-def prefetched(items: Iterator[T], *, sends: bool = False, built: T | None = None) -> Generator[T, None, None]:
+def prefetched(items: Iterator[T], *, sends: bool = False) -> Generator[T, None, None]:
     """Yield ``items`` in order, producing item ``n + 1`` in a thread while the caller uses item ``n``.
 
     The caller must be done with an item (have dropped it) when it asks for the next one. When
@@ -45,17 +45,11 @@ def prefetched(items: Iterator[T], *, sends: bool = False, built: T | None = Non
         leaves it the GIL for one switch interval, in which its request gets onto the socket; else the
         caller waits up to a switch interval each time it takes the GIL back (20 to 50 ms before a
         first data POST, measured).
-    :param built: the first item, built by the caller already (None: built here, in the caller's
-        thread); the producer starts on the second as soon as this generator is first advanced.
     """
-    if built is None:
-        try:
-            first = next(items)
-        except StopIteration:
-            return
-    else:
-        first = built
-        del built
+    try:
+        first = next(items)
+    except StopIteration:
+        return
     permits = threading.Semaphore(1)  # chunks the producer may build before the caller is done with one
     ready: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()

@@ -82,14 +82,10 @@ def _chunks_of_batch(
 
 
 def _post_all(
-    hook: EloquaHook,
-    definition_uri: str | DefinitionUri,
-    chunks: Iterator[Chunk],
-    result: StagingResult,
-    prefetch: bool,
+    hook: EloquaHook, definition_uri: str | DefinitionUri, chunks: Iterator[Chunk], result: StagingResult
 ) -> None:
     # The next chunk is read, validated and encoded in a thread while this one is on the wire.
-    sending = prefetched(chunks, sends=True) if prefetch else chunks
+    sending = prefetched(chunks, sends=True)
     try:
         for chunk in sending:
             hook.upload_data(definition_uri, chunk.body, chunk.content_type)
@@ -109,9 +105,7 @@ def _post_all(
             # Let the sent body go before the chunk after next is built: at most two chunks in memory.
             del chunk
     finally:
-        close = getattr(sending, "close", None)
-        if close is not None:
-            close()  # stops the producer thread and closes the input now, not when the frame is freed
+        sending.close()  # stops the producer thread and closes the input now, not when the frame is freed
 
 
 def _clear_after_failure(
@@ -136,7 +130,6 @@ def stage_input(
     max_uploads: int = MAX_UPLOADS_PER_SYNC,
     max_restarts: int = DEFAULT_MAX_RESTARTS,
     sleep: Callable[[float], None] | None = None,
-    prefetch: bool = True,
 ) -> StagingResult:
     """POST the chunks of batch ``batch`` of ``make_chunks()`` to ``definition_uri``'s staging area.
 
@@ -145,15 +138,13 @@ def stage_input(
     taken back by a restart. ``result.more`` says whether a later batch follows. Restarts are
     spaced as the hook's retry policy spaces retries (``Retry-After``, else its backoff), so that
     a brief outage is ridden out within the try; ``sleep`` waits (None: :func:`time.sleep`).
-    ``prefetch``: build the next chunk in a thread while one is sent (see
-    :func:`~airflow_provider_eloqua.prefetch.prefetched`); False where ``make_chunks()`` does so itself.
     """
     attempt = 0
     while True:
         result = StagingResult(restarts=attempt)
         try:
             chunks = _chunks_of_batch(make_chunks(), batch, max_bytes, max_uploads, result)
-            _post_all(hook, definition_uri, chunks, result, prefetch)
+            _post_all(hook, definition_uri, chunks, result)
             return result
         except EloquaError as exc:
             if may_have_taken_effect(exc) and attempt < max_restarts:

@@ -105,21 +105,3 @@ def test_stopping_early_stops_the_producer_and_closes_the_source():
     gen.close()
     assert [entry[0] for entry in log] == ["closed"]
     assert log[0][1] == "eloqua-chunk-prefetch"  # closed in the thread that advanced it
-
-
-def test_a_first_item_built_by_the_caller_comes_first_and_the_next_is_built_at_once():
-    """The load's read-ahead: the caller built and checked the first chunk; the producer starts on the
-    second when the generator is first advanced, before the caller asks for it."""
-    log: list = []
-    items = source(3, log)
-    first = next(items)
-    gen = prefetched(items, sends=True, built=first)
-    assert next(gen) is first
-    deadline = time.monotonic() + 60
-    while Item.alive < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert Item.alive == 2  # the second is built while the caller still holds the first
-    del first
-    assert [item.n for item in gen] == [1, 2]
-    assert Item.most_alive == 2
-    assert [entry[0] for entry in log] == ["closed"]

@@ -65,7 +65,6 @@ from airflow_provider_eloqua.load.report import (
 )
 from airflow_provider_eloqua.load.rows import RejectList, locate_rows
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
-from airflow_provider_eloqua.prefetch import prefetched
 from airflow_provider_eloqua.staging import stage_input
 from airflow_provider_eloqua.storage import as_path, open_path
 from airflow_provider_eloqua.sync.checkpoint import StartedSync
@@ -264,8 +263,9 @@ class Load:
         """Read and check the input's first chunk (its header and first rows, a few MiB at most)
         against the definition about to be created, so that input refused there (an empty
         identifier, an unclosed quote, a column that is not a field) fails before anything is
-        created. The upload goes on from that chunk: the input is not read twice, and the second
-        chunk is built in a thread while the definition is created."""
+        created. The upload goes on from that chunk: the input is not read twice. (The second
+        chunk is not built while the definition is created: the building thread would hold the
+        GIL while this one notes the definition and starts the first POST, which then starts later.)"""
         blueprint = self.blueprint
         fields, identifier = blueprint.fields, blueprint.identifier
         rest = self._chunks(tuple(fields), identifier, blank_creates_records(fields.get(identifier)))
@@ -276,13 +276,9 @@ class Load:
         except BaseException:
             rest.close()
             raise
-        if first is None:
-            self._ahead = (None, rest)
-            return
-        _warn_of_missing_columns(first, fields)
-        sending = prefetched(rest, sends=True, built=first)
-        next(sending)  # hands back ``first`` and sets the producer on the second chunk
-        self._ahead = (first, sending)
+        if first is not None:
+            _warn_of_missing_columns(first, fields)
+        self._ahead = (first, rest)
 
     def _drop_read_ahead(self) -> None:
         if self._ahead is not None:
@@ -304,26 +300,19 @@ class Load:
 
     def chunks(self) -> Iterator[Chunk]:
         """The input as POST bodies, read from the start (again on every call but the first after
-        :meth:`_read_ahead`, which goes on from the chunk read ahead), each built in a thread while
-        the one before is sent (see :func:`~airflow_provider_eloqua.prefetch.prefetched`)."""
+        :meth:`_read_ahead`, which goes on from the chunk read ahead)."""
         if self._ahead is not None:
-            (first, sending), self._ahead = self._ahead, None
+            (first, rest), self._ahead = self._ahead, None
             try:
                 if first is not None:
                     yield first
-                    del first  # the caller is done with it: the third chunk may be built
-                yield from sending
+                    del first  # the caller is done with it
+                yield from rest
             finally:
-                sending.close()
+                rest.close()
             return
         definition = self.definition
-        sending = prefetched(
-            self._chunks(definition.fields, definition.identifier, definition.blank_identifiers), sends=True
-        )
-        try:
-            yield from sending
-        finally:
-            sending.close()
+        yield from self._chunks(definition.fields, definition.identifier, definition.blank_identifiers)
 
     def _chunks(self, fields: Sequence[str], identifier: str, blank: bool) -> Generator[Chunk, None, None]:
         """The input as POST bodies for a definition of ``fields`` keyed on ``identifier``."""
@@ -493,7 +482,6 @@ class Load:
                 self.chunks,
                 batch=index,
                 max_bytes=self.upload.max_bytes_per_sync,
-                prefetch=False,  # chunks() prefetches
             )
         except EloquaInputError:
             self._delete_definition("the input was refused while it was read")

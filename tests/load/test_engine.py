@@ -152,23 +152,6 @@ def _prefetching() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "eloqua-chunk-prefetch"]
 
 
-def test_the_second_chunk_is_built_while_the_definition_is_created(hook, emulator, monkeypatch):
-    """After the first chunk is checked, the chunk producer is at work while the definition's POST is out."""
-    rows = [{"Email": f"p{i}@example.com", "FirstName": f"First{i}"} for i in range(300)]
-    seen: list[int] = []
-    create = hook.create_definition
-
-    def create_definition(*args, **kwargs):
-        seen.append(len(_prefetching()))
-        return create(*args, **kwargs)
-
-    monkeypatch.setattr(hook, "create_definition", create_definition)
-    result = _emulated_load(hook, InputSpec(data=rows), chunk_bytes=2048).run(start=False)
-    assert seen == [1]
-    assert result.totals.rows == 300 and result.totals.chunks > 2
-    assert not _prefetching()
-
-
 def test_a_definition_refused_stops_the_chunk_producer(hook, emulator, tmp_path):
     lines = [f"p{i}@example.com,First{i}" for i in range(1, 201)]
     path = _csv(tmp_path, "Email,FirstName\n" + "\n".join(lines) + "\n")
