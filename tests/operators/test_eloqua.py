@@ -1730,3 +1730,48 @@ def test_lost_answer_to_a_middle_batchs_sync_resumes_after_that_batch(eloqua_con
     summary = run.return_value
     assert (summary["syncs"], summary["rows"], summary["rows_processed"]) == (3, 60, 60)
     assert summary["sync_rows"] == BATCHES[-1]
+
+
+# ================================================================== which failures the task's retries meet
+# A definition Eloqua refuses, in a real DAG run with retries=2: tests/system/test_retries.py.
+
+ONE_ROW_SHORT = {
+    "items": [
+        {"statusCode": "ELQ-00001", "count": 4, "message": "Total records processed.", "severity": "information"}
+    ],
+    "totalResults": 1,
+    "limit": 1000,
+    "offset": 0,
+    "hasMore": False,
+}
+
+
+def _empty_identifier_in_row_2():
+    rows = matrix_contacts(5)
+    rows[1]["Email"] = ""
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("setup", "rows", "says"),
+    [
+        (lambda env: env.control.configure(password="rotated"), matrix_contacts(5), "Check the user and password"),
+        (lambda env: None, _empty_identifier_in_row_2(), "row 2: the identifier 'Email' is empty"),
+        (
+            lambda env: env.control.add_fault(method="GET", path=r"/logs$", status=200, body=ONE_ROW_SHORT, times=None),
+            matrix_contacts(5),
+            "processed 4 row(s)",
+        ),
+    ],
+    ids=["credentials-refused", "bad-input", "row-count-mismatch"],
+)
+def test_a_failure_a_retry_cannot_change_fails_on_the_first_try(eloqua_conn, setup, rows, says):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    setup(eloqua_conn)
+
+    run = run_task(import_task(data=rows), retries=2)
+
+    assert run.state == "failed"
+    assert run.try_number == 1  # retries=2, none used
+    assert isinstance(run.error, AirflowFailException) and says in str(run.error)
