@@ -56,3 +56,53 @@ def test_the_provider_registers_factory_and_openlineage_converter():
     assert manager.asset_factories["eloqua"](site="AcmeCorp", entity="accounts").uri == "eloqua://AcmeCorp/accounts"
     dataset = manager.asset_to_openlineage_converters["eloqua"](eloqua_asset("AcmeCorp", "customObjects", 12), None)
     assert (dataset.namespace, dataset.name) == ("eloqua://AcmeCorp", "customObjects/12")
+
+
+# ------------------------------------------------------------------ which task attaches the Asset, and when
+# The asset events of real DAG runs, the queued downstream DAG and its run: tests/system/test_assets.py.
+
+EVENT_KEYS = ("sync_uri", "status", "rows_processed", "created", "updated", "rejected")
+
+
+def _attached(run) -> list[tuple[str, str, dict]]:
+    """What a task's run attached to its outlet aliases: (alias, asset URI, extra)."""
+    return [
+        (alias.name, asset.uri, extra)
+        for alias, events in run.context["outlet_events"].items()
+        for asset, extra in events.added
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "on_warning", "deferrable", "task_state"),
+    [
+        ("success", "succeed", False, "success"),
+        ("error", "succeed", False, "failed"),
+        ("error", "succeed", True, "failed"),
+        ("warning", "skip", False, "skipped"),
+        ("warning", "succeed", True, "success"),
+    ],
+    ids=["success-poke", "error-poke", "error-deferred", "warning-skipped", "warning-accepted-deferred"],
+)
+def test_the_sensor_attaches_the_asset_only_for_a_sync_it_accepts(
+    eloqua_conn, status, on_warning, deferrable, task_state
+):
+    """On the split path the upload attaches nothing (its sync has only started); the sensor
+    attaches the Asset once it accepts the ended sync, with the sync's counts."""
+    from tests.operators.tasks import run_split
+    from tests.system.dags.matrix import contacts
+
+    eloqua_conn.control.configure(force_status=[status])
+
+    runs = run_split(data=contacts(4), deferrable=deferrable, sensor={"on_warning": on_warning, "timeout": 120})
+
+    assert runs["upload"].state == "success" and _attached(runs["upload"]) == []
+    wait = runs["wait"]
+    assert wait.state == task_state, wait.error
+    if task_state != "success":
+        assert _attached(wait) == []
+        return
+    ((alias, uri, extra),) = _attached(wait)
+    assert (alias, uri) == ("eloqua:eloqua_default", "eloqua://AcmeCorp/contacts")
+    assert extra["status"] == status
+    assert extra == {key: wait.return_value[key] for key in EVENT_KEYS}

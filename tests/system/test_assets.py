@@ -3,8 +3,10 @@ asset event for ``eloqua://AcmeCorp/contacts`` (through the task's ``eloqua:<con
 event queues the DAG scheduled on that Asset, and Airflow's scheduler code creates its run.
 
 The one-task path records it from EloquaImportOperator; the split path (upload, then
-EloquaSyncSensor) from the sensor, the task that sees the sync end, in each of its modes. A sync
-that ends in error, or a warning the task skips on, records nothing.
+EloquaSyncSensor) from the sensor, the task that sees the sync end, after deferring or across
+reschedules; an import that does not wait leaves it to its sensor (tests/system/test_waits.py).
+Which syncs the sensor attaches the Asset for (not an error, not a skipped warning), in each
+mode: tests/test_assets.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.dag_runner import EXAMPLE_DAGS, install_dag_file, run_dag
-from tests.system.dags.matrix import contacts, run_matrix
 
 DAG_FILE = EXAMPLE_DAGS / "example_eloqua_assets.py"
 SPLIT_DAG_FILE = EXAMPLE_DAGS / "example_eloqua_contacts.py"
@@ -95,7 +96,7 @@ def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, elo
     assert_downstream_consumed(event)
 
 
-@pytest.mark.parametrize("sensor_mode", ["deferrable", "poke", "reschedule"])
+@pytest.mark.parametrize("sensor_mode", ["deferrable", "reschedule"])
 def test_the_split_path_records_the_asset_from_its_sensor(
     airflow_db, eloqua_conn, unpaused, monkeypatch, tmp_path, sensor_mode
 ):
@@ -112,44 +113,3 @@ def test_the_split_path_records_the_asset_from_its_sensor(
     assert summary["status"] == "success" and summary["created"] == 25
     event = assert_one_event(result, "eloqua_contacts_import", "wait_for_contact_sync", summary)
     assert_downstream_consumed(event)
-
-
-@pytest.mark.parametrize(
-    ("status", "on_warning", "deferrable", "task_state"),
-    [
-        ("error", "succeed", False, "failed"),
-        ("error", "succeed", True, "failed"),
-        ("warning", "skip", False, "skipped"),
-        ("warning", "succeed", True, "success"),
-    ],
-    ids=["error-poke", "error-deferred", "warning-skipped", "warning-accepted-deferred"],
-)
-def test_the_sensor_records_the_asset_only_for_a_sync_it_accepts(
-    airflow_db, eloqua_conn, monkeypatch, status, on_warning, deferrable, task_state
-):
-    eloqua_conn.control.configure(force_status=[status])
-
-    result = run_matrix(
-        monkeypatch, mode="split", data=contacts(4), on_warning=on_warning, deferrable=deferrable, timeout=120
-    )
-
-    assert result["upload"].state == "success"
-    assert result["wait"].state == task_state, result.tasks
-    events = run_events(result.run_id)
-    if task_state != "success":
-        assert events == []
-        return
-    (event,) = events
-    assert event.source_task_id == "wait"
-    assert event.extra["status"] == "warning"
-    assert event.extra == {key: result["wait"].return_value[key] for key in EVENT_KEYS}
-
-
-def test_an_import_that_does_not_wait_leaves_the_asset_to_its_sensor(airflow_db, eloqua_conn, monkeypatch):
-    """``wait=False``: the import task's sync has only started, so the sensor after it records the event."""
-    result = run_matrix(monkeypatch, mode="detached", data=contacts(3))
-
-    assert result.state == "success", result.tasks
-    (event,) = run_events(result.run_id)
-    assert event.source_task_id == "wait"
-    assert event.extra == {key: result["wait"].return_value[key] for key in EVENT_KEYS}

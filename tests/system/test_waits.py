@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.system.dags.matrix import api_requests, captured, contacts, run_matrix, syncs
+from tests.system.test_assets import EVENT_KEYS, run_events
 
 SYNC_GET = r"/syncs/\d+$"  # request-log paths are full (/api/bulk/2.0/syncs/100)
 FAULT_SYNC_GET = r"^/syncs/\d+$"  # fault paths are relative to the Bulk base
@@ -61,7 +62,7 @@ def test_a_rescheduled_sensors_timeout_names_the_sync_and_its_last_status(env, m
 def test_an_import_that_does_not_wait_starts_the_sync_and_its_sensor_completes_it(env, monkeypatch, airflow_db):
     """``EloquaImportOperator(wait=False)`` stages, starts the sync and returns at once, its load
     forgotten (a manual clear loads again instead of reattaching); the sensor its
-    docstring names waits for that sync, checks its rows and deletes the load definition."""
+    docstring names waits for that sync, checks its rows, records the Asset and deletes the load definition."""
     from airflow.models.task_state_store import TaskStateStoreModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -90,6 +91,10 @@ def test_an_import_that_does_not_wait_starts_the_sync_and_its_sensor_completes_i
     assert (done["sync_uri"], done["status"], done["rows_processed"], done["created"]) == (sync["uri"], "success", 7, 7)
     assert len(env.control.records("/contacts")) == 7
     assert len(api_requests(env, "POST", r"/syncs$")) == 1
+    # The sensor, which saw the sync end, recorded the Asset event; the import task did not.
+    (event,) = run_events(result.run_id)
+    assert event.source_task_id == "wait"
+    assert event.extra == {key: done[key] for key in EVENT_KEYS}
     # The sensor deleted the load definition once the sync was reported.
     assert sync["syncedInstanceUri"] not in [d["uri"] for d in env.control.state()["definitions"]]
     # The import task forgot its load: of it, its task state store keeps only the note that it loaded
