@@ -1775,3 +1775,98 @@ def test_a_failure_a_retry_cannot_change_fails_on_the_first_try(eloqua_conn, set
     assert run.state == "failed"
     assert run.try_number == 1  # retries=2, none used
     assert isinstance(run.error, AirflowFailException) and says in str(run.error)
+
+
+# ================================================================== a retry resumes only the same load
+# The first try started a sync and failed, then something the load is made of changed before the
+# retry: the retry loads what the task now describes and says why the earlier work was not reused.
+# Try 1's first look at its sync is held by the emulator until the test has made the change. After
+# a Clear (the DAG changed, or the task succeeded): tests/system/test_same_load.py.
+
+FIRST_NAME = "{{Contact.Field(C_FirstName)}}"
+WRONG_MAPPING = {**MATRIX_FIELDS, "FirstName": "{{Contact.Field(C_Title)}}"}
+
+
+@pytest.fixture
+def same_load_env(eloqua_conn):
+    # A sync is pending at its first look and done at its second.
+    eloqua_conn.control.configure(pending_polls=1, active_polls=0)
+    return eloqua_conn
+
+
+def _named(rows, version: str):
+    return [dict(row, FirstName=f"{row['FirstName']} {version}") for row in rows]
+
+
+def _fail_first_sync_look_after(env, change) -> object:
+    """Hold try 1's first look at its sync; once held, ``change()``, then let try 1 fail (a 400 on
+    its next look, which is not retried) with its sync still running."""
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, action="hold")
+
+    def change_then_fail() -> None:
+        change()
+        env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400)
+        env.control.release_held()
+
+    return when(lambda: env.control.held() == 1, change_then_fail)
+
+
+def template_body(fields):
+    return {"name": "team template", "fields": fields, "identifierFieldName": "Email", "isSyncTriggeredOnImport": False}
+
+
+def first_names(env) -> dict[str, str]:
+    return {r["identifier"]: r.get(FIRST_NAME) for r in env.control.records("/contacts")}
+
+
+def test_a_retry_after_the_input_file_changed_loads_the_new_input(same_load_env, tmp_path, capfd, caplog):
+    env = same_load_env
+    path = write_csv(tmp_path / "contacts.csv", _named(matrix_contacts(100), "v1"))
+    watcher = _fail_first_sync_look_after(env, lambda: write_csv(path, _named(matrix_contacts(150), "v2")))
+
+    run = run_task(import_task(path=str(path)), retries=1)
+    watcher.join(5)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    summary = run.return_value
+    assert (summary["rows"], summary["rows_processed"]) == (150, 150)
+    names = first_names(env)
+    assert len(names) == 150 and all(name.endswith(" v2") for name in names.values())
+    output = captured(capfd, caplog)
+    assert "New load: the input changed" in output
+    # the earlier sync had ended, so its load definition was deleted; the new load deleted its own
+    assert staged_rows(env) == {}
+    assert [s["rows"] for s in syncs(env)] == [100, 150]
+
+
+def test_a_retry_with_the_same_input_file_reattaches(same_load_env, tmp_path, capfd, caplog):
+    env = same_load_env
+    path = write_csv(tmp_path / "contacts.csv", matrix_contacts(30))
+    watcher = _fail_first_sync_look_after(env, lambda: None)
+
+    run = run_task(import_task(path=str(path)), retries=1)
+    watcher.join(5)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "Reattaching to sync /syncs/100" in captured(capfd, caplog)
+    assert [s["rows"] for s in syncs(env)] == [30]
+    assert len(api_requests(env, "POST", r"/data$")) == 1
+
+
+def test_a_retry_after_the_template_mapping_changed_loads_with_the_new_mapping(same_load_env, capfd, caplog):
+    env = same_load_env
+    site = Site(env)
+    template = site.create_import(fields=WRONG_MAPPING)
+    watcher = _fail_first_sync_look_after(
+        env, lambda: site.call("PUT", template, template_body({**MATRIX_FIELDS, "FirstName": FIRST_NAME}))
+    )
+
+    run = run_task(import_task(definition_uri=template, data=matrix_contacts(20)), retries=1)
+    watcher.join(5)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 21)}
+    assert f"New load: the template {template} changed" in captured(capfd, caplog)

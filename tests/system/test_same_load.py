@@ -1,10 +1,9 @@
 """A later try resumes only the same load: the same input, definition arguments and template version.
 
-Real DAG runs (``dag.test()``, and a Clear of a finished run) against the emulator. In each case the
-first try started a sync and failed, then something the load is made of changed before the next try:
-that try must load what the DAG now describes, and say in the log why the earlier try's work was
-not reused. Try 1's first look at its sync is held by the emulator until the test has made the
-change, so the order never depends on timing.
+Real DAG runs (``dag.test()``, and a Clear of a finished run) against the emulator. In each case a
+run loaded (or failed), then something the load is made of changed before the Clear: the try after
+it must load what the DAG now describes, and say in the log why the earlier work was not reused.
+A retry (no Clear) after the input or the template changed: tests/operators/test_eloqua.py.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import json
 import pytest
 
 from tests.dag_runner import clear_and_rerun, run_dag
+from tests.operators.test_eloqua import FIRST_NAME, WRONG_MAPPING, first_names, template_body
 from tests.system.dags.matrix import (
     CONTACT_FIELDS,
     DAG_FILE,
@@ -26,13 +26,9 @@ from tests.system.dags.matrix import (
     staged_rows,
     syncs,
     when,
-    write_csv,
 )
 
 FAULT_SYNC_GET = r"^/syncs/\d+$"
-FIRST_NAME = "{{Contact.Field(C_FirstName)}}"
-TITLE = "{{Contact.Field(C_Title)}}"
-WRONG_MAPPING = {**CONTACT_FIELDS, "FirstName": TITLE}
 
 
 @pytest.fixture
@@ -40,81 +36,6 @@ def env(airflow_db, eloqua_conn):
     # A sync is pending at its first look and done at its second.
     eloqua_conn.control.configure(pending_polls=1, active_polls=0)
     return eloqua_conn
-
-
-def _named(rows, version: str):
-    return [dict(row, FirstName=f"{row['FirstName']} {version}") for row in rows]
-
-
-def _fail_first_sync_look_after(env, change) -> object:
-    """Hold try 1's first look at its sync; once held, ``change()``, then let try 1 fail (a 400 on
-    its next look, which is not retried) with its sync still running."""
-    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, action="hold")
-
-    def change_then_fail() -> None:
-        change()
-        env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400)
-        env.control.release_held()
-
-    return when(lambda: env.control.held() == 1, change_then_fail)
-
-
-def _template_body(fields):
-    return {"name": "team template", "fields": fields, "identifierFieldName": "Email", "isSyncTriggeredOnImport": False}
-
-
-def _first_names(env) -> dict[str, str]:
-    return {r["identifier"]: r.get(FIRST_NAME) for r in env.control.records("/contacts")}
-
-
-def test_a_retry_after_the_input_file_changed_loads_the_new_input(env, monkeypatch, tmp_path, capfd, caplog):
-    path = write_csv(tmp_path / "contacts.csv", _named(contacts(100), "v1"))
-    watcher = _fail_first_sync_look_after(env, lambda: write_csv(path, _named(contacts(150), "v2")))
-
-    result = run_matrix(monkeypatch, mode="import", path=str(path), retries=1)
-    watcher.join(5)
-
-    assert result.state == "success", result.tasks
-    assert result["import"].try_number == 2
-    summary = result["import"].return_value
-    assert (summary["rows"], summary["rows_processed"]) == (150, 150)
-    names = _first_names(env)
-    assert len(names) == 150 and all(name.endswith(" v2") for name in names.values())
-    output = captured(capfd, caplog)
-    assert "New load: the input changed" in output
-    # the earlier sync had ended, so its load definition was deleted; the new load deleted its own
-    assert staged_rows(env) == {}
-    assert [s["rows"] for s in syncs(env)] == [100, 150]
-
-
-def test_a_retry_with_the_same_input_file_reattaches(env, monkeypatch, tmp_path, capfd, caplog):
-    path = write_csv(tmp_path / "contacts.csv", contacts(30))
-    watcher = _fail_first_sync_look_after(env, lambda: None)
-
-    result = run_matrix(monkeypatch, mode="import", path=str(path), retries=1)
-    watcher.join(5)
-
-    assert result.state == "success", result.tasks
-    assert result["import"].try_number == 2
-    assert "Reattaching to sync /syncs/100" in captured(capfd, caplog)
-    assert [s["rows"] for s in syncs(env)] == [30]
-    assert len(api_requests(env, "POST", r"/data$")) == 1
-
-
-def test_a_retry_after_the_template_mapping_changed_loads_with_the_new_mapping(env, monkeypatch, capfd, caplog):
-    site = Site(env)
-    template = site.create_import(fields=WRONG_MAPPING)
-    watcher = _fail_first_sync_look_after(
-        env, lambda: site.call("PUT", template, _template_body({**CONTACT_FIELDS, "FirstName": FIRST_NAME}))
-    )
-
-    result = run_matrix(monkeypatch, mode="import", definition_uri=template, data=contacts(20), retries=1)
-    watcher.join(5)
-
-    assert result.state == "success", result.tasks
-    assert result["import"].try_number == 2
-    assert _first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 21)}
-    assert f"New load: the template {template} changed" in captured(capfd, caplog)
 
 
 def test_a_clear_after_the_template_gained_a_column_loads(env, monkeypatch, capfd, caplog):
@@ -126,7 +47,7 @@ def test_a_clear_after_the_template_gained_a_column_loads(env, monkeypatch, capf
     first = run_matrix(monkeypatch, **spec)
     assert first.state == "failed"
     assert "the definition's fields are 'Email', 'FirstName'" in captured(capfd, caplog)
-    site.call("PUT", template, _template_body(CONTACT_FIELDS))  # the user adds LastName to the template
+    site.call("PUT", template, template_body(CONTACT_FIELDS))  # the user adds LastName to the template
 
     result = clear_and_rerun(DAG_FILE, DAG_ID, first.run_id)
 
@@ -144,7 +65,7 @@ def test_a_clear_after_the_operator_fields_changed_loads_with_the_new_fields(env
     result = clear_and_rerun(DAG_FILE, DAG_ID, first.run_id)
 
     assert result.state == "success", result.tasks
-    assert _first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 9)}
+    assert first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 9)}
     assert "New load: the definition arguments changed" in captured(capfd, caplog)
     assert len(api_requests(env, "POST", r"/syncs$")) == 2
 
