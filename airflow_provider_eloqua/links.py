@@ -6,10 +6,11 @@ Eloqua"), so each link opens the resource's Bulk API URI on the site's pod, e.g.
 to a signed-in API user.
 
 Links follow Airflow 3's pattern: the task records the URLs in its XCom ``eloqua_links`` while it
-runs (:func:`persist_links`); when the task ends, Airflow asks each link for its URL (read back from
-that XCom) and keeps it for the UI. An operator attaches them with
-``operator_extra_links = EXTRA_LINKS`` and calls :func:`persist_links` once it knows its sync or
-definition.
+runs (:func:`persist_links`); when the try ends, whatever its state (success, failed, up for retry,
+deferred), Airflow asks each link for its URL (read back from that XCom) and keeps it for the UI. So
+each URI is recorded as soon as it is known (:class:`TaskLinks`, which the engines are given): a
+try that fails or defers later still shows it. An operator attaches them with
+``operator_extra_links = EXTRA_LINKS``.
 """
 
 from __future__ import annotations
@@ -85,3 +86,53 @@ def persist_links(
         return
     links: dict[str, Any] = {kind: base + uri for kind, uri in uris.items() if uri}
     context["ti"].xcom_push(key=LINKS_XCOM_KEY, value=links)
+
+
+class Links:
+    """The URIs of a task's links as they become known: its sync, and its definition (``template``,
+    the definition the task was given, stands for the copies made of it). This class only keeps
+    them (what an engine is given by default); :class:`TaskLinks` records them for the task.
+
+    :param template: the definition the task was given, if any.
+    """
+
+    def __init__(self, template: str | None = None) -> None:
+        self._template = template or None
+        #: ``{"sync": uri, "definition": uri}`` as known so far (None: not yet).
+        self.uris: dict[str, str | None] = {"sync": None, "definition": None}
+
+    def sync(self, uri: str | None) -> None:
+        """The sync the task started, reattached to, or waits for."""
+        self._note("sync", uri)
+
+    def template_read(self) -> None:
+        """The template the task was given (if any) has been read: link it."""
+        self._note("definition", self._template)
+
+    def definition(self, uri: str | None) -> None:
+        """The definition the task created, found again or synced (the template, when it was given one)."""
+        self._note("definition", self._template or uri)
+
+    def _note(self, kind: str, uri: str | None) -> None:
+        if uri and self.uris[kind] != uri:
+            self.uris[kind] = uri
+            self.changed()
+
+    def changed(self) -> None:
+        """A URI became known or changed."""
+
+
+class TaskLinks(Links):
+    """:class:`Links` recorded in the task's XCom (:func:`persist_links`) each time one becomes known.
+
+    :param context: the task's context.
+    :param hook: the task's hook.
+    :param template: the definition the task was given, if any.
+    """
+
+    def __init__(self, context: Context, hook: EloquaHook, template: str | None = None) -> None:
+        super().__init__(template)
+        self._context, self._hook = context, hook
+
+    def changed(self) -> None:
+        persist_links(self._context, self._hook, sync_uri=self.uris["sync"], definition_uri=self.uris["definition"])

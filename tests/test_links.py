@@ -8,7 +8,7 @@ import requests
 
 from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.links import EXTRA_LINKS, LINKS_XCOM_KEY, persist_links
+from airflow_provider_eloqua.links import EXTRA_LINKS, LINKS_XCOM_KEY, Links, TaskLinks, persist_links
 from tests.dag_runner import run_dag, write_dag_file
 from tests.task_runner import TaskInstance
 
@@ -110,3 +110,27 @@ def test_no_links_without_a_uri_or_a_base_url_and_the_task_goes_on(eloqua_conn, 
     persist_links({"ti": ti}, EloquaHook(retry_policy={"max_attempts": 1}), sync_uri="/syncs/5")
     assert ti.xcoms == {}
     assert "No links to Eloqua for this task: the Bulk API base URL is unknown" in caplog.text
+
+
+def test_links_are_recorded_as_each_uri_becomes_known_and_a_template_stands_for_its_copies(eloqua_conn):
+    hook = EloquaHook()
+    base = hook.base_url
+    ti = TaskInstance("load")
+    links = TaskLinks({"ti": ti}, hook, template="/contacts/imports/3")
+    links.definition("/contacts/imports/9")  # the copy made of the template: the template is linked
+    assert ti.xcoms == {LINKS_XCOM_KEY: {"definition": base + "/contacts/imports/3"}}
+    links.sync("/syncs/5")
+    assert ti.xcoms == {LINKS_XCOM_KEY: {"sync": base + "/syncs/5", "definition": base + "/contacts/imports/3"}}
+    ti.xcoms.clear()
+    links.sync("/syncs/5")  # nothing new: nothing written
+    links.sync(None)
+    assert ti.xcoms == {}
+    links.sync("/syncs/6")  # the next batch's sync replaces the last
+    assert ti.xcoms[LINKS_XCOM_KEY]["sync"] == base + "/syncs/6"
+
+
+def test_plain_links_only_keep_what_they_are_told():
+    links = Links()
+    links.definition("/contacts/exports/4")
+    links.sync("/syncs/7")
+    assert links.uris == {"sync": "/syncs/7", "definition": "/contacts/exports/4"}

@@ -49,6 +49,7 @@ from airflow_provider_eloqua.exceptions import (
 from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, close, ready_at
 from airflow_provider_eloqua.export.writer import ExportFile
+from airflow_provider_eloqua.links import Links
 from airflow_provider_eloqua.prefetch import prefetched
 from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
@@ -297,6 +298,7 @@ class Export:
     :param clock: the time and sleeping (tests give their own).
     :param resumed_sync: the sync this try deferred on and resumed from: its end is this try's to
         judge (a failure fails the task), not an earlier try's (a failure is synced again).
+    :param links: told each part's definition and sync as soon as they are known.
     """
 
     def __init__(
@@ -313,8 +315,10 @@ class Export:
         row_limit: int = ACTIVITY_SYNC_LIMIT,
         clock: Clock | None = None,
         resumed_sync: str | None = None,
+        links: Links | None = None,
     ) -> None:
         self.hook = hook
+        self.links = links or Links()
         self.checkpoint = checkpoint
         self.spec = spec
         self.output = output
@@ -473,6 +477,8 @@ class Export:
             self.checkpoint.forget_sync()
             return None
         part.definition_uri = payload.get("definition_uri") or part.definition_uri
+        self.links.definition(part.definition_uri)
+        self.links.sync(sync_uri)
         return sync_uri, status
 
     def _start(self, part: Part) -> str:
@@ -493,6 +499,7 @@ class Export:
             payload["definition_uri"] = definition_uri
             self.checkpoint.note_payload(payload)
             sync_uri = start_sync(self.hook, self.checkpoint, definition_uri, None)
+        self.links.sync(sync_uri)
         self.checkpoint.started_sync(StartedSync(sync_uri, payload))
         self.hook.log.info("Started sync %s of %s over %s", sync_uri, definition_uri, part.window.describe())
         return sync_uri
@@ -501,12 +508,14 @@ class Export:
         """The part's own definition: the one an earlier try created for this window, or a new one."""
         known = self.checkpoint.definition
         if known is not None and known[1] == window:
+            self.links.definition(known[0])
             return known[0]
         if known is not None:
             self._delete_definition(known[0])
         spec = self.spec.with_window(window).with_name(export_name(self.spec.name, self.key))
         uri = self.hook.create_definition(spec.entity, spec.body(), spec.parent, "exports")["uri"]
         self.checkpoint.created_definition(uri, window)
+        self.links.definition(uri)
         self.hook.log.info("Created export definition %s (%s), filter %s", uri, spec.name, spec.filter_text())
         return uri
 
@@ -740,15 +749,20 @@ def download_sync(
     key: str,
     window: Window | None = None,
     row_limit: int = ACTIVITY_SYNC_LIMIT,
+    links: Links | None = None,
 ) -> ExportResult:
     """Write an ended export sync started elsewhere (``EloquaExportOperator(wait=False)``) to ``output``.
 
     The column labels are the definition's ``fields``; the rows must equal the log's ELQ-00102 count
     and ``totalResults``. An activity sync that exported ``row_limit`` rows (Eloqua stopped there) is
     refused: it cannot be split here. A definition the provider created for an export (its name ends
-    ``[airflow-export <key>]``) is deleted once the file is written.
+    ``[airflow-export <key>]``) is deleted once the file is written. ``links`` is told the sync, then its
+    definition, as soon as each is known.
     """
+    links = links or Links()
+    links.sync(sync_uri)
     sync = hook.get_sync(sync_uri)
+    links.definition(str(sync.get("syncedInstanceUri") or ""))
     status = sync_status(sync, sync_uri)
     if status not in TERMINAL_STATUSES:
         raise EloquaError(

@@ -47,6 +47,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaSyncError,
     EloquaSyncGone,
 )
+from airflow_provider_eloqua.links import Links
 from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, LoadSync, Progress, Totals
 from airflow_provider_eloqua.load.identity import LoadIdentity, input_fingerprint
 from airflow_provider_eloqua.load.load_definition import (
@@ -207,6 +208,7 @@ class Load:
     :param judged_by: the settings the task judges the load's last sync by (``on_warning``, the
         rejects threshold; plain JSON): after a try that refused the sync's outcome, a later try
         judges it again if they changed, and loads the input again if not.
+    :param links: told the load definition and each sync as soon as they are known.
     """
 
     def __init__(
@@ -221,8 +223,10 @@ class Load:
         poll_interval: float = 30,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         judged_by: dict[str, Any] | None = None,
+        links: Links | None = None,
     ) -> None:
         self.hook = hook
+        self.links = links or Links()
         self.judged_by = judged_by or {}
         self.checkpoint = checkpoint
         self._read_blueprint = blueprint
@@ -257,6 +261,7 @@ class Load:
                 self._drop_read_ahead()
                 raise
             self._definition = Definition.of(made)
+            self.links.definition(made.uri)
         return self._definition
 
     def _read_ahead(self) -> None:
@@ -344,6 +349,9 @@ class Load:
         if reattached and reattached[0].sync_uri in {done["sync_uri"] for done in progress.done}:
             self.checkpoint.forget_sync()  # the earlier try ended this batch but died before forgetting its sync
             reattached = None
+        if reattached:
+            self.links.definition(reattached[0].totals.definition_uri)
+            self.links.sync(reattached[0].sync_uri)
         if reattached and (reattached[0].batch is None or reattached[0].batch.last):
             started, status = reattached
             return LoadResult(started.totals, started.sync_uri, started.batch, status, started.identifier)
@@ -366,6 +374,7 @@ class Load:
     def begin(self) -> None:
         """Go on with the load an earlier try noted if it is this one; else start a new load, saying why."""
         identity, checkpoint = self._identify(), self.checkpoint
+        self.links.template_read()  # what the load definition is made from has been read (in a thread)
         earlier = checkpoint.load_identity
         if identity.same_as(earlier):
             self._after_refusal()
@@ -510,6 +519,7 @@ class Load:
         # Noted before the request: a retry that finds the sync after a lost answer knows its batch.
         self.checkpoint.syncing(totals, batch, self.definition.identifier)
         sync_uri = start_sync(self.hook, self.checkpoint, self.definition.uri, self.callback_url)
+        self.links.sync(sync_uri)
         self.checkpoint.started_load_sync(LoadSync(sync_uri, totals, batch, self.definition.identifier))
         if batch.last:
             self.hook.log.info("Started sync %s over %d staged row(s)", sync_uri, staged.rows)

@@ -19,8 +19,7 @@ from airflow.sdk.configuration import conf
 from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaOutcomeRefused
-from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.links import persist_links
+from airflow_provider_eloqua.links import TaskLinks
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
 from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, not_gone, report_load
 from airflow_provider_eloqua.load.field_mapping import (
@@ -96,11 +95,6 @@ def _push_sync_uri(context: Context, result: LoadResult) -> None:
     pushed again on a retry that reattaches: Airflow clears a task's XComs at the start of each try.
     """
     context["ti"].xcom_push(key="sync_uri", value=result.sync_uri or "")
-
-
-def _persist_load_links(context: Context, hook: EloquaHook, result: LoadResult, template: str | None) -> None:
-    """The task's links: its last sync, and the template it was given (else its load definition)."""
-    persist_links(context, hook, sync_uri=result.sync_uri, definition_uri=template or result.totals.definition_uri)
 
 
 def _push_load_keys(context: Context, load: Load, result: LoadResult, row_source: dict[str, Any] | None) -> None:
@@ -210,7 +204,7 @@ class _DefinitionOperator(_EloquaOperator):
         uri = ensure_definition(
             self.hook, Checkpoint.of(context), self.definition_spec(), reuse_existing=self.reuse_existing
         )
-        persist_links(context, self.hook, definition_uri=uri.uri)
+        TaskLinks(context, self.hook).definition(uri.uri)
         return uri.uri
 
 
@@ -390,6 +384,8 @@ class _LoadOperator(_EloquaOperator):
             poll_interval=self.poll_interval,
             timeout=self.timeout,
             judged_by=self.judged_by(),
+            # The task's links: each sync, and the template it was given (once read; else its load definition).
+            links=TaskLinks(context, hook, template=self.definition_uri),
         )
 
     def judged_by(self) -> dict[str, Any] | None:
@@ -428,7 +424,6 @@ class EloquaUploadDataOperator(_LoadOperator):
         load = self._load(context, checkpoint)
         result = load.run(start=self.start_sync)
         _push_sync_uri(context, result)
-        _persist_load_links(context, self.hook, result, self.definition_uri)
         _push_load_keys(context, load, result, self.staged_rows())
         # Done: a later run of this task instance (a manual clear) must load again, not reattach.
         checkpoint.loaded()
@@ -457,13 +452,15 @@ class EloquaCreateSyncOperator(_EloquaOperator):
     def execute(self, context: Context) -> str:
         uri = urls.parse_definition_uri(self.synced_instance_uri, "synced_instance_uri")
         checkpoint = SyncCheckpoint.of(context)
+        links = TaskLinks(context, self.hook)
+        links.definition(uri.uri)
         if reattached := reattach(self.hook, checkpoint):
             sync_uri = reattached[0].sync_uri
         else:
             sync_uri = start_sync(self.hook, checkpoint, uri, self.callback_url)
             checkpoint.started_sync(StartedSync(sync_uri))
+        links.sync(sync_uri)
         context["ti"].xcom_push(key="sync_uri", value=sync_uri)
-        persist_links(context, self.hook, sync_uri=sync_uri, definition_uri=uri.uri)
         checkpoint.forget_sync()
         return sync_uri
 
@@ -569,7 +566,6 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         load = self._import_load(context, checkpoint)
         result = load.run()
         _push_sync_uri(context, result)
-        _persist_load_links(context, self.hook, result, self.definition_uri)
         status = result.sync_status or "pending"
         if not result.sync_uri:
             checkpoint.loaded()  # empty input: nothing to wait for

@@ -35,7 +35,7 @@ from airflow_provider_eloqua.export.spec import (
     check_row_limit,
 )
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, parse_lag
-from airflow_provider_eloqua.links import persist_links
+from airflow_provider_eloqua.links import TaskLinks
 from airflow_provider_eloqua.operators.base import EloquaBaseOperator
 from airflow_provider_eloqua.sync.checkpoint import task_key
 from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, status_from_event
@@ -138,7 +138,7 @@ class EloquaCreateExportOperator(_ExportDefinitionOperator):
             try:
                 self.hook.get_definition(known)
                 self.log.info("Returning %s, created by an earlier try of this task", known)
-                persist_links(context, self.hook, definition_uri=known)
+                TaskLinks(context, self.hook).definition(known)
                 return known
             except EloquaApiError as exc:
                 if exc.status not in (404, 410):
@@ -146,7 +146,7 @@ class EloquaCreateExportOperator(_ExportDefinitionOperator):
         uri = self.hook.create_definition(spec.entity, body, spec.parent, "exports")["uri"]
         checkpoint.note_template(uri, body)
         self.log.info("Created export definition %s (%s)", uri, spec.name)
-        persist_links(context, self.hook, definition_uri=uri)
+        TaskLinks(context, self.hook).definition(uri)
         return uri
 
 
@@ -246,10 +246,14 @@ class EloquaExportOperator(_ExportDefinitionOperator):
     def _engine(self, context: Context, resumed_sync: str | None) -> Export:
         output = OutputSpec(self.path, self.format, self.page_size)  # checked before the template is read
         checkpoint = ExportCheckpoint.of(context)
+        spec = self._spec(checkpoint)
+        # The task's links: each sync, and the template it was given (once read; else the definition synced).
+        links = TaskLinks(context, self.hook, template=self.definition_uri)
+        links.template_read()
         return Export(
             self.hook,
             checkpoint,
-            self._spec(checkpoint),
+            spec,
             output,
             key=task_key(context),
             poll_interval=self.poll_interval,
@@ -257,6 +261,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
             lag=self.lag,
             row_limit=self.row_limit,
             resumed_sync=resumed_sync,
+            links=links,
         )
 
     # ------------------------------------------------------------------ running it
@@ -287,7 +292,6 @@ class EloquaExportOperator(_ExportDefinitionOperator):
             # ("" stands for None, which Airflow would take for a missing XCom).
             for key, value in {"sync_uri": sync_uri, **window}.items():
                 context["ti"].xcom_push(key=key, value=value or "")
-            persist_links(context, self.hook, sync_uri=sync_uri or None)
             return {"sync_uri": sync_uri, "path": None, "rows": None, "bytes": None, **window}
         if isinstance(outcome, WaitForSync):
             self.defer(
@@ -350,7 +354,13 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         window = Window.of(self.since, self.until)
         output = OutputSpec(self.path, self.format, self.page_size)
         result = download_sync(
-            self.hook, self.sync_uri, output, key=task_key(context), window=window, row_limit=self.row_limit
+            self.hook,
+            self.sync_uri,
+            output,
+            key=task_key(context),
+            window=window,
+            row_limit=self.row_limit,
+            links=TaskLinks(context, self.hook),
         )
         parsed = urls.parse_definition_uri(result.definition_uri or "")
         return _finish(self, context, (parsed.entity, parsed.parent_id), result)
@@ -363,11 +373,9 @@ def _finish(
     result: ExportResult,
     template: str | None = None,
 ) -> dict[str, Any]:
-    """Record the task's links (its sync; the template it was given, else the definition synced) and the
-    file's Asset event (the Eloqua entity named as its source); return the summary."""
+    """Record the file's Asset event (the Eloqua entity named as its source); return the summary."""
     entity, parent_id = (source.entity, source.parent) if isinstance(source, ExportSpec) else source
     summary = result.summary()
-    persist_links(context, operator.hook, sync_uri=result.sync_uri, definition_uri=template or result.definition_uri)
     asset = assets.record_export(
         context,
         site=operator.hook.settings.site,

@@ -126,7 +126,9 @@ class EloquaSyncSensor(BaseSensorOperator):
         definition syncs, delete its load definition, then record the Asset it loaded
         (``definition_uri`` is the sync's ``syncedInstanceUri`` when the caller has just read the sync)."""
         expected = self._expected_rows()
-        definition_uri = definition_uri or self._synced_instance_uri()
+        if not definition_uri:  # resumed from a deferral, or the look did not say: read it, and link it
+            definition_uri = self._synced_instance_uri()
+            persist_links(context, self.hook, sync_uri=self.sync_uri, definition_uri=definition_uri)
         definition = (
             self._synced_definition(definition_uri)
             if definition_uri and self._needs_definition(definition_uri)
@@ -247,6 +249,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         check_sync_uri(self.sync_uri, "sync_uri")
         self._expected_rows()  # bad values fail now, not after the wait
         check_staged_input(self.staged_input)
+        persist_links(context, self.hook, sync_uri=self.sync_uri)  # the definition follows once the sync is read
         deadline = self._start_watch(context)
         if not self.deferrable:
             try:

@@ -1870,3 +1870,71 @@ def test_a_retry_after_the_template_mapping_changed_loads_with_the_new_mapping(s
     assert run.try_number == 2
     assert first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 21)}
     assert f"New load: the template {template} changed" in captured(capfd, caplog)
+
+
+# ------------------------------------------------------------------ links while a task fails, retries or waits
+
+
+def _links(context) -> dict:
+    """The task's ``eloqua_links`` XCom, as Bulk API URIs (the site's base URL taken off)."""
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    base = EloquaHook().base_url
+    return {kind: url.removeprefix(base) for kind, url in context["ti"].xcoms["eloqua_links"].items()}
+
+
+def test_a_deferred_import_links_its_sync_and_load_definition_before_it_defers(eloqua_conn):
+    context = task_context("load")
+    with pytest.raises(TaskDeferred) as deferred:
+        import_operator("deferred links", data=contacts(2), deferrable=True).execute(context)
+
+    (sync,) = syncs(eloqua_conn)
+    assert deferred.value.trigger.sync_uri == sync["uri"]
+    assert _links(context) == {"sync": sync["uri"], "definition": sync["syncedInstanceUri"]}
+
+
+def test_a_retry_that_reattaches_and_fails_links_the_sync_and_load_definition(eloqua_conn):
+    """The first try loses its first look at its sync (400); the retry reattaches to that sync, which
+    ends ``error``: the failed retry still shows the sync and the load definition."""
+    eloqua_conn.control.configure(force_status=["error"])
+    eloqua_conn.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400)
+
+    run = run_task(import_operator("retry links", data=contacts(2)), retries=1)
+
+    assert run.state == "failed" and run.try_number == 2
+    assert "ended with status 'error'" in str(run.error)
+    (sync,) = syncs(eloqua_conn)  # reattached, not synced again
+    assert _links(run.context) == {"sync": sync["uri"], "definition": sync["syncedInstanceUri"]}
+
+
+def test_an_import_whose_first_batch_sync_fails_links_that_sync(eloqua_conn):
+    """Batches: the load waits for the first batch's sync in the worker; it ends ``error`` and the task
+    fails there, before the load returns: the sync and the load definition are linked already."""
+    eloqua_conn.control.configure(force_status=["error"])
+    operator = import_operator("batch links", data=contacts(150), chunk_bytes=1024, max_bytes_per_sync=1024)
+
+    run = run_task(operator)
+
+    assert run.state == "failed" and "ended with status 'error'" in str(run.error)
+    (sync,) = syncs(eloqua_conn)  # the first batch's, the only one started
+    assert _links(run.context) == {"sync": sync["uri"], "definition": sync["syncedInstanceUri"]}
+
+
+def test_an_upload_whose_sync_is_refused_links_the_template_it_read(eloqua_conn):
+    template = define_contacts("template links")
+    eloqua_conn.control.add_fault(method="POST", path=r"^/syncs$", times=None, status=400)
+
+    run = run_task(EloquaUploadDataOperator(task_id="upload", definition_uri=template, data=contacts(2)))
+
+    assert run.state == "failed" and isinstance(run.error, EloquaApiError)
+    assert _links(run.context) == {"definition": template}  # the template, not the copy staged into
+
+
+def test_a_sync_operator_whose_sync_is_refused_links_the_definition(eloqua_conn):
+    template = define_contacts("sync links")
+    eloqua_conn.control.add_fault(method="POST", path=r"^/syncs$", times=None, status=400)
+
+    run = run_task(EloquaCreateSyncOperator(task_id="sync", synced_instance_uri=template))
+
+    assert run.state == "failed"
+    assert _links(run.context) == {"definition": template}

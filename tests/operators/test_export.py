@@ -192,14 +192,21 @@ def test_a_deferred_export_whose_sync_failed_fails_on_resuming_instead_of_syncin
     emulator.control.configure(force_status="error")
     operator = _export(path=str(tmp_path / "c.csv"), deferrable=True, lag=0)
     store = Store()
+    deferring = _context(store)
     with pytest.raises(TaskDeferred) as deferred:
-        operator.execute(_context(store))
+        operator.execute(deferring)
     sync_uri = deferred.value.trigger.sync_uri
+    (definition_uri,) = [d["uri"] for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]]
+    base = EloquaHook().base_url
+    linked = {"sync": base + sync_uri, "definition": base + definition_uri}
+    assert deferring["pushed"]["eloqua_links"] == linked  # shown while the task is deferred
     while (status := EloquaHook().get_sync(sync_uri)["status"]) not in ("success", "error"):
         pass  # what the trigger does in the triggerer
     event = {"status": "terminal", "sync_uri": sync_uri, "sync_status": status, "message": ""}
+    resumed = _context(store)
     with pytest.raises(EloquaSyncError, match=f"{sync_uri} .* ended with status 'error'"):
-        operator.execute_complete(_context(store), event)
+        operator.execute_complete(resumed, event)
+    assert resumed["pushed"]["eloqua_links"] == linked  # and by the failed task
     assert len(requests_to(emulator, "POST", "/syncs")) == 1  # judged, not synced again
     assert not (tmp_path / "c.csv").exists()
 
@@ -243,3 +250,46 @@ def test_the_download_operator_reads_the_sync_once_and_records_the_file(emulator
     assert links["sync"].endswith(sync_uri) and "/contacts/exports/" in links["definition"]
     ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
     assert asset.uri == (tmp_path / "c.csv").as_uri() and extra["source"] == "eloqua://AcmeCorp/contacts"
+
+
+def test_a_download_of_a_failed_sync_fails_linking_the_sync_and_its_definition(emulator, monkeypatch, tmp_path):
+    from airflow_provider_eloqua.exceptions import EloquaSyncError
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.configure(force_status="error")
+    started = _export(path=str(tmp_path / "unused.csv"), wait=False, lag=0).execute(_context(Store()))
+    sync_uri = started["sync_uri"]
+    while (sync := EloquaHook().get_sync(sync_uri))["status"] not in ("success", "warning", "error"):
+        pass  # what the sensor does
+    download = EloquaDownloadSyncOperator(task_id="download", sync_uri=sync_uri, path=str(tmp_path / "c.csv"))
+    context = _context(Store())
+    with pytest.raises(EloquaSyncError):
+        download.execute(context)
+    base = EloquaHook().base_url
+    assert context["pushed"]["eloqua_links"] == {
+        "sync": base + sync_uri,
+        "definition": base + sync["syncedInstanceUri"],
+    }
+
+
+def test_an_export_whose_sync_fails_in_the_worker_links_its_sync_and_template(emulator, monkeypatch, tmp_path):
+    """Waiting in the worker (not deferrable), the sync ends ``error`` inside the export: the failed
+    task shows that sync, and the template it was given (not the copy it synced)."""
+    from airflow_provider_eloqua.exceptions import EloquaSyncError
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    template = EloquaCreateExportOperator(task_id="create", entity="contacts", name="links", fields=FIELDS).execute(
+        _context(Store())
+    )
+    emulator.control.configure(force_status="error")
+    export = EloquaExportOperator(
+        task_id="export", definition_uri=template, path=str(tmp_path / "c.csv"), lag=0, poll_interval=0.01
+    )
+    context = _context(Store())
+    with pytest.raises(EloquaSyncError):
+        export.execute(context)
+    (sync,) = emulator.control.state()["syncs"]
+    base = EloquaHook().base_url
+    assert context["pushed"]["eloqua_links"] == {"sync": base + sync["uri"], "definition": base + template}

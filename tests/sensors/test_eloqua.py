@@ -158,3 +158,13 @@ def test_a_sync_gone_from_eloqua_fails_the_sensor_without_retries_in_every_mode(
     with pytest.raises(EloquaSyncGone, match="is gone from Eloqua") as deferred:
         EloquaSyncSensor(task_id="wait", sync_uri="/syncs/424242", deferrable=True).execute_complete({}, event)
     assert isinstance(deferred.value, AirflowFailException)
+
+
+@pytest.mark.parametrize("deferrable", [True, False])
+def test_a_sensor_on_a_sync_that_is_gone_fails_linking_the_sync(eloqua_conn, deferrable):
+    """The sync's link is recorded before the first look: a sensor that fails there still shows it."""
+    context = task_context("wait")
+    sensor = EloquaSyncSensor(task_id="wait", sync_uri="/syncs/999", poke_interval=0.01, deferrable=deferrable)
+    with pytest.raises(EloquaSyncGone):
+        sensor.execute(context)
+    assert context["ti"].xcoms["eloqua_links"] == {"sync": EloquaHook().base_url + "/syncs/999"}

@@ -96,6 +96,28 @@ def test_wait_false_then_the_sensor_maps_its_rejects_to_query_rows(eloqua_conn, 
     assert [(r["input_row"], json.loads(r["field_values"])["Email"]) for r in written] == [("3", "not-an-email")]
 
 
+def test_a_query_whose_sync_is_refused_fails_linking_its_load_definition(eloqua_conn, warehouse):
+    """The load definition is linked once created: the task that fails to start its sync shows it."""
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+
+    eloqua_conn.control.add_fault(method="POST", path=r"^/syncs$", times=None, status=400)
+    operator = SqlToEloquaOperator(
+        task_id="load",
+        sql="SELECT email AS Email FROM people WHERE id = 1",
+        sql_conn_id=warehouse,
+        entity="contacts",
+        name="people",
+        fields={"Email": "{{Contact.Field(C_EmailAddress)}}"},
+        identifier_field_name="Email",
+    )
+
+    result = run_task(operator)
+
+    assert result.state == "failed"
+    (definition,) = [d["uri"] for d in eloqua_conn.control.state()["definitions"]]
+    assert result.context["ti"].xcoms["eloqua_links"] == {"definition": EloquaHook().base_url + definition}
+
+
 @pytest.mark.parametrize(
     ("arguments", "match"),
     [
