@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua.exceptions import EloquaInputError
+
+if TYPE_CHECKING:
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 
 MAX_FIELDS = 100
 MAX_NAME_LENGTH = 100
@@ -277,3 +280,14 @@ def same_definition(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> b
         meaning(existing.get(key, _DEFAULTS.get(key))) == meaning(wanted.get(key, _DEFAULTS.get(key)))
         for key in {*wanted, *_DEFAULTS}
     )
+
+
+def find_same_definition(
+    hook: EloquaHook, entity: str, parent_id: int | str | None, kind: str, body: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """A definition of ``kind`` with ``body``'s exact name and the same properties (:func:`same_definition`),
+    if Eloqua has one: found with ``q=name='<name>'`` (Oracle's list query), each answer compared here."""
+    for existing in hook.list_definitions(entity, parent_id, kind, name=str(body.get("name") or "")):
+        if same_definition(existing, body):
+            return existing
+    return None

@@ -39,7 +39,7 @@ from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.chunking import iter_file_chunks, iter_row_chunks
 from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
-from airflow_provider_eloqua.definitions import same_definition
+from airflow_provider_eloqua.definitions import find_same_definition, same_definition
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaError,
@@ -120,15 +120,17 @@ class Definition:
 
 
 def ensure_definition(
-    hook: EloquaHook, checkpoint: Checkpoint, spec: DefinitionSpec, *, reuse_existing: bool
+    hook: EloquaHook, checkpoint: Checkpoint, spec: DefinitionSpec, *, reuse_existing: bool, retry: bool = False
 ) -> DefinitionUri:
     """The URI of a definition matching ``spec``: the one this task made on an earlier try, an
-    existing one of the same name and properties when ``reuse_existing``, or a new one.
+    existing one of the same name and properties when ``reuse_existing`` (or on a retry: an earlier
+    try's POST may have created it and lost its answer), or a new one.
 
     :param hook: the worker's hook.
     :param checkpoint: the task's checkpoint (remembers the definition it creates).
     :param spec: the definition wanted.
     :param reuse_existing: reuse a definition of the same name and properties instead of creating one.
+    :param retry: this is a later try of the task.
     """
     body = spec.body()
     previous = checkpoint.definition_uri
@@ -140,11 +142,20 @@ def ensure_definition(
         except EloquaApiError as exc:
             if exc.status != 404:
                 raise
-    if reuse_existing:
-        for existing in hook.list_definitions(spec.entity, spec.parent_id, spec.kind, name=spec.name):
-            if same_definition(existing, body):
+    if reuse_existing or retry:
+        existing = find_same_definition(hook, spec.entity, spec.parent_id, spec.kind, body)
+        if existing is not None:
+            if reuse_existing:
                 hook.log.info("Reusing existing definition %s (%s)", existing["uri"], existing["name"])
-                return urls.parse_definition_uri(existing["uri"])
+            else:
+                hook.log.info(
+                    "Reusing %s (%s), of the same name and properties: an earlier try's create may have lost "
+                    "its answer, so nothing is created twice",
+                    existing["uri"],
+                    existing["name"],
+                )
+                checkpoint.created_definition(existing["uri"])
+            return urls.parse_definition_uri(existing["uri"])
     uri = hook.create_definition(spec.entity, body, spec.parent_id, spec.kind)["uri"]
     checkpoint.created_definition(uri)
     hook.log.info("Created %s definition %s (%s)", spec.kind, uri, spec.name)

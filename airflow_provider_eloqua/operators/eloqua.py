@@ -58,7 +58,7 @@ from airflow_provider_eloqua.operators.export import (
 )
 from airflow_provider_eloqua.staging import MAX_STAGED_BYTES_PER_SYNC
 from airflow_provider_eloqua.storage import output_format
-from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint, task_key
+from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint, is_retry, task_key
 from airflow_provider_eloqua.sync.ending import check_on_warning, end_sync
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.waiting import (
@@ -202,7 +202,11 @@ class _DefinitionOperator(_EloquaOperator):
 
     def execute(self, context: Context) -> Any:
         uri = ensure_definition(
-            self.hook, Checkpoint.of(context), self.definition_spec(), reuse_existing=self.reuse_existing
+            self.hook,
+            Checkpoint.of(context),
+            self.definition_spec(),
+            reuse_existing=self.reuse_existing,
+            retry=is_retry(context),
         )
         TaskLinks(context, self.hook).definition(uri.uri)
         return uri.uri

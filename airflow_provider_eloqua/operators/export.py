@@ -16,6 +16,7 @@ from airflow.sdk import Context
 from airflow.sdk.configuration import conf
 
 from airflow_provider_eloqua import assets, urls
+from airflow_provider_eloqua.definitions import find_same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
 from airflow_provider_eloqua.export.engine import (
     ACTIVITY_SYNC_LIMIT,
@@ -37,7 +38,7 @@ from airflow_provider_eloqua.export.spec import (
 from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, parse_lag
 from airflow_provider_eloqua.links import TaskLinks
 from airflow_provider_eloqua.operators.base import EloquaBaseOperator
-from airflow_provider_eloqua.sync.checkpoint import task_key
+from airflow_provider_eloqua.sync.checkpoint import is_retry, task_key
 from airflow_provider_eloqua.sync.waiting import DEFAULT_WAIT_TIMEOUT, status_from_event
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 
@@ -143,6 +144,15 @@ class EloquaCreateExportOperator(_ExportDefinitionOperator):
             except EloquaApiError as exc:
                 if exc.status not in (404, 410):
                     raise
+        found = (
+            find_same_definition(self.hook, spec.entity, spec.parent, "exports", body) if is_retry(context) else None
+        )
+        if found is not None:
+            # An earlier try's POST may have created it and lost its answer: it is not created twice.
+            self.log.info("Returning %s, of the same name and properties, found on this retry", found["uri"])
+            checkpoint.note_template(found["uri"], body)
+            TaskLinks(context, self.hook).definition(found["uri"])
+            return str(found["uri"])
         uri = self.hook.create_definition(spec.entity, body, spec.parent, "exports")["uri"]
         checkpoint.note_template(uri, body)
         self.log.info("Created export definition %s (%s)", uri, spec.name)

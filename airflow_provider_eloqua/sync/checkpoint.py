@@ -129,6 +129,12 @@ class SyncCheckpoint:
         self.forget_sync()
 
 
+def is_retry(context: Any) -> bool:
+    """Whether this is a later try of the task (an earlier one may have sent what it never heard back about)."""
+    try_number = getattr(context["ti"], "try_number", 1)
+    return isinstance(try_number, int) and try_number > 1
+
+
 def task_key(context: Any) -> str:
     """12 hex digits naming one task instance (dag, task, run, map index): the same on every try.
 

@@ -1938,3 +1938,44 @@ def test_a_sync_operator_whose_sync_is_refused_links_the_definition(eloqua_conn)
 
     assert run.state == "failed"
     assert _links(run.context) == {"definition": template}
+
+
+# ------------------------------------------------------------------ a create whose answer is lost
+
+
+def test_a_create_whose_answer_is_lost_is_found_on_the_retry_not_created_twice(eloqua_conn, capfd, caplog):
+    """Eloqua creates the definition and the connection drops before the answer: the retry finds it by
+    its exact name and properties (``q=name='…'``) and returns it; templates are never auto-deleted."""
+    eloqua_conn.control.add_fault(method="POST", path=r"^/contacts/imports$", times=1, action="drop_after")
+    operator = EloquaCreateImportOperator(
+        task_id="define", entity="contacts", name="lost answer", fields=CONTACT_FIELDS, identifier_field_name="Email"
+    )
+
+    run = run_task(operator, retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    (definition,) = [d["uri"] for d in eloqua_conn.control.state()["definitions"]]
+    assert run.return_value == definition
+    assert len(api_requests(eloqua_conn, "POST", r"/contacts/imports$")) == 1
+    assert "an earlier try's create may have lost its answer" in captured(capfd, caplog)
+
+
+def test_a_retry_creates_the_definition_when_the_one_named_so_differs(eloqua_conn):
+    """A definition of the same name but other properties is not taken for the lost one."""
+    define_contacts("same name")  # FirstName and Email
+    eloqua_conn.control.add_fault(method="POST", path=r"^/contacts/imports$", times=1, status=503)
+    operator = EloquaCreateImportOperator(
+        task_id="define",
+        entity="contacts",
+        name="same name",
+        fields={"Email": CONTACT_FIELDS["Email"]},
+        identifier_field_name="Email",
+        http_retry_policy={"max_attempts": 1},
+    )
+
+    run = run_task(operator, retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert len(eloqua_conn.control.state()["definitions"]) == 2

@@ -293,3 +293,19 @@ def test_an_export_whose_sync_fails_in_the_worker_links_its_sync_and_template(em
     (sync,) = emulator.control.state()["syncs"]
     base = EloquaHook().base_url
     assert context["pushed"]["eloqua_links"] == {"sync": base + sync["uri"], "definition": base + template}
+
+
+def test_a_create_export_whose_answer_is_lost_is_found_on_the_retry_not_created_twice(emulator, monkeypatch):
+    from tests.task_runner import run_task
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.add_fault(method="POST", path=r"^/contacts/exports$", times=1, action="drop_after")
+    create = EloquaCreateExportOperator(task_id="create", entity="contacts", name="lost export", fields=FIELDS)
+
+    run = run_task(create, retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    (definition,) = [d["uri"] for d in emulator.control.state()["definitions"]]
+    assert run.return_value == definition
+    assert len(requests_to(emulator, "POST", "/contacts/exports")) == 1
