@@ -3,7 +3,7 @@ real PostgreSQL server (tests/deployment/postgres.py: a private cluster on a fre
 
 As a load's source (the engine against the emulator, a dict as the task state store, no Airflow): fields
 mapped from the site, batches per sync, a retry that runs the query again and resumes without doubling,
-rejects mapped back to query rows; 100,000 rows from PostgreSQL arrive exactly in many chunks, read through a
+rejects mapped back to query rows; a million rows from PostgreSQL arrive exactly in many chunks, read through a
 server-side cursor. The PostgreSQL tests are marked ``postgres``; part of ``make test`` (it installs
 Debian's postgresql when missing and run as root).
 """
@@ -217,8 +217,8 @@ def test_columns_that_match_no_field_fail_before_anything_is_created(hook, emula
     assert people.closed()
 
 
-#: Enough rows for many chunks of a megabyte (a million from PostgreSQL is the SQL source benchmark's).
-PG_ROWS = 100_000
+#: A warehouse table of a million rows: exact in the emulator, in many chunks of a megabyte.
+PG_ROWS = 1_000_000
 #: Text that needs CSV quoting (commas, doubled quotes) and non-ASCII names, as a warehouse has.
 SEED = """
 CREATE TABLE leads AS
@@ -266,7 +266,7 @@ def _digest(rows) -> str:
 
 @pytest.mark.postgres
 @pytest.mark.timeout(1800)
-def test_rows_from_postgres_arrive_exactly(postgres, emulator, monkeypatch):
+def test_a_million_rows_from_postgres_arrive_exactly(postgres, emulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_PG_TEST", connection_json(emulator))
     monkeypatch.setenv(
         "AIRFLOW_CONN_WAREHOUSE_PG",
