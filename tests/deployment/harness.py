@@ -1,14 +1,15 @@
 """A real deployment, the way an Airflow team runs it, for the deployment and connection-form tests.
 
-- The provider ``pip install``-ed from this checkout into a fresh venv, as a user installs it (with its
-  ``s3`` extra, ``apache-airflow-providers-celery``, and ``psycopg2-binary`` and ``asyncpg`` for the
-  metadata DB), pinned to the test venv's versions so pip resolves little and takes most wheels from
-  its cache. One venv serves every topology (``install_venv``).
+- The provider ``pip install``-ed from this checkout into a venv of its own, as a user installs it (a
+  wheel, not editable). Airflow and the rest (the amazon, celery and postgres providers, the PostgreSQL
+  drivers: the ``test`` extra) come from the test venv, which the venv's path continues into, so
+  nothing but the provider is installed again. One venv serves every topology (``install_venv``).
 - The emulator as its own process, through the installed ``eloqua-emulator`` command.
-- PostgreSQL (tests/deployment/postgres.py) as the metadata database.
+- PostgreSQL (tests/deployment/postgres.py) as the metadata database: one server for every
+  topology, a database each, copied from one that ``migrate`` brought to Airflow's schema.
 - Airflow's components as separate processes: scheduler, triggerer, dag-processor and api-server,
   with the SimpleAuthManager (a user and password we choose) and connection testing enabled; every
-  file of example_dags/ copied into the dags folder. Two topologies:
+  file of example_dags/ copied into the dags folder and parsed once. Two topologies:
   - ``LocalExecutor``: tasks run in the scheduler's subprocesses;
   - ``CeleryExecutor``: two Celery workers (``WORKERS``), each with a queue of its own besides
     ``default``, Redis as the broker (Debian's ``redis-server`` on a free loopback port, installed
@@ -18,7 +19,8 @@
   connection, a database of the same PostgreSQL server.
 
 Every process runs under ``timeout -s KILL`` (nothing outlives a crashed test run) in its own
-process group, and ``stop()`` ends them all and their descendants, then PostgreSQL, whatever happened.
+process group, and ``stop()`` ends them all and their descendants, whatever happened. ``timings``
+has the seconds of each phase and ``cpu_seconds`` the CPU each process used; the fixtures print both.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -54,16 +57,12 @@ COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 WAREHOUSE_DB, WAREHOUSE_CONN = "warehouse", "AIRFLOW_CONN_ELOQUA_EXAMPLE_WAREHOUSE"
 #: The CeleryExecutor topology's workers; each serves ``default`` and a queue named after itself.
 WORKERS = ("worker_a", "worker_b")
-#: Pinned, as the test venv pins everything else: celery 5.7 removed the ``celery.backends.database.retry``
-#: that this provider release imports.
-CELERY = ("apache-airflow-providers-celery==3.26.0", "celery[redis]==5.6.3")
-#: Run by the deployment's Python: the DAGs of a folder as Airflow parses them, and its import errors.
-LIST_DAGS = """import json, sys
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(sys.argv[1])
-kinds = {"NullTimetable": "manual", "AssetTriggeredTimetable": "assets"}
-dags = {i: [d.fileloc, kinds.get(type(d.timetable).__name__, "scheduled")] for i, d in bag.dags.items()}
-print(json.dumps({"dags": dags, "errors": {path: str(e) for path, e in bag.import_errors.items()}}))
+#: ``venv/bin/airflow``, as pip writes the console script of apache-airflow-core.
+AIRFLOW_SCRIPT = """#!{python}
+import sys
+from airflow.__main__ import main
+if __name__ == "__main__":
+    sys.exit(main())
 """
 #: Importable by the Celery workers only (on their PYTHONPATH): the hostname a task instance records is
 #: the worker's name, so the REST API says which of two workers on one machine ran a try.
@@ -88,50 +87,79 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float, interval
 
 
 def install_venv(venv: Path, log: Path) -> None:
-    """``pip install <checkout>[s3]``, the Celery and PostgreSQL providers, ``psycopg2-binary`` and
-    ``asyncpg`` into ``venv`` (created if missing), constrained to the test venv's versions (``pip
-    freeze``) so the resolver has little to choose and pip's cache serves the wheels; in a reused venv,
-    this checkout is then reinstalled over whatever an earlier run installed."""
+    """This checkout ``pip install``-ed into a new ``venv`` as a user installs it: a wheel
+    built from the checkout, not editable. Everything else (Airflow, the amazon, celery and postgres
+    providers, the PostgreSQL drivers: the ``test`` extra) is the test venv's, which ``venv``'s path
+    continues into, so only the provider is installed here (``--no-deps``). ``venv/bin/airflow`` runs
+    ``venv``'s Python. Raises unless ``venv``'s Python imports the provider from ``venv``."""
     venv.parent.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
-    constraints = venv.parent / "constraints.txt"
-    frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
-    # kombu[redis] (Celery's broker client) pins `packaging` exactly: leave that one to pip.
-    unpinned = ("airflow-provider-eloqua", "packaging=")
-    constraints.write_text("\n".join(line for line in frozen.splitlines() if not line.lower().startswith(unpinned)))
-    python = str(venv / "bin" / "python")
+    python = venv / "bin" / "python"
     with log.open("a") as out:
-        reused = (venv / "bin" / "python").exists()
-        if not reused:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, stdout=out, stderr=out)
-        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile"]
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300, stdout=out, stderr=out
+        )
+        site_packages = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+        # A path line, not `import site`: the test venv's own .pth files (its editable install of this
+        # checkout among them) are not run, so the provider imports only from `venv`.
+        (site_packages / "test-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
         subprocess.run(
             [
-                *pip,  # --no-compile: byte-compiling Airflow is most of the install's time; imports compile lazily
-                "-c",
-                str(constraints),
-                f"{REPO}[s3]",  # s3:// for the files of the Celery topology's tasks
-                *CELERY,
-                "apache-airflow-providers-postgres",  # the SQL example's warehouse
-                # Airflow's PostgreSQL drivers (its sync and async engines), as its `postgres` extra has them
-                "psycopg2-binary",
-                "asyncpg",
+                *(sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check"),
+                # --ignore-installed: the test venv's editable install is seen and left alone;
+                # --no-build-isolation: built with the test venv's setuptools, none installed first
+                *("--no-deps", "--no-build-isolation", "--no-compile", "--ignore-installed", str(REPO)),
             ],
             check=True,
-            timeout=1800,
+            timeout=600,
             stdout=out,
             stderr=out,
         )
-        if reused:  # the checkout may have changed under the same version number
-            subprocess.run(
-                [*pip, "--no-deps", "--force-reinstall", str(REPO)], check=True, timeout=600, stdout=out, stderr=out
-            )
+    (venv / "bin" / "airflow").write_text(AIRFLOW_SCRIPT.format(python=python))
+    (venv / "bin" / "airflow").chmod(0o755)
+    origin = subprocess.run(
+        [str(python), "-c", "import importlib.util; print(importlib.util.find_spec('airflow_provider_eloqua').origin)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=venv,  # not the checkout, which `python -c` would import from
+    ).stdout.strip()
+    if not origin.startswith(str(site_packages)):
+        raise RuntimeError(f"the deployment venv imports the provider from {origin}, not from {site_packages}")
+
+
+def airflow_environment(venv: Path, home: Path, database_url: str) -> dict[str, str]:
+    """What every Airflow command of a deployment runs with: ``venv`` first on PATH, its own home and
+    metadata database, the SimpleAuthManager, and nothing of the caller's AIRFLOW_* or ELOQUA_* variables."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "ELOQUA"))}
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=database_url,
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    return env
+
+
+def migrate(venv: Path, postgres: PostgresServer, database: str, log: Path) -> None:
+    """``airflow db migrate`` of ``database``, which the deployments then copy as their metadata database
+    (``createdb -T``): Airflow's schema is migrated once for every topology."""
+    home = Path(tempfile.mkdtemp(prefix="eloqua-deploy-migrate-"))
+    try:
+        migrated = subprocess.run(
+            ["timeout", "-s", "KILL", "900", str(venv / "bin" / "airflow"), "db", "migrate"],
+            env=airflow_environment(venv, home, postgres.database_url(database)),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    log.write_text(migrated.stdout + migrated.stderr)
+    if migrated.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
 
 
 def redis_server_bin() -> str:
@@ -160,6 +188,15 @@ def process_tree(pid: int) -> list[psutil.Process]:
     return []
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid``, everything below it, and the descendants they have reaped."""
+    total = 0.0
+    for proc in process_tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(proc.cpu_times()[:4])  # user, system, children_user, children_system
+    return round(total, 1)
+
+
 def kill_tree(pid: int) -> None:
     for proc in process_tree(pid):
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -170,6 +207,8 @@ class Deployment:
     """See the module docstring; ``start()`` returns once the API answers.
 
     :param venv: the deployment venv (``install_venv``).
+    :param postgres: the PostgreSQL server the deployment's databases are created on.
+    :param template: the database, migrated by ``migrate``, that the metadata database is a copy of.
     :param executor: ``LocalExecutor`` or ``CeleryExecutor``.
     :param settings: environment every process gets, over the defaults (e.g. the examples' settings).
     :param runner_env: environment only the processes that run tasks and triggers get.
@@ -179,12 +218,16 @@ class Deployment:
     def __init__(
         self,
         venv: Path,
+        postgres: PostgresServer,
+        template: str,
         executor: str = "LocalExecutor",
         settings: dict[str, str] | None = None,
         runner_env: dict[str, str] | None = None,
         extra_dags: tuple[Path, ...] = (),
     ) -> None:
         self.venv = venv
+        self.postgres = postgres
+        self.template = template
         self.executor = executor
         self.settings = dict(settings or {})
         self.runner_env = dict(runner_env or {})
@@ -196,63 +239,66 @@ class Deployment:
         self.artifacts = Path(tempfile.mkdtemp(prefix="eloqua-deploy-artifacts-"))
         for folder in (self.home / "dags", self.logs, self.output):
             folder.mkdir(parents=True)
-        self.postgres: PostgresServer | None = None
+        # Databases of their own on the shared server: the metadata DB and the SQL example's warehouse.
+        self.database = f"airflow_{executor.lower()}"
+        self.warehouse = f"{WAREHOUSE_DB}_{executor.lower()}"
         self.processes: dict[str, subprocess.Popen] = {}
         self.killed: dict[str, subprocess.Popen] = {}  # by kill(): not expected alive any more
         self.api_port = free_port()
         self.emulator_port = free_port()
+        self.redis_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
         self.admin_password = secrets.token_urlsafe(12)
         self.session = requests.Session()
         self.timings: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}  # by process, when stop() began
 
     @property
     def celery(self) -> bool:
         return self.executor == "CeleryExecutor"
 
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Adds the seconds the block takes to ``timings[name]`` (printed when the deployment stops)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0) + time.monotonic() - started, 1)
+
     # ------------------------------------------------------------------ start and stop
 
     def start(self) -> Deployment:
-        started = time.monotonic()
-        self.postgres = PostgresServer().start()
-        # The SQL example's warehouse (the default ELOQUA_EXAMPLE_SQL_CONN_ID): a database of this server.
-        self.postgres.create_database(WAREHOUSE_DB)
-        warehouse = {"conn_type": "postgres", "host": "127.0.0.1", "port": self.postgres.port, "login": "airflow"}
-        self.runner_env.setdefault(WAREHOUSE_CONN, json.dumps({**warehouse, "schema": WAREHOUSE_DB}))
-        if self.celery:
-            self.redis_port = free_port()
-            redis = [redis_server_bin(), "--bind", "127.0.0.1", "--port", str(self.redis_port)]
-            self._spawn("redis", [*redis, "--save", "", "--appendonly", "no", "--dir", str(self.root)], env=os.environ)
-            wait_until(lambda: self._check_alive() or redis_answers(self.redis_port), "Redis answering PING", 120)
-        self.env = self._environment()
-        shutil.copytree(
-            EXAMPLE_DAGS, self.home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
-        )
-        for dag_file in self.extra_dags:
-            shutil.copy(dag_file, self.home / "dags" / dag_file.name)
-        (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: self.admin_password}))
-        self._spawn("emulator", ["eloqua-emulator", "--host", "127.0.0.1", "--port", str(self.emulator_port)])
-        self.emulator = EmulatorControl(self.emulator_url)
-        wait_until(self._emulator_up, "the emulator answering", 120)
-        migrated = subprocess.run(
-            ["timeout", "-s", "KILL", "900", str(self.venv / "bin" / "airflow"), "db", "migrate"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        (self.logs / "db-migrate.log").write_text(migrated.stdout + migrated.stderr)
-        if migrated.returncode != 0:
-            raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
-        runs_tasks = ("triggerer",) if self.celery else ("scheduler", "triggerer")
-        for component in COMPONENTS:
-            self._spawn(component, ["airflow", component], self.runner_env if component in runs_tasks else {})
-        if self.celery:
-            self._start_workers()
-        wait_until(self._api_up, "the Airflow API server answering", 300)
-        self.login()
-        self.timings["start_s"] = time.monotonic() - started
+        with self.phase("start"):
+            # The SQL example's warehouse (the default ELOQUA_EXAMPLE_SQL_CONN_ID): a database of this server.
+            warehouse = {"conn_type": "postgres", "host": "127.0.0.1", "port": self.postgres.port, "login": "airflow"}
+            self.runner_env.setdefault(WAREHOUSE_CONN, json.dumps({**warehouse, "schema": self.warehouse}))
+            self.env = self._environment()
+            if self.celery:
+                redis = [redis_server_bin(), "--bind", "127.0.0.1", "--port", str(self.redis_port)]
+                redis += ["--save", "", "--appendonly", "no", "--dir", str(self.root)]
+                self._spawn("redis", redis, env=os.environ)
+            self._spawn("emulator", ["eloqua-emulator", "--host", "127.0.0.1", "--port", str(self.emulator_port)])
+            self.emulator = EmulatorControl(self.emulator_url)
+            self.postgres.create_database(self.database, template=self.template)
+            self.postgres.create_database(self.warehouse)
+            shutil.copytree(
+                EXAMPLE_DAGS, self.home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+            )
+            for dag_file in self.extra_dags:
+                shutil.copy(dag_file, self.home / "dags" / dag_file.name)
+            (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: self.admin_password}))
+            if self.celery:
+                wait_until(lambda: self._check_alive() or redis_answers(self.redis_port), "Redis answering PING", 120)
+            runs_tasks = ("triggerer",) if self.celery else ("scheduler", "triggerer")
+            for component in COMPONENTS:
+                self._spawn(component, ["airflow", component], self.runner_env if component in runs_tasks else {})
+            if self.celery:
+                self._start_workers()
+            wait_until(self._emulator_up, "the emulator answering", 120)
+            wait_until(self._api_up, "the Airflow API server answering", 300)
+            self.login()
         return self
 
     def _start_workers(self) -> None:
@@ -278,18 +324,12 @@ class Deployment:
     def _environment(self) -> dict[str, str]:
         from cryptography.fernet import Fernet
 
-        assert self.postgres is not None
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "ELOQUA"))}
+        env = airflow_environment(self.venv, self.home, self.postgres.database_url(self.database))
         env.update(
-            PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-            AIRFLOW_HOME=str(self.home),
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.postgres.url,
             AIRFLOW__CORE__EXECUTOR=self.executor,
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.home / "dags"),
             AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
             AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-            AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{ADMIN_USER}:admin",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(self.home / "passwords.json"),
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.api_url}/execution/",
@@ -298,6 +338,8 @@ class Deployment:
             AIRFLOW__API__BASE_URL=self.api_url,
             AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+            # Each file is parsed once: its DAGs never change during a test, and a parse costs CPU.
+            AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="3600",
             AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(self.home / "logs"),
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),  # not 8793: other Airflows may run here
             # The example DAGs' own knobs: poll every second, fail at a bounded deadline.
@@ -307,13 +349,15 @@ class Deployment:
             ELOQUA_EXAMPLE_EXPORT_LAG="0",  # the daily exports ask for their interval at once
         )
         if self.celery:
-            assert self.postgres is not None
             env.update(
                 AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
-                AIRFLOW__CELERY__RESULT_BACKEND="db+" + self.postgres.url,  # postgresql+psycopg2://
-                # A try whose worker died is failed (and retried) once its heartbeats are this old.
-                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="40",
-                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
+                # postgresql+psycopg2://
+                AIRFLOW__CELERY__RESULT_BACKEND="db+" + self.postgres.database_url(self.database),
+                # A try whose worker died is failed (and retried) once its heartbeats are this old; a live
+                # try heartbeats every 2 s, so ten in a row must go missing first.
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="1",
+                AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL="2",
             )
         env.update(self.settings)
         return env
@@ -357,28 +401,29 @@ class Deployment:
         proc.wait(60)
 
     def stop(self) -> None:
-        """End every process (TERM to its group, KILL after 10 s) and whatever it started, then PostgreSQL;
-        never raises. The deployment is thrown away: a short grace only lets the processes flush their logs."""
-        trees = {pid.pid for proc in self.processes.values() for pid in process_tree(proc.pid)}
-        for proc in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in self.processes.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+        """End every process (TERM to its group, KILL after 3 s) and whatever it started; never raises. The
+        deployment is thrown away: the short grace only lets the processes flush their logs. The databases
+        go with the PostgreSQL server, which outlives the deployment."""
+        with self.phase("stop"):
+            self.cpu_seconds = {name: tree_cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+            trees = {pid.pid for proc in self.processes.values() for pid in process_tree(proc.pid)}
+            for proc in self.processes.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            for proc in self.processes.values():
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(30)
+            for proc in self.processes.values():  # workers a component forked into the same group
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-        for proc in self.processes.values():  # workers a component forked into the same group
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        for pid in trees:  # and those in groups of their own (a task's process may be)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if self.postgres is not None:
-            self.postgres.stop()
+            for pid in trees:  # and those in groups of their own (a task's process may be)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -415,23 +460,26 @@ class Deployment:
             "extra": json.dumps({"site": DEFAULT_SITE, "login_url": self.emulator_url}),
         }
 
-    def example_dags(self) -> dict[str, str]:
-        """Every DAG of the copied example_dags/ files, as the deployment's own Airflow parses them: dag_id
-        -> ``manual`` (no schedule), ``assets`` (scheduled on Assets) or ``scheduled`` (on time). An
-        import error fails here, naming the file."""
-        folder = self.home / "dags"
-        files = [str(folder / path.relative_to(EXAMPLE_DAGS)) for path in EXAMPLE_DAGS.rglob("*.py")]
-        listed = subprocess.run(
-            ["timeout", "-s", "KILL", "600", str(self.venv / "bin" / "python"), "-c", LIST_DAGS, str(folder)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        parsed = json.loads(listed.stdout.strip().splitlines()[-1])
-        errors = {path: error for path, error in parsed["errors"].items() if path in files}
-        assert not errors, f"example DAG files that do not import: {errors}"
-        return {dag_id: kind for dag_id, (path, kind) in parsed["dags"].items() if path in files}
+    def example_dags(self, timeout: float = 600) -> dict[str, str]:
+        """Every DAG of the copied example_dags/ files, once the deployment's dag-processor has parsed each
+        of them, as the REST API lists them: dag_id -> ``manual`` (no schedule), ``assets`` (scheduled on
+        Assets) or ``scheduled`` (on time). An import error fails here, naming the file."""
+        files = {path.relative_to(EXAMPLE_DAGS).as_posix() for path in EXAMPLE_DAGS.rglob("*.py")}
+
+        def parsed() -> dict[str, str] | None:
+            self._check_alive()
+            errors = self.api("GET", "/importErrors", params={"limit": 1000})["import_errors"]
+            failed = {error["filename"]: error["stack_trace"] for error in errors if error["filename"] in files}
+            assert not failed, f"example DAG files that do not import: {failed}"
+            dags = [
+                d for d in self.api("GET", "/dags", params={"limit": 1000})["dags"] if d["relative_fileloc"] in files
+            ]
+            if {d["relative_fileloc"] for d in dags} != files:
+                return None
+            kinds = {None: "manual", "Asset": "assets"}
+            return {d["dag_id"]: kinds.get(d["timetable_summary"], "scheduled") for d in dags}
+
+        return wait_until(parsed, f"the dag-processor parsing every file of {EXAMPLE_DAGS}", timeout, interval=1)
 
     def wait_for_dags(self, dag_ids: set[str], timeout: float = 600) -> None:
         def parsed() -> bool:
@@ -439,7 +487,7 @@ class Deployment:
             found = {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 1000})["dags"]}
             return dag_ids <= found
 
-        wait_until(parsed, f"the dag-processor parsing {sorted(dag_ids)}", timeout, interval=2)
+        wait_until(parsed, f"the dag-processor parsing {sorted(dag_ids)}", timeout, interval=1)
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
@@ -452,7 +500,7 @@ class Deployment:
             state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
             return state if state in ("success", "failed") else None
 
-        return wait_until(finished, f"{dag_id} run {run_id} finishing", timeout, interval=2)
+        return wait_until(finished, f"{dag_id} run {run_id} finishing", timeout, interval=1)
 
     def run_examples(self, conf: dict[str, dict[str, Any]] | None = None, also: tuple[str, ...] = ()) -> dict:
         """Run every example DAG (and the DAGs in ``also``) once, all at the same time, and wait for them.
@@ -464,7 +512,7 @@ class Deployment:
         ``[{"run_id", "run_type", "state", "tasks": {task_id: task instance}}]``.
         """
         kinds = {**self.example_dags(), **dict.fromkeys(also, "manual")}
-        self.wait_for_dags(set(kinds))
+        self.wait_for_dags(set(also))
         for dag_id in sorted(dag_id for dag_id, kind in kinds.items() if kind != "manual"):
             self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         run_ids = {
@@ -484,7 +532,7 @@ class Deployment:
             return [run["dag_run_id"] for run in runs] if ended else None
 
         for dag_id in sorted(dag_id for dag_id, kind in kinds.items() if kind != "manual"):
-            run_ids[dag_id] = wait_until(partial(runs_ended, dag_id), f"{dag_id}'s {kinds[dag_id]} runs", 900, 2)
+            run_ids[dag_id] = wait_until(partial(runs_ended, dag_id), f"{dag_id}'s {kinds[dag_id]} runs", 900, 1)
         result: dict[str, list[dict[str, Any]]] = {}
         for dag_id, ids in run_ids.items():
             for run_id in ids:
@@ -492,6 +540,29 @@ class Deployment:
                 tasks = self.task_instances(dag_id, run_id)
                 result.setdefault(dag_id, []).append({**run, "run_id": run_id, "tasks": tasks})
         return result
+
+    @staticmethod
+    def timeline(runs: dict[str, list[dict[str, Any]]]) -> str:
+        """``run_examples``' runs as seconds since the first one was queued: each run's start and end, and
+        each task's (for reading where the time goes)."""
+        from datetime import datetime
+
+        def at(stamp: str | None) -> float | None:
+            return datetime.fromisoformat(stamp).timestamp() if stamp else None
+
+        origin = min(at(run["queued_at"]) or 0 for dag_runs in runs.values() for run in dag_runs)
+
+        def span(item: dict[str, Any]) -> str:
+            start, end = at(item["start_date"]), at(item["end_date"])
+            return f"{(start or origin) - origin:5.1f} -> {(end or origin) - origin:5.1f}"
+
+        lines = []
+        for dag_id, dag_runs in sorted(runs.items()):
+            for run in dag_runs:
+                lines.append(f"{span(run)}  {dag_id}")
+                tasks = sorted(run["tasks"].items(), key=lambda item: item[1]["start_date"] or "")
+                lines += [f"  {span(ti)}    {task} (try {ti['try_number']})" for task, ti in tasks]
+        return "\n".join(lines)
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         items = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

@@ -17,11 +17,13 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 PG_ROOT = Path("/usr/lib/postgresql")
 DB_NAME = "airflow"
 DB_USER = "airflow"
+SHM = "/dev/shm"
 
 
 def free_port() -> int:
@@ -48,6 +50,16 @@ def apt_install(*packages: str, timeout: float = 900) -> None:
         )
 
 
+def memory_folder(room: int = 2 << 30) -> str | None:
+    """``/dev/shm`` when it is a tmpfs with ``room`` bytes free (a container's may have 64 MiB), else None:
+    a throwaway cluster there never waits for the disk, and deleting it is instant, where a disk mounted
+    with ``discard`` takes seconds to delete its thousands of files."""
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(SHM).free >= room and os.access(SHM, os.W_OK):
+            return SHM
+    return None
+
+
 def postgres_bin() -> Path:
     """The newest installed PostgreSQL's bin dir (installing Debian's ``postgresql`` if none is)."""
     found = sorted(PG_ROOT.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
@@ -60,12 +72,19 @@ def postgres_bin() -> Path:
 
 
 class PostgresServer:
-    """``initdb`` + ``pg_ctl start`` on 127.0.0.1:<free port>; ``stop()`` removes everything."""
+    """``initdb`` + ``pg_ctl start`` on 127.0.0.1:<free port>; ``stop()`` removes everything (``-m immediate``:
+    the data is thrown away, so no shutdown checkpoint writes it out first).
 
-    def __init__(self) -> None:
+    :param durable: ``False`` turns off fsync, synchronous commits and full-page writes, keeps little WAL, and
+        puts the cluster in memory where there is room (``memory_folder``): no commit waits for the disk, and
+        a crash would lose a cluster the tests throw away anyway.
+    """
+
+    def __init__(self, durable: bool = True) -> None:
+        self.durable = durable
         self.bin = postgres_bin()
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="eloqua-deploy-pg-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="eloqua-deploy-pg-", dir=None if durable else memory_folder()))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self._as_user: list[str] = []
@@ -74,11 +93,15 @@ class PostgresServer:
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self.started = False
+        self.removed_in = 0.0  # seconds stop() took to delete the cluster
 
     @property
     def url(self) -> str:
         """SQLAlchemy URL for Airflow (trust auth on loopback: the cluster lives as long as the test)."""
-        return f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
+        return self.database_url(DB_NAME)
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{self.port}/{name}"
 
     def _run(self, *args: str, timeout: float = 120) -> None:
         subprocess.run([*self._as_user, *args], check=True, timeout=timeout, capture_output=True, cwd=self.dir)
@@ -96,6 +119,10 @@ class PostgresServer:
             "--no-instructions",
         )
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            # and little WAL kept: less to write, and less to delete when the cluster goes
+            options += " -c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=64MB -c min_wal_size=32MB"
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
@@ -114,14 +141,25 @@ class PostgresServer:
         self.create_database(DB_NAME)
         return self
 
-    def create_database(self, name: str) -> None:
-        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, name)
+    def create_database(self, name: str, template: str | None = None) -> None:
+        """A new database, empty or a copy of ``template`` (which nobody may be connected to)."""
+        copy = ["-T", template] if template else []
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, *copy, name)
 
     def stop(self) -> None:
         try:
             if self.started:
                 self._run(
-                    str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop", timeout=90
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "60",
+                    "stop",
+                    timeout=90,
                 )
                 self.started = False
         finally:
@@ -129,4 +167,6 @@ class PostgresServer:
             if pid_file.exists():  # pg_ctl failed: never leave a server behind
                 with contextlib.suppress(ValueError, OSError):
                     os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+            removing = time.monotonic()
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.removed_in = time.monotonic() - removing

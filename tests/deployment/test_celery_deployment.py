@@ -41,7 +41,8 @@ def test_every_example_dag_and_the_split_path_across_two_workers(celery_deployme
     deployment = celery_deployment
     deployment.emulator.configure(pending_polls=3, active_polls=3)  # the deferrable sensors really wait
 
-    runs = deployment.run_examples(also=(SPLIT_DAG,))
+    with deployment.phase("examples"):
+        runs = deployment.run_examples(also=(SPLIT_DAG,))
     report = {
         dag_id: [
             {task: (ti["state"], ti["try_number"], ti["hostname"]) for task, ti in run["tasks"].items()}
@@ -50,6 +51,7 @@ def test_every_example_dag_and_the_split_path_across_two_workers(celery_deployme
         for dag_id, dag_runs in runs.items()
     }
     print(json.dumps(report, indent=1))
+    print(deployment.timeline(runs))
     states = {dag_id: [run["state"] for run in dag_runs] for dag_id, dag_runs in runs.items()}
     assert all(dag_states and set(dag_states) == {"success"} for dag_states in states.values()), report
 
@@ -90,10 +92,10 @@ def test_a_worker_dies_mid_load_and_the_retry_on_the_other_loads_every_row_once(
     data_posts = r"/imports/\d+/data$"
     emulator.add_fault(method="POST", path=data_posts, action="delay", delay=0, times=2)
     emulator.add_fault(method="POST", path=data_posts, action="hold", times=1)
-    deployment.wait_for_dags({DIES_DAG})
-    run_id = deployment.trigger(DIES_DAG)
-
-    wait_until(lambda: emulator.held() == 1, "the load's third data POST reaching the emulator", 600)
+    with deployment.phase("kill: until the third POST"):
+        deployment.wait_for_dags({DIES_DAG})
+        run_id = deployment.trigger(DIES_DAG)
+        wait_until(lambda: emulator.held() == 1, "the load's third data POST reaching the emulator", 600)
     load = deployment.task_instances(DIES_DAG, run_id)["load"]
     assert (load["state"], load["try_number"]) == ("running", 1), load
     first, other = load["hostname"], next(worker for worker in WORKERS if worker != load["hostname"])
@@ -104,8 +106,9 @@ def test_a_worker_dies_mid_load_and_the_retry_on_the_other_loads_every_row_once(
     ]
     assert 0 < load_definition["staged_rows"] < DIES_ROWS, load_definition
 
-    deployment.kill(first)
-    assert deployment.wait_for_run(DIES_DAG, run_id) == "success"
+    with deployment.phase("kill: until the retry ends"):
+        deployment.kill(first)
+        assert deployment.wait_for_run(DIES_DAG, run_id) == "success"
     load = deployment.task_instances(DIES_DAG, run_id)["load"]
     assert (load["state"], load["try_number"], load["hostname"]) == ("success", 2, other), load
 

@@ -44,7 +44,7 @@ def test_connection_form_in_chromium(deployment: Deployment):
     from playwright.sync_api import expect, sync_playwright
 
     shots = deployment.artifacts
-    with sync_playwright() as playwright:
+    with deployment.phase("form"), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 2000})

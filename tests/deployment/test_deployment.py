@@ -26,12 +26,14 @@ def test_every_example_dag_succeeds_in_a_real_deployment(deployment: Deployment)
     # Each sync takes several status polls to end, so the deferrable sensor really waits.
     deployment.emulator.configure(pending_polls=3, active_polls=3)
 
-    runs = deployment.run_examples()  # every DAG of every file in example_dags/
+    with deployment.phase("examples"):
+        runs = deployment.run_examples()  # every DAG of every file in example_dags/
     report = {
         dag_id: [{task: (ti["state"], ti["try_number"]) for task, ti in run["tasks"].items()} for run in dag_runs]
         for dag_id, dag_runs in runs.items()
     }
     print(json.dumps(report, indent=1))
+    print(deployment.timeline(runs))
     states = {dag_id: [run["state"] for run in dag_runs] for dag_id, dag_runs in runs.items()}
     assert all(dag_states and set(dag_states) == {"success"} for dag_states in states.values()), report
 
