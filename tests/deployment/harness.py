@@ -327,6 +327,8 @@ class Deployment:
         env = airflow_environment(self.venv, self.home, self.postgres.database_url(self.database))
         env.update(
             AIRFLOW__CORE__EXECUTOR=self.executor,
+            # The examples run about ten tasks at once; the LocalExecutor forks this many workers at start.
+            AIRFLOW__CORE__PARALLELISM="16",
             AIRFLOW__CORE__DAGS_FOLDER=str(self.home / "dags"),
             AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
             AIRFLOW__CORE__TEST_CONNECTION="Enabled",
