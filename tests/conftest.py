@@ -88,6 +88,19 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
 
 
 @pytest.fixture(autouse=True)
+def provider_log_level() -> Iterator[None]:
+    """Every test sees the provider's log lines: a benchmark run in process quiets its logger, and
+    that level would otherwise stay for every later test of the worker."""
+    import logging
+
+    logger = logging.getLogger("airflow_provider_eloqua")
+    level, disabled = logger.level, logger.disabled
+    yield
+    logger.setLevel(level)
+    logger.disabled = disabled
+
+
+@pytest.fixture(autouse=True)
 def fresh_shared_sessions() -> Iterator[None]:
     """Every test starts without the pods and tokens an earlier test's hooks shared (a fresh process)."""
     from airflow_provider_eloqua.hooks.session import forget_sessions
