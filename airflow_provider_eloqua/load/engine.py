@@ -22,14 +22,12 @@ is made from (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
 
 from __future__ import annotations
 
-import contextvars
 import csv
 import io
 import json
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -407,12 +405,12 @@ class Load:
         checkpoint.begin_load(identity)
 
     def _identify(self) -> LoadIdentity:
-        """:attr:`identity` (the input's fingerprint, then the template's ``GET``), made in a thread while
-        the checkpoint's keys are read: the disk, Eloqua and Airflow's API are waited for at once."""
-        with ThreadPoolExecutor(1, thread_name_prefix="eloqua-identity") as pool:
-            made = pool.submit(contextvars.copy_context().run, lambda: self.identity)
-            self.checkpoint.read_load()
-            return made.result()
+        """The checkpoint's keys, then :attr:`identity` (the input's fingerprint, the template's ``GET``),
+        both in the task's thread: each may ask Airflow's supervisor for something (a store key, a
+        connection, a token-store Variable), and ``dag.test()``'s in-process supervisor serves one
+        thread at a time."""
+        self.checkpoint.read_load()
+        return self.identity
 
     def _after_refusal(self) -> None:
         """After a try that refused the outcome of this load's last sync (a Clear followed: the
