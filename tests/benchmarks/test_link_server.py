@@ -1,5 +1,6 @@
-"""The benchmarks' link server: paced like a link, counting what it receives, answering like Eloqua
-(no timing assertions beyond lower bounds)."""
+"""The benchmarks' link server: paced like a link, counting what it receives, answering like Eloqua.
+Its pacing runs on a fake clock (the server's ``time``): a sleep advances it at once, so what the
+link holds back is the code's own arithmetic, never how fast the machine is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import io
 import json
 import socket
 import threading
-import time
 
 import pytest
 
@@ -16,9 +16,33 @@ from benchmarks import link_server
 from benchmarks import run as bench
 
 
+class FakeClock:
+    """``link_server``'s ``time``: ``perf_counter`` and ``time`` (the request log's stamps) read it,
+    ``sleep`` advances it and is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    time = perf_counter
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
-def link():
-    """A link server thread at 10 MB/s and 50 ms RTT on loopback."""
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(link_server, "time", fake)
+    return fake
+
+
+def serve_link(export: link_server.ExportPages | None = None):
+    """A link server thread at 10 MB/s and 50 ms RTT on loopback; returns its port, stats and closer."""
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     line = link_server.Link(10e6)
@@ -30,36 +54,53 @@ def link():
                 conn, _ = server.accept()
             except OSError:
                 return
-            handler = link_server._Conn(conn, line, 0.05, stats, port)
+            handler = link_server._Conn(conn, line, 0.05, stats, port, export=export)
             threading.Thread(target=handler.serve, daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
+    return port, stats, server.close
+
+
+@pytest.fixture
+def link(clock: FakeClock):
+    port, stats, close = serve_link()
     yield port, stats
-    server.close()
+    close()
 
 
-def _post(port: int, head: bytes, body: bytes) -> tuple[bytes, float]:
-    start = time.perf_counter()
+def test_the_link_holds_bytes_back_to_its_rate_across_calls(clock):
+    line = link_server.Link(10e6)
+    line.carry(1_000_000)  # 0.1 s of this link
+    line.carry(500_000)  # queued behind the first: due 0.15 s after the start
+    assert clock.slept == [pytest.approx(0.1), pytest.approx(0.05)]
+    clock.now += 1.0  # an idle link carries the next bytes from now, not from the last due time
+    line.carry(10_000)
+    assert clock.slept[-1] == pytest.approx(0.001)
+    link_server.Link(0).carry(10**9)  # uncapped: never held back
+    assert len(clock.slept) == 3
+
+
+def _post(port: int, head: bytes, body: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(head + body)
-        answer = sock.recv(1024)
-    return answer, time.perf_counter() - start
+        return sock.recv(1024)
 
 
-def test_link_server_paces_counts_and_answers_like_eloqua(link):
+def test_link_server_paces_counts_and_answers_like_eloqua(link, clock):
     port, stats = link
     rows = b"Email,Name\n" + b"".join(b"a%d@example.com,N\n" % i for i in range(50_000))
     head = b"POST /api/bulk/2.0/contacts/imports/1/data HTTP/1.1\r\nContent-Type: text/csv\r\n"
-    answer, seconds = _post(port, head + b"Content-Length: %d\r\n\r\n" % len(rows), rows)
+    answer = _post(port, head + b"Content-Length: %d\r\n\r\n" % len(rows), rows)
     assert answer.startswith(b"HTTP/1.1 204 No Content")
-    # A lower bound only: the body cannot cross a 10 MB/s link faster, and the answer waits the RTT.
-    assert seconds >= len(rows) / 10e6 + 0.05
+    # The body is held back as a 10 MB/s link would carry it, and the answer waits the RTT.
+    assert sum(clock.slept) >= len(rows) / 10e6 + 0.05
+    assert 0.05 in clock.slept
     assert stats.snapshot(reset=True) == {"requests": 1, "body_bytes": len(rows), "rows": 50_000}
 
     body = json.dumps([{"Email": "a@example.com"}, {"Email": "b@example.com"}]).encode()
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:10], body[10:])) + b"0\r\n\r\n"
     head = b"POST /x/data HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    answer, _ = _post(port, head, chunked)
+    answer = _post(port, head, chunked)
     assert answer.startswith(b"HTTP/1.1 204 No Content")
     assert stats.snapshot(reset=False) == {"requests": 1, "body_bytes": len(body), "rows": 2}
 
@@ -133,7 +174,20 @@ def test_link_server_serves_an_exports_pages_at_the_links_rate(tmp_path):
         answer = requests.get(base + "/syncs/5/data?offset=0&limit=2000", headers={"Accept": "text/csv"}, timeout=30)
         records = list(csv.DictReader(io.StringIO(answer.text, newline="")))
         assert answer.headers["Content-Type"].startswith("text/csv") and records == rows[:2000]
-        start = time.perf_counter()
-        body = requests.get(base + "/syncs/5/data?offset=0&limit=2500", timeout=30).content
-        # A lower bound only: the page cannot reach the client faster than the 10 MB/s link carries it.
-        assert time.perf_counter() - start >= len(body) / 10e6
+
+
+def test_an_exports_page_is_sent_at_the_links_rate(tmp_path, clock):
+    import requests
+
+    from benchmarks import exports
+
+    port, _, close = serve_link(link_server.ExportPages(str(exports.write_export(tmp_path / "export", 2_500))))
+    try:
+        body = requests.get(
+            f"http://127.0.0.1:{port}/api/bulk/2.0/syncs/5/data?offset=0&limit=2500", timeout=30
+        ).content
+    finally:
+        close()
+    assert len(json.loads(body)["items"]) == 2_500
+    # The page is held back as a 10 MB/s link would carry it, after the RTT.
+    assert sum(clock.slept) >= len(body) / 10e6 + 0.05
