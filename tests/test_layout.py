@@ -25,6 +25,7 @@ IMPORTS = (
     "airflow_provider_eloqua.load.engine",
     "airflow_provider_eloqua.load.field_mapping",
     "airflow_provider_eloqua.export.engine",
+    "airflow_provider_eloqua.export.plan,airflow_provider_eloqua.export.download",
 )
 _PROBE = """
 import importlib, json, os, sys, traceback
@@ -109,6 +110,13 @@ def test_capabilities_never_import_each_other(module, sibling):
     loaded = _modules_loaded_by(module)
     assert module in loaded
     assert not {m for m in loaded if m.startswith(f"airflow_provider_eloqua.{sibling}.")}
+
+
+def test_the_export_engine_sits_on_top_of_the_plan_and_the_download():
+    """export/: download imports plan, the engine imports both; neither imports the engine."""
+    loaded = _modules_loaded_by("airflow_provider_eloqua.export.plan,airflow_provider_eloqua.export.download")
+    assert {"airflow_provider_eloqua.export.plan", "airflow_provider_eloqua.export.download"} <= loaded
+    assert "airflow_provider_eloqua.export.engine" not in loaded
 
 
 PACKAGE = Path(__file__).resolve().parent.parent / "airflow_provider_eloqua"

@@ -1,24 +1,22 @@
 """The export engine: sync a definition of the export's own per window, wait, page the rows into one file.
 
-It knows nothing of operators: it is given a hook, the task's :class:`ExportCheckpoint`, the
+It knows nothing of operators: it is given a hook, the task's :class:`~.plan.ExportCheckpoint`, the
 validated :class:`~.spec.ExportSpec` and :class:`~.spec.OutputSpec`, and returns an
-:class:`ExportResult`, or, when told not to block, what it is waiting for (:class:`WaitForSync`,
+:class:`~.download.ExportResult`, or, when told not to block, what it is waiting for (:class:`WaitForSync`,
 :class:`WaitUntil`) so that the operator can defer and call it again.
 
 An export runs in two phases, both resumable from the checkpoint:
 
-1. **Sync.** The window is a *plan* of parts, first one part. Each part gets an export definition
-   of its own (the spec over the part's window, named for this task, auto-deleted), synced through
-   :mod:`airflow_provider_eloqua.sync` and waited for, one after another (Oracle's advice for
+1. **Sync.** The window is a *plan* of parts (:mod:`.plan`), first one part. Each part gets an export
+   definition of its own (the spec over the part's window, named for this task, auto-deleted), synced
+   through :mod:`airflow_provider_eloqua.sync` and waited for, one after another (Oracle's advice for
    activities). A finished part notes its sync and the count its log reports (ELQ-00102). An
    activity part that reaches Oracle's 5,000,000 rows per sync is split in two halves of its
    window, each synced again. A retry reattaches to the part's sync; a sync that failed or is gone
    is synced again.
-2. **Download.** Every part's ``GET /syncs/{id}/data`` pages go, in window order, into one
-   :class:`~.writer.ExportFile`, which appears at the path only once every part's rows equal its
-   count. Paging stops at ``hasMore: false`` or an empty page, whichever first, and never asks
-   past ``totalResults``. Data that expired or was deleted in the meantime (404, 410) sends that
-   part back to phase 1 and the download starts over.
+2. **Download.** Every part's pages go, in window order, into one file (:mod:`.download`), which
+   appears at the path only once every part's rows equal its count. Data that expired or was
+   deleted in the meantime (404, 410) sends that part back to phase 1 and the download starts over.
 
 Nothing is ever read twice into the file: a retried download starts a new file from the first
 part (the parts' syncs are reattached, not synced again).
@@ -26,32 +24,28 @@ part (the parts' syncs are reattached, not synced again).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airflow_provider_eloqua import urls
-from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
-from airflow_provider_eloqua.exceptions import (
-    EloquaApiError,
-    EloquaError,
-    EloquaInputError,
-    EloquaRowCountError,
-    EloquaSyncError,
-    EloquaSyncGone,
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaRowCountError, EloquaSyncError
+from airflow_provider_eloqua.export.download import DataGone, ExportResult, exported_count, write_parts
+from airflow_provider_eloqua.export.plan import (
+    ExportCheckpoint,
+    Part,
+    Plan,
+    delete_definition,
+    export_name,
+    is_gone,
+    origin_of,
 )
-from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
-from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, close, ready_at
+from airflow_provider_eloqua.export.spec import ACTIVITY_SYNC_LIMIT, ExportSpec, OutputSpec
+from airflow_provider_eloqua.export.window import DEFAULT_LAG, Window, ready_at
 from airflow_provider_eloqua.export.writer import ExportFile
 from airflow_provider_eloqua.links import Links
-from airflow_provider_eloqua.prefetch import prefetched
-from airflow_provider_eloqua.sync.checkpoint import StartedSync, SyncCheckpoint
+from airflow_provider_eloqua.sync.checkpoint import StartedSync
 from airflow_provider_eloqua.sync.lifecycle import reattach, start_sync
 from airflow_provider_eloqua.sync.logs import SyncLog, read_sync_log
 from airflow_provider_eloqua.sync.waiting import (
@@ -67,16 +61,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Oracle's Bulk FAQ: an activity export sync holds at most 5 million records.
-ACTIVITY_SYNC_LIMIT = 5_000_000
-#: "Successfully exported members to csv file.": the log entry that counts an export's rows.
-EXPORTED_CODE = "ELQ-00102"
 #: A part whose data is gone while it is downloaded is synced again this many times, no more.
 MAX_RESYNCS = 2
-#: Answers that mean a sync or its data no longer exists (expired, deleted).
-GONE_STATUSES = frozenset({404, 410})
-_MARKER = "airflow-export"
-_MARKER_SUFFIX = re.compile(r"\[" + _MARKER + r" [0-9a-f]{12}\]$")
 
 
 class Clock:
@@ -101,186 +87,6 @@ class WaitUntil:
     """The engine waits until ``moment`` (the lag rule: ``until + lag`` has not passed yet)."""
 
     moment: datetime
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What an export wrote.
-
-    :param sync_uri: the sync of the last part (the only one unless the window was split); None for
-        an empty window.
-    :param path: the file, as given.
-    :param rows: the rows written, equal to what Eloqua says it exported.
-    :param bytes: the file's size.
-    :param window: the window exported.
-    :param syncs: every part's sync, in window order.
-    :param definition_uri: the definition the last sync synced (deleted once the file is written, unless
-        the provider did not create it).
-    """
-
-    sync_uri: str | None
-    path: str
-    rows: int
-    bytes: int
-    window: Window
-    syncs: tuple[str, ...] = ()
-    definition_uri: str | None = None
-
-    @classmethod
-    def of(cls, out: ExportFile, parts: list[Part], window: Window, definition_uri: str | None = None) -> ExportResult:
-        syncs = tuple(part.sync_uri for part in parts if part.sync_uri)
-        return cls(
-            sync_uri=syncs[-1] if syncs else None,
-            path=out.path,
-            rows=out.rows,
-            bytes=out.bytes,
-            window=window,
-            syncs=syncs,
-            definition_uri=definition_uri,
-        )
-
-    def summary(self) -> dict[str, Any]:
-        """``{sync_uri, path, rows, bytes, since, until}``: the operator's XCom value (plus ``syncs`` when split)."""
-        summary: dict[str, Any] = {"sync_uri": self.sync_uri, "path": self.path, "rows": self.rows, "bytes": self.bytes}
-        summary.update(self.window.as_json())
-        if len(self.syncs) > 1:
-            summary["syncs"] = list(self.syncs)
-        return summary
-
-
-@dataclass
-class Part:
-    """One window of the plan: pending until its sync has ended and been counted."""
-
-    window: Window
-    definition_uri: str | None = None
-    sync_uri: str | None = None
-    count: int | None = None
-
-    @property
-    def synced(self) -> bool:
-        return self.sync_uri is not None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "window": self.window.as_json(),
-            "definition_uri": self.definition_uri,
-            "sync_uri": self.sync_uri,
-            "count": self.count,
-        }
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> Part:
-        return cls(
-            Window.from_json(value["window"]), value.get("definition_uri"), value.get("sync_uri"), value.get("count")
-        )
-
-
-@dataclass
-class Plan:
-    """The parts of one export, in window order; ``origin`` names the export they belong to."""
-
-    origin: str
-    parts: list[Part] = field(default_factory=list)
-    resyncs: int = 0
-
-    def next_pending(self) -> int | None:
-        return next((index for index, part in enumerate(self.parts) if not part.synced), None)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"origin": self.origin, "parts": [part.as_json() for part in self.parts], "resyncs": self.resyncs}
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> Plan:
-        return cls(
-            value["origin"], [Part.from_json(part) for part in value.get("parts") or []], value.get("resyncs", 0)
-        )
-
-
-class ExportCheckpoint(SyncCheckpoint):
-    """What one task's export remembers across its tries: the sync in flight (the sync layer's keys,
-    with the part's window and definition as payload), the plan, and the definition being synced."""
-
-    payload_key = "eloqua_export_sync"
-    _PLAN = "eloqua_export_plan"
-    _DEFINITION = "eloqua_export_definition"
-    _WINDOW = "eloqua_export_window"
-    _TEMPLATE = "eloqua_export_template"
-
-    def window(self, given: Window, now: datetime, lag: timedelta) -> Window:
-        """The window to export: ``given``; with ``since`` but no ``until``, ``until`` is ``now - lag``
-        at the first try, kept so that every later try (and the resumed deferred task) exports the same
-        window. Without either bound the export is everything as it is now."""
-        if given.until is not None or given.since is None:
-            return given
-        stored = self._get(self._WINDOW)
-        if isinstance(stored, dict) and stored.get("given") == given.as_json():
-            return Window.from_json(stored["resolved"])
-        resolved = close(given, now, lag)
-        self._set(self._WINDOW, {"given": given.as_json(), "resolved": resolved.as_json()})
-        return resolved
-
-    def plan(self, origin: str) -> Plan | None:
-        stored = self._get(self._PLAN)
-        if isinstance(stored, dict) and stored.get("origin") == origin:
-            return Plan.from_json(stored)
-        return None
-
-    def other_plan(self, origin: str) -> Plan | None:
-        """A plan an earlier try made for another export (the DAG changed): its definitions are cleaned up."""
-        stored = self._get(self._PLAN)
-        if isinstance(stored, dict) and stored.get("origin") != origin:
-            return Plan.from_json(stored)
-        return None
-
-    def save_plan(self, plan: Plan) -> None:
-        self._set(self._PLAN, plan.as_json())
-
-    @property
-    def definition(self) -> tuple[str, Window] | None:
-        """``(uri, window)`` of the definition created for the part being synced."""
-        stored = self._get(self._DEFINITION)
-        if isinstance(stored, dict) and stored.get("uri"):
-            return stored["uri"], Window.from_json(stored["window"])
-        return None
-
-    def created_definition(self, uri: str, window: Window) -> None:
-        self._set(self._DEFINITION, {"uri": uri, "window": window.as_json()})
-
-    def forget_definition(self) -> None:
-        self._delete(self._DEFINITION)
-
-    def created_template(self, body: dict[str, Any]) -> str | None:
-        """The definition an earlier try of EloquaCreateExportOperator created with ``body``, if any."""
-        stored = self._get(self._TEMPLATE)
-        if isinstance(stored, dict) and stored.get("body") == json.loads(json.dumps(body)):
-            return str(stored["uri"])
-        return None
-
-    def note_template(self, uri: str, body: dict[str, Any]) -> None:
-        self._set(self._TEMPLATE, {"uri": uri, "body": body})
-
-    def forget_export(self) -> None:
-        """Drop everything: the export is done, a later run of the task exports again."""
-        self.forget_sync()
-        self.forget_definition()
-        self._delete(self._PLAN, self._WINDOW)
-
-
-def export_name(name: str, key: str) -> str:
-    """The user's name (cut to fit) plus ``[airflow-export <key>]``: at most 100 characters."""
-    suffix = f" [{_MARKER} {key}]"
-    return (name.strip() or "Airflow export")[: MAX_NAME_LENGTH - len(suffix)].rstrip() + suffix
-
-
-def origin_of(spec: ExportSpec) -> str:
-    """A digest of what the export asks Eloqua for (its window included): a plan counts only for it."""
-    body = json.dumps({"entity": spec.entity, "parent": spec.parent, **spec.body()}, sort_keys=True, default=str)
-    return "export " + hashlib.sha256(body.encode()).hexdigest()[:16]
-
-
-def _gone(exc: BaseException) -> bool:
-    return isinstance(exc, EloquaApiError) and exc.status in GONE_STATUSES
 
 
 class Export:
@@ -471,7 +277,7 @@ class Export:
                     return None
                 sync_uri, status = found[0].sync_uri, found[1]
         except EloquaApiError as exc:
-            if not _gone(exc):
+            if not is_gone(exc):
                 raise
             self.hook.log.warning("The earlier try's sync is gone (%s); syncing again", exc)
             self.checkpoint.forget_sync()
@@ -490,7 +296,7 @@ class Export:
         try:
             sync_uri = start_sync(self.hook, self.checkpoint, definition_uri, None)
         except EloquaApiError as exc:
-            if not _gone(exc):
+            if not is_gone(exc):
                 raise
             # The definition went (auto-deleted, or deleted by someone): make another one.
             self.checkpoint.forget_definition()
@@ -526,7 +332,7 @@ class Export:
         """
         part = plan.parts[index]
         sync_log = read_sync_log(self.hook, sync_uri, status)
-        count = sync_log.count([EXPORTED_CODE]) if sync_log.has(EXPORTED_CODE) else None
+        count = exported_count(sync_log)
         if self._too_large(status, sync_log, count):
             first, second = part.window.halves()
             self.hook.log.warning(
@@ -628,163 +434,3 @@ class Export:
 
     def _delete_definition(self, uri: str) -> None:
         delete_definition(self.hook, uri)
-
-
-def delete_definition(hook: EloquaHook, uri: str) -> None:
-    """Delete an export definition, best effort: its ``autoDeleteDuration`` is the backstop."""
-    try:
-        hook.delete_definition(uri)
-        hook.log.info("Deleted export definition %s", uri)
-    except EloquaError as exc:
-        if not _gone(exc):
-            hook.log.warning("Could not delete export definition %s (%s); Eloqua deletes it when it expires", uri, exc)
-
-
-# ------------------------------------------------------------------ writing parts, for the engine and for a sync started elsewhere
-
-
-class DataGone(EloquaError):
-    """A part's sync or its data is gone (404, 410) while it is downloaded."""
-
-    def __init__(self, part: Part, error: EloquaApiError) -> None:
-        super().__init__(str(error))
-        self.part = part
-        self.error = error
-
-
-def write_parts(
-    hook: EloquaHook, parts: list[Part], output: OutputSpec, labels: tuple[str, ...], key: str
-) -> ExportFile:
-    """Page every part's sync, in order, into one file that appears at the path only if every part's
-    rows equal its count; raises :class:`DataGone` (nothing written) when a part's data is gone."""
-    with ExportFile(output, labels, key) as out:
-        for part in parts:
-            try:
-                download_part(hook, part, out, output.page_size)
-            except EloquaApiError as exc:
-                if _gone(exc):
-                    raise DataGone(part, exc) from exc
-                raise
-            except EloquaRowCountError as exc:
-                exc.part = part  # type: ignore[attr-defined]
-                raise
-        out.commit()
-    return out
-
-
-def download_part(hook: EloquaHook, part: Part, out: ExportFile, page_size: int) -> None:
-    """Page one part's sync into ``out``: the next page is read while this one is written (at most
-    two pages in memory); the rows read must equal what Eloqua says it exported."""
-    sync_uri = part.sync_uri
-    assert sync_uri is not None
-    before = out.rows
-    total: int | None = None
-    for items, page_total in prefetched(pages(hook, sync_uri, page_size)):
-        out.write_rows(items)
-        total = page_total
-    written = out.rows - before
-    check_rows(sync_uri, written, {EXPORTED_CODE: part.count, "totalResults": total})
-    hook.log.info("Sync %s: %d row(s) written (%s)", sync_uri, written, part.window.describe())
-
-
-def pages(hook: EloquaHook, sync_uri: str, page_size: int) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-    """The pages of a sync's data, with ``totalResults`` once known: stops at ``hasMore`` false or an
-    empty page, whichever comes first, moves on by the rows received, never asks past ``totalResults``."""
-    offset, total = 0, None
-    while total is None or offset < total:
-        page = hook.get_sync_data(sync_uri, offset=offset, limit=page_size)
-        items = page.get("items") or []
-        if total is None and isinstance(page.get("totalResults"), int):
-            total = page["totalResults"]
-        yield items, total
-        offset += len(items)
-        if not items or not page.get("hasMore"):
-            return
-
-
-def check_rows(sync_uri: str, written: int, counts: dict[str, int | None]) -> None:
-    """Fail unless ``written`` equals every count Eloqua gave (ELQ-00102 in the log, ``totalResults``)."""
-    known = {name: value for name, value in counts.items() if value is not None}
-    if not known:
-        raise EloquaRowCountError(
-            f"Eloqua's log of export sync {sync_uri} has no ELQ-00102 count and its data no totalResults, so "
-            f"the {written} row(s) read cannot be confirmed complete"
-        )
-    if any(value != written for value in known.values()):
-        said = " and ".join(f"{value} ({name})" for name, value in known.items())
-        raise EloquaRowCountError(
-            f"Eloqua says export sync {sync_uri} exported {said}, but {written} row(s) were read from its data; "
-            "the file was not written. To sync the window again, clear the task that started the sync "
-            "(EloquaExportOperator)"
-        )
-
-
-# ------------------------------------------------------------------ a sync started elsewhere (the split path)
-
-
-def ended_export_sync(hook: EloquaHook, sync: dict[str, Any], sync_uri: str, status: str) -> tuple[str, int | None]:
-    """An ended export sync's definition and ELQ-00102 count, its log shown; fails unless it succeeded.
-
-    :param sync: the answer of ``GET /syncs/{id}``.
-    """
-    definition_uri = str(sync.get("syncedInstanceUri") or "")
-    if urls.parse_definition_uri(definition_uri).kind != "exports":
-        raise EloquaInputError(
-            f"{sync_uri} syncs {definition_uri}, not an export definition: there is nothing to download"
-        )
-    sync_log = read_sync_log(hook, sync_uri, status)
-    if status in FAILED_STATUSES:
-        reasons = "; ".join(sync_log.errors[:5])
-        raise EloquaSyncError(
-            f"Eloqua export sync {sync_uri} ended with status {status!r}" + (f" ({reasons})" if reasons else "")
-        )
-    return definition_uri, sync_log.count([EXPORTED_CODE]) if sync_log.has(EXPORTED_CODE) else None
-
-
-def download_sync(
-    hook: EloquaHook,
-    sync_uri: str,
-    output: OutputSpec,
-    *,
-    key: str,
-    window: Window | None = None,
-    row_limit: int = ACTIVITY_SYNC_LIMIT,
-    links: Links | None = None,
-) -> ExportResult:
-    """Write an ended export sync started elsewhere (``EloquaExportOperator(wait=False)``) to ``output``.
-
-    The column labels are the definition's ``fields``; the rows must equal the log's ELQ-00102 count
-    and ``totalResults``. An activity sync that exported ``row_limit`` rows (Eloqua stopped there) is
-    refused: it cannot be split here. A definition the provider created for an export (its name ends
-    ``[airflow-export <key>]``) is deleted once the file is written. ``links`` is told the sync, then its
-    definition, as soon as each is known.
-    """
-    links = links or Links()
-    links.sync(sync_uri)
-    sync = hook.get_sync(sync_uri)
-    links.definition(str(sync.get("syncedInstanceUri") or ""))
-    status = sync_status(sync, sync_uri)
-    if status not in TERMINAL_STATUSES:
-        raise EloquaError(
-            f"Eloqua sync {sync_uri} is still {status}: wait for it (EloquaSyncSensor) before downloading"
-        )
-    definition_uri, count = ended_export_sync(hook, sync, sync_uri, status)
-    definition = hook.get_definition(definition_uri)
-    activities = urls.parse_definition_uri(definition_uri).entity == "activities"
-    if activities and count is not None and count >= row_limit and definition.get("maxRecords") is None:
-        raise EloquaRowCountError(
-            f"Export sync {sync_uri} exported {count:,} activities, Eloqua's limit for one activity sync: it may "
-            "hold only part of its window. Export the window with EloquaExportOperator (wait=True), which splits it"
-        )
-    labels = tuple(definition.get("fields") or ())
-    part = Part(window or Window(), definition_uri, sync_uri, count)
-    try:
-        out = write_parts(hook, [part], output, labels, key)
-    except DataGone as gone:
-        raise EloquaSyncGone(
-            f"The data of export sync {sync_uri} is gone ({gone.error}): it expired (the definition's "
-            "dataRetentionDuration) or was deleted, so a retry would find it gone too; start the export again"
-        ) from gone
-    if _MARKER_SUFFIX.search(str(definition.get("name") or "")):
-        delete_definition(hook, definition_uri)
-    return ExportResult.of(out, [part], part.window, definition_uri)

@@ -39,6 +39,8 @@ EXPORT_ENTITIES = urls.EXPORT_ENTITIES
 #: Oracle's limits: fields per export definition, records per ``GET /syncs/{id}/data``.
 MAX_FIELDS = 250
 MAX_PAGE_SIZE = 50_000
+#: Oracle's Bulk FAQ: an activity export sync holds at most 5 million records.
+ACTIVITY_SYNC_LIMIT = 5_000_000
 #: "There is a maximum of 10 contact fields allowed in an activity export definition."
 MAX_ACTIVITY_CONTACT_FIELDS = 10
 #: An export definition (and its synced data) lives two days: long enough for a nightly DAG's

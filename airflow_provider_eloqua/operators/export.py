@@ -2,7 +2,8 @@
 started elsewhere to a file.
 
 Each keeps its arguments, describes the export once as typed specs (:mod:`airflow_provider_eloqua.export.spec`)
-and hands it to the export engine (:mod:`airflow_provider_eloqua.export.engine`). Why and how: docs/exports.md.
+and hands it to the export engine (:mod:`airflow_provider_eloqua.export.engine`), or, for a sync started
+elsewhere, to :mod:`airflow_provider_eloqua.export.download`. Why and how: docs/exports.md.
 """
 
 from __future__ import annotations
@@ -18,16 +19,11 @@ from airflow.sdk.configuration import conf
 from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.definitions import find_same_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
-from airflow_provider_eloqua.export.engine import (
-    ACTIVITY_SYNC_LIMIT,
-    Export,
-    ExportCheckpoint,
-    ExportResult,
-    WaitForSync,
-    WaitUntil,
-    download_sync,
-)
+from airflow_provider_eloqua.export.download import ExportResult, download_sync
+from airflow_provider_eloqua.export.engine import Export, WaitForSync, WaitUntil
+from airflow_provider_eloqua.export.plan import ExportCheckpoint
 from airflow_provider_eloqua.export.spec import (
+    ACTIVITY_SYNC_LIMIT,
     DEFAULT_EXPORT_AUTO_DELETE,
     DEFAULT_EXPORT_RETENTION,
     MAX_PAGE_SIZE,

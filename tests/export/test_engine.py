@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_eloqua.exceptions import EloquaRowCountError, EloquaSyncError, EloquaTransportError
-from airflow_provider_eloqua.export.engine import Clock, Export, ExportCheckpoint, WaitForSync, WaitUntil, export_name
+from airflow_provider_eloqua.export.engine import Clock, Export, WaitForSync, WaitUntil
+from airflow_provider_eloqua.export.plan import ExportCheckpoint, export_name
 from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
 from airflow_provider_eloqua.export.window import Window
 from tests.sync.helpers import Store, emulator_hook, requests_to
@@ -107,18 +108,6 @@ def test_the_definition_asks_for_the_window_in_utc_and_auto_deletes(hook, emulat
     )
 
 
-def test_a_long_name_is_cut_to_fit_eloquas_100_characters():
-    name = export_name("x" * 100, "a1b2c3d4e5f6")
-    assert len(name) == 100 and name.endswith(" [airflow-export a1b2c3d4e5f6]")
-
-
-def test_an_empty_export_writes_a_header_only_file(hook, emulator, tmp_path):
-    result = export(hook, Store(), tmp_path / "none.csv").run()
-    assert result.rows == 0
-    assert read_csv(tmp_path / "none.csv") == [["Id", "Email", "First"]]
-    assert [p["query"] for p in requests_to(emulator, "GET", result.sync_uri + "/data")] == ["offset=0&limit=50000"]
-
-
 def test_a_retry_reattaches_to_its_sync_and_syncs_nothing_again(hook, emulator, tmp_path):
     seed_contacts(emulator, 12)
     store = Store()
@@ -206,38 +195,6 @@ def test_fewer_rows_than_eloqua_exported_fail_naming_both_numbers(hook, emulator
     assert len(requests_to(emulator, "POST", "/syncs")) == 2
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [
-        {"action": "status", "status": 429, "headers": {"Retry-After": "0"}},
-        {"action": "status", "status": 503},
-        {"action": "status", "status": 500, "headers": {"Retry-After": "0"}},
-        {"action": "drop"},
-        {"action": "truncate", "status": 200},  # half the page's body, then the connection drops
-        {"action": "status", "status": 401},  # the token expired: renewed once, then the page again
-    ],
-)
-def test_each_page_survives_a_transient_fault(hook, emulator, tmp_path, fault):
-    seed_contacts(emulator, 9)
-    for offset in (0, 4, 8):  # every page fails once, then answers
-        emulator.control.add_fault(
-            method="GET", path=r"^/syncs/\d+/data$", query=f"offset={offset}(&|$)", times=1, **fault
-        )
-    result = export(hook, Store(), tmp_path / "c.csv", page_size=4).run()
-    rows = read_csv(tmp_path / "c.csv")[1:]
-    assert result.rows == 9 and sorted(r[1] for r in rows) == sorted(f"person{n}@example.com" for n in range(1, 10))
-    assert emulator.control.faults() == []  # each page's fault was met
-    pages = requests_to(emulator, "GET", result.sync_uri + "/data")
-    assert [p["query"].split("&")[0] for p in pages] == [
-        "offset=0",
-        "offset=0",
-        "offset=4",
-        "offset=4",
-        "offset=8",
-        "offset=8",
-    ]
-
-
 def test_the_lag_holds_the_sync_until_the_window_has_settled(hook, emulator, tmp_path):
     until = datetime(2026, 12, 2, tzinfo=UTC)
     spec = ExportSpec(entity="contacts", name="n", fields=FIELDS, window=Window(until - timedelta(days=1), until))
@@ -251,84 +208,18 @@ def test_the_lag_holds_the_sync_until_the_window_has_settled(hook, emulator, tmp
     assert result.summary()["until"] == "2026-12-02T00:00:00+00:00"
 
 
-def test_the_split_path_starts_the_sync_and_a_download_writes_it(hook, emulator, tmp_path):
-    from airflow_provider_eloqua.export.engine import download_sync
-
+def test_start_only_starts_the_sync_and_leaves_it_to_the_caller(hook, emulator, tmp_path):
     seed_contacts(emulator, 7)
     store = Store()
     started = export(hook, store, tmp_path / "unused.csv").start()
     assert isinstance(started, WaitForSync) and store == {}  # the sync is the caller's now
     status = "pending"
     while status not in ("success", "warning", "error"):  # what EloquaSyncSensor does
-        status = hook.get_sync(started.sync_uri)["status"]
-    assert status == "success"
-    result = download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "c.csv")), key="def456")
-    assert result.rows == 7 and read_csv(tmp_path / "c.csv")[0] == ["Id", "Email", "First"]
-    assert [d for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]] == []  # ours: deleted
-
-
-def test_a_download_of_expired_data_fails_without_airflows_retries(hook, emulator, tmp_path):
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from airflow_provider_eloqua.export.engine import download_sync
-
-    seed_contacts(emulator, 3)
-    started = export(hook, Store(), tmp_path / "unused.csv").start()
-    while hook.get_sync(started.sync_uri)["status"] not in ("success", "warning", "error"):
-        pass
-    emulator.control.set_clock(advance=3 * 24 * 3600)  # past the definition's P2D retention
-    with pytest.raises(AirflowFailException, match="dataRetentionDuration"):  # a retry would find it gone again
-        download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "c.csv")), key="k")
-    assert not (tmp_path / "c.csv").exists()
-
-
-def test_a_download_whose_rows_do_not_add_up_says_to_export_the_window_again(hook, emulator, tmp_path):
-    from airflow_provider_eloqua.export.engine import download_sync
-
-    seed_contacts(emulator, 4)
-    started = export(hook, Store(), tmp_path / "unused.csv").start()
-    while hook.get_sync(started.sync_uri)["status"] not in ("success", "warning", "error"):
-        pass
-    emulator.control.add_fault(
-        method="GET",
-        path=r"^/syncs/\d+/data$",
-        action="status",
-        status=200,
-        body={"items": [], "hasMore": False, "totalResults": 4, "count": 0, "offset": 0, "limit": 50000},
-    )
-    # Clearing the download reads the same sync again: the way out is a new sync of the window
-    with pytest.raises(EloquaRowCountError, match="clear the task that started the sync"):
-        download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "c.csv")), key="k")
-    assert not (tmp_path / "c.csv").exists()
-
-
-def test_a_download_refuses_a_running_sync_and_an_import_sync(hook, emulator, tmp_path):
-    from airflow_provider_eloqua.exceptions import EloquaError, EloquaInputError
-    from airflow_provider_eloqua.export.engine import download_sync
-    from tests.sync.helpers import staged_definition
-
-    seed_contacts(emulator, 2)
-    started = export(hook, Store(), tmp_path / "unused.csv").start()
-    output = OutputSpec(str(tmp_path / "c.csv"))
-    with pytest.raises(EloquaError, match="is still pending: wait for it"):
-        download_sync(hook, started.sync_uri, output, key="k")
-    import_sync = hook.create_sync(staged_definition(hook))["uri"]
-    while hook.get_sync(import_sync)["status"] not in ("success", "warning"):
-        pass
-    with pytest.raises(EloquaInputError, match="not an export definition"):
-        download_sync(hook, import_sync, output, key="k")
-    assert not (tmp_path / "c.csv").exists()
-
-
-def test_an_open_until_is_closed_once_and_kept_for_every_try():
-    store = Store()
-    since = datetime(2026, 12, 1, tzinfo=UTC)
-    first = ExportCheckpoint(store).window(Window(since), datetime(2026, 12, 3, 10, tzinfo=UTC), timedelta(hours=1))
-    later = ExportCheckpoint(store).window(Window(since), datetime(2026, 12, 3, 18, tzinfo=UTC), timedelta(hours=1))
-    assert first == later == Window(since, datetime(2026, 12, 3, 9, tzinfo=UTC))
-    given = Window(since, since + timedelta(days=1))
-    assert ExportCheckpoint(store).window(given, datetime(2027, 1, 1, tzinfo=UTC), timedelta(hours=1)) == given
-    assert ExportCheckpoint(store).window(Window(), datetime(2027, 1, 1, tzinfo=UTC), timedelta(hours=1)) == Window()
+        status = (sync := hook.get_sync(started.sync_uri))["status"]
+    assert status == "success" and not (tmp_path / "unused.csv").exists()
+    definition = hook.get_definition(sync["syncedInstanceUri"])  # export/download.py deletes it once written
+    assert definition["name"] == export_name("Engine test", "a1b2c3d4e5f6")
+    assert len(requests_to(emulator, "POST", "/syncs")) == 1
 
 
 D1, D2, D3 = (datetime(2026, 12, d, tzinfo=UTC) for d in (1, 2, 3))
@@ -436,52 +327,6 @@ def test_a_retry_resumes_a_split_export_at_its_first_part_not_synced(hook, emula
     assert len(requests_to(emulator, "POST", "/syncs")) == 2 * leaves - 1
 
 
-def _hold_second_page_then(emulator, hook, tmp_path, act) -> Any:
-    """Run an export of 9 contacts in 4-row pages in a thread; while its second page is held, ``act()``."""
-    import threading
-    import time
-
-    seed_contacts(emulator, 9)
-    emulator.control.add_fault(method="GET", path=r"/syncs/\d+/data$", query="offset=4(&|$)", action="hold")
-    outcome: list[Any] = []
-    worker = threading.Thread(
-        target=lambda: outcome.append(export(hook, Store(), tmp_path / "c.csv", page_size=4).run())
-    )
-    worker.start()
-    for _ in range(600):
-        if emulator.control.held():
-            break
-        time.sleep(0.05)
-    act()
-    emulator.control.release_held()
-    worker.join(60)
-    assert outcome, "the export did not finish"
-    assert outcome[0].rows == 9 and len(read_csv(tmp_path / "c.csv")) == 10
-    return outcome[0]
-
-
-def test_the_site_moving_to_another_pod_mid_download_is_followed(hook, emulator, tmp_path):
-    result = _hold_second_page_then(emulator, hook, tmp_path, lambda: emulator.control.configure(pod="p07"))
-    pages = [(p["path"].split("/API")[0], p["status"]) for p in requests_to(emulator, "GET", result.sync_uri + "/data")]
-    assert pages == [("", 200), ("", 401), ("/p07", 200), ("/p07", 200)]  # rediscovered through /id once
-
-
-def test_an_oauth_token_that_expires_mid_download_is_renewed_and_the_file_is_exact(emulator, monkeypatch, tmp_path):
-    from airflow_provider_eloqua.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-    from tests.dag_runner import connection_json
-    from tests.sync.helpers import FAST
-
-    extra = {"auth_type": "oauth2", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
-    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_EXPORT_OAUTH", connection_json(emulator, extra=extra))
-    hook = EloquaHook("eloqua_export_oauth", retry_policy=FAST)
-    result = _hold_second_page_then(
-        emulator, hook, tmp_path, lambda: emulator.control.configure(expire_access_tokens=True)
-    )
-    pages = [p["status"] for p in requests_to(emulator, "GET", result.sync_uri + "/data")]
-    assert pages == [200, 401, 200, 200]  # the held page met the expired token, renewed once
-
-
 def test_a_retry_after_the_data_expired_syncs_again_and_writes_every_row(hook, emulator, tmp_path):
     seed_contacts(emulator, 6)
     store = Store()
@@ -494,19 +339,3 @@ def test_a_retry_after_the_data_expired_syncs_again_and_writes_every_row(hook, e
     assert result.rows == 6 and result.sync_uri != first.sync_uri
     statuses = [p["status"] for p in requests_to(emulator, "GET", first.sync_uri + "/data")]
     assert statuses and statuses[0] in (404, 410)  # the expired data, then a new sync
-
-
-def test_a_download_refuses_an_activity_sync_that_stopped_at_eloquas_limit(hook, emulator, tmp_path):
-    from airflow_provider_eloqua.export.engine import download_sync
-
-    _sends(emulator, 20)
-    emulator.control.configure(activity_sync_cap=15, activity_sync_cap_outcome="truncate")
-    spec = ExportSpec(
-        entity="activities", activity_type="EmailSend", name="n", fields=SEND_FIELDS, window=Window(D1, D2)
-    )
-    started = export(hook, Store(), tmp_path / "unused.csv", spec=spec).start()
-    while hook.get_sync(started.sync_uri)["status"] not in ("success", "error"):
-        pass
-    with pytest.raises(EloquaRowCountError, match="Eloqua's limit for one activity sync"):
-        download_sync(hook, started.sync_uri, OutputSpec(str(tmp_path / "s.csv")), key="k", row_limit=15)
-    assert not (tmp_path / "s.csv").exists()
