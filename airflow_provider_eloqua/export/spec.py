@@ -224,6 +224,9 @@ class ExportSpec:
     auto_delete_duration: str = DEFAULT_EXPORT_AUTO_DELETE
     data_retention_duration: str = DEFAULT_EXPORT_RETENTION
     definition_extra: Mapping[str, Any] | None = None
+    #: ``member_of`` and ``filter`` parsed, by their text: shared with the copies :meth:`with_window` and
+    #: :meth:`with_name` make, so that a description is parsed once however often it is re-windowed.
+    _parsed: dict[tuple[str, str], Node | None] = field(default_factory=dict, repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         for check in EXPORT_CHECKS:
@@ -245,13 +248,30 @@ class ExportSpec:
         """The system timestamp the window filters on (see :mod:`.window`)."""
         return timestamp_statement(self.entity, self.parent)
 
+    @property
+    def member(self) -> Exists | None:
+        """``member_of`` as the EXISTS it becomes (parsed once)."""
+        member = self._parse_once("member_of", self.member_of, parse_member)
+        assert member is None or isinstance(member, Exists)
+        return member
+
+    @property
+    def own_filter(self) -> Node | None:
+        """The user's ``filter`` as a tree (parsed once)."""
+        return self._parse_once("filter", self.filter, parse_filter)
+
+    def _parse_once(self, argument: str, text: Any, parse: Callable[[Any], Node | None]) -> Node | None:
+        if text is None or text == "":
+            return None
+        key = (argument, str(text))
+        if key not in self._parsed:
+            self._parsed[key] = parse(text)
+        return self._parsed[key]
+
     def filter_tree(self) -> Node | None:
         """The whole filter: ``member_of``, the activity type, the user's filter, the window."""
-        member = parse_member(self.member_of)
         kind = Comparison("{{Activity.Type}}", "=", self.activity_type) if self.activity_type else None
-        own = parse_filter(self.filter) if self.filter else None
-        window = [parse_filter(text) for text in self.window.criteria(self.timestamp)]
-        return all_and(member, kind, own, *window)
+        return all_and(self.member, kind, self.own_filter, *self.window.criteria(self.timestamp))
 
     def filter_text(self) -> str | None:
         tree = self.filter_tree()
@@ -296,7 +316,7 @@ class ExportSpec:
         (its ``'{{Activity.Type}}' = 'X'`` becomes ``activity_type``) and other properties, with the
         task's window and durations; ``name``, ``activity_type``, ``max_records`` and ``definition_extra``
         given by the task win over the template's."""
-        template_type, own_filter = _split_activity_type(body.get("filter"))
+        template_type, own_filter, own_tree = _split_activity_type(body.get("filter"))
         extra = {key: value for key, value in body.items() if key not in OWN_PROPERTIES | READ_ONLY_PROPERTIES}
         return cls(
             entity=template.entity,
@@ -307,14 +327,16 @@ class ExportSpec:
             activity_type=activity_type or template_type,
             max_records=max_records if max_records is not None else body.get("maxRecords"),
             definition_extra={**extra, **(definition_extra or {})} or None,
+            _parsed={("filter", own_filter): own_tree} if own_filter else {},
             **task,
         )
 
 
-def _split_activity_type(text: Any) -> tuple[str | None, str | None]:
-    """A template's filter as its ``'{{Activity.Type}}' = 'X'`` criterion's X (or None) and the rest."""
+def _split_activity_type(text: Any) -> tuple[str | None, str | None, Node | None]:
+    """A template's filter as its ``'{{Activity.Type}}' = 'X'`` criterion's X (or None) and the rest,
+    as text and as a tree."""
     if not text:
-        return None, None
+        return None, None, None
     tree = parse_filter(str(text), "the template's filter")
     operands = list(tree.operands) if isinstance(tree, And) else [tree]
     found = [
@@ -323,10 +345,10 @@ def _split_activity_type(text: Any) -> tuple[str | None, str | None]:
         if isinstance(node, Comparison) and node.statement == "{{Activity.Type}}" and node.op == "="
     ]
     if not found:
-        return None, str(text)
+        return None, str(text), tree
     rest = [node for node in operands if node not in found]
-    own = (rest[0].text() if len(rest) == 1 else And(tuple(rest)).text()) if rest else None
-    return found[0].value, own
+    own = (rest[0] if len(rest) == 1 else And(tuple(rest))) if rest else None
+    return found[0].value, own.text() if own else None, own
 
 
 # ------------------------------------------------------------------ checks, in order
@@ -414,7 +436,7 @@ def check_activity_fields(spec: ExportSpec) -> None:
 
 
 def check_member_of(spec: ExportSpec) -> None:
-    member = parse_member(spec.member_of)
+    member = spec.member
     if member is not None and MEMBER_ENTITIES[member.kind] != spec.entity:
         raise EloquaInputError(
             f"member_of {member.kind}[{member.id}] restricts {MEMBER_ENTITIES[member.kind]} exports, not {spec.entity}"
@@ -423,9 +445,9 @@ def check_member_of(spec: ExportSpec) -> None:
 
 def check_own_filter(spec: ExportSpec) -> None:
     """The user's filter: EEL as Oracle documents it, on the exported entity's statements."""
-    if spec.filter is None or spec.filter == "":
+    tree = spec.own_filter
+    if tree is None:
         return
-    tree = parse_filter(spec.filter)
     root = _statement_root(spec.entity, spec.parent)
     for node in walk(tree):
         if isinstance(node, Exists) and MEMBER_ENTITIES[node.kind] != spec.entity:

@@ -25,6 +25,7 @@ import pendulum
 
 from airflow_provider_eloqua.definitions import parse_duration
 from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.export.filters import Comparison
 
 #: Oracle's advice for activities: the upper bound at least an hour before the sync is created.
 DEFAULT_LAG = timedelta(hours=1)
@@ -136,13 +137,13 @@ class Window:
     def bounded(self) -> bool:
         return self.since is not None or self.until is not None
 
-    def criteria(self, statement: str) -> list[str]:
+    def criteria(self, statement: str) -> list[Comparison]:
         """The filter criteria of this window on ``statement`` (none for an open window)."""
         criteria = []
         if self.since is not None:
-            criteria.append(f"'{statement}' >= '{bound_text(self.since)}'")
+            criteria.append(Comparison(statement, ">=", bound_text(self.since)))
         if self.until is not None:
-            criteria.append(f"'{statement}' < '{bound_text(self.until)}'")
+            criteria.append(Comparison(statement, "<", bound_text(self.until)))
         return criteria
 
     def halves(self) -> tuple[Window, Window]:

@@ -282,3 +282,19 @@ def test_a_template_is_described_with_its_activity_type_split_out_and_the_tasks_
         5,
         {"externalSystemId": 4},
     )
+
+
+def test_a_spec_and_its_rewindowed_copies_parse_the_filter_once(monkeypatch):
+    from airflow_provider_eloqua.export import filters
+
+    parsed: list[str] = []
+    parse = filters._Parser.parse
+    monkeypatch.setattr(filters._Parser, "parse", lambda parser: parsed.append(parser.text) or parse(parser))
+    country = "'{{Contact.Field(C_Country)}}' = 'BE'"
+    spec = contacts(filter=country, member_of="ContactList[12]")
+    halves = [spec.with_window(half).with_name("part") for half in DAY.halves()]
+    assert [half.body()["filter"].count("C_DateModified") for half in halves] == [2, 2]
+    assert parsed == [country]
+    other = dataclasses.replace(halves[0], filter="'{{Contact.Field(C_Country)}}' = 'NL'")  # another text: parsed
+    assert other.own_filter == filters.Comparison("{{Contact.Field(C_Country)}}", "=", "NL")
+    assert parsed == [country, other.filter]

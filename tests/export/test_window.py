@@ -50,11 +50,13 @@ def test_empty_bounds_are_open_and_bad_ones_name_the_argument():
 
 def test_a_window_is_half_open_on_the_entitys_timestamp():
     window = Window.of("2026-12-01T00:00:00+00:00", "2026-12-02T00:00:00+00:00")
-    assert window.criteria("{{Activity.CreatedAt}}") == [
+    assert [criterion.text() for criterion in window.criteria("{{Activity.CreatedAt}}")] == [
         "'{{Activity.CreatedAt}}' >= '2026-12-01 00:00:00'",
         "'{{Activity.CreatedAt}}' < '2026-12-02 00:00:00'",
     ]
-    assert Window.of(None, D2).criteria("{{X}}") == ["'{{X}}' < '2026-12-02 00:00:00'"]
+    assert [criterion.text() for criterion in Window.of(None, D2).criteria("{{X}}")] == [
+        "'{{X}}' < '2026-12-02 00:00:00'"
+    ]
     assert Window().criteria("{{X}}") == [] and not Window().bounded
 
 
@@ -64,7 +66,7 @@ def test_consecutive_daily_windows_share_their_boundary_text():
     days = [D1 + timedelta(days=n) for n in range(4)]
     windows = [Window(start, end) for start, end in itertools.pairwise(days)]
     for earlier, later in itertools.pairwise(windows):
-        assert earlier.criteria(statement)[1].replace("<", ">=") == later.criteria(statement)[0]
+        assert earlier.criteria(statement)[1].text().replace("<", ">=") == later.criteria(statement)[0].text()
 
 
 def test_since_must_not_come_after_until_and_equal_bounds_are_an_empty_window():

@@ -309,3 +309,70 @@ def test_a_create_export_whose_answer_is_lost_is_found_on_the_retry_not_created_
     (definition,) = [d["uri"] for d in emulator.control.state()["definitions"]]
     assert run.return_value == definition
     assert len(requests_to(emulator, "POST", "/contacts/exports")) == 1
+
+
+SENDS_FILTER = "'{{Activity.Asset.Id}}' != '0'"
+SENDS = {
+    "entity": "activities",
+    "activity_type": "EmailSend",
+    "name": "Sends",
+    "fields": {"Id": "{{Activity.Id}}", "At": "{{Activity.CreatedAt}}"},
+    "filter": SENDS_FILTER,
+}
+
+
+@pytest.mark.parametrize("described_by", ["arguments", "template", "member_of"])
+def test_one_try_parses_the_export_filter_once_however_many_parts_it_syncs(
+    emulator, monkeypatch, tmp_path, described_by
+):
+    """The typed description is validated once and passed down: through one try that splits its window
+    into parts, each with a definition of its own, the filter and ``member_of`` are each parsed once."""
+    from airflow_provider_eloqua.export import filters, spec
+    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+    from tests.task_runner import run_task
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.seed(
+        "/activities", count=40, activityType="EmailSend", createdAt="2026-11-01T00:00:00", stepSeconds=900
+    )
+    emulator.control.configure(activity_sync_cap=15, activity_sync_cap_outcome="truncate")
+    description: dict = SENDS
+    if described_by == "template":
+        body = {**spec.ExportSpec(**SENDS).body(), "name": "Sends template"}
+        description = {"definition_uri": EloquaHook().create_definition("activities", body, None, "exports")["uri"]}
+    elif described_by == "member_of":
+        emulator.control.seed("/contacts", count=3, template={FIELDS["Email"]: "p{n}@example.com"})
+        emulator.control.define_container("ContactList", 12, ["p1@example.com", "p3@example.com"])
+        description = {
+            "entity": "contacts",
+            "name": "List",
+            "fields": FIELDS,
+            "filter": FILTER,
+            "member_of": "ContactList[12]",
+        }
+    parsed: list[str] = []
+    members: list[str] = []
+    parse, parse_member = filters._Parser.parse, spec.parse_member
+    monkeypatch.setattr(filters._Parser, "parse", lambda parser: parsed.append(parser.text) or parse(parser))
+    monkeypatch.setattr(spec, "parse_member", lambda text: members.append(text) or parse_member(text))
+    export = EloquaExportOperator(
+        task_id="export",
+        **description,
+        path=str(tmp_path / "out.csv"),
+        since="2026-11-01T00:00:00Z",
+        until="2026-11-02T00:00:00Z",
+        lag=0,
+        poll_interval=0.01,
+        row_limit=15,
+    )
+
+    run = run_task(export)
+
+    assert run.state == "success", run.error
+    if described_by == "member_of":
+        assert parsed == [FILTER] and members == ["ContactList[12]"]
+    else:
+        assert run.return_value["rows"] == 40 and len(run.return_value["syncs"]) >= 3  # a definition per part
+        assert parsed == [
+            f"'{{{{Activity.Type}}}}' = 'EmailSend' AND {SENDS_FILTER}" if described_by == "template" else SENDS_FILTER
+        ]
