@@ -170,10 +170,11 @@ def reject_record(item: Mapping[str, Any], rows: RowFinder | None = None) -> dic
 
 @contextmanager
 def _reject_writer(rejects_path: str | None) -> Iterator[Any]:
-    """Yield a function writing one reject record, to CSV or NDJSON by the path's extension.
+    """Yield a function writing one reject record, to CSV, NDJSON or a JSON array by the path's extension.
 
     The file is created with the first reject: a sync that rejected nothing writes no file (no
-    header-only CSV, no empty NDJSON), so a file at ``rejects_path`` means rows were rejected.
+    header-only CSV, no empty NDJSON or JSON array), so a file at ``rejects_path`` means rows were
+    rejected.
     """
     if not rejects_path:
         yield None
@@ -185,16 +186,29 @@ def _reject_writer(rejects_path: str | None) -> Iterator[Any]:
         def write(record: dict) -> None:
             nonlocal sink
             if sink is None:
-                sink = _reject_sink(files.enter_context(open_path(rejects_path, "w")), fmt)
+                handle = files.enter_context(open_path(rejects_path, "w"))
+                sink = _reject_sink(handle, fmt)
+                if fmt == "json":
+                    files.callback(handle.write, "]\n")
             sink(record)
 
         yield write
 
 
 def _reject_sink(handle: Any, fmt: str) -> Callable[[dict], None]:
-    """The writer of one reject record into the just-opened ``handle`` (a CSV gets its header first)."""
-    if fmt != "csv":
+    """The writer of one reject record into the just-opened ``handle`` (a CSV gets its header first,
+    a JSON array its opening bracket; the caller closes the array)."""
+    if fmt == "ndjson":
         return lambda record: handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if fmt == "json":
+        separator = "["
+
+        def write_item(record: dict) -> None:
+            nonlocal separator
+            handle.write(separator + json.dumps(record, ensure_ascii=False))
+            separator = ",\n"
+
+        return write_item
     writer = csv.writer(handle)
     writer.writerow(REJECT_COLUMNS)
 
@@ -245,7 +259,7 @@ def build_report(
     :param status: its final status.
     :param rejects: the sync's rejects, if the caller listed them already (listed here otherwise).
     :param rows: finds the input row of each reject (none: rejects carry only Eloqua's index).
-    :param rejects_path: where to write the rejects (CSV or NDJSON by extension), or None.
+    :param rejects_path: where to write the rejects (CSV, NDJSON or a JSON array, by extension), or None.
     :param earlier_records: reject records of a load's earlier batches, written first to the same
         file, which is written in one go at the end so that a retried task never leaves a batch's
         rejects in it twice. They were counted and logged when their batch ended.

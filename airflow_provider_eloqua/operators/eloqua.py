@@ -483,7 +483,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
     :param wait: wait for the last sync, check and report it (False: return once it has started; wait with the sensor).
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param on_warning: what a ``warning`` load does to the task: ``succeed``, ``fail`` or ``skip``.
-    :param rejects_path: where to write the rejected rows, ``.csv`` or ``.ndjson``, local or object storage (templated).
+    :param rejects_path: where to write the rejected rows, ``.csv``, ``.ndjson`` or ``.json`` (an array), local or object storage (templated).
     :param reuse_existing: deprecated and ignored: every load stages into a definition of its own.
     :param max_rejected_rows: see :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.
     :param max_rejected_ratio: see :class:`~airflow_provider_eloqua.load.report.RejectThreshold`.

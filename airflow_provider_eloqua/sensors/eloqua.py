@@ -58,7 +58,7 @@ class EloquaSyncSensor(BaseSensorOperator):
     :param sync_uri: e.g. ``/syncs/66100`` (templated; typically ``upload.output["sync_uri"]``); empty: the task skips.
     :param expected_rows: the rows staged for the sync (templated; ``upload.output["sync_rows"]``); None: not checked.
     :param on_warning: what a ``warning`` sync does to the task: ``succeed``, ``fail`` or ``skip``.
-    :param rejects_path: where to write the rejected rows, ``.csv`` or ``.ndjson``, local or object storage (templated).
+    :param rejects_path: where to write the rejected rows, ``.csv``, ``.ndjson`` or ``.json`` (an array), local or object storage (templated).
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between looks at the sync, in every mode.
     :param timeout: wall-clock seconds to wait in every mode, and then to list the sync's logs and rejects.

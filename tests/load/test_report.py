@@ -269,3 +269,34 @@ def test_rejects_are_numbered_logged_and_counted_against_a_threshold(eloqua_conn
     assert load.state == "failed" and isinstance(load.error, EloquaRejectedRowsError)
     assert "Eloqua rejected 1 of the 5 row(s) it processed (20.0%" in str(load.error)
     assert "max_rejected_ratio=0.1" in str(load.error)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson", ".csv"])
+def test_the_rejects_file_is_the_format_its_extension_names(hook, tmp_path, suffix):
+    """A ``.json`` rejects file is one JSON array, an ``.ndjson`` one record per line, a ``.csv`` a header
+    and one record per row: each reads back with its format's own reader, every reject in it once."""
+    rows = [{"Email": "bad-1", "FirstName": "A"}, {"Email": "ok@example.com", "FirstName": "B"}]
+    rows.append({"Email": "bad-3", "FirstName": "C"})
+    sync_uri, status = _sync(hook, "contacts", {"fields": FIELDS, "identifierFieldName": "Email"}, rows)
+    path = tmp_path / f"rejects{suffix}"
+
+    report = build_report(hook, sync_uri, status, rejects_path=str(path))
+
+    text = path.read_text()
+    if suffix == ".json":
+        records = json.loads(text)
+    elif suffix == ".ndjson":
+        records = [json.loads(line) for line in text.splitlines()]
+    else:
+        records = [{**r, "field_values": json.loads(r["field_values"])} for r in csv.DictReader(text.splitlines())]
+    assert report.rejected == 2
+    assert sorted(r["field_values"]["Email"] for r in records) == ["bad-1", "bad-3"]
+
+
+def test_a_sync_that_rejected_nothing_writes_no_json_rejects_file(hook, tmp_path):
+    sync_uri, status = _sync(
+        hook, "contacts", {"fields": FIELDS, "identifierFieldName": "Email"}, [{"Email": "a@example.com"}]
+    )
+    path = tmp_path / "rejects.json"
+    assert build_report(hook, sync_uri, status, rejects_path=str(path)).rejected == 0
+    assert not path.exists()
