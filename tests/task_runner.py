@@ -4,7 +4,8 @@ No DagBag, no metadata DB: the context holds a task instance that keeps its XCom
 state store and the task's outlet events. :func:`run_task` goes through the tries Airflow would
 make (a fresh try after any failure but :class:`AirflowFailException`, the store kept, XComs
 cleared) and through a deferral (the trigger, rebuilt from its serialized kwargs, runs until its
-first event; then the method it names resumes the task). The hook talks real HTTP to the
+first event; then the method it names resumes the task). :func:`clear_and_rerun` is a Clear of a
+task that ended (``max_tries`` grown, the store kept), then its tries. The hook talks real HTTP to the
 emulator. Real DAG runs (tests/dag_runner.py) stay for what only Airflow shows.
 """
 
@@ -121,15 +122,24 @@ def _execute(task: Any, context: dict[str, Any], events: list[dict[str, Any]]) -
                 deferred = again
 
 
-def run_task(task: Any, *, retries: int = 0, store: Store | None = None, max_tries: int | None = None) -> TaskRun:
+def run_task(task: Any, *, retries: int = 0, store: Store | None = None) -> TaskRun:
     """Run ``task`` through its tries as Airflow would (at most ``retries`` retries; the store kept
-    across them, XComs cleared before each). ``max_tries`` is the task instance's (Airflow's
-    ``retries`` unless a Clear grew it): give the same store and a larger one for the try after a Clear."""
-    store = Store() if store is None else store
-    max_tries = retries if max_tries is None else max_tries
+    across them, XComs cleared before each)."""
+    return _tries(task, Store() if store is None else store, first_try=1, max_tries=retries)
+
+
+def clear_and_rerun(task: Any, earlier: TaskRun, *, retries: int = 0) -> TaskRun:
+    """A Clear of the task instance that ran as ``earlier`` (failed for good, or succeeded), then its
+    tries: as Airflow's Clear, ``max_tries`` becomes the try number reached plus ``retries``, the
+    next try's number follows the last one, the task state store is kept and XComs are cleared.
+    ``task`` may differ from the one that ran (a user who fixed the DAG before the Clear)."""
+    return _tries(task, earlier.store, first_try=earlier.try_number + 1, max_tries=earlier.try_number + retries)
+
+
+def _tries(task: Any, store: Store, *, first_try: int, max_tries: int) -> TaskRun:
     errors: list[BaseException] = []
     events: list[dict[str, Any]] = []
-    try_number = 0
+    try_number = first_try - 1
     while True:
         try_number += 1
         context = task_context(task.task_id, store, try_number=try_number, max_tries=max_tries)
@@ -140,7 +150,7 @@ def run_task(task: Any, *, retries: int = 0, store: Store | None = None, max_tri
         except Exception as exc:
             errors.append(exc)
             final = isinstance(exc, AirflowFailException | AirflowSensorTimeout)
-            if final or try_number > retries:
+            if final or try_number > max_tries:
                 return TaskRun("failed", try_number, context, error=exc, errors=errors, events=events)
             continue
         return TaskRun("success", try_number, context, return_value=value, errors=errors, events=events)

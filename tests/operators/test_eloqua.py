@@ -55,7 +55,7 @@ from tests.system.dags.matrix import (
 )
 from tests.system.dags.matrix import CONTACT_FIELDS as MATRIX_FIELDS
 from tests.system.dags.matrix import contacts as matrix_contacts
-from tests.task_runner import run_task, run_trigger, task_context
+from tests.task_runner import clear_and_rerun, run_task, run_trigger, task_context
 
 CONTACT_FIELDS = {
     "Email": "{{Contact.Field(C_EmailAddress)}}",
@@ -772,17 +772,18 @@ def test_sync_start_answer_lost_after_creation_is_found_and_reattached(eloqua_co
     assert run.return_value["sync_rows"] == 6
 
 
-def test_retry_after_an_errored_sync_loads_once_more(eloqua_conn):
+def test_retries_after_errored_syncs_load_once_more_each(eloqua_conn):
     env = eloqua_conn
-    env.control.configure(force_status=["error"])
+    env.control.configure(force_status=["error", "error"])
 
-    run = run_task(import_task(data=matrix_contacts(5)), retries=1)
+    run = run_task(import_task(data=matrix_contacts(5)), retries=2)
 
     assert run.state == "success", run.error
-    assert run.try_number == 2
-    assert "ended with status 'error'" in str(run.errors[0])
-    assert [s["status"] for s in syncs(env)] == ["error", "success"]
+    assert run.try_number == 3
+    assert ["ended with status 'error'" in str(error) for error in run.errors] == [True, True]
+    assert [s["status"] for s in syncs(env)] == ["error", "error", "success"]
     assert len(env.control.records("/contacts")) == 5
+    assert staged_rows(env) == {}
 
 
 # ------------------------------------------------------------------ sync errors
@@ -1781,7 +1782,7 @@ def test_a_failure_a_retry_cannot_change_fails_on_the_first_try(eloqua_conn, set
 # The first try started a sync and failed, then something the load is made of changed before the
 # retry: the retry loads what the task now describes and says why the earlier work was not reused.
 # Try 1's first look at its sync is held by the emulator until the test has made the change. After
-# a Clear (the DAG changed, or the task succeeded): tests/system/test_same_load.py.
+# a Clear (the DAG changed, or the task succeeded): the next section.
 
 FIRST_NAME = "{{Contact.Field(C_FirstName)}}"
 WRONG_MAPPING = {**MATRIX_FIELDS, "FirstName": "{{Contact.Field(C_Title)}}"}
@@ -1870,6 +1871,147 @@ def test_a_retry_after_the_template_mapping_changed_loads_with_the_new_mapping(s
     assert run.try_number == 2
     assert first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 21)}
     assert f"New load: the template {template} changed" in captured(capfd, caplog)
+
+
+# ================================================================== the try after a Clear
+# A run loaded (or failed for good), then a user cleared the task (tests/task_runner.py's
+# clear_and_rerun: max_tries grows, the task state store is kept), maybe after changing what the load
+# is made of: the try after the Clear loads what the task now describes and says why in the log. One
+# Clear end to end in Airflow (a sync gone while deferred): tests/system/test_same_load.py.
+
+
+def _one_bad_email():
+    rows = matrix_contacts(5)
+    rows[2]["Email"] = "bad-3"
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("setup", "spec", "fixed", "says"),
+    [
+        (
+            lambda env: env.control.configure(force_status=["warning"]),
+            {"on_warning": "fail", "data": matrix_contacts(5)},
+            {"on_warning": "fail", "data": matrix_contacts(5)},  # the cause was in Eloqua: the same task is cleared
+            "New load: an earlier try refused the outcome of sync /syncs/100",
+        ),
+        (
+            lambda env: None,
+            {"max_rejected_rows": 0, "data": _one_bad_email()},
+            {"max_rejected_rows": 0, "data": matrix_contacts(5)},  # the input is fixed, then the task cleared
+            "New load: the input changed",
+        ),
+    ],
+    ids=["on-warning-fail", "too-many-rejects"],
+)
+def test_a_refused_outcome_fails_without_retries_and_the_try_after_a_clear_loads_again(
+    eloqua_conn, capfd, caplog, setup, spec, fixed, says
+):
+    """A retry cannot change what Eloqua did: the task fails on its first try, saying what to do, and
+    the try after a Clear is a new load."""
+    env = eloqua_conn
+    setup(env)
+    first = run_task(import_task(**spec), retries=2)
+
+    assert first.state == "failed"
+    assert first.try_number == 1  # retries=2, none used
+    assert "A retry cannot change what Eloqua did, so the task is not retried" in str(first.error)
+
+    result = clear_and_rerun(import_task(**fixed), first, retries=2)
+
+    assert result.state == "success", result.error
+    assert result.try_number == 2
+    assert says in captured(capfd, caplog)
+    assert [s["status"] for s in syncs(env)] == ["warning", "success"]
+    assert sorted(r["{{Contact.Field(C_EmailAddress)}}"] for r in env.control.records("/contacts")) == sorted(
+        row["Email"] for row in matrix_contacts(5)
+    )
+
+
+def test_a_clear_after_accepting_a_refused_warning_judges_the_same_sync_again(eloqua_conn, capfd, caplog):
+    env = eloqua_conn
+    env.control.configure(force_status=["warning"])
+    first = run_task(import_task(on_warning="fail", data=matrix_contacts(5)), retries=2)
+    assert (first.state, first.try_number) == ("failed", 1)
+
+    result = clear_and_rerun(import_task(data=matrix_contacts(5)), first, retries=2)
+
+    assert result.state == "success", result.error
+    assert result.try_number == 2
+    assert result.return_value["status"] == "warning"
+    output = captured(capfd, caplog)
+    assert "Sync /syncs/100, whose outcome an earlier try refused (judged by" in output
+    assert "is judged again by" in output
+    assert [s["status"] for s in syncs(env)] == ["warning"]  # nothing loaded again
+    assert len(api_requests(env, "POST", r"/data$")) == 1
+
+
+def test_a_clear_after_the_template_gained_a_column_loads(same_load_env):
+    env = same_load_env
+    site = Site(env)
+    template = site.create_import(fields={"Email": MATRIX_FIELDS["Email"], "FirstName": FIRST_NAME})
+    first = run_task(import_task(definition_uri=template, data=matrix_contacts(10)), retries=1)
+    assert first.state == "failed"
+    assert "the definition's fields are 'Email', 'FirstName'" in str(first.error)
+    site.call("PUT", template, template_body(MATRIX_FIELDS))  # the user adds LastName to the template
+
+    result = clear_and_rerun(import_task(definition_uri=template, data=matrix_contacts(10)), first, retries=1)
+
+    assert result.state == "success", result.error
+    records = env.control.records("/contacts")
+    assert sorted(r["{{Contact.Field(C_LastName)}}"] for r in records) == sorted(f"Last{i}" for i in range(1, 11))
+
+
+def test_a_clear_after_the_operator_fields_changed_loads_with_the_new_fields(same_load_env, capfd, caplog):
+    env = same_load_env
+    env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, status=400)  # try 1 fails, sync started
+    first = run_task(import_task(fields=WRONG_MAPPING, data=matrix_contacts(8)))
+    assert first.state == "failed"
+
+    result = clear_and_rerun(import_task(data=matrix_contacts(8)), first)  # the mapping fixed
+
+    assert result.state == "success", result.error
+    assert first_names(env) == {f"person{i}@example.com": f"First{i}" for i in range(1, 9)}
+    assert "New load: the definition arguments changed" in captured(capfd, caplog)
+    assert len(api_requests(env, "POST", r"/syncs$")) == 2
+
+
+def test_clearing_a_successful_task_says_it_loads_again(same_load_env, capfd, caplog):
+    env = same_load_env
+    first = run_task(import_task(data=matrix_contacts(5)))
+    assert first.state == "success", first.error
+
+    result = clear_and_rerun(import_task(data=matrix_contacts(5)), first)
+
+    assert result.state == "success", result.error
+    assert "New load: this task loaded its input before (sync /syncs/100)" in captured(capfd, caplog)
+    assert [s["rows"] for s in syncs(env)] == [5, 5]
+
+
+def test_a_sync_gone_from_eloqua_fails_without_retries_and_a_clear_loads_again(same_load_env, capfd, caplog):
+    """The emulator restarts (losing every sync) while try 1 waits in the worker. Whether the rows
+    were loaded is unknown: try 1 fails for good, naming the way out, and the try after a Clear loads
+    again. The same while deferred, Cleared in Airflow: tests/system/test_same_load.py."""
+    env = same_load_env
+    env.control.configure(pending_polls=1_000_000)
+    # Once try 1 has its sync's answer and has looked at the sync (never in the middle of a request).
+    watcher = when(lambda: bool(api_requests(env, "GET", r"/syncs/\d+$")), env.control.reset)
+
+    first = run_task(import_task(data=matrix_contacts(5)), retries=2)
+    watcher.join(5)
+
+    assert first.state == "failed"
+    assert first.try_number == 1  # retries=2, none used: a retry could load the rows twice
+    assert "/syncs/100, which this task started over 5 staged row(s), is gone from Eloqua" in str(first.error)
+    assert "to load the input again, Clear this task" in str(first.error)
+
+    result = clear_and_rerun(import_task(data=matrix_contacts(5)), first, retries=2)
+
+    assert result.state == "success", result.error
+    assert result.try_number == 2
+    assert "New load: /syncs/100, which an earlier try of this task started, is gone" in captured(capfd, caplog)
+    assert len(env.control.records("/contacts")) == 5
+    assert staged_rows(env) == {}
 
 
 # ------------------------------------------------------------------ links while a task fails, retries or waits
