@@ -12,7 +12,8 @@ Bodies may be sent with ``Content-Length`` or ``Transfer-Encoding: chunked``.
 For the operators, it also serves the definition calls of an upload with ``start_sync=False``:
 ``GET`` of a definition URI answers an import definition of ``--fields`` (the first is the
 identifier), ``POST`` of a definition collection answers the created copy with a new URI,
-``DELETE`` answers ``204``. ``GET /_log`` (``/_log/reset``) lists every request but the
+``DELETE`` answers ``204``, ``POST /syncs`` answers a ``pending`` sync of the definition it names (the
+import operators' ``wait=False`` ends there). ``GET /_log`` (``/_log/reset``) lists every request but the
 ``/_…`` ones, in order, with server-side wall-clock times (``time.time()``): ``start`` when
 its first byte arrived, ``end`` when its answer was sent.
 
@@ -366,6 +367,10 @@ class _Conn:
         if method == b"POST" and (uri.endswith("/imports") or uri.endswith("/exports")):
             created = {**json.loads(body or b"{}"), "uri": f"{uri}/{next(_NEW_IDS)}"}
             return _json_answer(created, status="201 Created")
+        if method == b"POST" and uri == "/syncs":
+            synced = json.loads(body or b"{}").get("syncedInstanceUri")
+            sync = {"uri": f"/syncs/{next(_NEW_IDS)}", "status": "pending", "syncedInstanceUri": synced}
+            return _json_answer(sync, status="201 Created")
         return _NO_CONTENT
 
 
