@@ -80,7 +80,7 @@ def delayed_get_in_flight(emulator, bulk, client_timeout: float | None) -> tuple
 
 
 def test_delay_times_out_the_client_without_blocking_others(emulator, bulk):
-    thread, outcome = delayed_get_in_flight(emulator, bulk, client_timeout=0.3)
+    thread, outcome = delayed_get_in_flight(emulator, bulk, client_timeout=0.05)
     thread.join(60)
     assert len(outcome) == 1 and isinstance(outcome[0], requests.ReadTimeout)
     # The delayed request is still in flight (an hour to go), and the emulator answers others.

@@ -44,6 +44,7 @@ from airflow_provider_eloqua.retry import RetryPolicy
 from tests.dag_runner import connection_json
 from tests.hooks.recording_server import recording_server
 from tests.hooks.tls import CA_NAME, make_test_ca
+from tests.system.dags.matrix import eventually, only_held_requests_time_out
 
 FAST = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.5)
 EMAIL = "{{Contact.Field(C_EmailAddress)}}"
@@ -131,8 +132,8 @@ def calls(emulator: EmulatorServer, method: str | None = None, suffix: str | Non
 
 
 def logged(emulator: EmulatorServer, method: str, suffix: str, at_least: int = 1) -> list[dict[str, Any]]:
-    """Like ``calls``, for requests held by a delay fault after their client timed out: the emulator
-    logs those when the delay ends. Waits until ``at_least`` entries are logged (bounded, generously:
+    """Like ``calls``, for requests held by a fault after their client timed out: the emulator logs
+    those when they are released. Waits until ``at_least`` entries are logged (bounded, generously:
     a bound on a hung run, not on how fast the machine is)."""
     deadline = time.monotonic() + 60
     found = calls(emulator, method, suffix)
@@ -955,20 +956,26 @@ def test_connection_refused_is_retried_then_raises_transport_error(make_hook, mo
     assert sent.call_count == FAST.max_attempts
 
 
-def test_read_timeout_raises_transport_error(make_hook, emulator):
-    hook = make_hook(retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.05), timeout=0.3)
-    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=1.0, times=None)
+def test_read_timeout_raises_transport_error(make_hook, emulator, monkeypatch):
+    hook = make_hook(retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.05), timeout=0.05)
+    only_held_requests_time_out(monkeypatch, emulator, hook.session, {("GET", "/contacts/imports$"): None})
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="hold", times=None)
     with pytest.raises(EloquaTransportError) as info:
         list(hook.list_definitions("contacts"))
-    assert "read timeout" in str(info.value)
+    assert "read timeout after 0.05s" in str(info.value)
     assert info.value.connect_phase is False
+    # Both attempts were held until the client had given up on them; released, they are logged.
+    assert eventually(lambda: emulator.control.held() == 2)
+    assert emulator.control.release_held() == 2
     assert len(logged(emulator, "GET", "/contacts/imports", at_least=2)) == 2
 
 
-def test_read_timeout_of_a_get_is_retried(make_hook, emulator):
-    hook = make_hook(timeout=0.3)
-    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="delay", delay=1.0, times=1)
+def test_read_timeout_of_a_get_is_retried(make_hook, emulator, monkeypatch):
+    hook = make_hook(timeout=0.05)
+    only_held_requests_time_out(monkeypatch, emulator, hook.session, {("GET", "/contacts/imports$"): {1}})
+    emulator.control.add_fault(method="GET", path="^/contacts/imports$", action="hold", times=1)
     assert list(hook.list_definitions("contacts")) == []
+    assert emulator.control.release_held() == 1  # held until the client had given up on it
     assert len(logged(emulator, "GET", "/contacts/imports", at_least=2)) == 2  # the timed-out one, then the retry
 
 

@@ -28,6 +28,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaRowCountError,
     EloquaSyncError,
 )
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.operators.eloqua import (
     EloquaCreateImportOperator,
     EloquaCreateSyncOperator,
@@ -46,6 +47,7 @@ from tests.system.dags.matrix import (
     captured,
     data_posts,
     eventually,
+    only_held_requests_time_out,
     refuse_next_definition,
     skip_first,
     staged_rows,
@@ -582,7 +584,7 @@ def test_an_ambiguous_data_post_clears_staging_and_restarts_the_upload_without_d
     assert run.return_value["created"] == 30
 
 
-def test_read_timeouts_retry_a_get_and_restart_the_upload_without_doubling(eloqua_conn, capfd, caplog):
+def test_read_timeouts_retry_a_get_and_restart_the_upload_without_doubling(eloqua_conn, monkeypatch, capfd, caplog):
     """A data POST and a look at the sync that get no answer within the request timeout: the GET is
     retried by the hook, the upload cleared and restarted; the held requests are answered after the
     client gave up."""
@@ -590,13 +592,17 @@ def test_read_timeouts_retry_a_get_and_restart_the_upload_without_doubling(eloqu
     skip_first(env, "POST", r"/data$")
     env.control.add_fault(method="POST", path=r"/data$", times=1, action="hold")
     env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=1, action="hold")
+    only_held_requests_time_out(
+        monkeypatch, env, EloquaHook().session, {("POST", "/data$"): {2}, ("GET", SYNC_GET): {1}}
+    )
 
-    run = run_task(_activities(30, request_timeout=1), retries=1)
-    env.control.release_held()
+    run = run_task(_activities(30, request_timeout=0.05), retries=1)
+    assert env.control.release_held() == 2  # both held until the client had given up on them
 
     assert run.state == "success", run.error
     assert run.try_number == 1  # the hook and the upload's restart absorbed both, not an Airflow retry
-    assert "read timeout after 1.0s" in captured(capfd, caplog)
+    output = captured(capfd, caplog)
+    assert "POST /activities/imports/1/data failed before Eloqua answered: read timeout after 0.05s" in output
     assert env.control.faults() == []
     assert len(api_requests(env, "DELETE", r"/data$")) == 1
     assert [s["rows"] for s in syncs(env)] == [30]

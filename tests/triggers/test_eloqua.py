@@ -38,6 +38,7 @@ from airflow_provider_eloqua.sync.waiting import status_from_event
 from airflow_provider_eloqua.triggers import eloqua as trigger_module
 from airflow_provider_eloqua.triggers.eloqua import EloquaSyncTrigger
 from tests.hooks.recording_server import recording_server
+from tests.system.dags.matrix import only_held_async_requests_time_out
 from tests.triggers.helpers import CONN_ID, EMAIL, FAST, OAUTH_EXTRA
 
 
@@ -551,19 +552,20 @@ async def test_run_does_not_block_the_event_loop(conn, emulator, mocker, monkeyp
 # ---------------------------------------------------------------------------------------- the task's settings
 
 
-async def test_for_hook_waits_with_the_tasks_request_timeout_and_retry_policy(conn, emulator):
+async def test_for_hook_waits_with_the_tasks_request_timeout_and_retry_policy(conn, emulator, monkeypatch):
     """A deferred wait uses the settings the task gave its hook: a look held by Eloqua is abandoned
-    after the task's ``request_timeout`` (1 s) and retried by the task's policy, and a later look sees the
-    end. The connection's own timeout is an hour: a trigger that ignored the task's would hang until
-    pytest-timeout fails the test."""
+    after the task's ``request_timeout`` (0.05 s) and retried by the task's policy, and a later look sees
+    the end. The connection's own timeout is an hour: a trigger that ignored the task's would hang until
+    pytest-timeout fails the test. The requests Eloqua answers wait as long as they need."""
     conn(extra={"timeout": 3600})
     sync_uri = start_sync(emulator)
     policy = {"max_attempts": 3, "initial_wait": 0.01, "max_wait": 0.1}
-    hook = EloquaHook(CONN_ID, timeout=1.0, retry_policy=policy)
+    hook = EloquaHook(CONN_ID, timeout=0.05, retry_policy=policy)
+    only_held_async_requests_time_out(monkeypatch, emulator, {("GET", r"/syncs/\d+$"): {1}})
     trigger = EloquaSyncTrigger.for_hook(hook, sync_uri=sync_uri, poll_interval=0.01, end_time=time.time() + 600)
     _, kwargs = trigger.serialize()
     assert json.loads(json.dumps(kwargs)) == kwargs
-    assert (kwargs["eloqua_conn_id"], kwargs["request_timeout"]) == (CONN_ID, 1.0)
+    assert (kwargs["eloqua_conn_id"], kwargs["request_timeout"]) == (CONN_ID, 0.05)
     assert kwargs["retry_policy"] == policy
     emulator.control.add_fault(method="GET", path=r"^/syncs/\d+$", action="hold", times=1)
     try:

@@ -103,6 +103,66 @@ def skip_first(emulator: EmulatorServer, method: str, path: str, count: int = 1)
     emulator.control.add_fault(method=method, path=path, times=count, action="delay", delay=0)
 
 
+class HeldRequests:
+    """Which of a client's requests ``hold`` faults park: ``held`` maps (method, path regex) to the
+    numbers (1 = the first) of the matching requests the faults hold, or None for all of them."""
+
+    def __init__(self, emulator: EmulatorServer, held: dict[tuple[str, str], set[int] | None]) -> None:
+        self.emulator, self.held = emulator, held
+        self.seen: dict[tuple[str, str], int] = {}
+        self.sent = 0
+
+    def take(self, method: str, url: str) -> bool:
+        """Whether this request will be held. A matching request that will not be is sent once the
+        emulator holds the ones before it, so it never takes their rule."""
+        path = str(url).split("?", 1)[0]
+        for (held_method, pattern), numbers in self.held.items():
+            if held_method == method and re.search(pattern, path):
+                self.seen[held_method, pattern] = self.seen.get((held_method, pattern), 0) + 1
+                if numbers is None or self.seen[held_method, pattern] in numbers:
+                    self.sent += 1
+                    return True
+                assert eventually(lambda: self.emulator.control.held() >= self.sent), "a held request never came"
+        return False
+
+
+def only_held_requests_time_out(
+    monkeypatch: Any,
+    emulator: EmulatorServer,
+    session: requests.Session,
+    held: dict[tuple[str, str], set[int] | None],
+    wait: float = 60,
+) -> None:
+    """Requests that ``hold`` faults park (see :class:`HeldRequests`) keep the hook's short timeout;
+    every other request of ``session`` (the connection's shared one) waits up to ``wait`` seconds for
+    its answer. A held request is answered only once released, after its client gave up, so it times
+    out however busy the machine is, and an answered one never does."""
+    real, which = session.request, HeldRequests(emulator, held)
+
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if which.take(method, url):
+            return real(method, url, *args, **kwargs)
+        return real(method, url, *args, **{**kwargs, "timeout": (wait, wait)})
+
+    monkeypatch.setattr(session, "request", request)
+
+
+def only_held_async_requests_time_out(
+    monkeypatch: Any, emulator: EmulatorServer, held: dict[tuple[str, str], set[int] | None], wait: float = 60
+) -> None:
+    """:func:`only_held_requests_time_out` for every ``httpx.AsyncClient`` (a trigger's)."""
+    import httpx
+
+    real, which = httpx.AsyncClient.request, HeldRequests(emulator, held)
+
+    async def request(client: httpx.AsyncClient, method: str, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        if not which.take(method, url):
+            kwargs["timeout"] = httpx.Timeout(wait)
+        return await real(client, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "request", request)
+
+
 def refuse_next_definition(emulator: EmulatorServer) -> None:
     """Eloqua refuses the next contacts import definition (400 with its ``failures``: "Must be unique.")."""
     emulator.control.add_fault(
