@@ -1,20 +1,23 @@
-"""Checking import and sync-action definition properties before anything is sent to Eloqua.
+"""The definitions the provider creates: their properties checked before anything is sent to Eloqua,
+an existing one found again, and one the provider made for itself deleted.
 
 Eloqua rejects a bad definition with a 400 and a ``failures`` list; catching the same mistakes
 here gives the DAG author an error that names the argument, at the first line of the task,
 without a round trip (and without a half-created definition to clean up). The checks run from
 :class:`airflow_provider_eloqua.load.spec.DefinitionSpec`, which builds the definition's body;
-:func:`same_definition` says whether an existing definition can be reused for it.
+:func:`same_definition` says whether an existing definition can be reused for it, and
+:func:`definitions_named` finds those of an exact name. :func:`discard_definition` deletes a
+definition the provider made for itself (a load's or an export's), best effort.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -282,12 +285,35 @@ def same_definition(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> b
     )
 
 
+def definitions_named(
+    hook: EloquaHook, entity: str, parent_id: int | str | None, kind: str, name: str
+) -> Iterator[dict[str, Any]]:
+    """The definitions of ``kind`` named exactly ``name``: found with ``q=name='<name>'`` (Oracle's list
+    query, whose ``*`` is a wildcard and which may ignore letter case), each name compared here."""
+    for existing in hook.list_definitions(entity, parent_id, kind, name=name):
+        if existing.get("name") == name:
+            yield existing
+
+
 def find_same_definition(
     hook: EloquaHook, entity: str, parent_id: int | str | None, kind: str, body: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """A definition of ``kind`` with ``body``'s exact name and the same properties (:func:`same_definition`),
-    if Eloqua has one: found with ``q=name='<name>'`` (Oracle's list query), each answer compared here."""
-    for existing in hook.list_definitions(entity, parent_id, kind, name=str(body.get("name") or "")):
+    if Eloqua has one (see :func:`definitions_named`)."""
+    for existing in definitions_named(hook, entity, parent_id, kind, str(body.get("name") or "")):
         if same_definition(existing, body):
             return existing
     return None
+
+
+def discard_definition(hook: EloquaHook, uri: str, what: str) -> None:
+    """Delete ``what`` (``"load definition"``, ``"export definition"``), a definition the provider made for
+    itself, best effort: one already gone (404, 410) is not missed, and one that cannot be deleted now is
+    left to its ``autoDeleteDuration``."""
+    try:
+        hook.delete_definition(uri)
+    except EloquaError as exc:
+        if not (isinstance(exc, EloquaApiError) and exc.status in (404, 410)):
+            hook.log.warning("Could not delete %s %s (%s); Eloqua deletes it when it expires", what, uri, exc)
+        return
+    hook.log.info("Deleted %s %s", what, uri)

@@ -1,4 +1,5 @@
-"""Unit tests of definitions.py and load/spec.py's DefinitionSpec: every validation error names the argument a DAG author passed."""
+"""Unit tests of definitions.py and load/spec.py's DefinitionSpec: every validation error names the argument a DAG
+author passed; the best-effort delete against the emulator over loopback HTTP."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_eloqua.definitions import parse_duration, same_definition
+from airflow_provider_eloqua.definitions import discard_definition, parse_duration, same_definition
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.load.spec import DefinitionSpec
+from tests.sync.helpers import emulator_hook
+from tests.system.dags.matrix import captured
 
 EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 FIRST = "{{Contact.Field(C_FirstName)}}"
@@ -380,3 +383,25 @@ def test_same_definition_compares_values_by_meaning():
     }
     assert same_definition(existing, wanted)
     assert not same_definition({**existing, "isUpdatingMultipleMatchedRecords": "true"}, wanted)
+
+
+def test_discarding_a_definition_is_best_effort_and_one_already_gone_is_not_missed(
+    emulator, monkeypatch, capfd, caplog
+):
+    """A definition the provider made for itself (a load's, an export's) is deleted once it is done with;
+    a refusal is logged and left to its autoDeleteDuration, and one already gone (404, or 410 as an
+    export's may answer) is what was wanted: nothing to say."""
+    caplog.set_level("INFO")
+    hook = emulator_hook(emulator, monkeypatch)
+    uri = hook.create_definition("contacts", {"name": "n", "fields": {"Email": EMAIL}}, None, "exports")["uri"]
+    emulator.control.add_fault(method="DELETE", path="^/contacts/exports/", status=400, times=1)
+    discard_definition(hook, uri, "export definition")  # refused: left to Eloqua
+    assert [d["uri"] for d in emulator.control.state()["definitions"]] == [uri]
+    discard_definition(hook, uri, "export definition")
+    emulator.control.add_fault(method="DELETE", path="^/contacts/exports/", status=410, times=1)
+    discard_definition(hook, uri, "export definition")  # gone (410)
+    discard_definition(hook, uri, "export definition")  # gone (404)
+    output = captured(capfd, caplog)
+    assert emulator.control.state()["definitions"] == []
+    assert output.count(f"Could not delete export definition {uri}") == 1 and "deletes it when it expires" in output
+    assert output.count(f"Deleted export definition {uri}") == 1

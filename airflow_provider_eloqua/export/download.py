@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua import urls
+from airflow_provider_eloqua.definitions import discard_definition
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaError,
@@ -25,7 +26,7 @@ from airflow_provider_eloqua.exceptions import (
     EloquaSyncError,
     EloquaSyncGone,
 )
-from airflow_provider_eloqua.export.plan import Part, created_by_export, delete_definition, is_gone
+from airflow_provider_eloqua.export.plan import Part, created_by_export, is_gone
 from airflow_provider_eloqua.export.spec import ACTIVITY_SYNC_LIMIT, OutputSpec
 from airflow_provider_eloqua.export.window import Window
 from airflow_provider_eloqua.export.writer import ExportFile
@@ -234,5 +235,5 @@ def download_sync(
             "dataRetentionDuration) or was deleted, so a retry would find it gone too; start the export again"
         ) from gone
     if created_by_export(str(definition.get("name") or "")):
-        delete_definition(hook, definition_uri)
+        discard_definition(hook, definition_uri, "export definition")
     return ExportResult.of(out, [part], part.window, definition_uri)

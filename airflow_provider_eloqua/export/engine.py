@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from airflow_provider_eloqua.definitions import discard_definition
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaRowCountError, EloquaSyncError
 from airflow_provider_eloqua.export.download import DataGone, ExportResult, exported_count, write_parts
 from airflow_provider_eloqua.export.plan import (
     ExportCheckpoint,
     Part,
     Plan,
-    delete_definition,
     export_name,
     is_gone,
     origin_of,
@@ -433,4 +433,4 @@ class Export:
         self.checkpoint.forget_export()
 
     def _delete_definition(self, uri: str) -> None:
-        delete_definition(self.hook, uri)
+        discard_definition(self.hook, uri, "export definition")

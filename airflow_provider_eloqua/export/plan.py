@@ -16,16 +16,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError
+from airflow_provider_eloqua.exceptions import EloquaApiError
 from airflow_provider_eloqua.export.spec import ExportSpec
 from airflow_provider_eloqua.export.window import Window, close
 from airflow_provider_eloqua.sync.checkpoint import SyncCheckpoint
-
-if TYPE_CHECKING:
-    from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 
 #: Answers that mean a sync, its data or a definition no longer exists (expired, deleted).
 GONE_STATUSES = frozenset({404, 410})
@@ -175,13 +172,3 @@ def created_by_export(name: str) -> bool:
 def is_gone(exc: BaseException) -> bool:
     """Whether ``exc`` is Eloqua's answer that the sync, its data or the definition no longer exists."""
     return isinstance(exc, EloquaApiError) and exc.status in GONE_STATUSES
-
-
-def delete_definition(hook: EloquaHook, uri: str) -> None:
-    """Delete an export definition, best effort: its ``autoDeleteDuration`` is the backstop."""
-    try:
-        hook.delete_definition(uri)
-        hook.log.info("Deleted export definition %s", uri)
-    except EloquaError as exc:
-        if not is_gone(exc):
-            hook.log.warning("Could not delete export definition %s (%s); Eloqua deletes it when it expires", uri, exc)

@@ -23,7 +23,8 @@ STATE_DEFINITION = "eloqua_definition_uri"
 STATE_UPLOAD = "eloqua_upload"
 #: Progress of a load in batches: the batches whose syncs ended, and their reports.
 STATE_BATCHES = "eloqua_batches"
-#: ``{"uri": <load definition>, "source": <the key of the load it was made for>}``.
+#: ``{"uri": <load definition>, "source": <the key of the load it was made for>}``; before the create's
+#: answer, ``{"requested": {"name", "entity", "parent_id", "kind"}, "source": ...}`` instead of ``uri``.
 STATE_LOAD_DEFINITION = "eloqua_load_definition"
 #: The load the other keys belong to (:class:`~.identity.LoadIdentity` as JSON).
 STATE_LOAD = "eloqua_load"
@@ -35,6 +36,19 @@ STATE_MAX_TRIES = "eloqua_max_tries"
 STATE_REFUSED = "eloqua_refused"
 #: What an earlier try of a load leaves behind for a later try of the same load.
 _LOAD_WORK = (STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED, STATE_BATCHES, STATE_LOAD_DEFINITION, STATE_REFUSED)
+
+
+@dataclass(frozen=True)
+class RequestedDefinition:
+    """A load definition an earlier try asked Eloqua to create without hearing the answer: where, and
+    named what (the name identifies the task instance and the load, see :mod:`.load_definition`)."""
+
+    name: str
+    entity: str
+    parent_id: int | str | None
+    kind: str
+    #: The key of the load it was asked for.
+    source: str
 
 
 @dataclass(frozen=True)
@@ -194,6 +208,8 @@ class Checkpoint(SyncCheckpoint):
             work.append("a sync it asked for")
         if self.load_definition:
             work.append(f"load definition {self.load_definition[0]}")
+        elif self.requested_load_definition:
+            work.append(f"load definition {self.requested_load_definition.name!r} it asked for")
         batches = self._get(STATE_BATCHES) or {}
         if batches.get("next"):
             work.append(f"batches 1-{batches['next']}")
@@ -243,6 +259,20 @@ class Checkpoint(SyncCheckpoint):
 
     def created_load_definition(self, uri: str, source: str) -> None:
         self._set(STATE_LOAD_DEFINITION, {"uri": uri, "source": source})
+
+    @property
+    def requested_load_definition(self) -> RequestedDefinition | None:
+        """The load definition an earlier try asked for, if its answer (the URI) never arrived."""
+        value = self._get(STATE_LOAD_DEFINITION)
+        if isinstance(value, dict) and "uri" not in value and isinstance(value.get("requested"), dict):
+            return RequestedDefinition(**value["requested"], source=str(value.get("source")))
+        return None
+
+    def requesting_load_definition(self, requested: RequestedDefinition) -> None:
+        """Note a load definition about to be asked for, so that a later try finds it if the answer is lost."""
+        where = asdict(requested)
+        source = where.pop("source")
+        self._set(STATE_LOAD_DEFINITION, {"requested": where, "source": source})
 
     def forget_load_definition(self) -> None:
         self._delete(STATE_LOAD_DEFINITION)

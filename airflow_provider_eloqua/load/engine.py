@@ -37,7 +37,7 @@ from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.chunking import iter_file_chunks, iter_row_chunks
 from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
-from airflow_provider_eloqua.definitions import find_same_definition, same_definition
+from airflow_provider_eloqua.definitions import discard_definition, find_same_definition, same_definition
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaError,
@@ -51,7 +51,7 @@ from airflow_provider_eloqua.load.identity import LoadIdentity, input_fingerprin
 from airflow_provider_eloqua.load.load_definition import (
     Blueprint,
     LoadDefinition,
-    delete_load_definition,
+    delete_lost_load_definition,
     ensure_load_definition,
 )
 from airflow_provider_eloqua.load.report import (
@@ -442,7 +442,7 @@ class Load:
     def drop_earlier_load(self) -> None:
         """Forget the work of another load an earlier try did, and delete its load definition unless
         a sync of it may still be running (Eloqua deletes that one after its ``autoDeleteDuration``)."""
-        known = self.checkpoint.load_definition
+        known, requested = self.checkpoint.load_definition, self.checkpoint.requested_load_definition
         if known:
             running = self._earlier_sync_running()
             if running:
@@ -450,7 +450,9 @@ class Load:
                     "Load definition %s is left to Eloqua's auto-delete: the earlier try's %s", known[0], running
                 )
             else:
-                delete_load_definition(self.hook, known[0])
+                discard_definition(self.hook, known[0], "load definition")
+        elif requested:
+            delete_lost_load_definition(self.hook, requested)
         self.checkpoint.forget_load()
 
     def _earlier_sync_running(self) -> str | None:
@@ -546,7 +548,7 @@ class Load:
     def _delete_definition(self, why: str) -> None:
         """Delete the load's own definition, which no sync will ever use (``why``), and forget it."""
         self.hook.log.info("Deleting load definition %s: %s", self.definition.uri, why)
-        delete_load_definition(self.hook, self.definition.uri.uri)
+        discard_definition(self.hook, self.definition.uri.uri, "load definition")
         self.checkpoint.forget_load_definition()
 
     def _check_cut(self, progress: Progress) -> Progress:

@@ -1,13 +1,15 @@
 """Load definitions: every load stages into a definition it created itself and nobody else knows.
 
 A load (one task instance, ``dag_id, task_id, run_id, map_index``, across its tries) creates its *load
-definition* and stages only there. Its URI goes into the task state store before the first data POST, so a
-later try of the same load (see :mod:`.identity`) finds it again and clears its staging first; its name is
-the user's plus ``[airflow-load <key>]``; it carries ``autoDeleteDuration``. A definition the user gives
-(``definition_uri``) is a *template*: read once per try and copied, every property but the read-only ones.
-A :class:`Blueprint` is what a load definition is made from. Why: README, "Nothing lost, nothing doubled:
-the guarantees"; Oracle's advice it follows: docs/eloqua-behaviour.md, "Staging areas, definition reuse
-and auto-delete".
+definition* and stages only there. Its name is the user's plus ``[airflow-load <key>]``, the key naming the
+task instance and the load, so no other definition has it; it carries ``autoDeleteDuration``. The create is
+noted in the task state store before it is sent, and the URI before the first data POST: a later try of the
+same load (see :mod:`.identity`) finds it again and clears its staging first, or, if the create's answer was
+lost, finds it by its name and properties and stages there; a later try of another load deletes it. A
+definition the user gives (``definition_uri``) is a *template*: read once per try and copied, every property
+but the read-only ones. A :class:`Blueprint` is what a load definition is made from. Why: README, "Nothing
+lost, nothing doubled: the guarantees"; Oracle's advice it follows: docs/eloqua-behaviour.md, "Staging areas,
+definition reuse and auto-delete".
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH, check_durations
+from airflow_provider_eloqua.definitions import (
+    MAX_NAME_LENGTH,
+    check_durations,
+    definitions_named,
+    discard_definition,
+    find_same_definition,
+)
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
+from airflow_provider_eloqua.load.checkpoint import RequestedDefinition
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -50,8 +59,15 @@ class LoadDefinition:
     reused: bool
 
 
+def definition_key(task: str, load: str) -> str:
+    """12 hex digits naming one load (its key, see :mod:`.identity`) of one task instance (its key, see
+    :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`): what its load definition's name carries."""
+    return hashlib.sha256(f"{task}\x1f{load}".encode()).hexdigest()[:12]
+
+
 def load_name(name: str, key: str) -> str:
-    """The user's name (cut to fit, without an earlier load's suffix) plus this load's suffix."""
+    """The user's name (cut to fit, without an earlier load's suffix) plus the suffix of ``key``
+    (:func:`definition_key`): at most 100 characters."""
     suffix = f" [{_MARKER} {key}]"
     base = _SUFFIX.sub("", name or "").strip() or "Airflow load"
     return base[: MAX_NAME_LENGTH - len(suffix)].rstrip() + suffix
@@ -68,11 +84,10 @@ def check_auto_delete(auto_delete_duration: str) -> str:
     return auto_delete_duration
 
 
-def copy_body(template: Mapping[str, Any], key: str, auto_delete_duration: str) -> dict[str, Any]:
+def copy_body(template: Mapping[str, Any], auto_delete_duration: str) -> dict[str, Any]:
     """A private copy of ``template``: every property it has but the read-only ones (fields,
-    identifier, update rule, sync actions, data retention, …), with the load's name and auto-delete."""
+    identifier, update rule, sync actions, data retention, its name, …), with the load's auto-delete."""
     body = {name: value for name, value in template.items() if name not in READ_ONLY_PROPERTIES}
-    body["name"] = load_name(str(template.get("name") or ""), key)
     body["autoDeleteDuration"] = auto_delete_duration
     return body
 
@@ -85,15 +100,21 @@ class Blueprint:
         version is a new load (see :mod:`.identity`).
     :param name: what it is made from, in words, for the log.
     :param make: ``(where, body)``: ``where`` gives the definition's entity, parent and kind;
-        ``body`` is what it is created with (the load's name and auto-delete included).
+        ``body`` is what it is created with (its auto-delete included), named as the user named it.
+    :param key: the task instance's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
     """
 
     def __init__(
-        self, version: str, name: str, make: Callable[[], tuple[DefinitionUri | DefinitionSpec, dict[str, Any]]]
+        self,
+        version: str,
+        name: str,
+        make: Callable[[], tuple[DefinitionUri | DefinitionSpec, dict[str, Any]]],
+        key: str,
     ) -> None:
         self.version = version
         self.name = name
         self._make = make
+        self.key = key
 
     @cached_property
     def _made(self) -> tuple[DefinitionUri | DefinitionSpec, dict[str, Any]]:
@@ -115,6 +136,11 @@ class Blueprint:
     def identifier(self) -> str:
         return str(self.body.get("identifierFieldName") or "")
 
+    def body_for(self, load: str) -> dict[str, Any]:
+        """What the definition of load ``load`` (its key) is created with: :attr:`body`, named for the
+        task instance and the load (:func:`load_name`), so that no other definition has that name."""
+        return {**self.body, "name": load_name(str(self.body.get("name") or ""), definition_key(self.key, load))}
+
 
 def ensure_load_definition(
     hook: EloquaHook,
@@ -125,13 +151,14 @@ def ensure_load_definition(
     before_create: Callable[[], None] | None = None,
 ) -> LoadDefinition:
     """The load definition of this task instance: the one an earlier try of the same load created
-    (if it still exists), else a new one created from ``blueprint``, after ``before_create()``
-    (which checks what can be checked before anything is created).
+    (if it still exists, or if its create answer was lost and Eloqua has it), else a new one created
+    from ``blueprint``, after ``before_create()`` (which checks what can be checked before anything is
+    created). The create is noted in ``checkpoint`` before it is sent.
 
     ``load`` is the load's key (see :class:`~airflow_provider_eloqua.load.identity.LoadIdentity`):
     a definition an earlier try created for another load is deleted, not reused.
     """
-    known = checkpoint.load_definition
+    known, requested = checkpoint.load_definition, checkpoint.requested_load_definition
     if known and known[1] == load:
         try:
             existing = hook.get_definition(known[0])
@@ -145,27 +172,55 @@ def ensure_load_definition(
                 known[0],
             )
     elif known:
-        delete_load_definition(hook, known[0])  # made for another load by an earlier try
-    where, body = blueprint.where, blueprint.body
+        discard_definition(hook, known[0], "load definition")  # made for another load by an earlier try
+    where, body = blueprint.where, blueprint.body_for(load)
+    if requested and requested.source == load:
+        found = find_same_definition(hook, where.entity, where.parent_id, where.kind, body)
+        if found is not None:
+            checkpoint.created_load_definition(found["uri"], load)
+            log.info(
+                "Found load definition %s (%s) again: an earlier try of this load created it but never heard "
+                "Eloqua's answer; this load stages there, nothing is created twice",
+                found["uri"],
+                body["name"],
+            )
+            return LoadDefinition(uri=found["uri"], body={**body, **found}, reused=True)
+    elif requested:
+        delete_lost_load_definition(hook, requested)
     if before_create is not None:
         before_create()
+    checkpoint.requesting_load_definition(
+        RequestedDefinition(body["name"], where.entity, where.parent_id, where.kind, load)
+    )
     created = hook.create_definition(where.entity, body, where.parent_id, where.kind)
     uri = created["uri"]
     checkpoint.created_load_definition(uri, load)
-    log.info("Created load definition %s (%s); this load stages only there", uri, body.get("name"))
+    log.info("Created load definition %s (%s); this load stages only there", uri, body["name"])
     return LoadDefinition(uri=uri, body={**body, **created}, reused=False)
 
 
-def delete_load_definition(hook: EloquaHook, uri: str) -> None:
-    """Delete a load definition, best effort: its ``autoDeleteDuration`` is the backstop."""
+def delete_lost_load_definition(hook: EloquaHook, requested: RequestedDefinition) -> None:
+    """Delete the definition an earlier try asked for another load and never heard the answer of, if
+    Eloqua created it: found by its name, which no other definition has (best effort, as
+    :func:`~airflow_provider_eloqua.definitions.discard_definition`)."""
     try:
-        hook.delete_definition(uri)
-        log.info("Deleted load definition %s", uri)
-    except EloquaApiError as exc:
-        if exc.status != 404:
-            log.warning("Could not delete load definition %s (%s); Eloqua deletes it when it expires", uri, exc)
+        lost = list(definitions_named(hook, requested.entity, requested.parent_id, requested.kind, requested.name))
     except EloquaError as exc:
-        log.warning("Could not delete load definition %s (%s); Eloqua deletes it when it expires", uri, exc)
+        log.warning(
+            "Could not look for load definition %r, asked for by an earlier try of another load (%s); if Eloqua "
+            "created it, it deletes it when it expires",
+            requested.name,
+            exc,
+        )
+        return
+    for definition in lost:
+        log.info(
+            "Found load definition %s (%s), which an earlier try asked for another load without hearing the "
+            "answer: deleting it",
+            definition["uri"],
+            requested.name,
+        )
+        discard_definition(hook, definition["uri"], "load definition")
 
 
 def _properties_digest(body: Mapping[str, Any]) -> str:
@@ -182,7 +237,7 @@ def from_template(hook: EloquaHook, template: DefinitionUri, key: str, auto_dele
 
     :param hook: the worker's hook.
     :param template: the definition the DAG names; never staged into.
-    :param key: the load's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
+    :param key: the task instance's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
     :param auto_delete_duration: the copy's ``autoDeleteDuration``.
     """
     try:
@@ -201,18 +256,18 @@ def from_template(hook: EloquaHook, template: DefinitionUri, key: str, auto_dele
             "is_sync_triggered_on_import=False"
         )
     version = f"{template.uri} updatedAt {body.get('updatedAt')}, properties {_properties_digest(body)}"
-    copy = copy_body(body, key, auto_delete_duration)
-    return Blueprint(version, f"the template {template.uri}", lambda: (template, copy))
+    copy = copy_body(body, auto_delete_duration)
+    return Blueprint(version, f"the template {template.uri}", lambda: (template, copy), key)
 
 
 def from_spec(spec: DefinitionSpec, key: str) -> Blueprint:
-    """The blueprint of a load definition created from ``spec`` (named for the load).
+    """The blueprint of a load definition created from ``spec``.
 
     :param spec: the definition arguments, validated.
-    :param key: the load's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
+    :param key: the task instance's key (see :func:`~airflow_provider_eloqua.sync.checkpoint.task_key`).
     """
-    body = {**spec.body(), "name": load_name(spec.name, key)}
-    return Blueprint(f"properties {_properties_digest(spec.body())}", "the definition arguments", lambda: (spec, body))
+    body = spec.body()
+    return Blueprint(f"properties {_properties_digest(body)}", "the definition arguments", lambda: (spec, body), key)
 
 
 def mapped_origin(arguments: Mapping[str, Any]) -> str:
@@ -229,6 +284,6 @@ def from_mapping(make_spec: Callable[[], DefinitionSpec], version: str, key: str
 
     def make() -> tuple[DefinitionSpec, dict[str, Any]]:
         spec = make_spec()
-        return spec, {**spec.body(), "name": load_name(spec.name, key)}
+        return spec, spec.body()
 
-    return Blueprint(version, "the definition arguments", make)
+    return Blueprint(version, "the definition arguments", make, key)

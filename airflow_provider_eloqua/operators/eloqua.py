@@ -18,6 +18,7 @@ from airflow.sdk.configuration import conf
 
 from airflow_provider_eloqua import assets, urls
 from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
+from airflow_provider_eloqua.definitions import discard_definition
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaOutcomeRefused
 from airflow_provider_eloqua.links import TaskLinks
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
@@ -32,7 +33,6 @@ from airflow_provider_eloqua.load.load_definition import (
     DEFAULT_LOAD_AUTO_DELETE,
     Blueprint,
     check_auto_delete,
-    delete_load_definition,
     from_mapping,
     from_spec,
     from_template,
@@ -626,7 +626,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         def delete_definition() -> None:
             # A retry that loads again creates a new load definition.
             if definition_uri:
-                delete_load_definition(self.hook, definition_uri)
+                discard_definition(self.hook, definition_uri, "load definition")
             checkpoint.forget_load_definition()
 
         try:

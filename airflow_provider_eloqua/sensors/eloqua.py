@@ -15,6 +15,7 @@ from airflow.sdk.definitions.xcom_arg import PlainXComArg
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_eloqua import assets, urls
+from airflow_provider_eloqua.definitions import discard_definition
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaError,
@@ -24,7 +25,6 @@ from airflow_provider_eloqua.exceptions import (
 )
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.links import EXTRA_LINKS, persist_links
-from airflow_provider_eloqua.load.load_definition import delete_load_definition as delete_definition
 from airflow_provider_eloqua.load.load_definition import is_load_definition
 from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport, report_import_sync
 from airflow_provider_eloqua.load.rows import check_staged_input
@@ -136,7 +136,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         )
         delete = None
         if self.delete_load_definition and definition and is_load_definition(definition):
-            delete = partial(delete_definition, self.hook, definition["uri"])
+            delete = partial(discard_definition, self.hook, definition["uri"], "load definition")
         return end_sync(
             self._report(status, definition_uri, definition, expected),
             on_warning=self.on_warning,

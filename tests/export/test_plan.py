@@ -1,5 +1,5 @@
 """export/plan.py: the plan and the checkpoint over a dict for the task state store; the export's own
-definitions (named, recognized, deleted) against the emulator."""
+definitions, named and recognized."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from airflow_provider_eloqua.export.plan import (
     Part,
     Plan,
     created_by_export,
-    delete_definition,
     export_name,
     origin_of,
 )
 from airflow_provider_eloqua.export.spec import ExportSpec
 from airflow_provider_eloqua.export.window import Window
-from tests.sync.helpers import Store, emulator_hook
+from tests.sync.helpers import Store
 
 FIELDS = {"Email": "{{Contact.Field(C_EmailAddress)}}"}
 D1, D2, D3 = (datetime(2026, 12, d, tzinfo=UTC) for d in (1, 2, 3))
@@ -56,15 +55,3 @@ def test_a_plan_is_found_again_by_the_next_try_only_for_the_same_export():
     assert ExportCheckpoint(store).other_plan(origin_of(other)) == plan  # its definitions are cleaned up
     ExportCheckpoint(store).forget_export()
     assert store == {}
-
-
-def test_deleting_a_definition_that_is_gone_already_is_no_error(emulator, monkeypatch, caplog, capfd):
-    caplog.set_level("INFO")
-    hook = emulator_hook(emulator, monkeypatch)
-    uri = hook.create_definition(
-        "contacts", {"name": export_name("n", "a1b2c3d4e5f6"), "fields": FIELDS}, None, "exports"
-    )["uri"]
-    delete_definition(hook, uri)
-    delete_definition(hook, uri)  # gone: autoDeleteDuration or another try got there first
-    assert [d for d in emulator.control.state()["definitions"] if d["uri"] == uri] == []
-    assert "Could not delete" not in "".join(capfd.readouterr()) + caplog.text

@@ -11,17 +11,20 @@ earlier definition is left to Eloqua's auto-delete while its sync runs, and dele
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError, EloquaTransportError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, Progress
 from airflow_provider_eloqua.load.engine import Load
 from airflow_provider_eloqua.load.load_definition import from_spec
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
+from airflow_provider_eloqua.sync.waiting import wait_for_sync
 from tests.dag_runner import connection_json
 from tests.load.test_checkpoint import Store
 from tests.system.dags.matrix import captured
@@ -282,3 +285,58 @@ def test_after_a_refused_outcome_a_later_try_judges_again_only_when_the_settings
     assert (again.sync_uri != first.sync_uri) is new_load
     assert len(emulator.control.state()["syncs"]) == (2 if new_load else 1)
     assert Checkpoint(store).refused is None
+
+
+# ------------------------------------------------------------------ a load definition whose create answer was lost
+
+
+def _try_whose_create_answer_is_lost(hook: EloquaHook, emulator, store: Store, first_names: str) -> str:
+    """A try whose load definition Eloqua creates, the connection dropping before the answer (the hook
+    does not send that POST again): the try fails. Returns the definition's URI."""
+    emulator.control.configure(pending_polls=0, active_polls=0)  # later syncs end at their first look
+    emulator.control.add_fault(method="POST", path=r"^/contacts/imports$", times=1, action="drop_after")
+    with pytest.raises(EloquaTransportError):
+        _try(hook, store, first_names).run()
+    (lost,) = _definitions(emulator)
+    return lost
+
+
+def _loaded_once(hook: EloquaHook, emulator, result) -> None:
+    """The load's sync succeeded, processed each of its 3 rows once, and the site holds each once."""
+    assert wait_for_sync(hook, result.sync_uri, poll_interval=0.01, deadline=time.time() + 30) == "success"
+    (sync,) = [s for s in emulator.control.state()["syncs"] if s["uri"] == result.sync_uri]
+    assert result.totals.rows == 3 and sync["syncedInstanceUri"] == result.totals.definition_uri
+    logs = hook.iter_sync_logs(result.sync_uri)
+    assert [log["count"] for log in logs if log.get("statusCode") == "ELQ-00004"] == [3]  # processed
+    assert sorted(r["identifier"] for r in emulator.control.records("/contacts")) == ["p0@x.io", "p1@x.io", "p2@x.io"]
+
+
+def test_a_load_definition_whose_create_answer_was_lost_is_found_again_not_orphaned(hook, emulator, capfd, caplog):
+    """The retry of the same load finds the definition whose create answer was lost by its name (which
+    names the task instance and the load) and properties, and stages there: one definition, rows once."""
+    store = Store()
+    lost = _try_whose_create_answer_is_lost(hook, emulator, store, "same")
+
+    result = _try(hook, store, "same").run()
+    output = captured(capfd, caplog)
+
+    assert _definitions(emulator) == [lost] and result.totals.definition_uri == lost
+    assert re.search(rf"Found load definition {lost} \(read ahead \[airflow-load [0-9a-f]{{12}}\]\) again", output)
+    assert (
+        len([r for r in emulator.control.requests() if r["method"] == "POST" and r["path"].endswith("/imports")]) == 1
+    )
+    _loaded_once(hook, emulator, result)
+
+
+def test_a_lost_load_definition_of_another_load_is_deleted(hook, emulator, capfd, caplog):
+    """The create answer of load ``old`` was lost; the next try loads other input (a new load): the
+    definition ``old``'s try created is found by its name and deleted, not left for the auto-delete."""
+    store = Store()
+    lost = _try_whose_create_answer_is_lost(hook, emulator, store, "old")
+
+    result = _try(hook, store, "same").run()
+    output = captured(capfd, caplog)
+
+    assert _definitions(emulator) == [result.totals.definition_uri] and result.totals.definition_uri != lost
+    assert "New load: the input changed" in output and f"Deleted load definition {lost}" in output
+    _loaded_once(hook, emulator, result)

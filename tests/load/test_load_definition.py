@@ -4,20 +4,18 @@ HTTP with a dict-backed checkpoint where Eloqua is involved (no Airflow run)."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
-from airflow_provider_eloqua.exceptions import EloquaInputError
+from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaTransportError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.load.checkpoint import Checkpoint
+from airflow_provider_eloqua.load.checkpoint import Checkpoint, RequestedDefinition
 from airflow_provider_eloqua.load.load_definition import (
     Blueprint,
     check_auto_delete,
     copy_body,
-    delete_load_definition,
+    definition_key,
     ensure_load_definition,
     from_spec,
     from_template,
@@ -40,6 +38,7 @@ def hook(emulator, monkeypatch) -> EloquaHook:
 
 
 def test_the_load_name_is_the_users_name_cut_to_fit_with_the_loads_suffix():
+    """The suffix's key names the task instance and the load: the name of a load definition is its own."""
     assert load_name("people", KEY) == f"people [airflow-load {KEY}]"
     assert load_name(f"people [airflow-load {'f' * 12}]", KEY) == f"people [airflow-load {KEY}]"  # an earlier load's
     assert load_name("", KEY) == f"Airflow load [airflow-load {KEY}]"
@@ -47,6 +46,11 @@ def test_the_load_name_is_the_users_name_cut_to_fit_with_the_loads_suffix():
     assert len(long) == MAX_NAME_LENGTH and long.endswith(f"n [airflow-load {KEY}]")
     assert is_load_definition({"name": long}) and not is_load_definition({"name": "people"})
     assert not is_load_definition({})
+    assert (
+        len({definition_key(KEY, "load-1"), definition_key(KEY, "load-2"), definition_key("ba9876543210", "load-1")})
+        == 3
+    )
+    assert definition_key(KEY, "load-1") == definition_key(KEY, "load-1") and len(definition_key(KEY, "load-1")) == 12
 
 
 def test_auto_delete_is_at_least_an_hour_and_the_error_names_the_argument():
@@ -55,7 +59,7 @@ def test_auto_delete_is_at_least_an_hour_and_the_error_names_the_argument():
         check_auto_delete("PT30M")
 
 
-def test_a_copy_keeps_every_property_but_the_read_only_ones_and_is_named_for_the_load():
+def test_a_copy_keeps_every_property_but_the_read_only_ones():
     template = {
         "uri": "/contacts/imports/7",
         "createdAt": "x",
@@ -70,8 +74,8 @@ def test_a_copy_keeps_every_property_but_the_read_only_ones_and_is_named_for_the
         "syncActions": [{"action": "add"}],
         "dataRetentionDuration": "P1D",
     }
-    assert copy_body(template, KEY, "P2D") == {
-        "name": f"template [airflow-load {KEY}]",
+    assert copy_body(template, "P2D") == {
+        "name": "template",
         "fields": {"Email": EMAIL},
         "identifierFieldName": "Email",
         "updateRule": "ifNewIsNotNull",
@@ -83,7 +87,7 @@ def test_a_copy_keeps_every_property_but_the_read_only_ones_and_is_named_for_the
 
 def test_a_blueprint_is_made_once_and_only_when_used():
     made: list[int] = []
-    blueprint = Blueprint("v1", "made", lambda: made.append(1) or (SPEC, {"fields": {"Email": EMAIL}}))
+    blueprint = Blueprint("v1", "made", lambda: made.append(1) or (SPEC, {"fields": {"Email": EMAIL}}), KEY)
     assert blueprint.version == "v1" and made == []
     assert (blueprint.where, blueprint.fields, blueprint.identifier) == (SPEC, {"Email": EMAIL}, "")
     assert made == [1]
@@ -91,7 +95,9 @@ def test_a_blueprint_is_made_once_and_only_when_used():
 
 def test_a_spec_blueprint_is_versioned_by_its_properties_not_its_name():
     blueprint = from_spec(SPEC, KEY)
-    assert blueprint.body == {**SPEC.body(), "name": f"people [airflow-load {KEY}]"}
+    assert blueprint.body == SPEC.body()
+    named = f"people [airflow-load {definition_key(KEY, 'load-1')}]"
+    assert blueprint.body_for("load-1") == {**SPEC.body(), "name": named}
     renamed = DefinitionSpec("imports", "contacts", "other", {"Email": EMAIL}, "Email")
     assert from_spec(renamed, KEY).version == blueprint.version
     remapped = DefinitionSpec("imports", "contacts", "people", {"Mail": EMAIL}, "Mail")
@@ -103,7 +109,8 @@ def test_a_template_blueprint_copies_it_and_changes_version_when_the_template_ch
     where = urls.parse_definition_uri(template["uri"])
     blueprint = from_template(hook, where, KEY, "P2D")
     assert blueprint.where == where
-    assert blueprint.body["name"] == f"template [airflow-load {KEY}]" and blueprint.body["autoDeleteDuration"] == "P2D"
+    assert blueprint.body["autoDeleteDuration"] == "P2D"
+    assert blueprint.body_for("load-1")["name"] == f"template [airflow-load {definition_key(KEY, 'load-1')}]"
     assert blueprint.fields == {"Email": EMAIL} and blueprint.identifier == "Email"
     assert from_template(hook, where, KEY, "P2D").version == blueprint.version
     hook.update_definition(
@@ -128,7 +135,8 @@ def test_the_definition_is_created_once_and_reused_by_a_later_try_of_the_same_lo
     )
     assert not first.reused and checked == ["checked"]
     assert Checkpoint(store).load_definition == (first.uri, "load-1")
-    assert first.body["name"] == f"people [airflow-load {KEY}]" and first.body["uri"] == first.uri
+    assert first.body["name"] == f"people [airflow-load {definition_key(KEY, 'load-1')}]"
+    assert first.body["uri"] == first.uri
     again = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
     assert (again.uri, again.reused) == (first.uri, True)
     assert [d["uri"] for d in emulator.control.state()["definitions"]] == [first.uri]
@@ -152,24 +160,31 @@ def test_another_loads_definition_is_deleted_not_reused(hook, emulator):
     assert earlier.uri != later.uri
 
 
+def test_a_create_is_noted_before_it_is_sent_and_one_that_never_arrived_is_made_by_the_retry(hook, emulator):
+    """The connection drops before Eloqua has the POST: the retry looks for the definition by the name
+    noted, finds none, and creates it (one definition; the note is replaced by its URI)."""
+    store = Store()
+    emulator.control.add_fault(method="POST", path=r"^/contacts/imports$", times=1, action="drop")
+    with pytest.raises(EloquaTransportError):
+        ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+    name = f"people [airflow-load {definition_key(KEY, 'load-1')}]"
+    noted = RequestedDefinition(name, "contacts", None, "imports", "load-1")
+    assert Checkpoint(store).requested_load_definition == noted and Checkpoint(store).load_definition is None
+    assert emulator.control.state()["definitions"] == []
+
+    again = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+
+    assert not again.reused and [d["uri"] for d in emulator.control.state()["definitions"]] == [again.uri]
+    assert Checkpoint(store).load_definition == (again.uri, "load-1")
+    assert Checkpoint(store).requested_load_definition is None
+
+
 def test_a_check_before_creation_that_fails_creates_nothing(hook, emulator):
     def refuse() -> None:
         raise EloquaInputError("row 2: bad")
 
     with pytest.raises(EloquaInputError, match="row 2: bad"):
         ensure_load_definition(hook, Checkpoint(Store()), "load-1", from_spec(SPEC, KEY), before_create=refuse)
-    assert emulator.control.state()["definitions"] == []
-
-
-def test_deleting_is_best_effort_auto_delete_is_the_backstop(hook, emulator, caplog):
-    created = hook.create_definition("contacts", SPEC.body())
-    delete_load_definition(hook, "/contacts/imports/999")  # gone already: nothing to say
-    emulator.control.add_fault(method="DELETE", path="/contacts/imports/", status=400, times=1)
-    with caplog.at_level(logging.WARNING):
-        delete_load_definition(hook, created["uri"])
-    assert f"Could not delete load definition {created['uri']}" in caplog.text
-    assert "Eloqua deletes it when it expires" in caplog.text
-    delete_load_definition(hook, created["uri"])
     assert emulator.control.state()["definitions"] == []
 
 
