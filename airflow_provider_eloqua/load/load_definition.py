@@ -185,7 +185,7 @@ def ensure_load_definition(
                 body["name"],
             )
             return LoadDefinition(uri=found["uri"], body={**body, **found}, reused=True)
-    elif requested:
+    if requested:  # asked for another load, or made otherwise (the name given changed): never staged into
         delete_lost_load_definition(hook, requested)
     if before_create is not None:
         before_create()
@@ -200,23 +200,24 @@ def ensure_load_definition(
 
 
 def delete_lost_load_definition(hook: EloquaHook, requested: RequestedDefinition) -> None:
-    """Delete the definition an earlier try asked for another load and never heard the answer of, if
-    Eloqua created it: found by its name, which no other definition has (best effort, as
+    """Delete the definition an earlier try asked for and never heard the answer of, if Eloqua created
+    it and this try cannot use it (another load's, or one made otherwise): found by its name, which no
+    other definition has; nothing was ever staged there (best effort, as
     :func:`~airflow_provider_eloqua.definitions.discard_definition`)."""
     try:
         lost = list(definitions_named(hook, requested.entity, requested.parent_id, requested.kind, requested.name))
     except EloquaError as exc:
         log.warning(
-            "Could not look for load definition %r, asked for by an earlier try of another load (%s); if Eloqua "
-            "created it, it deletes it when it expires",
+            "Could not look for load definition %r, asked for by an earlier try (%s); if Eloqua created it, it "
+            "deletes it when it expires",
             requested.name,
             exc,
         )
         return
     for definition in lost:
         log.info(
-            "Found load definition %s (%s), which an earlier try asked for another load without hearing the "
-            "answer: deleting it",
+            "Found load definition %s (%s), which an earlier try asked for without hearing the answer and this "
+            "try does not use: deleting it",
             definition["uri"],
             requested.name,
         )

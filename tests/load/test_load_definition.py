@@ -4,6 +4,8 @@ HTTP with a dict-backed checkpoint where Eloqua is involved (no Airflow run)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from airflow_provider_eloqua import urls
@@ -177,6 +179,24 @@ def test_a_create_is_noted_before_it_is_sent_and_one_that_never_arrived_is_made_
     assert not again.reused and [d["uri"] for d in emulator.control.state()["definitions"]] == [again.uri]
     assert Checkpoint(store).load_definition == (again.uri, "load-1")
     assert Checkpoint(store).requested_load_definition is None
+
+
+def test_a_lost_definition_the_same_load_cannot_use_is_deleted_before_it_creates_its_own(hook, emulator, caplog):
+    """The DAG's ``name`` changed between tries (not part of the load: the same load goes on), so the
+    definition whose create answer was lost has another name than the one this try would create; it
+    is found by the name noted and deleted: one definition is left, the new one."""
+    store = Store()
+    emulator.control.add_fault(method="POST", path=r"^/contacts/imports$", times=1, action="drop_after")
+    with pytest.raises(EloquaTransportError):
+        ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(SPEC, KEY))
+    ((lost, lost_name),) = [(d["uri"], d["name"]) for d in emulator.control.state()["definitions"]]
+    renamed = DefinitionSpec("imports", "contacts", "people, renamed", {"Email": EMAIL}, "Email")
+
+    with caplog.at_level(logging.INFO):
+        again = ensure_load_definition(hook, Checkpoint(store), "load-1", from_spec(renamed, KEY))
+
+    assert [d["uri"] for d in emulator.control.state()["definitions"]] == [again.uri] and again.uri != lost
+    assert f"Found load definition {lost} ({lost_name}), which an earlier try asked for" in caplog.text
 
 
 def test_a_check_before_creation_that_fails_creates_nothing(hook, emulator):
