@@ -1,10 +1,12 @@
-"""The export operators without a DAG run: what they template, what they refuse when defined, how they defer.
+"""The export operators without a DAG run: what they template, what they refuse when defined, how they defer,
+and their tries (a retry mid-download, an import then an export) through tests/task_runner.py.
 
 Execution in real DAG runs is in tests/system/test_exports.py and tests/system/test_example_dags.py.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -376,3 +378,93 @@ def test_one_try_parses_the_export_filter_once_however_many_parts_it_syncs(
         assert parsed == [
             f"'{{{{Activity.Type}}}}' = 'EmailSend' AND {SENDS_FILTER}" if described_by == "template" else SENDS_FILTER
         ]
+
+
+# ------------------------------------------------------------------ through the task's tries (tests/task_runner.py)
+
+EMAIL = FIELDS["Email"]
+CONTACT_FIELDS = {
+    "Email": EMAIL,
+    "FirstName": "{{Contact.Field(C_FirstName)}}",
+    "LastName": "{{Contact.Field(C_LastName)}}",
+}
+
+
+def _read_csv(path) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+
+
+def test_a_retry_mid_download_reattaches_to_its_sync_and_the_file_is_exact(emulator, monkeypatch, tmp_path):
+    from tests.task_runner import run_task
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.seed(
+        "/contacts", count=25, template={EMAIL: "person{n}@example.com"}, updatedAt="2026-11-01T00:00:00"
+    )
+    # the second page fails past the hook's retries: the first try fails mid-download
+    emulator.control.add_fault(method="GET", path=r"^/syncs/\d+/data$", query="offset=10(&|$)", status=503, times=2)
+    target = tmp_path / "contacts.csv"
+    export = _export(
+        name="export test",
+        fields=CONTACT_FIELDS,
+        path=str(target),
+        lag=0,
+        poll_interval=0.01,
+        page_size=10,
+        http_retry_policy={"max_attempts": 2, "initial_wait": 0.01, "max_wait": 0.05},
+    )
+
+    run = run_task(export, retries=1)
+
+    assert run.state == "success", run.error
+    assert run.try_number == 2
+    assert "503" in str(run.errors[0])
+    emails = [row["Email"] for row in _read_csv(target)]
+    assert run.return_value["rows"] == len(emails) == len(set(emails)) == 25
+    assert len(requests_to(emulator, "POST", "/syncs")) == 1  # the retry reattached, nothing synced again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.csv"]  # no unfinished file left
+
+
+def test_an_import_followed_by_an_export_round_trips_exactly(emulator, monkeypatch, tmp_path):
+    """Quotes, commas and non-ASCII letters come back from Eloqua as they went in."""
+    from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
+    from tests.task_runner import run_task
+
+    monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
+    emulator.control.set_clock(now="2026-11-01T12:00:00")  # the import stamps its records inside the window
+    rows = [
+        {"Email": f"person{n}@example.com", "FirstName": f'Ann "{n}", Jr.', "LastName": f"Müller-Ñúñez {n}"}
+        for n in range(1, 31)
+    ]
+    load = EloquaImportOperator(
+        task_id="import",
+        entity="contacts",
+        name="round trip",
+        fields=CONTACT_FIELDS,
+        identifier_field_name="Email",
+        data=rows,
+        poll_interval=0.01,
+        timeout=60,
+    )
+    target = tmp_path / "contacts.ndjson"
+    export = _export(
+        name="export test",
+        fields=CONTACT_FIELDS,
+        path=str(target),
+        since="2026-11-01T00:00:00Z",
+        until="2026-11-02T00:00:00Z",
+        lag=0,
+        poll_interval=0.01,
+    )
+
+    imported = run_task(load)
+    exported = run_task(export)
+
+    assert imported.state == exported.state == "success", (imported.error, exported.error)
+    assert imported.return_value["created"] == 30
+    lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert exported.return_value["rows"] == 30
+    assert sorted(lines, key=lambda r: r["Email"]) == sorted(rows, key=lambda r: r["Email"])

@@ -1,8 +1,15 @@
-"""The event-CSV, contact-list and account example DAGs end to end in Airflow against the emulator."""
+"""The example DAGs but the contacts and Assets ones (tests/system/test_example_contacts.py) end to end in
+Airflow against the emulator, each run once: the event CSV, the contact list, the accounts (run twice: the
+definition is reused), SQL to contacts, the two scheduled exports (the data interval as the window, a
+deferred wait, a day split over Eloqua's activity limit) and the round trip."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.dag_runner import EXAMPLE_DAGS, run_dag
 
@@ -78,64 +85,76 @@ def test_sql_to_contacts_maps_the_query_columns_to_the_site_fields(airflow_db, e
     }
 
 
-def _now():
-    """A scheduled run's logical date today: its data interval is yesterday."""
-    import pendulum
-
-    return pendulum.now("UTC")
+EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 
 
-def _yesterday_noon() -> str:
-    """Noon UTC of yesterday: inside the data interval of a daily DAG's run today."""
-    import pendulum
-
-    return pendulum.now("UTC").subtract(days=1).replace(hour=12, minute=0, second=0, microsecond=0).isoformat()
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"), newline="")))
 
 
-def test_contacts_changed_in_the_data_interval_are_exported_to_a_file(airflow_db, eloqua_conn, monkeypatch, tmp_path):
+def test_contacts_changed_in_the_data_interval_are_exported_to_a_file(
+    airflow_db, eloqua_conn, monkeypatch, tmp_path, caplog
+):
+    """The run's data interval [day1, day2) is the window: a record stamped exactly at its start is in
+    it, one stamped exactly at its end is not (it is in the next run's). The export waits deferred."""
+    caplog.set_level("INFO")
     monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", f"file://{tmp_path}")
     monkeypatch.setenv("ELOQUA_EXAMPLE_EXPORT_LAG", "0")
-    eloqua_conn.control.seed(
-        "/contacts",
-        count=30,
-        template={"{{Contact.Field(C_EmailAddress)}}": "person{n}@example.com", "{{Contact.Field(C_Country)}}": "BE"},
-        updatedAt=_yesterday_noon().replace("+00:00", ""),
-    )
+    day1, day2, day3 = (datetime(2026, 11, d, tzinfo=UTC) for d in (10, 11, 12))
+    for name, moment in [
+        ("before", day1 - timedelta(seconds=1)),
+        ("first", day1),
+        ("midday", day1 + timedelta(hours=12)),
+        ("last", day2 - timedelta(seconds=1)),
+        ("boundary", day2),
+        ("later", day3),
+    ]:
+        eloqua_conn.control.seed(
+            "/contacts",
+            records=[{EMAIL: f"{name}@example.com", "{{Contact.Field(C_Country)}}": "BE"}],
+            updatedAt=moment.strftime("%Y-%m-%dT%H:%M:%S"),
+        )
 
-    result = run_dag(EXAMPLE_DAGS / "example_eloqua_export_contacts.py", "eloqua_export_contacts", logical_date=_now())
+    result = run_dag(EXAMPLE_DAGS / "example_eloqua_export_contacts.py", "eloqua_export_contacts", logical_date=day2)
 
     assert result.state == "success", result.tasks
     summary = result["export_changed_contacts"].return_value
-    assert summary["rows"] == 30 and summary["path"].endswith(".csv")
-    assert summary["until"].startswith(pendulum_today())
-    written = list((tmp_path / "contacts").glob("*.csv"))
-    assert len(written) == 1 and written[0].stat().st_size == summary["bytes"]
-    header, *rows = written[0].read_text().splitlines()
-    assert header == "ContactId,Email,FirstName,LastName,Country,ModifiedAt" and len(rows) == 30
+    assert (summary["since"], summary["until"]) == (day1.isoformat(), day2.isoformat())
+    (written,) = (tmp_path / "contacts").glob("*.csv")
+    assert written.name == "2026-11-10.csv" and summary["path"].endswith("/contacts/2026-11-10.csv")
+    assert written.stat().st_size == summary["bytes"]
+    assert written.read_text().splitlines()[0] == "ContactId,Email,FirstName,LastName,Country,ModifiedAt"
+    rows = read_csv(written)
+    assert summary["rows"] == len(rows) == 3
+    assert {row["Email"].split("@")[0] for row in rows} == {"first", "midday", "last"}
+    assert "[DAG TEST] running trigger in line" in caplog.text  # the task deferred, its trigger ran
 
 
-def pendulum_today() -> str:
-    import pendulum
-
-    return pendulum.now("UTC").start_of("day").isoformat()[:10]
-
-
-def test_yesterdays_email_sends_are_exported_to_ndjson(airflow_db, eloqua_conn, monkeypatch, tmp_path):
+def test_a_days_email_sends_are_exported_to_ndjson_in_parts_over_eloquas_activity_limit(
+    airflow_db, eloqua_conn, monkeypatch, tmp_path
+):
+    """60 sends in a day, 25 at most per activity sync: the window is split into parts, each synced,
+    written into one file with every send once."""
     monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("ELOQUA_EXAMPLE_EXPORT_LAG", "0")
+    day = datetime(2026, 11, 20, tzinfo=UTC)
     eloqua_conn.control.seed(
-        "/activities", count=12, activityType="EmailSend", createdAt=_yesterday_noon().replace("+00:00", "")
+        "/activities", count=60, activityType="EmailSend", createdAt=day.strftime("%Y-%m-%dT%H:%M:%S"), stepSeconds=1200
     )
+    eloqua_conn.control.configure(activity_sync_cap=25, activity_sync_cap_outcome="error")
 
     result = run_dag(
-        EXAMPLE_DAGS / "example_eloqua_export_email_sends.py", "eloqua_export_email_sends", logical_date=_now()
+        EXAMPLE_DAGS / "example_eloqua_export_email_sends.py",
+        "eloqua_export_email_sends",
+        logical_date=day + timedelta(days=1),
     )
 
     assert result.state == "success", result.tasks
     summary = result["export_email_sends"].return_value
-    with open(summary["path"], encoding="utf-8") as written:
-        lines = [json.loads(line) for line in written]
-    assert summary["rows"] == len(lines) == 12
+    assert summary["path"] == str(tmp_path / "email_sends" / "2026-11-20.ndjson")
+    lines = [json.loads(line) for line in Path(summary["path"]).read_text(encoding="utf-8").splitlines()]
+    ids = [line["ActivityId"] for line in lines]
+    assert summary["rows"] == len(ids) == len(set(ids)) == 60
     assert set(lines[0]) == {
         "ActivityId",
         "ExternalId",
@@ -145,6 +164,9 @@ def test_yesterdays_email_sends_are_exported_to_ndjson(airflow_db, eloqua_conn, 
         "EmailName",
         "CampaignId",
     }
+    assert len(summary["syncs"]) >= 3
+    failed = [s for s in eloqua_conn.control.state()["syncs"] if s["status"] == "error"]
+    assert len(failed) == len(summary["syncs"]) - 1  # each window too large once, then split
 
 
 def test_a_round_trip_exports_transforms_and_imports_back_exactly(airflow_db, eloqua_conn, monkeypatch, tmp_path):
