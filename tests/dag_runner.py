@@ -171,6 +171,26 @@ def clear_and_rerun(dag_file: Path, dag_id: str, run_id: str) -> DagResult:
     return DagResult(state=run.state, run_id=run.run_id, tasks=tasks)
 
 
+def resolved_links(dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
+    """What Airflow's extra-links API answers for a task of a run: each link of the serialized task,
+    resolved from the XCom its try stored (an empty link is None, as the API gives it)."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag = SerializedDagModel.get_dag(dag_id)
+    assert dag is not None
+    task = dag.get_task(task_id)
+    with create_session() as session:
+        ti = session.scalar(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id
+            )
+        )
+        return {name: task.get_extra_links(ti, name) or None for name in task.extra_links}
+
+
 CHILD_CODE = """
 import json, sys
 from pathlib import Path

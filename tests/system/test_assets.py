@@ -2,29 +2,30 @@
 asset event for ``eloqua://AcmeCorp/contacts`` (through the task's ``eloqua:<conn id>`` alias), the
 event queues the DAG scheduled on that Asset, and Airflow's scheduler code creates its run.
 
-The one-task path records it from EloquaImportOperator; the split path (upload, then
+The one-task path records it from EloquaImportOperator (here); the split path (upload, then
 EloquaSyncSensor) from the sensor, the task that sees the sync end, after deferring or across
-reschedules; an import that does not wait leaves it to its sensor (tests/system/test_waits.py).
+reschedules (tests/system/test_example_contacts.py); an import that does not wait leaves it to its
+sensor (tests/system/test_waits.py).
 Which syncs the sensor attaches the Asset for (not an error, not a skipped warning), in each
 mode: tests/test_assets.py.
 """
 
 from __future__ import annotations
 
-import pytest
+import requests
 from sqlalchemy import select
 
-from tests.dag_runner import EXAMPLE_DAGS, install_dag_file, run_dag
+from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER
+from airflow_provider_eloqua.hooks.eloqua import EloquaHook
+from tests.dag_runner import EXAMPLE_DAGS, install_dag_file, resolved_links, run_dag
 
 DAG_FILE = EXAMPLE_DAGS / "example_eloqua_assets.py"
-SPLIT_DAG_FILE = EXAMPLE_DAGS / "example_eloqua_contacts.py"
 URI = "eloqua://AcmeCorp/contacts"
 DOWNSTREAM = "eloqua_after_contacts_loaded"
 EVENT_KEYS = ("sync_uri", "status", "rows_processed", "created", "updated", "rejected")
 
 
-@pytest.fixture
-def unpaused(airflow_db):
+def unpause_downstream() -> None:
     """The downstream DAG exists unpaused before the run (a paused DAG is not queued by asset
     events, and [core] dags_are_paused_at_creation is baked into DagModel's column default). Its
     file is in the dags folder, so that ``dag.test()`` of any DAG there writes its schedule."""
@@ -86,7 +87,16 @@ def assert_downstream_consumed(event) -> None:
         assert [run.run_type for run in consumers] == ["asset_triggered"]
 
 
-def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, eloqua_conn, unpaused):
+def answers(url: str) -> int:
+    """The status a URL answers on the site (basic auth)."""
+    return requests.get(url, auth=(f"{DEFAULT_SITE}\\{DEFAULT_USER}", DEFAULT_PASSWORD), timeout=10).status_code
+
+
+def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, eloqua_conn):
+    """The one-task import records the event; its links (Airflow's extra-links API) name its sync and
+    the load definition it created, which it deleted once the sync was reported."""
+    unpause_downstream()
+
     result = run_dag(DAG_FILE, "eloqua_contacts_asset_load")
 
     assert result.state == "success", result.tasks
@@ -94,22 +104,9 @@ def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, elo
     assert summary["created"] == 5
     event = assert_one_event(result, "eloqua_contacts_asset_load", "load_contacts", summary)
     assert_downstream_consumed(event)
-
-
-@pytest.mark.parametrize("sensor_mode", ["deferrable", "reschedule"])
-def test_the_split_path_records_the_asset_from_its_sensor(
-    airflow_db, eloqua_conn, unpaused, monkeypatch, tmp_path, sensor_mode
-):
-    """example_eloqua_contacts.py: the upload records nothing (its sync has only started); the sensor
-    records the event once the sync has ended, also when it resumes after deferring."""
-    monkeypatch.setenv("ELOQUA_EXAMPLE_SENSOR_MODE", sensor_mode)
-    monkeypatch.setenv("ELOQUA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
-    eloqua_conn.control.configure(pending_polls=2, active_polls=2)  # the sensor's first look sees it running
-
-    result = run_dag(SPLIT_DAG_FILE, "eloqua_contacts_import")
-
-    assert result.state == "success", result.tasks
-    summary = result["wait_for_contact_sync"].return_value
-    assert summary["status"] == "success" and summary["created"] == 25
-    event = assert_one_event(result, "eloqua_contacts_import", "wait_for_contact_sync", summary)
-    assert_downstream_consumed(event)
+    base = EloquaHook().base_url  # the pod the emulator's /id names
+    assert resolved_links("eloqua_contacts_asset_load", result.run_id, "load_contacts") == {
+        "Eloqua definition": base + summary["definition_uri"],
+        "Eloqua sync": base + summary["sync_uri"],
+    }
+    assert (answers(base + summary["sync_uri"]), answers(base + summary["definition_uri"])) == (200, 404)
