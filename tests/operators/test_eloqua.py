@@ -1448,6 +1448,39 @@ def test_a_retry_reuses_its_load_definition_and_clears_what_it_staged(eloqua_con
     assert _loaded_once(env, activities(30))
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 503, "times": None}, {"action": "drop", "times": 1}],
+    ids=["post-syncs-503-every-time", "dropped-before-post-syncs-processed"],
+)
+def test_a_failed_runs_leftovers_never_reach_the_next_run(eloqua_conn, fault):
+    """Run 1 stages every chunk into its own load definition, then starting its sync fails for good.
+    The next run (a new task instance: its task state store starts empty) finds the template again,
+    loads into a load definition of its own and never syncs run 1's rows. A run killed mid-upload,
+    in a process of its own: tests/system/test_load_ownership.py."""
+    env = eloqua_conn
+    rows = activities(30)
+    env.control.add_fault(method="POST", path=r"^/syncs$", **fault)
+    first = _nightly(rows, http_retry_policy=FAST_RETRIES)
+    assert first["import"].state == "failed"
+    env.control.clear_faults()
+    leftovers = {uri: n for uri, n in staged_rows(env).items() if n}
+    assert leftovers and TEMPLATE not in leftovers  # run 1's rows sit in its own load definition
+    assert syncs(env) == []
+
+    second = _nightly(rows, http_retry_policy=FAST_RETRIES)
+
+    assert second["import"].state == "success", second["import"].error
+    assert second["create"].return_value == TEMPLATE  # the template was found again and reused
+    summary = second["import"].return_value
+    assert (summary["rows"], summary["rows_processed"], summary["created"]) == (30, 30, 30)
+    (sync,) = syncs(env)
+    assert sync["rows"] == 30 and sync["syncedInstanceUri"] not in leftovers
+    assert _loaded_once(env, rows)
+    # Run 1's leftovers were never synced; its load definition expires (autoDeleteDuration).
+    assert {uri: n for uri, n in staged_rows(env).items() if uri in leftovers} == leftovers
+
+
 # ================================================================== waiting: an outage, the deadline
 # The import operator polling or deferring, and the sensor poking or deferring (its reschedule mode,
 # where Airflow counts the wait across reschedules: tests/system/test_waits.py).
