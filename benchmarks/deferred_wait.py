@@ -4,7 +4,9 @@ Runs real Airflow (`airflow standalone`: scheduler, triggerer, dag-processor, AP
 [core] parallelism = 1) against the emulator. The sync takes ``polls`` status checks to end. The
 benchmark DAG's low-priority ``probe`` task can only get the single worker slot while the sensor
 is deferred. Reported: the sensor's states over time, whether the probe ran inside the deferral,
-and the status GETs the sync received against the poll intervals the wait lasted.
+and the status GETs the sync received against the poll intervals the wait lasted. ``measure`` runs
+the DAG and reads the states through the REST API of any running Airflow; ``run`` starts the
+standalone one for it (the smoke test measures on the deployment tests' Airflow instead).
 
     python -m benchmarks.deferred_wait [--polls 10] [--poll-seconds 1]
 """
@@ -12,22 +14,26 @@ and the status GETs the sync received against the poll intervals the wait lasted
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from airflow_provider_eloqua.emulator import EmulatorServer, airflow_connection_json
+import requests
+
+from airflow_provider_eloqua.emulator import EmulatorControl, EmulatorServer, airflow_connection_json
 
 DAG_ID = "eloqua_bench_deferred_wait"
+ADMIN = "admin"
 DAG_FILE = Path(__file__).parent / "dags" / "deferred_wait_dag.py"
 
 
@@ -46,7 +52,8 @@ def _env(home: Path, emulator_url: str, poll_seconds: float) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
         AIRFLOW__CORE__PARALLELISM="1",
-        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{ADMIN}:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
         AIRFLOW__API__PORT=str(port),
         AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
@@ -57,87 +64,68 @@ def _env(home: Path, emulator_url: str, poll_seconds: float) -> dict[str, str]:
     return env
 
 
-def _query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute(sql, args).fetchall()
-    except sqlite3.Error:
-        return []
+class AirflowApi:
+    """A running Airflow's public REST API (v2), signed in as a SimpleAuthManager user."""
+
+    def __init__(self, base_url: str, user: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        answer = requests.post(f"{self.base_url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        answer.raise_for_status()
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=60, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
 
 
-def _wait_for_api(env: dict[str, str], deadline: float) -> None:
+def _wait_for_api(base_url: str, deadline: float) -> None:
     """Tasks talk to the execution API: trigger only once the API server answers."""
-    url = env["AIRFLOW__API__BASE_URL"] + "/api/v2/monitor/health"
     while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{base_url}/api/v2/monitor/health", timeout=5).status_code == 200:
+                return
         time.sleep(1)
     raise TimeoutError("the Airflow API server never answered")
 
 
-def _trigger(env: dict[str, str], deadline: float) -> None:
+def _trigger(api: AirflowApi, deadline: float) -> str:
+    """Unpause and trigger the benchmark DAG once the dag-processor has parsed it; returns the run id."""
     while time.time() < deadline:
-        done = subprocess.run(["airflow", "dags", "trigger", DAG_ID], env=env, capture_output=True, timeout=120)
-        if done.returncode == 0:
-            return
-        time.sleep(2)
+        try:
+            api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+        except requests.HTTPError as error:
+            if error.response is None or error.response.status_code != 404:
+                raise
+            time.sleep(1)
+            continue
+        return api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})["dag_run_id"]
     raise TimeoutError(f"{DAG_ID} was never parsed by the dag-processor")
 
 
-def run(polls: int = 10, poll_seconds: float = 1.0, limit_seconds: float = 240) -> dict:
-    """Run the benchmark DAG once under `airflow standalone`; return the measurements."""
-    with tempfile.TemporaryDirectory(prefix="eloqua-bench-deferred-") as tmp, EmulatorServer() as emulator:
-        home = Path(tmp)
-        (home / "dags").mkdir()
-        shutil.copyfile(DAG_FILE, home / "dags" / DAG_FILE.name)
-        emulator.control.configure(pending_polls=polls // 2, active_polls=polls - polls // 2)
-        env = _env(home, emulator.url, poll_seconds)
-        deadline = time.time() + limit_seconds
-        log = (home / "standalone.log").open("w")
-        airflow = subprocess.Popen(
-            ["timeout", "-s", "KILL", str(int(limit_seconds) + 30), "airflow", "standalone"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_for_api(env, deadline)
-            _trigger(env, deadline)
-            db = home / "airflow.db"
-            timeline: list[tuple[float, str]] = []
-            run_state = None
-            while time.time() < deadline:
-                rows = _query(db, "SELECT state FROM task_instance WHERE dag_id=? AND task_id='wait'", (DAG_ID,))
-                state = rows[0][0] if rows else None
-                if state and (not timeline or timeline[-1][1] != state):
-                    timeline.append((time.time(), state))
-                runs = _query(db, "SELECT state FROM dag_run WHERE dag_id=?", (DAG_ID,))
-                run_state = runs[0][0] if runs else None
-                if run_state in ("success", "failed"):
-                    break
-                time.sleep(0.2)
-            tasks = {
-                task_id: (state, start, end)
-                for task_id, state, start, end in _query(
-                    db,
-                    "SELECT task_id, state, start_date, end_date FROM task_instance WHERE dag_id=?",
-                    (DAG_ID,),
-                )
-            }
-            if run_state != "success":
-                print((home / "standalone.log").read_text()[-5000:], file=sys.stderr)
-                for path in sorted((home / "logs").rglob("*.log")):
-                    print(f"--- {path.relative_to(home)}\n" + path.read_text()[-3000:], file=sys.stderr)
-        finally:
-            os.killpg(airflow.pid, 9)
-            airflow.wait()
-            log.close()
-        sync_gets = [r for r in emulator.control.requests() if r["method"] == "GET" and "/syncs/" in r["path"]]
+def measure(api: AirflowApi, emulator: EmulatorControl, polls: int, poll_seconds: float, deadline: float) -> dict:
+    """Run the benchmark DAG once on a running Airflow whose dags folder has ``DAG_FILE``, whose sensor polls
+    every ``poll_seconds`` and whose ``eloqua_default`` is ``emulator``; return the measurements."""
+    emulator.configure(pending_polls=polls // 2, active_polls=polls - polls // 2)
+    emulator.clear_requests()
+    run_id = _trigger(api, deadline)
+    run_path = f"/dags/{DAG_ID}/dagRuns/{run_id}"
+    timeline: list[tuple[float, str]] = []
+    run_state = None
+    while time.time() < deadline:
+        state = api.call("GET", f"{run_path}/taskInstances/wait")["state"]
+        if state and (not timeline or timeline[-1][1] != state):
+            timeline.append((time.time(), state))
+        run_state = api.call("GET", run_path)["state"]
+        if run_state in ("success", "failed"):
+            break
+        time.sleep(0.2)
+    tasks = {
+        ti["task_id"]: (ti["state"], ti["start_date"], ti["end_date"])
+        for ti in api.call("GET", f"{run_path}/taskInstances")["task_instances"]
+    }
+    sync_gets = [r for r in emulator.requests() if r["method"] == "GET" and "/syncs/" in r["path"]]
     deferred = [t for t, s in timeline if s == "deferred"]
     left = [t for t, s in timeline if deferred and t > deferred[0] and s != "deferred"]
     start, end = (deferred[0], left[0]) if deferred and left else (None, None)
@@ -157,6 +145,7 @@ def run(polls: int = 10, poll_seconds: float = 1.0, limit_seconds: float = 240) 
     )
     return {
         "dag_run": run_state,
+        "run_id": run_id,
         "polls_to_finish": polls,
         "poll_seconds": poll_seconds,
         "sensor_states": [s for _, s in timeline],
@@ -169,8 +158,40 @@ def run(polls: int = 10, poll_seconds: float = 1.0, limit_seconds: float = 240) 
         "probe_start_end_after_deferral_s": (
             [round(_epoch(t) - start, 2) for t in (probe_start, probe_end)] if start and probe_end else None
         ),
-        "parallelism": 1,
     }
+
+
+def run(polls: int = 10, poll_seconds: float = 1.0, limit_seconds: float = 240) -> dict:
+    """Run the benchmark DAG once under `airflow standalone`; return the measurements."""
+    with tempfile.TemporaryDirectory(prefix="eloqua-bench-deferred-") as tmp, EmulatorServer() as emulator:
+        home = Path(tmp)
+        (home / "dags").mkdir()
+        shutil.copyfile(DAG_FILE, home / "dags" / DAG_FILE.name)
+        password = secrets.token_urlsafe(12)
+        (home / "passwords.json").write_text(json.dumps({ADMIN: password}))
+        env = _env(home, emulator.url, poll_seconds)
+        deadline = time.time() + limit_seconds
+        log = (home / "standalone.log").open("w")
+        airflow = subprocess.Popen(
+            ["timeout", "-s", "KILL", str(int(limit_seconds) + 30), "airflow", "standalone"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_api(env["AIRFLOW__API__BASE_URL"], deadline)
+            api = AirflowApi(env["AIRFLOW__API__BASE_URL"], ADMIN, password)
+            result = measure(api, emulator.control, polls, poll_seconds, deadline)
+            if result["dag_run"] != "success":
+                print((home / "standalone.log").read_text()[-5000:], file=sys.stderr)
+                for path in sorted((home / "logs").rglob("*.log")):
+                    print(f"--- {path.relative_to(home)}\n" + path.read_text()[-3000:], file=sys.stderr)
+        finally:
+            os.killpg(airflow.pid, 9)
+            airflow.wait()
+            log.close()
+    return {**result, "parallelism": 1}
 
 
 def _epoch(value: str) -> float:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_eloqua.emulator import airflow_connection_json
+from benchmarks.deferred_wait import DAG_FILE as DEFERRED_WAIT_DAG
 from tests.deployment.harness import Deployment, install_venv, migrate
 from tests.deployment.postgres import DB_NAME, PostgresServer
 from tests.system.s3_loopback import aws_connection_json, moto_server
@@ -94,8 +95,9 @@ def _run(deployment: Deployment, request: pytest.FixtureRequest) -> Iterator[Dep
 def deployment(
     deployment_venv: Path, deployment_postgres: tuple[PostgresServer, str], request: pytest.FixtureRequest
 ) -> Iterator[Deployment]:
-    """LocalExecutor; the Eloqua connection is created through the REST API by the tests that need it."""
-    yield from _run(Deployment(deployment_venv, *deployment_postgres), request)
+    """LocalExecutor, with the deferred-wait benchmark's DAG beside the examples; the Eloqua connection is
+    created through the REST API by the tests that need it."""
+    yield from _run(Deployment(deployment_venv, *deployment_postgres, extra_dags=(DEFERRED_WAIT_DAG,)), request)
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,20 @@
 The deployment (tests/deployment/harness.py): the provider pip-installed into a fresh venv, the
 emulator as its own process, PostgreSQL as the metadata DB, and Airflow's scheduler (LocalExecutor),
 triggerer, dag-processor and api-server as separate processes. Nothing here runs in-process. The
-CeleryExecutor topology is test_celery_deployment.py's.
+CeleryExecutor topology is test_celery_deployment.py's. The deferred-wait benchmark's smoke run
+measures on this deployment too: its scheduler and triggerer are already up.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD
-from tests.deployment.harness import Deployment
+from benchmarks.deferred_wait import AirflowApi, measure
+from tests.deployment.harness import ADMIN_USER, Deployment
 
 pytestmark = [pytest.mark.deployment, pytest.mark.timeout(3600)]
 
@@ -21,8 +24,20 @@ pytestmark = [pytest.mark.deployment, pytest.mark.timeout(3600)]
 DEFERRING_DAG, DEFERRING_TASK = "eloqua_contacts_import", "wait_for_contact_sync"
 
 
-def test_every_example_dag_succeeds_in_a_real_deployment(deployment: Deployment):
+#: The deferred-wait smoke's sync ends at its fifth status GET (pending, then active, then done): a
+#: deferral of a few seconds, which the benchmark's 0.2 s look at the sensor's state cannot miss.
+POLLS = 4
+
+
+@pytest.fixture(scope="module")
+def eloqua_default(deployment: Deployment) -> Deployment:
+    """``eloqua_default`` created through the REST API, as a user creates it."""
     deployment.api("POST", "/connections", json=deployment.eloqua_connection(), expect=201)
+    return deployment
+
+
+def test_every_example_dag_succeeds_in_a_real_deployment(eloqua_default: Deployment):
+    deployment = eloqua_default
     # Each sync takes several status polls to end, so the deferrable sensor really waits.
     deployment.emulator.configure(pending_polls=3, active_polls=3)
 
@@ -72,3 +87,22 @@ def test_every_example_dag_succeeds_in_a_real_deployment(deployment: Deployment)
     leaked = [str(path) for path, text in texts.items() if DEFAULT_PASSWORD in text]
     assert leaked == []
     assert DEFAULT_PASSWORD not in log
+
+
+def test_the_deferred_wait_benchmark_runs_and_counts(eloqua_default: Deployment):
+    """``benchmarks.deferred_wait.measure``, which ``make bench`` runs on `airflow standalone` with one worker
+    slot, on this deployment: it triggers its DAG, follows the deferrable sensor and counts the status GETs.
+    It proves the benchmark runs and counts, not that the machine was fast, nor where the probe ran (16
+    slots here): those are ``make bench``'s to report."""
+    deployment = eloqua_default
+    api = AirflowApi(deployment.api_url, ADMIN_USER, deployment.admin_password)
+    result = measure(api, deployment.emulator, polls=POLLS, poll_seconds=1.0, deadline=time.time() + 600)
+    print(json.dumps(result, indent=1))
+
+    assert result["dag_run"] == "success", result
+    assert result["probe_state"] == "success", result
+    assert "deferred" in result["sensor_states"], result
+    # The emulated sync ends on its (POLLS + 1)th status GET: the benchmark saw every one of them.
+    assert result["sync_gets_total"] >= POLLS + 1, result
+    assert 0 <= result["sync_gets_in_deferral"] <= result["sync_gets_total"], result
+    assert isinstance(result["probe_ran_inside_deferral"], bool), result
