@@ -7,13 +7,17 @@ without a round trip (and without a half-created definition to clean up). The ch
 :class:`airflow_provider_eloqua.load.spec.DefinitionSpec`, which builds the definition's body;
 :func:`same_definition` says whether an existing definition can be reused for it, and
 :func:`definitions_named` finds those of an exact name. :func:`discard_definition` deletes a
-definition the provider made for itself (a load's or an export's), best effort.
+definition the provider made for itself (a load's or an export's), best effort. A definition whose create
+answer was lost is noted first (:class:`RequestedDefinition`) and, when the try that finds it cannot use
+it, deleted by :func:`delete_lost_definition`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +26,7 @@ from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, Eloq
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 
+log = logging.getLogger(__name__)
 MAX_FIELDS = 100
 MAX_NAME_LENGTH = 100
 MAX_SYNC_ACTIONS = 10
@@ -317,3 +322,43 @@ def discard_definition(hook: EloquaHook, uri: str, what: str) -> None:
             hook.log.warning("Could not delete %s %s (%s); Eloqua deletes it when it expires", what, uri, exc)
         return
     hook.log.info("Deleted %s %s", what, uri)
+
+
+@dataclass(frozen=True)
+class RequestedDefinition:
+    """A definition a try asked Eloqua to create, noted before the create is sent: where, and named what
+    (a name no other definition has), so that a later try finds it if the answer was lost."""
+
+    name: str
+    entity: str
+    parent_id: int | str | None
+    kind: str
+    #: What it was asked for, in the words of the capability that asked (a load's key, an export's origin).
+    source: str
+
+
+def delete_lost_definition(hook: EloquaHook, requested: RequestedDefinition, what: str) -> None:
+    """Delete ``what`` (``"load definition"``, ``"export definition"``), which an earlier try asked for
+    (``requested``) and never heard the answer of, if Eloqua created it and this try cannot use it: found
+    by its name, which no other definition has; nothing was ever synced there (best effort, as
+    :func:`discard_definition`)."""
+    try:
+        lost = list(definitions_named(hook, requested.entity, requested.parent_id, requested.kind, requested.name))
+    except EloquaError as exc:
+        log.warning(
+            "Could not look for %s %r, asked for by an earlier try (%s); if Eloqua created it, it deletes it when "
+            "it expires",
+            what,
+            requested.name,
+            exc,
+        )
+        return
+    for definition in lost:
+        log.info(
+            "Found %s %s (%s), which an earlier try asked for without hearing the answer and this try does not "
+            "use: deleting it",
+            what,
+            definition["uri"],
+            requested.name,
+        )
+        discard_definition(hook, definition["uri"], what)

@@ -8,12 +8,13 @@ validated :class:`~.spec.ExportSpec` and :class:`~.spec.OutputSpec`, and returns
 An export runs in two phases, both resumable from the checkpoint:
 
 1. **Sync.** The window is a *plan* of parts (:mod:`.plan`), first one part. Each part gets an export
-   definition of its own (the spec over the part's window, named for this task, auto-deleted), synced
-   through :mod:`airflow_provider_eloqua.sync` and waited for, one after another (Oracle's advice for
-   activities). A finished part notes its sync and the count its log reports (ELQ-00102). An
-   activity part that reaches Oracle's 5,000,000 rows per sync is split in two halves of its
-   window, each synced again. A retry reattaches to the part's sync; a sync that failed or is gone
-   is synced again.
+   definition of its own (the spec over the part's window, under a name no other definition has,
+   auto-deleted; the create is noted before it is sent, so that a retry finds it if the answer is
+   lost), synced through :mod:`airflow_provider_eloqua.sync` and waited for, one after another
+   (Oracle's advice for activities). A finished part notes its sync and the count its log reports
+   (ELQ-00102). An activity part that reaches Oracle's 5,000,000 rows per sync is split in two
+   halves of its window, each synced again. A retry reattaches to the part's sync; a sync that
+   failed or is gone is synced again.
 2. **Download.** Every part's pages go, in window order, into one file (:mod:`.download`), which
    appears at the path only once every part's rows equal its count. Data that expired or was
    deleted in the meantime (404, 410) sends that part back to phase 1 and the download starts over.
@@ -30,7 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from airflow_provider_eloqua.definitions import discard_definition
+from airflow_provider_eloqua.definitions import (
+    RequestedDefinition,
+    delete_lost_definition,
+    discard_definition,
+    find_same_definition,
+)
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaRowCountError, EloquaSyncError
 from airflow_provider_eloqua.export.download import DataGone, ExportResult, exported_count, write_parts
 from airflow_provider_eloqua.export.plan import (
@@ -39,6 +45,7 @@ from airflow_provider_eloqua.export.plan import (
     Plan,
     export_name,
     is_gone,
+    new_definition_key,
     origin_of,
 )
 from airflow_provider_eloqua.export.spec import ACTIVITY_SYNC_LIMIT, ExportSpec, OutputSpec
@@ -96,7 +103,7 @@ class Export:
     :param checkpoint: the task's checkpoint.
     :param spec: the export, its window resolved (see :func:`~.window.close`).
     :param output: where the rows go.
-    :param key: names the task's definitions and hidden file (the same on every try).
+    :param key: names the task's hidden file (the same on every try).
     :param poll_interval: seconds between looks at a sync while waiting in the worker.
     :param timeout: the most seconds to wait for each sync.
     :param lag: a window is synced no earlier than ``until + lag`` (see :mod:`.window`).
@@ -311,19 +318,49 @@ class Export:
         return sync_uri
 
     def _definition(self, window: Window) -> str:
-        """The part's own definition: the one an earlier try created for this window, or a new one."""
+        """The part's own definition: the one an earlier try created for this window (or asked for and
+        never heard the answer of, if Eloqua has it), or a new one, its create noted before it is sent."""
         known = self.checkpoint.definition
         if known is not None and known[1] == window:
             self.links.definition(known[0])
             return known[0]
         if known is not None:
             self._delete_definition(known[0])
-        spec = self.spec.with_window(window).with_name(export_name(self.spec.name, self.key))
-        uri = self.hook.create_definition(spec.entity, spec.body(), spec.parent, "exports")["uri"]
+        spec = self.spec.with_window(window)
+        uri = self._lost_definition(spec)
+        if uri is None:
+            name = export_name(spec.name, new_definition_key())
+            requested = RequestedDefinition(name, spec.entity, spec.parent, "exports", self.origin)
+            self.checkpoint.requesting_definition(requested, window)
+            spec = spec.with_name(name)
+            uri = self.hook.create_definition(spec.entity, spec.body(), spec.parent, "exports")["uri"]
+            self.hook.log.info("Created export definition %s (%s), filter %s", uri, name, spec.filter_text())
         self.checkpoint.created_definition(uri, window)
         self.links.definition(uri)
-        self.hook.log.info("Created export definition %s (%s), filter %s", uri, spec.name, spec.filter_text())
         return uri
+
+    def _lost_definition(self, spec: ExportSpec) -> str | None:
+        """The definition an earlier try asked for this part (``spec``'s window, this export) and never heard
+        the answer of, if Eloqua has it: found by the name noted and its properties. One asked for another
+        part or export, or made otherwise, is deleted."""
+        lost = self.checkpoint.requested_definition
+        if lost is None:
+            return None
+        requested, window = lost
+        if requested.source == self.origin and window == spec.window:
+            body = spec.with_name(requested.name).body()
+            found = find_same_definition(self.hook, spec.entity, spec.parent, "exports", body)
+            if found is not None:
+                self.hook.log.info(
+                    "Found export definition %s (%s) again: an earlier try created it for %s but never heard "
+                    "Eloqua's answer; it is synced, nothing is created twice",
+                    found["uri"],
+                    requested.name,
+                    window.describe(),
+                )
+                return str(found["uri"])
+        delete_lost_definition(self.hook, requested, "export definition")
+        return None
 
     def _ended(self, plan: Plan, index: int, sync_uri: str, status: str, *, reattached: bool = False) -> None:
         """Judge a part's ended sync: note it counted, split it, or fail (a retry syncs it again).
@@ -425,11 +462,13 @@ class Export:
     def _clean_up(self, plan: Plan) -> None:
         """Delete the plan's definitions (best effort: their autoDeleteDuration is the backstop), forget it."""
         uris = {part.definition_uri for part in plan.parts if part.definition_uri}
-        known = self.checkpoint.definition
+        known, lost = self.checkpoint.definition, self.checkpoint.requested_definition
         if known is not None:
             uris.add(known[0])
         for uri in sorted(uris):
             self._delete_definition(uri)
+        if lost is not None:
+            delete_lost_definition(self.hook, lost[0], "export definition")
         self.checkpoint.forget_export()
 
     def _delete_definition(self, uri: str) -> None:

@@ -4,9 +4,9 @@
   and sync that exported it and the count its log reports; :func:`origin_of` names the export a
   plan belongs to.
 * :class:`ExportCheckpoint`: the task state store's view of the export (the sync in flight, the
-  plan, the definition being synced, the resolved window).
-* The export's own definitions: named by :func:`export_name`, recognized by
-  :func:`created_by_export`, deleted (best effort) by :func:`delete_definition`.
+  plan, the definition being synced or asked for, the resolved window).
+* The export's own definitions: named by :func:`export_name` with a key of their own
+  (:func:`new_definition_key`), recognized by :func:`created_by_export`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
+from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH, RequestedDefinition
 from airflow_provider_eloqua.exceptions import EloquaApiError
 from airflow_provider_eloqua.export.spec import ExportSpec
 from airflow_provider_eloqua.export.window import Window, close
@@ -87,7 +88,8 @@ def origin_of(spec: ExportSpec) -> str:
 
 class ExportCheckpoint(SyncCheckpoint):
     """What one task's export remembers across its tries: the sync in flight (the sync layer's keys,
-    with the part's window and definition as payload), the plan, and the definition being synced."""
+    with the part's window and definition as payload), the plan, and the definition being synced (or, until
+    its create is answered, asked for)."""
 
     payload_key = "eloqua_export_sync"
     _PLAN = "eloqua_export_plan"
@@ -135,6 +137,20 @@ class ExportCheckpoint(SyncCheckpoint):
     def created_definition(self, uri: str, window: Window) -> None:
         self._set(self._DEFINITION, {"uri": uri, "window": window.as_json()})
 
+    @property
+    def requested_definition(self) -> tuple[RequestedDefinition, Window] | None:
+        """The definition an earlier try asked for the part over ``window`` (its ``source``: the export's
+        origin), if the answer (the URI) never arrived."""
+        stored = self._get(self._DEFINITION)
+        if isinstance(stored, dict) and not stored.get("uri") and isinstance(stored.get("requested"), dict):
+            return RequestedDefinition(**stored["requested"]), Window.from_json(stored["window"])
+        return None
+
+    def requesting_definition(self, requested: RequestedDefinition, window: Window) -> None:
+        """Note the definition about to be asked for the part over ``window``, so that a later try finds it
+        if the answer is lost (the URI replaces the note once it arrives)."""
+        self._set(self._DEFINITION, {"requested": asdict(requested), "window": window.as_json()})
+
     def forget_definition(self) -> None:
         self._delete(self._DEFINITION)
 
@@ -158,8 +174,16 @@ class ExportCheckpoint(SyncCheckpoint):
 # ------------------------------------------------------------------ the export's own definitions
 
 
+def new_definition_key() -> str:
+    """12 hex digits drawn at random for one create of a part's definition (48 bits): the name
+    :func:`export_name` makes with it is that create's alone, not another task's, another part's or an
+    earlier create's of the same part, so that a definition found by it is the one asked for."""
+    return secrets.token_hex(6)
+
+
 def export_name(name: str, key: str) -> str:
-    """The user's name (cut to fit) plus ``[airflow-export <key>]``: at most 100 characters."""
+    """The user's name (cut to fit) plus ``[airflow-export <key>]`` (:func:`new_definition_key`): at most
+    100 characters."""
     suffix = f" [{_MARKER} {key}]"
     return (name.strip() or "Airflow export")[: MAX_NAME_LENGTH - len(suffix)].rstrip() + suffix
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Self
 
+from airflow_provider_eloqua.definitions import RequestedDefinition
 from airflow_provider_eloqua.load.identity import LoadIdentity
 from airflow_provider_eloqua.sync.checkpoint import STATE_SYNC, STATE_SYNC_REQUESTED, StartedSync, SyncCheckpoint
 
@@ -36,19 +37,6 @@ STATE_MAX_TRIES = "eloqua_max_tries"
 STATE_REFUSED = "eloqua_refused"
 #: What an earlier try of a load leaves behind for a later try of the same load.
 _LOAD_WORK = (STATE_SYNC, STATE_UPLOAD, STATE_SYNC_REQUESTED, STATE_BATCHES, STATE_LOAD_DEFINITION, STATE_REFUSED)
-
-
-@dataclass(frozen=True)
-class RequestedDefinition:
-    """A load definition an earlier try asked Eloqua to create without hearing the answer: where, and
-    named what (the name identifies the task instance and the load, see :mod:`.load_definition`)."""
-
-    name: str
-    entity: str
-    parent_id: int | str | None
-    kind: str
-    #: The key of the load it was asked for.
-    source: str
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,12 @@ from airflow_provider_eloqua import urls
 from airflow_provider_eloqua.chunking import iter_file_chunks, iter_row_chunks
 from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
-from airflow_provider_eloqua.definitions import discard_definition, find_same_definition, same_definition
+from airflow_provider_eloqua.definitions import (
+    delete_lost_definition,
+    discard_definition,
+    find_same_definition,
+    same_definition,
+)
 from airflow_provider_eloqua.exceptions import (
     EloquaApiError,
     EloquaError,
@@ -51,7 +56,6 @@ from airflow_provider_eloqua.load.identity import LoadIdentity, input_fingerprin
 from airflow_provider_eloqua.load.load_definition import (
     Blueprint,
     LoadDefinition,
-    delete_lost_load_definition,
     ensure_load_definition,
 )
 from airflow_provider_eloqua.load.report import (
@@ -452,7 +456,7 @@ class Load:
             else:
                 discard_definition(self.hook, known[0], "load definition")
         elif requested:
-            delete_lost_load_definition(self.hook, requested)
+            delete_lost_definition(self.hook, requested, "load definition")
         self.checkpoint.forget_load()
 
     def _earlier_sync_running(self) -> str | None:

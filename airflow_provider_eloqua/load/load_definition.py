@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua.definitions import (
     MAX_NAME_LENGTH,
+    RequestedDefinition,
     check_durations,
-    definitions_named,
+    delete_lost_definition,
     discard_definition,
     find_same_definition,
 )
-from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaError, EloquaInputError
-from airflow_provider_eloqua.load.checkpoint import RequestedDefinition
+from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
@@ -186,7 +186,7 @@ def ensure_load_definition(
             )
             return LoadDefinition(uri=found["uri"], body={**body, **found}, reused=True)
     if requested:  # asked for another load, or made otherwise (the name given changed): never staged into
-        delete_lost_load_definition(hook, requested)
+        delete_lost_definition(hook, requested, "load definition")
     if before_create is not None:
         before_create()
     checkpoint.requesting_load_definition(
@@ -197,31 +197,6 @@ def ensure_load_definition(
     checkpoint.created_load_definition(uri, load)
     log.info("Created load definition %s (%s); this load stages only there", uri, body["name"])
     return LoadDefinition(uri=uri, body={**body, **created}, reused=False)
-
-
-def delete_lost_load_definition(hook: EloquaHook, requested: RequestedDefinition) -> None:
-    """Delete the definition an earlier try asked for and never heard the answer of, if Eloqua created
-    it and this try cannot use it (another load's, or one made otherwise): found by its name, which no
-    other definition has; nothing was ever staged there (best effort, as
-    :func:`~airflow_provider_eloqua.definitions.discard_definition`)."""
-    try:
-        lost = list(definitions_named(hook, requested.entity, requested.parent_id, requested.kind, requested.name))
-    except EloquaError as exc:
-        log.warning(
-            "Could not look for load definition %r, asked for by an earlier try (%s); if Eloqua created it, it "
-            "deletes it when it expires",
-            requested.name,
-            exc,
-        )
-        return
-    for definition in lost:
-        log.info(
-            "Found load definition %s (%s), which an earlier try asked for without hearing the answer and this "
-            "try does not use: deleting it",
-            definition["uri"],
-            requested.name,
-        )
-        discard_definition(hook, definition["uri"], "load definition")
 
 
 def _properties_digest(body: Mapping[str, Any]) -> str:

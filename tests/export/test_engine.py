@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +15,11 @@ import pytest
 
 from airflow_provider_eloqua.exceptions import EloquaRowCountError, EloquaSyncError, EloquaTransportError
 from airflow_provider_eloqua.export.engine import Clock, Export, WaitForSync, WaitUntil
-from airflow_provider_eloqua.export.plan import ExportCheckpoint, export_name
+from airflow_provider_eloqua.export.plan import ExportCheckpoint, created_by_export
 from airflow_provider_eloqua.export.spec import ExportSpec, OutputSpec
 from airflow_provider_eloqua.export.window import Window
 from tests.sync.helpers import Store, emulator_hook, requests_to
+from tests.system.dags.matrix import captured
 
 EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 FIELDS = {"Id": "{{Contact.Id}}", "Email": EMAIL, "First": "{{Contact.Field(C_FirstName)}}"}
@@ -99,9 +101,11 @@ def test_the_definition_asks_for_the_window_in_utc_and_auto_deletes(hook, emulat
     run = export(hook, Store(), tmp_path / "c.ndjson", spec=spec)
     uri = run._definition(window)
     body = hook.get_definition(uri)
-    assert body["name"] == export_name("Engine test", "a1b2c3d4e5f6") == "Engine test [airflow-export a1b2c3d4e5f6]"
+    assert re.fullmatch(r"Engine test \[airflow-export [0-9a-f]{12}\]", body["name"])
     assert body["areSystemTimestampsInUTC"] is True
     assert body["autoDeleteDuration"] == "P2D" and body["dataRetentionDuration"] == "P2D"
+    again = hook.get_definition(export(hook, Store(), tmp_path / "c.ndjson", spec=spec)._definition(window))
+    assert again["name"] != body["name"] and created_by_export(again["name"])  # each create's name is its own
     assert body["filter"] == (
         "'{{Contact.Field(C_DateModified)}}' >= '2026-12-01 00:00:00' AND "
         "'{{Contact.Field(C_DateModified)}}' < '2026-12-02 00:00:00'"
@@ -218,7 +222,7 @@ def test_start_only_starts_the_sync_and_leaves_it_to_the_caller(hook, emulator, 
         status = (sync := hook.get_sync(started.sync_uri))["status"]
     assert status == "success" and not (tmp_path / "unused.csv").exists()
     definition = hook.get_definition(sync["syncedInstanceUri"])  # export/download.py deletes it once written
-    assert definition["name"] == export_name("Engine test", "a1b2c3d4e5f6")
+    assert definition["name"].startswith("Engine test [") and created_by_export(definition["name"])
     assert len(requests_to(emulator, "POST", "/syncs")) == 1
 
 
@@ -339,3 +343,108 @@ def test_a_retry_after_the_data_expired_syncs_again_and_writes_every_row(hook, e
     assert result.rows == 6 and result.sync_uri != first.sync_uri
     statuses = [p["status"] for p in requests_to(emulator, "GET", first.sync_uri + "/data")]
     assert statuses and statuses[0] in (404, 410)  # the expired data, then a new sync
+
+
+# ------------------------------------------------------------------ an export definition whose create answer was lost
+
+EXPORTS = r"^/contacts/exports$"
+
+
+def _export_definitions(emulator) -> list[str]:
+    return [d["uri"] for d in emulator.control.state()["definitions"] if "/exports/" in d["uri"]]
+
+
+def _lost_create(emulator, attempt) -> str:
+    """``attempt()`` (a try) fails: Eloqua creates the part's definition and the connection drops before
+    the answer (the hook does not send that POST again). Returns the definition Eloqua made."""
+    before = set(_export_definitions(emulator))
+    emulator.control.add_fault(method="POST", path=EXPORTS, times=1, action="drop_after")
+    with pytest.raises(EloquaTransportError):
+        attempt()
+    (lost,) = set(_export_definitions(emulator)) - before
+    return lost
+
+
+def _synced_definition(hook, sync_uri: str) -> str:
+    return hook.get_sync(sync_uri)["syncedInstanceUri"]
+
+
+def test_an_export_definition_whose_create_answer_was_lost_is_synced_by_the_retry_not_orphaned(
+    hook, emulator, tmp_path, capfd, caplog
+):
+    """The retry finds the part's definition by the name noted before the create and its properties, and
+    syncs it: one definition for the part, every record once in the file, and it is deleted at the end."""
+    caplog.set_level("INFO")
+    seed_contacts(emulator, 25)
+    store = Store()
+    lost = _lost_create(emulator, lambda: export(hook, store, tmp_path / "c.csv").run())
+    name = hook.get_definition(lost)["name"]
+
+    waiting = export(hook, store, tmp_path / "c.csv").run(block=False)
+    assert isinstance(waiting, WaitForSync) and _synced_definition(hook, waiting.sync_uri) == lost
+    assert _export_definitions(emulator) == [lost]
+    result = export(hook, store, tmp_path / "c.csv", page_size=10).run()
+
+    rows = read_csv(tmp_path / "c.csv")
+    assert result.rows == 25 and len(rows) == 26 and len({r[0] for r in rows[1:]}) == 25
+    assert sorted(r[1] for r in rows[1:]) == sorted(f"person{n}@example.com" for n in range(1, 26))
+    assert len(requests_to(emulator, "POST", "/contacts/exports")) == 1  # the lost one, never created twice
+    assert _export_definitions(emulator) == [] and store == {}
+    output = captured(capfd, caplog)
+    assert f"Found export definition {lost} ({name}) again: an earlier try created it for" in output
+    assert f"Deleted export definition {lost}" in output
+
+
+def test_the_split_path_finds_its_lost_definition_and_never_another_tasks(hook, emulator, tmp_path):
+    """``start`` (EloquaExportOperator with wait=False) creates the definition the same way: the retry syncs
+    the one whose answer was lost. Another task's definition for the same export, same properties, is
+    neither reused nor deleted (its name is its own)."""
+    seed_contacts(emulator, 3)
+    other = export(hook, Store(), tmp_path / "other.csv").start()
+    assert isinstance(other, WaitForSync)
+    theirs = _synced_definition(hook, other.sync_uri)
+    store = Store()
+    lost = _lost_create(emulator, lambda: export(hook, store, tmp_path / "c.csv").start())
+
+    started = export(hook, store, tmp_path / "c.csv").start()
+
+    assert isinstance(started, WaitForSync) and _synced_definition(hook, started.sync_uri) == lost
+    assert sorted(_export_definitions(emulator)) == sorted([theirs, lost]) and store == {}
+    assert len(requests_to(emulator, "POST", "/contacts/exports")) == 2
+
+
+def test_a_lost_definition_of_another_export_is_deleted(hook, emulator, tmp_path, capfd, caplog):
+    """The create answer was lost, then the DAG changed (other fields): the retry exports the new export
+    and deletes the definition asked for the old one, found by the name noted, instead of leaving it."""
+    caplog.set_level("INFO")
+    seed_contacts(emulator, 4)
+    store = Store()
+    lost = _lost_create(emulator, lambda: export(hook, store, tmp_path / "c.csv").run())
+    changed = ExportSpec(entity="contacts", name="Engine test", fields={"Id": "{{Contact.Id}}", "Email": EMAIL})
+
+    waiting = export(hook, store, tmp_path / "c.csv", spec=changed).run(block=False)
+
+    assert isinstance(waiting, WaitForSync)
+    ours = _synced_definition(hook, waiting.sync_uri)
+    assert _export_definitions(emulator) == [ours] and ours != lost
+    output = captured(capfd, caplog)
+    assert f"Found export definition {lost} (" in output and f"Deleted export definition {lost}" in output
+    result = export(hook, store, tmp_path / "c.csv", spec=changed).run()
+    assert result.rows == 4 and read_csv(tmp_path / "c.csv")[0] == ["Id", "Email"]
+    assert _export_definitions(emulator) == []
+
+
+def test_a_lost_definition_of_another_part_is_deleted_not_synced(hook, emulator, tmp_path):
+    """Same export, another window (another part): the definition asked for the first part is deleted
+    before the second part's is created; it is never synced for a window it does not filter on."""
+    window = Window.of("2026-12-01T00:00:00Z", "2026-12-03T00:00:00Z")
+    spec = ExportSpec(entity="contacts", name="Engine test", fields=FIELDS, window=window)
+    first, second = window.halves()
+    store = Store()
+    lost = _lost_create(emulator, lambda: export(hook, store, tmp_path / "c.csv", spec=spec)._definition(first))
+
+    uri = export(hook, store, tmp_path / "c.csv", spec=spec)._definition(second)
+
+    assert uri != lost and _export_definitions(emulator) == [uri]
+    assert "'2026-12-02 00:00:00'" in hook.get_definition(uri)["filter"]
+    assert ExportCheckpoint(store).definition == (uri, second)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from airflow_provider_eloqua.definitions import RequestedDefinition
 from airflow_provider_eloqua.export.plan import (
     ExportCheckpoint,
     Part,
     Plan,
     created_by_export,
     export_name,
+    new_definition_key,
     origin_of,
 )
 from airflow_provider_eloqua.export.spec import ExportSpec
@@ -30,6 +32,22 @@ def test_only_a_name_an_export_gave_is_recognized_as_its_own():
     assert created_by_export(export_name("Nightly", "a1b2c3d4e5f6"))
     assert not created_by_export("Nightly")
     assert not created_by_export("Nightly [airflow-export a1b2c3d4e5f6] copy")
+    assert created_by_export(export_name("Nightly", new_definition_key()))
+    assert len({new_definition_key() for _ in range(100)}) == 100  # each create's name is its own
+
+
+def test_a_definition_asked_for_is_noted_until_its_uri_replaces_the_note():
+    store = Store()
+    requested = RequestedDefinition("n [airflow-export a1b2c3d4e5f6]", "contacts", None, "exports", "export 1")
+    ExportCheckpoint(store).requesting_definition(requested, Window(D1, D2))
+    assert ExportCheckpoint(store).requested_definition == (requested, Window(D1, D2))
+    assert ExportCheckpoint(store).definition is None
+    ExportCheckpoint(store).created_definition("/contacts/exports/4", Window(D1, D2))
+    assert ExportCheckpoint(store).definition == ("/contacts/exports/4", Window(D1, D2))
+    assert ExportCheckpoint(store).requested_definition is None
+    ExportCheckpoint(store).requesting_definition(requested, Window(D1, D2))
+    ExportCheckpoint(store).forget_export()
+    assert store == {}
 
 
 def test_an_open_until_is_closed_once_and_kept_for_every_try():

@@ -9,10 +9,10 @@ import logging
 import pytest
 
 from airflow_provider_eloqua import urls
-from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH
+from airflow_provider_eloqua.definitions import MAX_NAME_LENGTH, RequestedDefinition
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaTransportError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from airflow_provider_eloqua.load.checkpoint import Checkpoint, RequestedDefinition
+from airflow_provider_eloqua.load.checkpoint import Checkpoint
 from airflow_provider_eloqua.load.load_definition import (
     Blueprint,
     check_auto_delete,
