@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_eloqua.definitions import discard_definition, parse_duration, same_definition
+from airflow_provider_eloqua.definitions import (
+    RequestedDefinition,
+    delete_lost_definition,
+    discard_definition,
+    parse_duration,
+    same_definition,
+)
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from airflow_provider_eloqua.load.spec import DefinitionSpec
 from tests.sync.helpers import emulator_hook
@@ -405,3 +411,29 @@ def test_discarding_a_definition_is_best_effort_and_one_already_gone_is_not_miss
     assert emulator.control.state()["definitions"] == []
     assert output.count(f"Could not delete export definition {uri}") == 1 and "deletes it when it expires" in output
     assert output.count(f"Deleted export definition {uri}") == 1
+
+
+def test_a_lost_definition_is_deleted_by_its_exact_name_and_nothing_else_is(emulator, monkeypatch, capfd, caplog):
+    """The definition an earlier try asked for and never heard the answer of is found by the name noted:
+    only that exact name (Oracle's name search may match more: another case, a longer name) is deleted;
+    a search that fails leaves it to its autoDeleteDuration with a warning, and fails nothing."""
+    caplog.set_level("INFO")
+    hook = emulator_hook(emulator, monkeypatch)
+    name = "n [airflow-export a1b2c3d4e5f6]"
+
+    def create(named: str) -> str:
+        return hook.create_definition("contacts", {"name": named, "fields": {"Email": EMAIL}}, None, "exports")["uri"]
+
+    lost, kept = create(name), [create(name.upper()), create(name + " copy"), create("n")]
+    requested = RequestedDefinition(name, "contacts", None, "exports", "export 1")
+    emulator.control.add_fault(method="GET", path="^/contacts/exports$", status=403, times=1)
+    delete_lost_definition(hook, requested, "export definition")  # could not look: left to Eloqua
+    assert len(emulator.control.state()["definitions"]) == 4
+
+    delete_lost_definition(hook, requested, "export definition")
+
+    assert sorted(d["uri"] for d in emulator.control.state()["definitions"]) == sorted(kept)
+    output = captured(capfd, caplog)
+    assert f"Could not look for export definition {name!r}, asked for by an earlier try" in output
+    assert f"Found export definition {lost} ({name}), which an earlier try asked for" in output
+    assert output.count("Deleted export definition") == 1
