@@ -72,6 +72,7 @@ def format_timestamp(instant: datetime, zone_name: str) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
 
 
+@lru_cache(maxsize=4096)  # the records a sync wrote share its instant
 def iso_z(instant: datetime) -> str:
     """An instant as the control API shows it: ISO-8601 UTC with a ``Z``."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
