@@ -624,7 +624,7 @@ def test_read_timeouts_retry_a_get_and_restart_the_upload_without_doubling(eloqu
     ],
     ids=["operator-poll", "operator-deferred", "sensor-poke", "sensor-deferred"],
 )
-def test_sync_stuck_in_pending_fails_at_the_deadline(eloqua_conn, spec):
+def test_sync_stuck_in_pending_fails_at_the_deadline(eloqua_conn, every_clock, spec):
     env = eloqua_conn
     env.control.configure(pending_polls=1_000_000)
 
@@ -1496,6 +1496,33 @@ WAIT_MODES = {
 }
 
 
+@pytest.fixture
+def every_clock(worker_clock, monkeypatch):
+    """``worker_clock`` also for Airflow's sensor loop (poke mode: its run duration and its sleeps) and
+    for the trigger's pauses: a deadline is reached by the code's own arithmetic in every wait mode,
+    never by waiting for it."""
+    import asyncio
+    import types
+
+    from airflow.sdk.bases import sensor as sensor_loop
+
+    from airflow_provider_eloqua.triggers import eloqua as trigger_module
+
+    def sleep(seconds: float) -> None:
+        # At least a millisecond, as a real sleep takes: a loop that sleeps 0 s at its deadline goes on past it.
+        worker_clock.slept.append(seconds)
+        worker_clock.now += max(seconds, 0.001)
+
+    async def pause(seconds: float) -> None:
+        sleep(seconds)
+        await real_pause(0)
+
+    real_pause = asyncio.sleep
+    monkeypatch.setattr(sensor_loop, "time", types.SimpleNamespace(monotonic=lambda: worker_clock.now, sleep=sleep))
+    monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=pause, wait_for=asyncio.wait_for))
+    return worker_clock
+
+
 def _wait(spec: dict, rows: int, timeout: float):
     """The waiting task's run: the import operator, or the sensor after create and upload."""
     if spec["mode"] == "import":
@@ -1524,7 +1551,7 @@ def test_a_transient_outage_while_waiting_is_waited_out(eloqua_conn, spec):
 @pytest.mark.parametrize(
     "spec", [WAIT_MODES["operator-poll"], WAIT_MODES["sensor-poke"]], ids=["operator-poll", "sensor-poke"]
 )
-def test_an_outage_past_the_deadline_fails_naming_the_last_error(eloqua_conn, spec):
+def test_an_outage_past_the_deadline_fails_naming_the_last_error(eloqua_conn, every_clock, spec):
     env = eloqua_conn
     env.control.add_fault(method="GET", path=FAULT_SYNC_GET, times=None, status=503, headers={"Retry-After": "0"})
 
@@ -1538,7 +1565,7 @@ def test_an_outage_past_the_deadline_fails_naming_the_last_error(eloqua_conn, sp
     assert env.control.records("/contacts") == []  # never polled to the end, so never applied
 
 
-def test_sensor_timeout_names_the_sync_and_its_last_status(eloqua_conn):
+def test_sensor_timeout_names_the_sync_and_its_last_status(eloqua_conn, every_clock):
     eloqua_conn.control.configure(pending_polls=1_000_000)
 
     waiting = _wait(WAIT_MODES["sensor-poke"], 5, timeout=0.5)

@@ -47,14 +47,14 @@ def test_a_rescheduled_sensors_timeout_names_the_sync_and_its_last_status(env, m
     env.control.configure(pending_polls=1_000_000)
 
     result = run_matrix(
-        monkeypatch, mode="split", sensor_mode="reschedule", data=contacts(5), timeout=0.5, poll_interval=0.05
+        monkeypatch, mode="split", sensor_mode="reschedule", data=contacts(5), timeout=0.1, poll_interval=0.05
     )
 
     assert result.state == "failed"
     assert result["upload"].state == "success"
     assert result["wait"].state == "failed"
     sync_uri = syncs(env)[0]["uri"]
-    assert f"Eloqua sync {sync_uri} (last seen 'pending') had not ended when the wait timed out after 0.5s" in (
+    assert f"Eloqua sync {sync_uri} (last seen 'pending') had not ended when the wait timed out after 0.1s" in (
         captured(capfd, caplog)
     )
 
