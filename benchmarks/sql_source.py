@@ -122,10 +122,11 @@ def query_rows(n: int) -> Any:
 
 def sql_chunks(rows: Any) -> Iterator:
     """The chunks the operator builds from the query's rows."""
-    from airflow_provider_eloqua.chunking import DEFAULT_CHUNK_BYTES, iter_row_chunks
+    from airflow_provider_eloqua.chunking import DEFAULT_CHUNK_BYTES, iter_record_chunks
 
-    with rows.open() as it:
-        yield from iter_row_chunks(it, upload.FIELDS, upload.IDENTIFIER, DEFAULT_CHUNK_BYTES)
+    columns = rows.columns
+    with rows.open_records() as records:
+        yield from iter_record_chunks(records, columns, upload.FIELDS, upload.IDENTIFIER, DEFAULT_CHUNK_BYTES)
 
 
 def run_sql(hook: Any, rows: Any) -> Any:

@@ -37,7 +37,7 @@ from airflow_provider_eloqua.chunking.columns import check_columns
 from airflow_provider_eloqua.chunking.csv import iter_csv_chunks
 from airflow_provider_eloqua.chunking.formats import FORMATS, infer_format, iter_file_chunks, iter_file_rows
 from airflow_provider_eloqua.chunking.json_files import iter_json_file_rows, iter_ndjson_rows
-from airflow_provider_eloqua.chunking.json_rows import iter_json_chunks, iter_row_chunks
+from airflow_provider_eloqua.chunking.json_rows import iter_json_chunks, iter_record_chunks, iter_row_chunks
 from airflow_provider_eloqua.content import (
     CSV_CONTENT_TYPE,
     DEFAULT_CHUNK_BYTES,
@@ -66,5 +66,6 @@ __all__ = [
     "iter_json_chunks",
     "iter_json_file_rows",
     "iter_ndjson_rows",
+    "iter_record_chunks",
     "iter_row_chunks",
 ]

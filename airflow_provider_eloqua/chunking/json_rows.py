@@ -20,7 +20,7 @@ import io
 import json
 import math
 import operator
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain, compress, islice, repeat
 from typing import Any
@@ -215,20 +215,40 @@ class _CsvWire:
             return None
         return cls(tuple(row))
 
+    @classmethod
+    def for_columns(cls, columns: tuple[str, ...], fields: frozenset[str], identifier: str) -> _CsvWire | None:
+        """The CSV wire for records (value tuples) in ``columns`` order; None if they cannot start as CSV."""
+        if identifier not in columns or not set(columns) <= fields or len(set(columns)) != len(columns):
+            return None
+        return cls(columns)
+
     def encode(self, batch: list[Any]) -> tuple[bytes, list[tuple]] | None:
-        """The batch as CSV records (bytes, and each row's values); None if any row must stay JSON.
+        """The batch as CSV records (bytes, and each row's values); None if any row must stay JSON."""
+        if set(map(type, batch)) != {dict} or set(map(len, batch)) != {self.width}:
+            return None
+        try:
+            records = list(map(self.values, batch))
+        except KeyError:
+            return None
+        return self._encode_values(records)
+
+    def encode_records(self, records: list[tuple]) -> tuple[bytes, list[tuple]] | None:
+        """Records (each row's values, in header order) as CSV: as :meth:`encode`."""
+        if set(map(len, records)) != {self.width}:
+            return None
+        return self._encode_values(records)
+
+    def _encode_values(self, records: list[tuple]) -> tuple[bytes, list[tuple]] | None:
+        """Records of ``width`` values as CSV (bytes, ``records``); None if any must stay JSON.
 
         Records are joined with C-level ``str.join`` (which also refuses any value that is not
         text); only records holding a comma or a double quote go through ``csv.writer`` for their
         RFC 4180 quoting, about ten times slower.
         """
-        if set(map(type, batch)) != {dict} or set(map(len, batch)) != {self.width}:
-            return None
         try:
-            records = list(map(self.values, batch))
             lines = list(map(",".join, records))
-        except (KeyError, TypeError):
-            return None  # a key missing, or a value that is not text
+        except TypeError:
+            return None  # a value that is not text
         values = list(chain.from_iterable(records))
         if not all(values) or values != list(map(str.strip, values)):
             return None  # an empty value, or whitespace at an end
@@ -293,6 +313,27 @@ def iter_row_chunks(
     return _chunks(iter(rows), field_set, identifier, chunk_bytes, csv_wire, blank_identifiers)
 
 
+def iter_record_chunks(
+    records: Iterable[tuple],
+    columns: Sequence[str],
+    fields: Collection[str],
+    identifier: str,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    *,
+    blank_identifiers: bool = False,
+) -> Iterator[Chunk]:
+    """:func:`iter_row_chunks` for rows given as tuples of their values in ``columns`` order (a query's
+    result rows): the same chunks as for the dicts ``dict(zip(columns, record))``, without making them
+    while the rows go as CSV.
+
+    :param records: the rows' values, each a tuple of ``len(columns)``, consumed lazily.
+    :param columns: the column names, each once.
+    """
+    chunk_bytes = check_chunk_bytes(chunk_bytes)
+    field_set = definition_fields(fields, identifier)
+    return _chunks(iter(records), field_set, identifier, chunk_bytes, True, blank_identifiers, tuple(columns))
+
+
 def iter_json_chunks(
     rows: Iterable[Mapping[str, Any]],
     fields: Collection[str],
@@ -312,8 +353,15 @@ def _chunks(
     chunk_bytes: int,
     csv_wire: bool,
     blank_identifiers: bool = False,
+    columns: tuple[str, ...] | None = None,
 ) -> Iterator[Chunk]:
+    """The chunks of ``it``'s rows: dicts, or with ``columns`` value tuples in that order (made dicts
+    only where they go as JSON)."""
     wire: _CsvWire | None = None  # set while rows go as CSV
+
+    def as_dicts(batch: list[Any]) -> list[Any]:
+        return batch if columns is None else [dict(zip(columns, values, strict=True)) for values in batch]
+
     body = Body(chunk_bytes)
     chunk_rows = 0
     chunk_first = 1
@@ -336,12 +384,15 @@ def _chunks(
 
     batch = list(islice(it, _JSON_BATCH))
     if csv_wire and batch:
-        wire = _CsvWire.for_first_row(batch[0], field_set, identifier)
+        if columns is None:
+            wire = _CsvWire.for_first_row(batch[0], field_set, identifier)
+        else:
+            wire = _CsvWire.for_columns(columns, field_set, identifier)
         if wire is not None:
             body = Body(chunk_bytes, prefix=wire.header)
     while batch:
         if wire is not None:
-            encoded_csv = wire.encode(batch)
+            encoded_csv = wire.encode(batch) if columns is None else wire.encode_records(batch)
             if encoded_csv is not None:
                 data, records = encoded_csv
                 if body.size + len(data) <= limit:
@@ -368,13 +419,13 @@ def _chunks(
                 batch = batch[placed:]
             # These rows cannot go as CSV. Validate them before anything else is sent, then send
             # what is placed as CSV, and the rest of the input as JSON.
-            checked, encoded = _encode_batch(batch, number, field_set, identifier, blank_identifiers)
+            checked, encoded = _encode_batch(as_dicts(batch), number, field_set, identifier, blank_identifiers)
             if chunk_rows:
                 yield emit()
             wire = None
             body = Body(chunk_bytes)
         else:
-            checked, encoded = _encode_batch(batch, number, field_set, identifier, blank_identifiers)
+            checked, encoded = _encode_batch(as_dicts(batch), number, field_set, identifier, blank_identifiers)
         del batch
         inner = len(encoded) - 2
         if body.size + 1 + inner + 1 <= limit:  # "[" or "," before the rows, "]" after them

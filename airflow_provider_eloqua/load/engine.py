@@ -34,7 +34,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_eloqua import urls
-from airflow_provider_eloqua.chunking import iter_file_chunks, iter_row_chunks
+from airflow_provider_eloqua.chunking import iter_file_chunks, iter_record_chunks, iter_row_chunks
 from airflow_provider_eloqua.chunking.columns import blank_creates_records
 from airflow_provider_eloqua.content import Chunk
 from airflow_provider_eloqua.definitions import (
@@ -339,8 +339,11 @@ class Load:
             yield from iter_row_chunks(self.source.data, fields, identifier, chunk_bytes, blank_identifiers=blank)
             return
         if self.source.rows is not None:
-            with self.source.rows.open() as rows:
-                yield from iter_row_chunks(rows, fields, identifier, chunk_bytes, blank_identifiers=blank)
+            columns = self.source.rows.columns
+            with self.source.rows.open_records() as records:
+                yield from iter_record_chunks(
+                    records, columns, fields, identifier, chunk_bytes, blank_identifiers=blank
+                )
             return
         assert self.source.path is not None and self.source.format is not None  # InputSpec: exactly one input
         with open_path(self.source.path, "rb") as stream:

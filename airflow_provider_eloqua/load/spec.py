@@ -319,6 +319,8 @@ class RowSource(Protocol):
 
     ``identity`` says what the rows are (e.g. a digest of a query and its parameters), the same
     on every try of a task for the same input; ``columns`` are the column names of every row.
+    :meth:`open` gives each row as a mapping, :meth:`open_records` as a tuple of its values in
+    ``columns`` order (what the upload reads).
     """
 
     @property
@@ -328,6 +330,8 @@ class RowSource(Protocol):
     def columns(self) -> Sequence[str]: ...
 
     def open(self) -> AbstractContextManager[Iterator[Mapping[str, Any]]]: ...
+
+    def open_records(self) -> AbstractContextManager[Iterator[tuple]]: ...
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from itertools import islice, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -46,6 +46,9 @@ _DONE = object()
 _AS_IS = frozenset({str, int, float, bool, type(None), Decimal})
 #: Drivers whose connections may be used from any thread (DB-API ``threadsafety`` 2).
 _SHAREABLE = frozenset({"psycopg", "psycopg2"})
+#: PostgreSQL types (OIDs) that psycopg 2 and 3 read as text, int, float, bool or Decimal: the
+#: values of such a column need no type check (the chunker still checks what it sends).
+_PG_AS_IS = frozenset({16, 18, 19, 20, 21, 23, 25, 26, 700, 701, 1042, 1043, 1700})
 
 
 def _open_result(conn: Any, sql: str, parameters: Any, fetch_size: int) -> tuple[Any, Iterator[Sequence[Any]]]:
@@ -102,7 +105,12 @@ class _Result:
         except BaseException:
             self.close()
             raise
-        self.columns = [str(column[0]) for column in self.cursor.description]
+        description = self.cursor.description
+        self.columns = [str(column[0]) for column in description]
+        #: The columns whose values' types are checked (and converted) batch by batch; None: all.
+        self.checked: list[int] | None = None
+        if type(conn).__module__.split(".")[0] in _SHAREABLE:
+            self.checked = [index for index, column in enumerate(description) if column[1] not in _PG_AS_IS]
 
     def batches(self) -> Iterator[Sequence[Any]]:
         batch, self._first = self._first, []
@@ -140,18 +148,23 @@ class _Reader:
         self._fetch_size = fetch_size
         self._batches: queue.Queue = queue.Queue(maxsize=_AHEAD)
         self._stop = threading.Event()
+        self._connected = threading.Event()
         self._described = threading.Event()
         self._handed: _Result | None = None
         self.columns: list[str] = []
+        self.checked: list[int] | None = None
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="eloqua-sql-reader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            conn = self._connect()
+            try:
+                conn = self._connect()
+            finally:
+                self._connected.set()
             result = _Result(conn, self._sql, self._parameters, self._fetch_size)
-            self.columns = result.columns
+            self.columns, self.checked = result.columns, result.checked
             if type(conn).__module__.split(".")[0] in _SHAREABLE:
                 self._handed = result
                 self._described.set()
@@ -178,6 +191,10 @@ class _Reader:
             except queue.Full:
                 continue
         return False
+
+    def connected(self) -> None:
+        """Wait until the connection is open (or failed to open: :meth:`described` raises its error)."""
+        self._connected.wait()
 
     def described(self) -> list[str]:
         """The result's column names, once the query has run (its error, if it failed)."""
@@ -239,12 +256,21 @@ class QueryRows:
         self.identity = identity
         self._pending: _Reader | None = None  # run to read the columns, handed to the next open()
 
+    def start(self) -> _Reader:
+        """Run the query in its reading thread, for the next :meth:`open` to read, and return once it has
+        connected: opening the connection may ask Airflow's supervisor for it (a connection lookup), and
+        ``dag.test()``'s in-process supervisor serves one thread at a time, so the caller's thread asks
+        Airflow for nothing meanwhile. The query then runs, and its first batch is read, while the caller
+        does other work."""
+        if self._pending is None:
+            self._pending = _Reader(self._connect, self.sql, self.parameters, self.fetch_size)
+        self._pending.connected()
+        return self._pending
+
     @property
     def columns(self) -> list[str]:
         """The result's column names (runs the query, whose result the next :meth:`open` reads)."""
-        if self._pending is None:
-            self._pending = _Reader(self._connect, self.sql, self.parameters, self.fetch_size)
-        columns = self._pending.described()
+        columns = self.start().described()
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         if repeated:
             raise EloquaInputError(
@@ -255,12 +281,19 @@ class QueryRows:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Iterator[dict[str, Any]]]:
-        """The query's rows, from the first (the query runs again unless :attr:`columns` just ran it)."""
+        """The query's rows as dicts, from the first (the query runs again unless :attr:`columns` just ran it)."""
+        columns = self.columns
+        with self.open_records() as records:
+            yield map(dict, map(zip, repeat(columns), records))
+
+    @contextlib.contextmanager
+    def open_records(self) -> Iterator[Iterator[tuple]]:
+        """The query's rows as tuples of their values in :attr:`columns` order, as :meth:`open` reads them."""
         columns = self.columns
         reader, self._pending = self._pending, None
         assert reader is not None  # set by columns
         try:
-            yield self._rows(reader, columns)
+            yield self._records(reader, columns)
         finally:
             reader.close()
 
@@ -270,21 +303,32 @@ class QueryRows:
             self._pending.close()
             self._pending = None
 
-    def _rows(self, reader: _Reader, columns: list[str]) -> Iterator[dict[str, Any]]:
+    def _records(self, reader: _Reader, columns: list[str]) -> Iterator[tuple]:
         number = 0
         for batch in reader.batches():
-            if batch and isinstance(batch[0], Mapping):  # a dict-row cursor factory
-                batch = [tuple(row.values()) for row in batch]
-            batch = _sendable(batch, columns, number, self.time_zone)
+            if batch and not isinstance(batch[0], tuple):  # a dict-row (or other) cursor factory
+                batch = [tuple(row.values() if isinstance(row, Mapping) else row) for row in batch]
+            batch = _sendable(batch, columns, number, self.time_zone, reader.checked)
             number += len(batch)
-            yield from map(dict, map(zip, repeat(columns), batch))
+            yield from batch
         log.info("Read %d row(s) from the query", number)
 
 
-def _sendable(batch: Sequence[Sequence[Any]], columns: list[str], before: int, zone: _dt.tzinfo) -> Sequence[Any]:
-    """The batch with every value Eloqua's import can read: each column's value types are checked
-    at once (no copy of the batch), and only columns holding dates, datetimes or UUIDs are converted."""
-    convert = [index for index in range(len(columns)) if not set(map(type, map(itemgetter(index), batch))) <= _AS_IS]
+def _sendable(
+    batch: Sequence[Sequence[Any]],
+    columns: list[str],
+    before: int,
+    zone: _dt.tzinfo,
+    checked: Sequence[int] | None = None,
+) -> Sequence[Any]:
+    """The batch with every value Eloqua's import can read: the value types of the ``checked``
+    columns (None: all) are checked at once (no copy of the batch), and only columns holding dates,
+    datetimes or UUIDs are converted."""
+    if checked is None:
+        if set(map(type, chain.from_iterable(batch))) <= _AS_IS:
+            return batch
+        checked = range(len(columns))
+    convert = [index for index in checked if not set(map(type, map(itemgetter(index), batch))) <= _AS_IS]
     if not convert:
         return batch
     values = list(zip(*batch, strict=True))

@@ -131,6 +131,9 @@ class SqlToEloquaOperator(EloquaImportOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
+            # The query runs, and its first rows are read, while the task reads its checkpoint and the
+            # template (its connection is open before either asks Airflow for anything).
+            self.query_rows.start()
             return super().execute(context)
         finally:
             self._close_query()

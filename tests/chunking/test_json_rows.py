@@ -15,9 +15,11 @@ from airflow_provider_eloqua.chunking import (
     CSV_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     iter_json_chunks,
+    iter_record_chunks,
     iter_row_chunks,
     json_rows,
 )
+from airflow_provider_eloqua.content import DEFAULT_CHUNK_BYTES
 from airflow_provider_eloqua.exceptions import EloquaInputError
 from tests.chunking.helpers import (
     FIELDS,
@@ -379,3 +381,60 @@ def test_a_bad_row_stops_the_upload_before_the_chunk_holding_rows_before_it():
     it = iter_row_chunks(rows, FIELDS, "Email")  # one chunk would hold every row
     with pytest.raises(EloquaInputError, match=r"^row 2501: key 'Company': nested values"):
         next(it)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records: rows as value tuples in column order (a query's result), iter_record_chunks
+# ---------------------------------------------------------------------------------------------
+
+COLUMNS = ("Email", "FirstName", "LastName", "Country", "Company")  # the keys of row(i), in order
+
+
+def as_records(rows) -> list[tuple]:
+    return [tuple(r[c] for c in COLUMNS) for r in rows]
+
+
+def chunk_tuples(chunks) -> list[tuple]:
+    return [(c.body, c.content_type, c.rows, c.first_row) for c in chunks]
+
+
+@pytest.mark.parametrize("chunk_bytes", [4096, DEFAULT_CHUNK_BYTES])
+def test_records_make_the_chunks_their_rows_make(chunk_bytes):
+    rows = [contact(i, Company=["Acme, Inc.", 'The "Best" Co', "Zoë & Søn", "plain"][i % 4]) for i in range(2500)]
+    chunks = list(iter_record_chunks(as_records(rows), COLUMNS, FIELDS, "Email", chunk_bytes))
+    assert {c.content_type for c in chunks} == {CSV_CONTENT_TYPE}
+    assert chunk_tuples(chunks) == chunk_tuples(iter_row_chunks(rows, FIELDS, "Email", chunk_bytes))
+    check_cover(chunks, rows, chunk_bytes)
+
+
+@pytest.mark.parametrize("value", NOT_PROVABLY_THE_SAME.values(), ids=NOT_PROVABLY_THE_SAME.keys())
+@pytest.mark.parametrize("at", [1, 1500])
+def test_records_switch_to_json_where_their_rows_do(value, at):
+    rows = [row(i) for i in range(3000)]
+    rows[at - 1]["Company"] = value
+    chunks = list(iter_record_chunks(as_records(rows), COLUMNS, FIELDS, "Email", 8192))
+    assert JSON_CONTENT_TYPE in {c.content_type for c in chunks}
+    assert chunk_tuples(chunks) == chunk_tuples(iter_row_chunks(rows, FIELDS, "Email", 8192))
+
+
+@pytest.mark.parametrize("bad", ["   ", {"nested": True}, float("nan"), "\ud800"], ids=repr)
+@pytest.mark.parametrize("at", [1, 1001])
+def test_bad_records_raise_what_their_rows_raise(bad, at):
+    rows = [row(i) for i in range(2000)]
+    rows[at - 1]["Email" if bad == "   " else "Company"] = bad
+    with pytest.raises(EloquaInputError) as as_rows:
+        list(iter_row_chunks(rows, FIELDS, "Email"))
+    with pytest.raises(EloquaInputError) as as_records_:
+        list(iter_record_chunks(as_records(rows), COLUMNS, FIELDS, "Email"))
+    assert str(as_records_.value) == str(as_rows.value) and str(as_rows.value).startswith(f"row {at}:")
+
+
+def test_records_of_columns_that_are_not_fields_are_refused_as_their_rows_are():
+    columns = (*COLUMNS, "Tags")
+    records = [(*values, "x") for values in as_records([row(1)])]
+    rows = [dict(zip(columns, values, strict=True)) for values in records]
+    with pytest.raises(EloquaInputError) as as_rows:
+        list(iter_row_chunks(rows, FIELDS, "Email"))
+    with pytest.raises(EloquaInputError) as as_records_:
+        list(iter_record_chunks(records, columns, FIELDS, "Email"))
+    assert str(as_records_.value) == str(as_rows.value) and "'Tags'" in str(as_rows.value)

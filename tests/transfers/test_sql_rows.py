@@ -89,6 +89,37 @@ def test_rows_stream_in_batches_and_every_open_runs_the_query_again(db):
     assert db.closed()
 
 
+def test_records_are_the_rows_values_in_column_order(db):
+    rows = db.rows("SELECT score, email FROM people WHERE score <= 3 ORDER BY score")
+    with rows.open_records() as it:
+        assert list(it) == [(i, f"p{i}@x.io") for i in range(1, 4)]
+    assert rows.columns == ["score", "email"]
+    with rows.open() as it:
+        assert list(it) == [{"score": i, "email": f"p{i}@x.io"} for i in range(1, 4)]
+    assert len(db.opened) == 2 and db.closed()  # the run that read the columns is the second open's
+
+
+def test_start_returns_once_connected_while_the_query_goes_on(db):
+    """start() (the operator's, before it reads its checkpoint and template) waits for the connection,
+    which may ask Airflow's supervisor for it, and not for the query, which then runs meanwhile."""
+    gate, connected = threading.Event(), []
+
+    def connect():
+        conn = db.connect()
+        conn.create_function("held", 0, lambda: int(gate.wait(5)))  # the query waits for the gate
+        connected.append(threading.current_thread().name)
+        return conn
+
+    rows = QueryRows(connect, "SELECT email FROM people WHERE held() ORDER BY score", None, 3, NEW_YORK, "held")
+    reader = rows.start()
+    assert connected == ["eloqua-sql-reader"]
+    assert not reader._described.is_set()  # the query has not answered
+    gate.set()
+    with rows.open() as it:  # reads the run start() began
+        assert [row["email"] for row in it] == [f"p{i}@x.io" for i in range(1, 11)]
+    assert len(db.opened) == 1 and db.closed()
+
+
 def test_a_reader_stopped_early_closes_its_connection(db):
     rows = db.rows("SELECT * FROM people", fetch_size=1)
     with rows.open() as it:
