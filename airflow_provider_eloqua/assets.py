@@ -4,15 +4,19 @@ or ``eloqua://AcmeCorp/customObjects/12``.
 The provider registers the ``eloqua`` scheme (``asset-uris`` in get_provider_info.py) with
 :func:`sanitize_uri` (Airflow calls it on every such URI, so a malformed one fails where it is
 written), :func:`create_asset` and :func:`convert_asset_to_openlineage`. The task that sees a load end
-declares ``AssetAlias("eloqua:<conn id>")`` (:func:`with_alias`) and attaches the concrete Asset once the
-sync has ended without error (:func:`record_load`); why an alias, and what a downstream DAG schedules on:
-README, "Assets and lineage".
+declares an alias of its own, ``AssetAlias("eloqua:<conn id>:<dag id>.<task id>")`` (:func:`alias_for`,
+:func:`with_alias`), and attaches the concrete Asset once the sync has ended without error
+(:func:`record_load`). One alias per task because Airflow records an alias's first event of an Asset by
+reading, then inserting, the pair into ``asset_alias_asset``: two tasks doing so at once through one alias
+make one of them fail on the ``asset_alias_asset_pkey`` unique constraint. Why an alias, and what a
+downstream DAG schedules on: README, "Assets and lineage".
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
@@ -67,15 +71,48 @@ def eloqua_asset(site: str, entity: str, parent_id: int | str | None = None, **k
     return Asset(uri=asset_uri(site, entity, parent_id), **kwargs)
 
 
-def alias_for(eloqua_conn_id: str) -> AssetAlias:
-    """The outlet alias of import tasks using ``eloqua_conn_id``."""
-    return AssetAlias(f"{SCHEME}:{eloqua_conn_id}")
+def _task_alias(kind: str, eloqua_conn_id: str, dag_id: str, task_id: str, map_index: int | None) -> AssetAlias:
+    """``<kind>:<conn id>:<dag id>.<task id>``, and ``[<map index>]`` for an instance of a mapped task."""
+    index = f"[{map_index}]" if map_index is not None and map_index >= 0 else ""
+    return AssetAlias(f"{kind}:{eloqua_conn_id}:{dag_id}.{task_id}{index}")
 
 
-def with_alias(outlets: Any, eloqua_conn_id: str) -> list[Any]:
-    """A task's ``outlets`` plus the alias of ``eloqua_conn_id``: every task that sees a load end
-    (the import operator, or the sensor after an upload) declares it, and attaches the Asset there."""
-    return [*(outlets or []), alias_for(eloqua_conn_id)]
+def alias_for(eloqua_conn_id: str, dag_id: str, task_id: str, map_index: int | None = -1) -> AssetAlias:
+    """The outlet alias of the import task ``dag_id.task_id`` (its ``map_index`` instance, when mapped)."""
+    return _task_alias(SCHEME, eloqua_conn_id, dag_id, task_id, map_index)
+
+
+def export_alias(eloqua_conn_id: str, dag_id: str, task_id: str, map_index: int | None = -1) -> AssetAlias:
+    """The outlet alias of the export task ``dag_id.task_id``: the file's Asset is attached to it once
+    ``path`` has rendered and the file is written."""
+    return _task_alias(f"{SCHEME}-export", eloqua_conn_id, dag_id, task_id, map_index)
+
+
+AliasOf = Callable[..., AssetAlias]
+
+
+def with_alias(task: Any, alias_of: AliasOf = alias_for) -> list[Any]:
+    """``task``'s outlets plus its alias, when its DAG is known (built inside ``with DAG``/``@dag``, or
+    unmapped on the worker); a task given its DAG later declares it when it records the event."""
+    outlets = list(task.outlets or [])
+    if not task.has_dag():
+        return outlets
+    return [*outlets, alias_of(task.eloqua_conn_id, task.dag_id, task.task_id)]
+
+
+def _recording_alias(context: Any, task: Any, alias_of: AliasOf) -> AssetAlias:
+    """The alias the running task instance records through, added to ``task``'s outlets if missing.
+
+    Named after the task instance (``map_index`` included): Airflow builds the success payload's outlets
+    from the running task's, and accepts an alias event only for an alias among them, creating the alias
+    on its first event. An instance of a mapped task thus has one alias per map index (as many as the
+    task's widest expansion), and two instances never share an (alias, asset) pair.
+    """
+    ti = context["ti"]
+    alias = alias_of(task.eloqua_conn_id, ti.dag_id, ti.task_id, ti.map_index)
+    if alias not in (task.outlets or []):
+        task.outlets = [*(task.outlets or []), alias]
+    return alias
 
 
 def asset_for_definition(site: str, definition_uri: str) -> Asset | None:
@@ -92,17 +129,17 @@ _EVENT_KEYS = ("sync_uri", "status", "rows_processed", "created", "updated", "re
 
 
 def record_load(
-    context: Any, *, site: str, eloqua_conn_id: str, definition_uri: str | None, summary: dict[str, Any]
+    context: Any, task: Any, *, site: str, definition_uri: str | None, summary: dict[str, Any]
 ) -> Asset | None:
-    """Attach the Asset a finished load updated to the task's alias outlet; return it.
+    """Attach the Asset a finished load updated to the task instance's alias outlet; return it.
 
     Called once the last sync has ended and been accepted (an ``error``, or a warning with
     ``on_warning="fail"``, raises before). Nothing is attached for a sync-action definition or when
     nothing was synced.
 
-    :param context: the task's context (its ``outlet_events``).
+    :param context: the task's context (its ``ti`` and ``outlet_events``).
+    :param task: the running operator (its ``eloqua_conn_id`` and ``outlets``).
     :param site: the Eloqua site of the connection, as the hook read it.
-    :param eloqua_conn_id: the connection the alias is named after.
     :param definition_uri: the definition the sync ran on (``/contacts/imports/30``).
     :param summary: the load's summary; its counts go into the event's extra.
     """
@@ -116,7 +153,7 @@ def record_load(
     if asset is None:
         return None
     extra = {key: summary[key] for key in _EVENT_KEYS if key in summary}
-    context["outlet_events"][alias_for(eloqua_conn_id)].add(asset, extra=extra)
+    context["outlet_events"][_recording_alias(context, task, alias_for)].add(asset, extra=extra)
     return asset
 
 
@@ -148,12 +185,6 @@ def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> OpenLine
 # ------------------------------------------------------------------ exports: the file written
 
 
-def export_alias(eloqua_conn_id: str) -> AssetAlias:
-    """The outlet alias of export tasks using ``eloqua_conn_id``: the file's Asset is attached to it
-    once ``path`` has rendered and the file is written."""
-    return AssetAlias(f"{SCHEME}-export:{eloqua_conn_id}")
-
-
 def file_asset_uri(path: Any) -> str:
     """The URI of the file at ``path``: ``file:///abs/path``, or ``s3://bucket/key`` (no connection id)."""
     from pathlib import Path
@@ -170,15 +201,15 @@ def file_asset_uri(path: Any) -> str:
 
 def record_export(
     context: Any,
+    task: Any,
     *,
     site: str,
-    eloqua_conn_id: str,
     entity: str,
     parent_id: int | str | None,
     path: str,
     summary: dict[str, Any],
 ) -> Asset:
-    """Attach the Asset of the file an export wrote to the task's alias outlet; return it.
+    """Attach the Asset of the file an export wrote to the task instance's alias outlet; return it.
 
     The event's extra carries the export's summary (``sync_uri``, ``rows``, ``bytes``, ``since``,
     ``until``) and its ``source``, the ``eloqua://<site>/<entity>`` Asset the rows came from.
@@ -191,5 +222,5 @@ def record_export(
     except ValueError as exc:  # the file is written: a site name the scheme cannot hold must not fail it
         log.warning("The export's source cannot be named as an eloqua:// asset: %s", exc)
     asset = Asset(uri=file_asset_uri(path), extra={})
-    context["outlet_events"][export_alias(eloqua_conn_id)].add(asset, extra=extra)
+    context["outlet_events"][_recording_alias(context, task, export_alias)].add(asset, extra=extra)
     return asset

@@ -549,7 +549,7 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
         self.max_rejected_ratio = max_rejected_ratio
         self.reject_threshold = RejectThreshold(max_rejected_rows, max_rejected_ratio)
         # The site is known only from the connection at run time: the Asset is attached there.
-        self.outlets = assets.with_alias(self.outlets, self.eloqua_conn_id)
+        self.outlets = assets.with_alias(self)
 
     def judged_by(self) -> dict[str, Any]:
         return {
@@ -637,8 +637,8 @@ class EloquaImportOperator(_LoadOperator, _DefinitionOperator):
                 checkpoint=checkpoint,
                 record_asset=lambda summary: assets.record_load(
                     context,
+                    self,
                     site=self.hook.settings.site,
-                    eloqua_conn_id=self.eloqua_conn_id,
                     definition_uri=definition_uri,
                     summary=summary,
                 ),

@@ -215,7 +215,7 @@ class EloquaExportOperator(_ExportDefinitionOperator):
         self.timeout = timeout
         self.row_limit = check_row_limit(row_limit)
         # The file's URI is known only once ``path`` has rendered: the Asset is attached then.
-        self.outlets = [*(self.outlets or []), assets.export_alias(self.eloqua_conn_id)]
+        self.outlets = assets.with_alias(self, assets.export_alias)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Lineage for Airflow's OpenLineage provider: the Eloqua entity in, the file out."""
@@ -353,7 +353,7 @@ class EloquaDownloadSyncOperator(EloquaBaseOperator):
         self.page_size = page_size
         self.since = since
         self.until = until
-        self.outlets = [*(self.outlets or []), assets.export_alias(self.eloqua_conn_id)]
+        self.outlets = assets.with_alias(self, assets.export_alias)
 
     def execute(self, context: Context) -> dict[str, Any]:
         urls.check_sync_uri(self.sync_uri)
@@ -384,8 +384,8 @@ def _finish(
     summary = result.summary()
     asset = assets.record_export(
         context,
+        operator,
         site=operator.hook.settings.site,
-        eloqua_conn_id=operator.eloqua_conn_id,
         entity=entity,
         parent_id=parent_id,
         path=result.path,

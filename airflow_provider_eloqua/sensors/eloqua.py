@@ -102,7 +102,7 @@ class EloquaSyncSensor(BaseSensorOperator):
         self.eloqua_conn_id = eloqua_conn_id
         self.request_timeout, self.http_retry_policy = task_http_settings(request_timeout, http_retry_policy)
         self.deferrable = deferrable
-        self.outlets = assets.with_alias(self.outlets, eloqua_conn_id)
+        self.outlets = assets.with_alias(self)
 
     @cached_property
     def hook(self) -> EloquaHook:
@@ -143,8 +143,8 @@ class EloquaSyncSensor(BaseSensorOperator):
             delete_definition=delete,
             record_asset=lambda summary: assets.record_load(
                 context,
+                self,
                 site=self.hook.settings.site,
-                eloqua_conn_id=self.eloqua_conn_id,
                 definition_uri=definition_uri,
                 summary=summary,
             ),

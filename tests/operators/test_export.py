@@ -87,10 +87,10 @@ class Events(dict):
         return self[key]
 
 
-def _context(store: Store) -> dict:
+def _context(store: Store, task_id: str = "export") -> dict:
     pushed: dict = {}
     ti = SimpleNamespace(
-        dag_id="d", task_id="export", run_id="r", map_index=-1, xcom_push=lambda key, value: pushed.update({key: value})
+        dag_id="d", task_id=task_id, run_id="r", map_index=-1, xcom_push=lambda key, value: pushed.update({key: value})
     )
     return {"ti": ti, "task_state_store": store, "outlet_events": Events(), "pushed": pushed}
 
@@ -131,7 +131,7 @@ def test_a_deferrable_export_defers_on_its_sync_and_resumes_to_write_the_file(em
     context = _context(store) | {"outlet_events": Events()}
     summary = operator.execute_complete(context, event)
     assert summary["rows"] == 3 and summary["sync_uri"] == sync_uri
-    ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
+    ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default:d.export")].added
     assert asset.uri == (tmp_path / "c.csv").as_uri()
     assert extra["source"] == "eloqua://AcmeCorp/contacts" and extra["rows"] == 3
 
@@ -244,13 +244,13 @@ def test_the_download_operator_reads_the_sync_once_and_records_the_file(emulator
         pass  # what the sensor does
     emulator.control.clear_requests()
     download = EloquaDownloadSyncOperator(task_id="download", sync_uri=sync_uri, path=str(tmp_path / "c.csv"))
-    context = _context(Store())
+    context = _context(Store(), "download")
     summary = download.execute(context)
     assert summary["rows"] == 2 and summary["sync_uri"] == sync_uri
     assert len(requests_to(emulator, "GET", sync_uri)) == 1  # read once, passed down
     links = context["pushed"]["eloqua_links"]
     assert links["sync"].endswith(sync_uri) and "/contacts/exports/" in links["definition"]
-    ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default")].added
+    ((asset, extra),) = context["outlet_events"][AssetAlias("eloqua-export:eloqua_default:d.download")].added
     assert asset.uri == (tmp_path / "c.csv").as_uri() and extra["source"] == "eloqua://AcmeCorp/contacts"
 
 
@@ -265,7 +265,7 @@ def test_a_download_of_a_failed_sync_fails_linking_the_sync_and_its_definition(e
     while (sync := EloquaHook().get_sync(sync_uri))["status"] not in ("success", "warning", "error"):
         pass  # what the sensor does
     download = EloquaDownloadSyncOperator(task_id="download", sync_uri=sync_uri, path=str(tmp_path / "c.csv"))
-    context = _context(Store())
+    context = _context(Store(), "download")
     with pytest.raises(EloquaSyncError):
         download.execute(context)
     base = EloquaHook().base_url

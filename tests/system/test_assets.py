@@ -1,5 +1,5 @@
 """Airflow Assets end to end: a load run in Airflow (``dag.test()``) against the emulator records an
-asset event for ``eloqua://AcmeCorp/contacts`` (through the task's ``eloqua:<conn id>`` alias), the
+asset event for ``eloqua://AcmeCorp/contacts`` (through the task's ``eloqua:<conn id>:<dag id>.<task id>`` alias), the
 event queues the DAG scheduled on that Asset, and Airflow's scheduler code creates its run.
 
 The one-task path records it from EloquaImportOperator (here); the split path (upload, then
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from airflow_provider_eloqua.emulator import DEFAULT_PASSWORD, DEFAULT_SITE, DEFAULT_USER
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-from tests.dag_runner import EXAMPLE_DAGS, install_dag_file, resolved_links, run_dag
+from tests.dag_runner import EXAMPLE_DAGS, install_dag_file, resolved_links, run_dag, write_dag_file
 
 DAG_FILE = EXAMPLE_DAGS / "example_eloqua_assets.py"
 URI = "eloqua://AcmeCorp/contacts"
@@ -55,14 +55,16 @@ def run_events(run_id: str) -> list:
 
 def assert_one_event(result, dag_id: str, task_id: str, summary: dict):
     """The run recorded exactly one event, for the contacts Asset, from ``task_id``, carrying the
-    sync's counts; the alias knows the Asset; the event queued the downstream DAG."""
+    sync's counts; the task's alias knows the Asset; the event queued the downstream DAG."""
     from airflow.models.asset import AssetAliasModel, AssetDagRunQueue, AssetModel
     from airflow.utils.session import create_session
 
     (event,) = run_events(result.run_id)
     with create_session() as session:
         assert session.get(AssetModel, event.asset_id).uri == URI
-        alias = session.scalar(select(AssetAliasModel).where(AssetAliasModel.name == "eloqua:eloqua_default"))
+        alias = session.scalar(
+            select(AssetAliasModel).where(AssetAliasModel.name == f"eloqua:eloqua_default:{dag_id}.{task_id}")
+        )
         assert alias is not None and URI in [a.uri for a in alias.assets]
         assert session.scalars(select(AssetDagRunQueue.target_dag_id)).all() == [DOWNSTREAM]
     assert (event.source_dag_id, event.source_task_id, event.source_run_id) == (dag_id, task_id, result.run_id)
@@ -110,3 +112,48 @@ def test_a_contacts_load_triggers_the_dag_scheduled_on_its_asset(airflow_db, elo
         "Eloqua sync": base + summary["sync_uri"],
     }
     assert (answers(base + summary["sync_uri"]), answers(base + summary["definition_uri"])) == (200, 404)
+
+
+MAPPED_DAG = """
+import pendulum
+from airflow.sdk import dag
+
+from airflow_provider_eloqua.operators.eloqua import EloquaImportOperator
+
+
+@dag(dag_id="eloqua_mapped_asset_load", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
+def eloqua_mapped_asset_load():
+    EloquaImportOperator.partial(
+        task_id="load",
+        entity="contacts",
+        name="mapped contacts",
+        fields={"Email": "{{Contact.Field(C_EmailAddress)}}"},
+        identifier_field_name="Email",
+        poll_interval=0.2,
+    ).expand(data=[[{"Email": "mapped0@example.com"}], [{"Email": "mapped1@example.com"}]])
+
+
+eloqua_mapped_asset_load()
+"""
+
+
+def test_each_instance_of_a_mapped_load_records_the_asset_through_its_own_alias(airflow_db, eloqua_conn):
+    """Airflow takes the alias an instance adds to its outlets at run time: one alias per map index, each
+    knowing the Asset, one event per instance."""
+    from airflow.models.asset import AssetAliasModel, AssetModel
+    from airflow.utils.session import create_session
+
+    result = run_dag(write_dag_file("eloqua_mapped_asset_load.py", MAPPED_DAG), "eloqua_mapped_asset_load")
+
+    assert result.state == "success", result.tasks
+    events = run_events(result.run_id)
+    assert sorted((event.source_task_id, event.source_map_index) for event in events) == [("load", 0), ("load", 1)]
+    with create_session() as session:
+        assert {session.get(AssetModel, event.asset_id).uri for event in events} == {URI}
+        aliases = session.scalars(
+            select(AssetAliasModel).where(AssetAliasModel.name.like("eloqua:eloqua_default:eloqua_mapped_asset_load.%"))
+        ).all()
+        assert {alias.name: [a.uri for a in alias.assets] for alias in aliases if alias.assets} == {
+            "eloqua:eloqua_default:eloqua_mapped_asset_load.load[0]": [URI],
+            "eloqua:eloqua_default:eloqua_mapped_asset_load.load[1]": [URI],
+        }
