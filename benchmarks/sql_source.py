@@ -302,9 +302,9 @@ def report(results: Results) -> str:
         f"{os.cpu_count()} CPUs. Best of each path's runs.",
         "",
         "targets:",
-        f"  window ratio {as_given:.2f} as given (>= {TARGET}: {'met' if as_given >= TARGET else 'NOT MET'}); "
-        f"restated, limit + {DEFINITION_ROUND_TRIPS} x {results.link[1]:g} ms: {results.restated_limit:.2f} / "
-        f"{r.window.best:.2f} = {restated:.2f} (>= {TARGET}: {'met' if restated >= TARGET else 'NOT MET'})",
+        f"  window ratio {as_given:.3f} as given (>= {TARGET}: {'met' if as_given >= TARGET else 'NOT MET'}); "
+        f"restated, limit + {DEFINITION_ROUND_TRIPS} x {results.link[1]:g} ms: {results.restated_limit:.3f} / "
+        f"{r.window.best:.3f} = {restated:.3f} (>= {TARGET}: {'met' if restated >= TARGET else 'NOT MET'})",
     ]
     sizes = sorted(results.rss)
     if sizes:
