@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (tests/conftest.py schedules them: the deployment tests on one,
-# the long tests first); `make test TEST_WORKERS=0` runs everything in this process.
-TEST_WORKERS ?= 2
+# the long tests first); `make test TEST_WORKERS=0` runs everything in this process. Three on two cores:
+# the deployment's worker mostly waits on Airflow's processes, and a third keeps both cores busy.
+TEST_WORKERS ?= 3
 
 .PHONY: install test lint format demo bench emulator clean
 
