@@ -97,7 +97,9 @@ def _json_answer(obj: object, status: str = "200 OK") -> bytes:
 
 
 class Log:
-    """Every request the server answered, with when its first byte arrived and when it was answered.
+    """Every request the server answered, with when its first byte arrived and when it was answered, in
+    the order they arrived (an entry is added once its answer is sent, so a request answered right after
+    another's answer can be added first).
 
     A request counts as open from its head to its entry: a snapshot waits until none is, so that a
     client that reads the log right after its last answer arrived finds that answer's entry too.
@@ -126,7 +128,7 @@ class Log:
             entries = self.entries
             if reset:
                 self.entries = []
-            return list(entries)
+            return sorted(entries, key=lambda entry: entry["start"])
 
 
 class ExportPages:
