@@ -125,7 +125,7 @@ def eloqua_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Em
     from tests.dag_runner import connection_json
 
     monkeypatch.setenv("AIRFLOW_CONN_ELOQUA_DEFAULT", connection_json(emulator))
-    monkeypatch.setenv("ELOQUA_EXAMPLE_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("ELOQUA_EXAMPLE_POLL_SECONDS", "0.1")
     monkeypatch.setenv("ELOQUA_EXAMPLE_TIMEOUT_SECONDS", "60")
     return emulator
 

@@ -129,7 +129,7 @@ def eloqua_mapped_asset_load():
         name="mapped contacts",
         fields={"Email": "{{Contact.Field(C_EmailAddress)}}"},
         identifier_field_name="Email",
-        poll_interval=0.2,
+        poll_interval=0.1,
     ).expand(data=[[{"Email": "mapped0@example.com"}], [{"Email": "mapped1@example.com"}]])
 
 

@@ -41,6 +41,6 @@ with DAG(
         rejects_path=SPEC.get("rejects"),
         chunk_bytes=SPEC.get("chunk_bytes", 30 * 1024 * 1024),
         max_bytes_per_sync=SPEC.get("max_bytes_per_sync", MAX_STAGED_BYTES_PER_SYNC),
-        poll_interval=0.2,
+        poll_interval=0.1,
         timeout=900,
     )
