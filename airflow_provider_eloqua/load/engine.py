@@ -17,7 +17,7 @@ resumes at the first unfinished batch instead of loading earlier ones again.
 
 Where to extend: the ``blueprint`` callable given to :class:`Load` says what the load's definition
 is made from (see :mod:`.load_definition`); :meth:`Load.check_finished_sync` and
-:func:`report_load` judge a finished sync.
+:func:`~.report.report_load` judge a finished sync.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -58,15 +58,7 @@ from airflow_provider_eloqua.load.load_definition import (
     LoadDefinition,
     ensure_load_definition,
 )
-from airflow_provider_eloqua.load.report import (
-    SyncReport,
-    add_earlier,
-    build_report,
-    check_rows_processed,
-    earlier_reject_records,
-    log_summary,
-)
-from airflow_provider_eloqua.load.rows import RejectList, locate_rows
+from airflow_provider_eloqua.load.report import SyncReport, check_rows_processed, report_sync
 from airflow_provider_eloqua.load.spec import DefinitionSpec, InputSpec, UploadSpec
 from airflow_provider_eloqua.staging import stage_input
 from airflow_provider_eloqua.storage import as_path, open_path
@@ -194,7 +186,7 @@ class LoadResult:
         return {**asdict(self.totals), "sync_uri": self.sync_uri, "sync_rows": self.sync_rows}
 
     def started(self) -> LoadSync:
-        """The last sync, to wait for and report (see :func:`report_load`)."""
+        """The last sync, to wait for and report (see :func:`~.report.report_load`)."""
         if self.sync_uri is None:
             raise EloquaError("the load started no sync")
         return LoadSync(self.sync_uri, self.totals, self.batch, self.identifier)
@@ -680,88 +672,3 @@ def not_gone(sync_uri: str, rows: int | None) -> Iterator[None]:
         if exc.status != 404:
             raise
         raise sync_gone(sync_uri, rows, exc, earlier_try=False) from exc
-
-
-# ------------------------------------------------------------------ reporting a load
-
-
-def report_sync(
-    hook: EloquaHook,
-    source: InputSpec,
-    identifier: str | None,
-    sync_uri: str,
-    status: str,
-    batch: Batch | None,
-    *,
-    rejects_path: str | None = None,
-    earlier_records: Iterable[dict[str, Any]] = (),
-    sync_actions: Sequence[Mapping[str, Any]] | None = None,
-    deadline: float | None = None,
-) -> tuple[SyncReport, dict[str, int]]:
-    """Report one finished sync of a load: its rejects listed once, mapped to input rows with one input pass.
-
-    Returns the report and the input rows found, by ``recordIndex`` (kept for a later rejects file).
-    ``deadline`` (seconds since the epoch) bounds listing the sync's logs and rejects.
-    """
-    with RejectList(hook.iter_sync_rejects(sync_uri, deadline=deadline)) as rejects:
-        rows = locate_rows(source, identifier, batch.offset if batch else 0, rejects)
-        report = build_report(
-            hook,
-            sync_uri,
-            status,
-            rejects=rejects,
-            rows=rows,
-            rejects_path=rejects_path,
-            earlier_records=earlier_records,
-            sync_actions=sync_actions,
-            deadline=deadline,
-        )
-        found: dict[str, int] = {}
-        if rows is not None:
-            for item in rejects:
-                row = rows.row_of(item)
-                if row is not None:
-                    found[str(item["recordIndex"])] = row
-    return report, found
-
-
-def report_load(
-    hook: EloquaHook,
-    checkpoint: Checkpoint,
-    source: InputSpec,
-    started: LoadSync,
-    status: str,
-    *,
-    rejects_path: str | None = None,
-    sync_actions: Sequence[Mapping[str, Any]] | None = None,
-    deadline: float | None = None,
-) -> SyncReport:
-    """Report a load's last sync, check it processed the rows staged for it, and add in the counts
-    and rejects of the earlier batches' syncs.
-
-    :param hook: the worker's hook.
-    :param checkpoint: the task's checkpoint.
-    :param source: the load's input (to find the input rows of rejects).
-    :param started: the last sync, as :meth:`Load.run` noted it.
-    :param status: its final status.
-    :param rejects_path: where to write every batch's rejects, or None.
-    :param sync_actions: the definition's sync actions, reported with the records they applied to.
-    :param deadline: when listing the syncs' logs and rejects must have ended (seconds since the epoch).
-    """
-    earlier = checkpoint.progress_of_load().done
-
-    report, _ = report_sync(
-        hook,
-        source,
-        started.identifier,
-        started.sync_uri,
-        status,
-        started.batch,
-        rejects_path=rejects_path,
-        earlier_records=earlier_reject_records(hook, earlier, deadline) if rejects_path else (),
-        sync_actions=sync_actions,
-        deadline=deadline,
-    )
-    log_summary(report)
-    check_rows_processed(report, started.batch.rows if started.batch else None)
-    return add_earlier(report, earlier)

@@ -3,7 +3,9 @@
 The import's part of the end of a sync task (:func:`airflow_provider_eloqua.sync.ending.end_sync`),
 for the load engine and the sensor alike, so that both report an import sync the same way. Pure
 reporting: what a status means, how to wait and how a task ends live in :mod:`airflow_provider_eloqua.sync`.
-XCom only ever gets the small summary dict; rejected rows go to a file the user names.
+XCom only ever gets the small summary dict; rejected rows go to a file the user names. A load's
+syncs are reported by :func:`report_sync` (one sync, its rejects mapped to input rows) and
+:func:`report_load` (its last sync, with the earlier batches' counts added in).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaRejectedRowsError, EloquaRowCountError
-from airflow_provider_eloqua.load.rows import RejectList, staged_locator
+from airflow_provider_eloqua.load.checkpoint import Batch, Checkpoint, LoadSync
+from airflow_provider_eloqua.load.rows import RejectList, locate_rows, staged_locator
 from airflow_provider_eloqua.storage import open_path, output_format
 from airflow_provider_eloqua.sync.ending import REFUSED_HINT
 from airflow_provider_eloqua.sync.logs import STATUS_CODE, SyncLog, entry_count, read_sync_log
@@ -26,7 +29,7 @@ from airflow_provider_eloqua.sync.waiting import FAILED_STATUSES
 
 if TYPE_CHECKING:
     from airflow_provider_eloqua.hooks.eloqua import EloquaHook
-    from airflow_provider_eloqua.load.spec import RowSource
+    from airflow_provider_eloqua.load.spec import InputSpec, RowSource
 
 log = logging.getLogger(__name__)
 
@@ -446,4 +449,86 @@ def report_import_sync(
         )
     log_summary(report)
     check_rows_processed(report, expected_rows)
+    return add_earlier(report, earlier)
+
+
+def report_sync(
+    hook: EloquaHook,
+    source: InputSpec,
+    identifier: str | None,
+    sync_uri: str,
+    status: str,
+    batch: Batch | None,
+    *,
+    rejects_path: str | None = None,
+    earlier_records: Iterable[dict[str, Any]] = (),
+    sync_actions: Sequence[Mapping[str, Any]] | None = None,
+    deadline: float | None = None,
+) -> tuple[SyncReport, dict[str, int]]:
+    """Report one finished sync of a load: its rejects listed once, mapped to input rows with one input pass.
+
+    Returns the report and the input rows found, by ``recordIndex`` (kept for a later rejects file).
+    ``deadline`` (seconds since the epoch) bounds listing the sync's logs and rejects.
+    """
+    with RejectList(hook.iter_sync_rejects(sync_uri, deadline=deadline)) as rejects:
+        rows = locate_rows(source, identifier, batch.offset if batch else 0, rejects)
+        report = build_report(
+            hook,
+            sync_uri,
+            status,
+            rejects=rejects,
+            rows=rows,
+            rejects_path=rejects_path,
+            earlier_records=earlier_records,
+            sync_actions=sync_actions,
+            deadline=deadline,
+        )
+        found: dict[str, int] = {}
+        if rows is not None:
+            for item in rejects:
+                row = rows.row_of(item)
+                if row is not None:
+                    found[str(item["recordIndex"])] = row
+    return report, found
+
+
+def report_load(
+    hook: EloquaHook,
+    checkpoint: Checkpoint,
+    source: InputSpec,
+    started: LoadSync,
+    status: str,
+    *,
+    rejects_path: str | None = None,
+    sync_actions: Sequence[Mapping[str, Any]] | None = None,
+    deadline: float | None = None,
+) -> SyncReport:
+    """Report a load's last sync, check it processed the rows staged for it, and add in the counts
+    and rejects of the earlier batches' syncs.
+
+    :param hook: the worker's hook.
+    :param checkpoint: the task's checkpoint.
+    :param source: the load's input (to find the input rows of rejects).
+    :param started: the last sync, as :meth:`Load.run` noted it.
+    :param status: its final status.
+    :param rejects_path: where to write every batch's rejects, or None.
+    :param sync_actions: the definition's sync actions, reported with the records they applied to.
+    :param deadline: when listing the syncs' logs and rejects must have ended (seconds since the epoch).
+    """
+    earlier = checkpoint.progress_of_load().done
+
+    report, _ = report_sync(
+        hook,
+        source,
+        started.identifier,
+        started.sync_uri,
+        status,
+        started.batch,
+        rejects_path=rejects_path,
+        earlier_records=earlier_reject_records(hook, earlier, deadline) if rejects_path else (),
+        sync_actions=sync_actions,
+        deadline=deadline,
+    )
+    log_summary(report)
+    check_rows_processed(report, started.batch.rows if started.batch else None)
     return add_earlier(report, earlier)

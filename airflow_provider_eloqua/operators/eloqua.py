@@ -22,7 +22,7 @@ from airflow_provider_eloqua.definitions import discard_definition
 from airflow_provider_eloqua.exceptions import EloquaInputError, EloquaOutcomeRefused
 from airflow_provider_eloqua.links import TaskLinks
 from airflow_provider_eloqua.load.checkpoint import Checkpoint, LoadSync
-from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, not_gone, report_load
+from airflow_provider_eloqua.load.engine import Load, LoadResult, ensure_definition, not_gone
 from airflow_provider_eloqua.load.field_mapping import (
     FieldMapping,
     MappedDefinition,
@@ -38,7 +38,7 @@ from airflow_provider_eloqua.load.load_definition import (
     from_template,
     mapped_origin,
 )
-from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport
+from airflow_provider_eloqua.load.report import RejectThreshold, SyncReport, report_load
 from airflow_provider_eloqua.load.rows import staged_input
 from airflow_provider_eloqua.load.spec import (
     IMPORTS,

@@ -27,7 +27,8 @@ import pytest
 from airflow_provider_eloqua.exceptions import EloquaApiError, EloquaInputError
 from airflow_provider_eloqua.hooks.eloqua import EloquaHook
 from airflow_provider_eloqua.load.checkpoint import Checkpoint
-from airflow_provider_eloqua.load.engine import Load, report_load
+from airflow_provider_eloqua.load.engine import Load
+from airflow_provider_eloqua.load.report import report_load
 from airflow_provider_eloqua.load.spec import InputSpec, UploadSpec
 from airflow_provider_eloqua.sync.waiting import wait_for_sync
 from airflow_provider_eloqua.transfers.sql_rows import QueryRows, query_identity
